@@ -1,0 +1,36 @@
+"""Names shared by the stack, the handlers and the offline harness (one place, no drift)."""
+from __future__ import annotations
+
+# Environment variables the stack sets on every tuner Lambda.
+ENV_TABLE_NAME = "TUNER_TABLE_NAME"
+ENV_BUCKET_NAME = "TUNER_BUCKET_NAME"
+ENV_EVENT_BUS_NAME = "TUNER_EVENT_BUS_NAME"
+ENV_LOG_LEVEL = "TUNER_LOG_LEVEL"
+
+# CloudFormation outputs of the tuner stack.
+OUTPUT_STATE_MACHINE_ARN = "StateMachineArn"
+OUTPUT_TABLE_NAME = "TableName"
+OUTPUT_BUCKET_NAME = "BucketName"
+OUTPUT_EVENT_HANDLER = "TrainingEventHandlerName"
+OUTPUT_SWEEPER = "SweeperName"
+
+DEFAULT_STACK_NAME = "SageMakerTuner"
+
+# The Lambdas: directory under lambdas/ -> purpose. Each has handler.py with handler(event, context).
+LAMBDAS = {
+    "create_job": "validate the request, store the tuning job, load warm-start parents",
+    "next_trial": "claim, propose and start the next training job (waitForTaskToken)",
+    "training_event": "record a finished training job and wake its worker (EventBridge target)",
+    "sweeper": "periodic safety net: finish trials whose state-change event was lost",
+    "finalize": "best job, final status and counters; publish the tuning-job event",
+    "fail_job": "mark the tuning job Failed with the state machine's error and cause",
+}
+
+# Events.
+SAGEMAKER_SOURCE = "aws.sagemaker"
+TRAINING_STATE_CHANGE = "SageMaker Training Job State Change"
+TUNER_SOURCE = "tuner"
+TUNING_STATE_CHANGE = "Hyperparameter Tuning Job State Change"
+
+# Logs.
+TRAINING_LOG_GROUP = "/aws/sagemaker/TrainingJobs"

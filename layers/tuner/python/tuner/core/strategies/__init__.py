@@ -1,0 +1,43 @@
+"""Strategy registry. Heavy engines (Bayesian, Hyperband) are imported lazily on first use."""
+from __future__ import annotations
+
+import importlib
+from typing import Any, Mapping
+
+from tuner.core.space import SearchSpace
+from tuner.core.strategies.base import Observation, Strategy, trial_rng
+from tuner.errors import ValidationError
+
+# name -> "module:Class"; imported on demand so a cold start pays only for what it uses.
+_REGISTRY: dict[str, str] = {
+    "Random": "tuner.core.strategies.random:RandomStrategy",
+    "Grid": "tuner.core.strategies.grid:GridStrategy",
+    "Bayesian": "tuner.core.bayes.strategy:BayesianStrategy",
+}
+
+
+def register(name: str, target: str) -> None:
+    """Register a strategy class as ``"module:Class"``."""
+    _REGISTRY[name] = target
+
+
+def strategy_class(name: str) -> type[Strategy]:
+    try:
+        module, cls = _REGISTRY[name].split(":")
+    except KeyError:
+        raise ValidationError(f"unknown strategy {name!r}; use one of {sorted(_REGISTRY)}", "Strategy") from None
+    return getattr(importlib.import_module(module), cls)
+
+
+def make_strategy(
+    name: str,
+    space: SearchSpace,
+    *,
+    maximize: bool,
+    seed: int | None = None,
+    config: Mapping[str, Any] | None = None,
+) -> Strategy:
+    return strategy_class(name)(space, maximize=maximize, seed=seed, config=config)
+
+
+__all__ = ["Observation", "Strategy", "make_strategy", "register", "strategy_class", "trial_rng"]

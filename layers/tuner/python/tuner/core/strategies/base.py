@@ -1,0 +1,81 @@
+"""The strategy interface every search strategy implements.
+
+Strategies are stateless: each call rebuilds what it needs from the trial history, and each
+trial's randomness is derived from the job's ``RandomSeed`` and the trial number, so a Lambda
+can propose trial *n* on any invocation (and a retried invocation proposes the same thing).
+"""
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+
+from tuner.core.space import SearchSpace
+
+
+@dataclass(frozen=True)
+class Observation:
+    """A finished (or running) trial as the strategy sees it.
+
+    ``value`` is the objective in the job's own direction (the strategy knows ``maximize``);
+    None means the trial produced no objective (failed, or no metric emitted).
+    ``step_values`` is the intermediate objective series, when the strategy wants it.
+    """
+
+    params: Mapping[str, str]
+    value: float | None
+    trial_number: int = 0
+    step_values: Sequence[float] = field(default_factory=tuple)
+
+
+def trial_rng(seed: int | None, trial_number: int, salt: int = 0) -> np.random.Generator:
+    """A generator that depends only on (RandomSeed, trial number): reproducible per trial."""
+    entropy = [0 if seed is None else int(seed) + 1, int(trial_number), int(salt)]
+    return np.random.default_rng(np.random.SeedSequence(entropy))
+
+
+class Strategy(ABC):
+    """Proposes the next configuration from the history and the pending trials."""
+
+    name = "base"
+
+    def __init__(
+        self,
+        space: SearchSpace,
+        *,
+        maximize: bool,
+        seed: int | None = None,
+        config: Mapping[str, Any] | None = None,
+    ) -> None:
+        self.space = space
+        self.maximize = maximize
+        self.seed = seed
+        self.config = dict(config or {})
+
+    @abstractmethod
+    def propose(
+        self,
+        trial_number: int,
+        observations: Sequence[Observation],
+        pending: Sequence[Mapping[str, str]] = (),
+    ) -> dict[str, str]:
+        """The configuration for trial ``trial_number`` (1-based), as SageMaker strings."""
+
+    def propose_batch(
+        self,
+        first_trial_number: int,
+        n: int,
+        observations: Sequence[Observation],
+        pending: Sequence[Mapping[str, str]] = (),
+    ) -> list[dict[str, str]]:
+        """``n`` proposals; each later one sees the earlier ones as pending."""
+        out: list[dict[str, str]] = []
+        for i in range(n):
+            out.append(self.propose(first_trial_number + i, observations, [*pending, *out]))
+        return out
+
+    def max_trials(self) -> int | None:
+        """How many distinct proposals exist (Grid), or None when unbounded."""
+        return None

@@ -1,0 +1,38 @@
+"""Grid search (AMT semantics): categorical ranges only, every combination exactly once.
+
+The order of combinations is fixed (lexicographic in the ranges' order) or, with a
+``RandomSeed``, a permutation derived from the seed, so a job is reproducible either way.
+Trial *n* takes combination *n - 1* of that order.
+"""
+from __future__ import annotations
+
+from typing import Mapping, Sequence
+
+import numpy as np
+
+from tuner.core.strategies.base import Observation, Strategy
+
+
+class GridStrategy(Strategy):
+    name = "Grid"
+
+    def _order(self) -> list[dict[str, str]]:
+        combos = self.space.grid()
+        if self.seed is not None:
+            perm = np.random.default_rng(int(self.seed)).permutation(len(combos))
+            combos = [combos[i] for i in perm]
+        return combos
+
+    def propose(
+        self,
+        trial_number: int,
+        observations: Sequence[Observation],
+        pending: Sequence[Mapping[str, str]] = (),
+    ) -> dict[str, str]:
+        combos = self._order()
+        if not 1 <= trial_number <= len(combos):
+            raise IndexError(f"trial {trial_number} is beyond the grid's {len(combos)} combinations")
+        return dict(combos[trial_number - 1])
+
+    def max_trials(self) -> int | None:
+        return self.space.grid_size()
