@@ -1,0 +1,249 @@
+"""DynamoDB store: one table, the tuning job and its trials under one partition key.
+
+Items (pk = tuning job name):
+- ``sk = "JOB"``: the job record; ``kind``/``created`` feed the sparse ``by-kind`` index.
+- ``sk = "TRIAL#000042"``: one trial.
+- ``sk = "CLAIM#<worker>#<iteration>"``: which trial a worker's iteration claimed, so that an
+  at-least-once retry of the claiming step gets the same trial instead of a new one.
+Structured fields (request, params, series, metrics) are stored as JSON strings: exact floats,
+no Decimal conversions, and NaN never reaches DynamoDB.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import fields
+from typing import Any, Iterator
+
+from tuner.core.records import JobRecord, TrialRecord, now_iso
+from tuner.errors import ConcurrentUpdateError
+
+JOB_SK = "JOB"
+KIND = "TuningJob"
+INDEX = "by-kind"
+_JSON_FIELDS = {"request", "params", "series", "metrics"}
+
+
+def _trial_sk(n: int) -> str:
+    return f"TRIAL#{n:06d}"
+
+
+def _encode(value: Any) -> dict[str, Any]:
+    if value is None:
+        return {"NULL": True}
+    if isinstance(value, bool):
+        return {"BOOL": value}
+    if isinstance(value, (int, float)):
+        return {"N": repr(value)}
+    return {"S": str(value)}
+
+
+def _decode(attr: dict[str, Any]) -> Any:
+    ((kind, value),) = attr.items()
+    if kind == "NULL":
+        return None
+    if kind == "BOOL":
+        return value
+    if kind == "N":
+        return int(value) if value.lstrip("-").isdigit() else float(value)
+    return value
+
+
+def _to_item(record: Any, pk: str, sk: str) -> dict[str, Any]:
+    item = {"pk": {"S": pk}, "sk": {"S": sk}}
+    for f in fields(record):
+        value = getattr(record, f.name)
+        item[f.name] = {"S": json.dumps(value)} if f.name in _JSON_FIELDS else _encode(value)
+    return item
+
+
+def _from_item(cls: type, item: dict[str, Any]) -> Any:
+    kwargs = {}
+    for f in fields(cls):
+        if f.name in item:
+            v = _decode(item[f.name])
+            kwargs[f.name] = json.loads(v) if f.name in _JSON_FIELDS and v is not None else v
+    return cls(**kwargs)
+
+
+class DynamoStore:
+    """The tuner's state in one DynamoDB table."""
+
+    def __init__(self, table_name: str, client: Any) -> None:
+        self.table = table_name
+        self.ddb = client
+
+    # ---- tuning jobs -------------------------------------------------------------------
+    def create_job(self, job: JobRecord) -> JobRecord | None:
+        """Store a new job; returns None on success, or the record already under that name."""
+        item = _to_item(job, job.name, JOB_SK)
+        item["kind"] = {"S": KIND}
+        try:
+            self.ddb.put_item(
+                TableName=self.table, Item=item, ConditionExpression="attribute_not_exists(pk)"
+            )
+            return None
+        except self.ddb.exceptions.ConditionalCheckFailedException:
+            return self.get_job(job.name)
+
+    def get_job(self, name: str) -> JobRecord | None:
+        r = self.ddb.get_item(
+            TableName=self.table, Key={"pk": {"S": name}, "sk": {"S": JOB_SK}}, ConsistentRead=True
+        )
+        return _from_item(JobRecord, r["Item"]) if "Item" in r else None
+
+    def update_job(self, name: str, *, expect_status: tuple[str, ...] | None = None, **values: Any) -> bool:
+        """Set fields of a job; with ``expect_status`` only while the job is in one of them."""
+        values["last_modified"] = now_iso()
+        names = {f"#{k}": k for k in values}
+        vals = {
+            f":{k}": ({"S": json.dumps(v)} if k in _JSON_FIELDS else _encode(v)) for k, v in values.items()
+        }
+        cond = "attribute_exists(pk)"
+        if expect_status:
+            names["#status"] = "status"
+            for i, s in enumerate(expect_status):
+                vals[f":expect{i}"] = {"S": s}
+            cond += " AND #status IN (" + ", ".join(f":expect{i}" for i in range(len(expect_status))) + ")"
+        try:
+            self.ddb.update_item(
+                TableName=self.table,
+                Key={"pk": {"S": name}, "sk": {"S": JOB_SK}},
+                UpdateExpression="SET " + ", ".join(f"#{k} = :{k}" for k in values),
+                ConditionExpression=cond,
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues=vals,
+            )
+            return True
+        except self.ddb.exceptions.ConditionalCheckFailedException:
+            return False
+
+    def list_jobs(self) -> list[JobRecord]:
+        """Every tuning job, newest first (the sparse by-kind index)."""
+        out = []
+        kwargs: dict[str, Any] = {
+            "TableName": self.table,
+            "IndexName": INDEX,
+            "KeyConditionExpression": "kind = :k",
+            "ExpressionAttributeValues": {":k": {"S": KIND}},
+            "ScanIndexForward": False,
+        }
+        while True:
+            r = self.ddb.query(**kwargs)
+            out.extend(_from_item(JobRecord, i) for i in r["Items"])
+            if "LastEvaluatedKey" not in r:
+                return out
+            kwargs["ExclusiveStartKey"] = r["LastEvaluatedKey"]
+
+    # ---- claiming trial numbers ----------------------------------------------------------
+    def claim_trial(self, name: str, claim_key: str, max_trials: int) -> int | None:
+        """Atomically take the next trial number (1-based) for ``claim_key``.
+
+        Idempotent per claim key: a retried claim returns the number claimed the first time.
+        Returns None when ``max_trials`` numbers are taken already.
+        """
+        key = {"pk": {"S": name}, "sk": {"S": f"CLAIM#{claim_key}"}}
+        previous = self.ddb.get_item(TableName=self.table, Key=key, ConsistentRead=True).get("Item")
+        if previous:
+            return _decode(previous["trial"])
+        for _ in range(20):
+            job = self.get_job(name)
+            if job is None or job.next_trial >= max_trials:
+                return None
+            n = job.next_trial + 1
+            try:
+                self.ddb.transact_write_items(
+                    TransactItems=[
+                        {
+                            "Update": {
+                                "TableName": self.table,
+                                "Key": {"pk": {"S": name}, "sk": {"S": JOB_SK}},
+                                "UpdateExpression": "SET next_trial = :n, last_modified = :t",
+                                "ConditionExpression": "next_trial = :prev",
+                                "ExpressionAttributeValues": {
+                                    ":n": {"N": str(n)},
+                                    ":prev": {"N": str(n - 1)},
+                                    ":t": {"S": now_iso()},
+                                },
+                            }
+                        },
+                        {
+                            "Put": {
+                                "TableName": self.table,
+                                "Item": {**key, "trial": {"N": str(n)}},
+                                "ConditionExpression": "attribute_not_exists(pk)",
+                            }
+                        },
+                    ]
+                )
+                return n
+            except self.ddb.exceptions.TransactionCanceledException:
+                previous = self.ddb.get_item(TableName=self.table, Key=key, ConsistentRead=True).get("Item")
+                if previous:
+                    return _decode(previous["trial"])
+                continue  # another worker took n first: try n + 1
+        raise ConcurrentUpdateError(f"could not claim a trial of {name} after 20 attempts; retry")
+
+    # ---- trials --------------------------------------------------------------------------
+    def put_trial(self, trial: TrialRecord) -> TrialRecord:
+        """Store a new trial; if it exists already (a retry), return the stored one."""
+        try:
+            self.ddb.put_item(
+                TableName=self.table,
+                Item=_to_item(trial, trial.job, _trial_sk(trial.number)),
+                ConditionExpression="attribute_not_exists(pk)",
+            )
+            return trial
+        except self.ddb.exceptions.ConditionalCheckFailedException:
+            stored = self.get_trial(trial.job, trial.number)
+            assert stored is not None
+            return stored
+
+    def get_trial(self, name: str, number: int) -> TrialRecord | None:
+        r = self.ddb.get_item(
+            TableName=self.table,
+            Key={"pk": {"S": name}, "sk": {"S": _trial_sk(number)}},
+            ConsistentRead=True,
+        )
+        return _from_item(TrialRecord, r["Item"]) if "Item" in r else None
+
+    def update_trial(self, name: str, number: int, *, only_unrecorded: bool = False, **values: Any) -> bool:
+        """Set fields of a trial; with ``only_unrecorded`` only if no result is written yet."""
+        names = {f"#{k}": k for k in values}
+        vals = {
+            f":{k}": ({"S": json.dumps(v)} if k in _JSON_FIELDS else _encode(v)) for k, v in values.items()
+        }
+        cond = "attribute_exists(pk)"
+        if only_unrecorded:
+            names["#recorded"] = "recorded"
+            vals[":false"] = {"BOOL": False}
+            cond += " AND #recorded = :false"
+        try:
+            self.ddb.update_item(
+                TableName=self.table,
+                Key={"pk": {"S": name}, "sk": {"S": _trial_sk(number)}},
+                UpdateExpression="SET " + ", ".join(f"#{k} = :{k}" for k in values),
+                ConditionExpression=cond,
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues=vals,
+            )
+            return True
+        except self.ddb.exceptions.ConditionalCheckFailedException:
+            return False
+
+    def list_trials(self, name: str) -> list[TrialRecord]:
+        return list(self._iter_trials(name))
+
+    def _iter_trials(self, name: str) -> Iterator[TrialRecord]:
+        kwargs: dict[str, Any] = {
+            "TableName": self.table,
+            "KeyConditionExpression": "pk = :pk AND begins_with(sk, :p)",
+            "ExpressionAttributeValues": {":pk": {"S": name}, ":p": {"S": "TRIAL#"}},
+            "ConsistentRead": True,
+        }
+        while True:
+            r = self.ddb.query(**kwargs)
+            for item in r["Items"]:
+                yield _from_item(TrialRecord, item)
+            if "LastEvaluatedKey" not in r:
+                return
+            kwargs["ExclusiveStartKey"] = r["LastEvaluatedKey"]

@@ -1,0 +1,66 @@
+"""What the tuner stores: one record per tuning job and one per trial (pure dataclasses)."""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+
+# Tuning-job statuses (SageMaker's).
+IN_PROGRESS, COMPLETED, FAILED, STOPPING, STOPPED = "InProgress", "Completed", "Failed", "Stopping", "Stopped"
+TERMINAL_JOB = (COMPLETED, FAILED, STOPPED)
+
+# Trial statuses: SageMaker's training job statuses plus Pending (claimed, not yet started).
+PENDING = "Pending"
+TERMINAL_TRIAL = (COMPLETED, FAILED, STOPPED)
+
+
+def now_iso() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
+
+
+@dataclass
+class JobRecord:
+    name: str
+    request: dict[str, Any]
+    status: str = IN_PROGRESS
+    created: str = field(default_factory=now_iso)
+    last_modified: str = field(default_factory=now_iso)
+    ended: str | None = None
+    failure_reason: str | None = None
+    execution_arn: str | None = None
+    region: str = "us-east-1"
+    account: str = "123456789012"
+    next_trial: int = 0  # trials claimed so far
+    stop_requested: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class TrialRecord:
+    job: str
+    number: int
+    params: dict[str, str]
+    training_job_name: str
+    definition: str | None = None
+    status: str = PENDING
+    worker: int | None = None
+    created: str = field(default_factory=now_iso)
+    started: str | None = None
+    ended: str | None = None
+    failure_reason: str | None = None
+    final_objective: float | None = None
+    objective_status: str = "Pending"  # Pending | Succeeded | Failed
+    metrics: dict[str, float] = field(default_factory=dict)  # final value per metric
+    series: list[float] = field(default_factory=list)  # intermediate objective values
+    retryable: bool = False  # failed with a retryable (InternalServerError) failure
+    recorded: bool = False  # the terminal result has been written
+    task_token: str | None = None
+
+    @property
+    def terminal(self) -> bool:
+        return self.status in TERMINAL_TRIAL
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)

@@ -1,0 +1,217 @@
+"""SageMaker's response shapes built from stored records (pure).
+
+``describe`` returns a ``DescribeHyperParameterTuningJob`` response and ``list_training_jobs``
+a ``ListTrainingJobsForHyperParameterTuningJob`` response. Times are ``datetime`` objects, as
+boto3 returns them; ``to_json`` renders them as ISO-8601 strings.
+"""
+from __future__ import annotations
+
+import base64
+import json
+from datetime import datetime
+from typing import Any, Iterable, Mapping, Sequence
+
+from tuner.core.records import (
+    COMPLETED,
+    FAILED,
+    IN_PROGRESS,
+    PENDING,
+    STOPPED,
+    TERMINAL_JOB,
+    JobRecord,
+    TrialRecord,
+)
+
+IMPROVEMENT = 0.01  # AMT: "not improving" = no improvement of at least 1%
+
+
+def _dt(text: str | None) -> datetime | None:
+    return datetime.fromisoformat(text) if text else None
+
+
+def job_arn(job: JobRecord) -> str:
+    return f"arn:aws:sagemaker:{job.region}:{job.account}:hyper-parameter-tuning-job/{job.name.lower()}"
+
+
+def training_job_arn(job: JobRecord, training_job_name: str) -> str:
+    return f"arn:aws:sagemaker:{job.region}:{job.account}:training-job/{training_job_name.lower()}"
+
+
+def _objective(request: Mapping[str, Any], definition: str | None) -> dict[str, str] | None:
+    """The objective (Type, MetricName) of the job or of one of its definitions."""
+    if definition is not None:
+        for d in request.get("TrainingJobDefinitions") or ():
+            if d.get("DefinitionName") == definition and d.get("TuningObjective"):
+                return d["TuningObjective"]
+    return request.get("HyperParameterTuningJobConfig", {}).get("HyperParameterTuningJobObjective")
+
+
+def is_better(a: float, b: float | None, maximize: bool) -> bool:
+    return b is None or (a > b if maximize else a < b)
+
+
+def best_trial(trials: Iterable[TrialRecord], maximize: bool) -> TrialRecord | None:
+    best: TrialRecord | None = None
+    for t in sorted(trials, key=lambda t: t.number):
+        if t.objective_status == "Succeeded" and t.final_objective is not None:
+            if best is None or is_better(t.final_objective, best.final_objective, maximize):
+                best = t
+    return best
+
+
+def jobs_not_improving(trials: Iterable[TrialRecord], maximize: bool) -> int:
+    """Finished trials since the last one that improved the best by at least 1%."""
+    best: float | None = None
+    count = 0
+    for t in sorted((t for t in trials if t.terminal), key=lambda t: (t.ended or "", t.number)):
+        v = t.final_objective if t.objective_status == "Succeeded" else None
+        if v is not None and (best is None or _improves(v, best, maximize)):
+            best, count = v, 0
+        else:
+            count += 1
+    return count
+
+
+def _improves(v: float, best: float, maximize: bool) -> bool:
+    margin = IMPROVEMENT * max(abs(best), 1e-12)
+    return v > best + margin if maximize else v < best - margin
+
+
+def training_status_counters(trials: Iterable[TrialRecord]) -> dict[str, int]:
+    c = {"Completed": 0, "InProgress": 0, "RetryableError": 0, "NonRetryableError": 0, "Stopped": 0}
+    for t in trials:
+        if t.status == COMPLETED:
+            c["Completed"] += 1
+        elif t.status in (IN_PROGRESS, PENDING, "Stopping"):
+            c["InProgress"] += 1
+        elif t.status == STOPPED:
+            c["Stopped"] += 1
+        elif t.status == FAILED:
+            c["RetryableError" if t.retryable else "NonRetryableError"] += 1
+    return c
+
+
+def objective_status_counters(trials: Iterable[TrialRecord]) -> dict[str, int]:
+    c = {"Succeeded": 0, "Pending": 0, "Failed": 0}
+    for t in trials:
+        c[t.objective_status] += 1
+    return c
+
+
+def trial_summary(job: JobRecord, t: TrialRecord) -> dict[str, Any]:
+    """A ``HyperParameterTrainingJobSummary``."""
+    s: dict[str, Any] = {
+        "TrainingJobName": t.training_job_name,
+        "TrainingJobArn": training_job_arn(job, t.training_job_name),
+        "TuningJobName": job.name,
+        "CreationTime": _dt(t.created),
+        "TrainingJobStatus": IN_PROGRESS if t.status == PENDING else t.status,
+        "TunedHyperParameters": dict(t.params),
+        "ObjectiveStatus": t.objective_status,
+    }
+    if t.definition is not None:
+        s["TrainingJobDefinitionName"] = t.definition
+    if t.started:
+        s["TrainingStartTime"] = _dt(t.started)
+    if t.ended:
+        s["TrainingEndTime"] = _dt(t.ended)
+    if t.failure_reason:
+        s["FailureReason"] = t.failure_reason[:1024]
+    objective = _objective(job.request, t.definition)
+    if t.final_objective is not None and objective:
+        s["FinalHyperParameterTuningJobObjectiveMetric"] = {
+            "Type": objective["Type"],
+            "MetricName": objective["MetricName"],
+            "Value": float(t.final_objective),
+        }
+    return s
+
+
+def _maximize(job: JobRecord) -> bool:
+    objective = _objective(job.request, None)
+    if objective is None:  # multi-definition: every definition shares the direction in practice
+        defs = job.request.get("TrainingJobDefinitions") or [{}]
+        objective = defs[0].get("TuningObjective", {"Type": "Maximize"})
+    return objective.get("Type") == "Maximize"
+
+
+def describe(job: JobRecord, trials: Sequence[TrialRecord]) -> dict[str, Any]:
+    """A ``DescribeHyperParameterTuningJob`` response."""
+    req = job.request
+    r: dict[str, Any] = {
+        "HyperParameterTuningJobName": job.name,
+        "HyperParameterTuningJobArn": job_arn(job),
+        "HyperParameterTuningJobConfig": req.get("HyperParameterTuningJobConfig", {}),
+        "HyperParameterTuningJobStatus": job.status,
+        "CreationTime": _dt(job.created),
+        "LastModifiedTime": _dt(job.last_modified),
+        "TrainingJobStatusCounters": training_status_counters(trials),
+        "ObjectiveStatusCounters": objective_status_counters(trials),
+    }
+    for key in ("TrainingJobDefinition", "TrainingJobDefinitions", "WarmStartConfig", "Autotune"):
+        if req.get(key):
+            r[key] = req[key]
+    if job.ended:
+        r["HyperParameterTuningEndTime"] = _dt(job.ended)
+    if job.failure_reason:
+        r["FailureReason"] = job.failure_reason[:1024]
+    maximize = _maximize(job)
+    best = best_trial(trials, maximize)
+    if best is not None:
+        r["BestTrainingJob"] = trial_summary(job, best)
+    r["TuningJobCompletionDetails"] = {
+        "NumberOfTrainingJobsObjectiveNotImproving": jobs_not_improving(trials, maximize)
+    }
+    end = _dt(job.ended) if job.status in TERMINAL_JOB and job.ended else _dt(job.last_modified)
+    start = _dt(job.created)
+    if start and end:
+        r["ConsumedResources"] = {"RuntimeInSeconds": max(0, int((end - start).total_seconds()))}
+    return r
+
+
+SORT_KEYS = ("Name", "CreationTime", "Status", "FinalObjectiveMetricValue")
+
+
+def encode_token(offset: int) -> str:
+    return base64.urlsafe_b64encode(json.dumps({"offset": offset}).encode()).decode()
+
+
+def decode_token(token: str) -> int:
+    return int(json.loads(base64.urlsafe_b64decode(token.encode()))["offset"])
+
+
+def list_training_jobs(
+    job: JobRecord,
+    trials: Sequence[TrialRecord],
+    *,
+    SortBy: str = "Name",
+    SortOrder: str = "Ascending",
+    StatusEquals: str | None = None,
+    MaxResults: int = 10,
+    NextToken: str | None = None,
+) -> dict[str, Any]:
+    """A ``ListTrainingJobsForHyperParameterTuningJob`` response (validated arguments)."""
+    summaries = [trial_summary(job, t) for t in trials]
+    if StatusEquals:
+        summaries = [s for s in summaries if s["TrainingJobStatus"] == StatusEquals]
+    key: Any
+    if SortBy == "FinalObjectiveMetricValue":
+        summaries = [s for s in summaries if "FinalHyperParameterTuningJobObjectiveMetric" in s]
+        key = lambda s: s["FinalHyperParameterTuningJobObjectiveMetric"]["Value"]  # noqa: E731
+    elif SortBy == "CreationTime":
+        key = lambda s: (s["CreationTime"], s["TrainingJobName"])  # noqa: E731
+    elif SortBy == "Status":
+        key = lambda s: (s["TrainingJobStatus"], s["TrainingJobName"])  # noqa: E731
+    else:
+        key = lambda s: s["TrainingJobName"]  # noqa: E731
+    summaries.sort(key=key, reverse=SortOrder == "Descending")
+    start = decode_token(NextToken) if NextToken else 0
+    page = summaries[start : start + MaxResults]
+    out: dict[str, Any] = {"TrainingJobSummaries": page}
+    if start + MaxResults < len(summaries):
+        out["NextToken"] = encode_token(start + MaxResults)
+    return out
+
+
+def to_json(obj: Any) -> str:
+    return json.dumps(obj, indent=2, default=lambda o: o.isoformat() if isinstance(o, datetime) else str(o))

@@ -1,0 +1,1 @@
+"""Use cases over ports; ``tuner.service.runtime`` wires them to AWS for the Lambdas."""

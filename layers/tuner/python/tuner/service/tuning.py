@@ -1,0 +1,391 @@
+"""Use cases of the tuner, over ports (store, training backend, log source, task tokens, events).
+
+Each public method is one Lambda's work (see ``tuner.constants.LAMBDAS``); all of them are
+idempotent, because Step Functions and EventBridge deliver at least once.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import time
+from datetime import datetime, timezone
+from typing import Any, Mapping, Protocol
+
+from tuner.core import results
+from tuner.core.metrics import parse_metrics, thin
+from tuner.core.naming import parse_training_job_name, training_job_name
+from tuner.core.records import (
+    COMPLETED,
+    FAILED,
+    IN_PROGRESS,
+    PENDING,
+    STOPPED,
+    STOPPING,
+    TERMINAL_JOB,
+    TERMINAL_TRIAL,
+    JobRecord,
+    TrialRecord,
+    now_iso,
+)
+from tuner.core.request import Definition, TuningRequest, parse_request
+from tuner.core.strategies import Observation, make_strategy
+from tuner.errors import DuplicateTuningJobError, TuningJobNotFoundError, ValidationError
+
+log = logging.getLogger(__name__)
+RETRYABLE_FAILURE = "InternalServerError"
+
+
+class Store(Protocol):  # the port; tuner.aws.store.DynamoStore implements it
+    def create_job(self, job: JobRecord) -> JobRecord | None: ...
+    def get_job(self, name: str) -> JobRecord | None: ...
+    def update_job(self, name: str, *, expect_status: tuple[str, ...] | None = None, **v: Any) -> bool: ...
+    def list_jobs(self) -> list[JobRecord]: ...
+    def claim_trial(self, name: str, claim_key: str, max_trials: int) -> int | None: ...
+    def put_trial(self, trial: TrialRecord) -> TrialRecord: ...
+    def get_trial(self, name: str, number: int) -> TrialRecord | None: ...
+    def update_trial(self, name: str, number: int, *, only_unrecorded: bool = False, **v: Any) -> bool: ...
+    def list_trials(self, name: str) -> list[TrialRecord]: ...
+
+
+def _iso(value: Any) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, datetime):
+        return value.astimezone(timezone.utc).isoformat(timespec="milliseconds")
+    return str(value)
+
+
+def _arn_parts(execution_arn: str | None) -> tuple[str, str]:
+    """(region, account) of a Step Functions execution ARN."""
+    parts = (execution_arn or "").split(":")
+    if len(parts) > 4 and parts[3] and parts[4]:
+        return parts[3], parts[4]
+    return "us-east-1", "123456789012"
+
+
+def _job_seed(job: JobRecord, req: TuningRequest) -> int:
+    """RandomSeed when given; otherwise a seed fixed for this job (so retries repeat proposals)."""
+    if req.random_seed is not None:
+        return int(req.random_seed)
+    digest = hashlib.sha256(f"{job.name}|{job.created}".encode()).digest()
+    return int.from_bytes(digest[:4], "big")
+
+
+class TuningService:
+    def __init__(
+        self,
+        store: Store,
+        backend: Any = None,
+        logs: Any = None,
+        tokens: Any = None,
+        events: Any = None,
+        clock: Any = time.time,
+    ) -> None:
+        self.store = store
+        self.backend = backend
+        self.logs = logs
+        self.tokens = tokens
+        self.events = events
+        self.clock = clock
+
+    # ---- create ---------------------------------------------------------------------------
+    def create_job(
+        self, request: Mapping[str, Any], execution_arn: str | None = None
+    ) -> dict[str, Any]:
+        """Validate and store a tuning job. Returns the workers the state machine fans out to."""
+        from tuner.shapes import validate_input  # botocore's model: loaded only here
+
+        request = dict(request)
+        name = request.get("HyperParameterTuningJobName")
+        region, account = _arn_parts(execution_arn)
+        try:
+            validate_input("CreateHyperParameterTuningJob", request)
+            req = parse_request(request)
+        except ValidationError as err:
+            if isinstance(name, str) and _storable_name(name):
+                failed = JobRecord(
+                    name=name, request=request, status=FAILED, failure_reason=str(err),
+                    ended=now_iso(), execution_arn=execution_arn, region=region, account=account,
+                )
+                existing = self.store.create_job(failed)
+                if existing is not None and existing.execution_arn != execution_arn:
+                    raise self._duplicate(existing) from None
+            raise
+        job = JobRecord(name=req.name, request=request, execution_arn=execution_arn, region=region, account=account)
+        existing = self.store.create_job(job)
+        if existing is not None and not (execution_arn and existing.execution_arn == execution_arn):
+            raise self._duplicate(existing)
+        workers = list(range(1, min(req.max_parallel, req.max_jobs) + 1))
+        return {"TuningJobName": req.name, "Workers": workers}
+
+    @staticmethod
+    def _duplicate(existing: JobRecord) -> DuplicateTuningJobError:
+        return DuplicateTuningJobError(
+            f"HyperParameterTuningJobName: a tuning job named {existing.name!r} exists already "
+            f"(status {existing.status}, created {existing.created}); choose another name"
+        )
+
+    # ---- the worker step --------------------------------------------------------------------
+    def _load(self, name: str) -> tuple[JobRecord, TuningRequest]:
+        job = self.store.get_job(name)
+        if job is None:
+            raise TuningJobNotFoundError(f"no tuning job named {name!r}; check the name")
+        return job, parse_request(job.request)
+
+    def next_trial(self, name: str, worker: int, iteration: int, token: str) -> dict[str, Any]:
+        """Claim, propose and start the next trial; the token completes when it ends.
+
+        When nothing is left to do, the worker's own token is completed with ``Done``.
+        """
+        job, req = self._load(name)
+        reason = self._stop_reason(job, req)
+        n = None if reason else self.store.claim_trial(name, f"{worker}#{iteration}", req.max_jobs)
+        if n is None:
+            output = {"Done": True, "Reason": reason or "MaxNumberOfTrainingJobs reached"}
+            self.tokens.succeed(token, output)
+            return output
+        trial = self.store.get_trial(name, n)
+        if trial is None:
+            definition = self._definition_for(req, n)
+            params = self._propose(job, req, definition, n)
+            trial = self.store.put_trial(
+                TrialRecord(
+                    job=name,
+                    number=n,
+                    params=params,
+                    training_job_name=training_job_name(name, n, params),
+                    definition=definition.name,
+                    worker=worker,
+                )
+            )
+        # The token is stored before the job starts: the event handler can always find it.
+        self.store.update_trial(name, n, task_token=token)
+        trial = self.store.get_trial(name, n)
+        assert trial is not None
+        if trial.recorded:  # a retried step whose job had already finished
+            self.tokens.succeed(token, {"Done": False, "TrialNumber": n})
+            return {"TrialNumber": n, "TrainingJobName": trial.training_job_name, "Recorded": True}
+        if trial.status == PENDING:
+            definition = self._definition_named(req, trial.definition)
+            hyperparameters = {**definition.static_hyperparameters, **trial.params}
+            request = definition.training_job_request(
+                trial.training_job_name, hyperparameters, job.request.get("Tags")
+            )
+            self.backend.start(request)
+            self.store.update_trial(name, n, only_unrecorded=True, status=IN_PROGRESS, started=now_iso())
+        return {"TrialNumber": n, "TrainingJobName": trial.training_job_name}
+
+    def _stop_reason(self, job: JobRecord, req: TuningRequest) -> str | None:
+        if job.status != IN_PROGRESS or job.stop_requested:
+            return f"tuning job is {job.status}"
+        if req.max_runtime_seconds:
+            created = datetime.fromisoformat(job.created).timestamp()
+            if self.clock() - created >= req.max_runtime_seconds:
+                return "MaxRuntimeInSeconds reached"
+        return None
+
+    @staticmethod
+    def _definition_for(req: TuningRequest, n: int) -> Definition:
+        return req.definitions[(n - 1) % len(req.definitions)]
+
+    @staticmethod
+    def _definition_named(req: TuningRequest, name: str | None) -> Definition:
+        for d in req.definitions:
+            if d.name == name:
+                return d
+        raise ValidationError(f"no training job definition named {name!r}", "TrainingJobDefinitions")
+
+    def _propose(self, job: JobRecord, req: TuningRequest, definition: Definition, n: int) -> dict[str, str]:
+        trials = [t for t in self.store.list_trials(job.name) if t.definition == definition.name]
+        observations = [
+            Observation(
+                params=t.params,
+                value=t.final_objective if t.objective_status == "Succeeded" else None,
+                trial_number=t.number,
+                step_values=tuple(t.series),
+            )
+            for t in trials
+            if t.recorded
+        ]
+        pending = [t.params for t in trials if not t.recorded and t.number != n]
+        strategy = make_strategy(
+            req.strategy,
+            definition.space,
+            maximize=definition.objective_type == "Maximize",
+            seed=_job_seed(job, req),
+            config=req.strategy_config,
+        )
+        return strategy.propose(n, observations, pending)
+
+    # ---- results ------------------------------------------------------------------------------
+    def record_training_job(self, training_job: str) -> dict[str, Any]:
+        """Record a finished training job (idempotent) and wake the worker waiting on it."""
+        parsed = parse_training_job_name(training_job)
+        if parsed is None:
+            return {"Ignored": f"{training_job} is not a tuner training job"}
+        name, n = parsed
+        trial = self.store.get_trial(name, n)
+        if trial is None or trial.training_job_name != training_job:
+            return {"Ignored": f"{training_job} belongs to no stored trial"}
+        if not trial.recorded:
+            desc = self.backend.describe(training_job)
+            if desc is None or desc.get("TrainingJobStatus") not in TERMINAL_TRIAL:
+                return {"Ignored": f"{training_job} is not finished"}
+            self._write_result(trial, desc)
+            trial = self.store.get_trial(name, n)
+            assert trial is not None
+        woke = bool(trial.task_token) and self.tokens.succeed(
+            trial.task_token, {"Done": False, "TrialNumber": n}
+        )
+        return {"TrainingJobName": training_job, "Status": trial.status, "WorkerWoken": woke}
+
+    def _write_result(self, trial: TrialRecord, desc: Mapping[str, Any]) -> None:
+        job, req = self._load(trial.job)
+        definition = self._definition_named(req, trial.definition)
+        status = desc["TrainingJobStatus"]
+        series = parse_metrics(self.logs.lines(trial.training_job_name), definition.metric_definitions)
+        objective = series[definition.objective_metric]
+        final = objective.final
+        succeeded = final is not None and status in (COMPLETED, STOPPED)
+        failure = desc.get("FailureReason")
+        if status == COMPLETED and final is None:
+            failure = (
+                f"The training job emitted no value for the objective metric "
+                f"{definition.objective_metric!r} (regex {_regex(definition)!r}); "
+                "print it to stdout or stderr, or fix the MetricDefinitions regex"
+            )
+        self.store.update_trial(
+            trial.job,
+            trial.number,
+            only_unrecorded=True,
+            status=status,
+            failure_reason=failure,
+            final_objective=final if succeeded else None,
+            objective_status="Succeeded" if succeeded else "Failed",
+            metrics={k: v.final for k, v in series.items() if v.final is not None},
+            series=thin(objective.values),
+            retryable=status == FAILED and (failure or "").startswith(RETRYABLE_FAILURE),
+            created=_iso(desc.get("CreationTime")) or trial.created,
+            started=_iso(desc.get("TrainingStartTime")) or trial.started,
+            ended=_iso(desc.get("TrainingEndTime") or desc.get("LastModifiedTime")) or now_iso(),
+            recorded=True,
+        )
+
+    def sweep(self) -> dict[str, Any]:
+        """Record every finished training job whose state-change event was lost."""
+        recovered = []
+        for job in self.store.list_jobs():
+            if job.status not in (IN_PROGRESS, STOPPING):
+                continue
+            for t in self.store.list_trials(job.name):
+                if t.recorded:
+                    if t.task_token:  # the worker may have missed its wake-up
+                        self.tokens.succeed(t.task_token, {"Done": False, "TrialNumber": t.number})
+                    continue
+                if t.status == PENDING:
+                    continue
+                desc = self.backend.describe(t.training_job_name)
+                if desc and desc.get("TrainingJobStatus") in TERMINAL_TRIAL:
+                    self.record_training_job(t.training_job_name)
+                    recovered.append(t.training_job_name)
+        return {"Recovered": recovered}
+
+    # ---- end of a tuning job ---------------------------------------------------------------
+    def finalize(self, name: str) -> dict[str, Any]:
+        job, req = self._load(name)
+        trials = self.store.list_trials(name)
+        if job.status in TERMINAL_JOB:
+            return {"TuningJobName": name, "Status": job.status}
+        reason = None
+        if job.status == STOPPING or job.stop_requested:
+            status = STOPPED
+        elif trials and all(t.objective_status == "Failed" for t in trials):
+            status = FAILED
+            first = next((t.failure_reason for t in trials if t.failure_reason), "no objective metric")
+            reason = f"All {len(trials)} training jobs failed to produce the objective metric; the first: {first}"
+        else:
+            status = COMPLETED
+        self.store.update_job(
+            name, expect_status=(IN_PROGRESS, STOPPING), status=status, ended=now_iso(), failure_reason=reason
+        )
+        self._publish(name)
+        return {"TuningJobName": name, "Status": status}
+
+    def fail_job(self, name: str, error: Mapping[str, Any] | None) -> dict[str, Any]:
+        """Mark the job Failed with the state machine's error; stop its running training jobs."""
+        reason = _failure_reason(error)
+        job = self.store.get_job(name)
+        if job is None:
+            return {"TuningJobName": name, "Status": FAILED, "FailureReason": reason}
+        self.store.update_job(
+            name, expect_status=(IN_PROGRESS, STOPPING), status=FAILED, ended=now_iso(), failure_reason=reason
+        )
+        self._stop_running(name)
+        self._publish(name)
+        return {"TuningJobName": name, "Status": FAILED, "FailureReason": reason}
+
+    def stop(self, name: str) -> None:
+        """StopHyperParameterTuningJob: Stopping now, Stopped when the running jobs have ended."""
+        job = self.store.get_job(name)
+        if job is None:
+            raise TuningJobNotFoundError(f"no tuning job named {name!r}; check the name")
+        if job.status in TERMINAL_JOB:
+            raise ValidationError(f"the tuning job is {job.status} already; only a running job can be stopped")
+        self.store.update_job(name, expect_status=(IN_PROGRESS,), status=STOPPING, stop_requested=True)
+        self._stop_running(name)
+
+    def _stop_running(self, name: str) -> None:
+        for t in self.store.list_trials(name):
+            if t.status == IN_PROGRESS:
+                self.backend.stop(t.training_job_name)
+
+    def _publish(self, name: str) -> None:
+        if self.events is None:
+            return
+        detail = json.loads(results.to_json(self.describe(name)))
+        try:
+            self.events.tuning_job_state_change(detail, [detail["HyperParameterTuningJobArn"]])
+        except Exception:  # an event is a notification: never fail the job for it
+            log.exception("could not publish the state-change event of %s", name)
+
+    # ---- read ---------------------------------------------------------------------------------
+    def describe(self, name: str) -> dict[str, Any]:
+        job = self.store.get_job(name)
+        if job is None:
+            raise TuningJobNotFoundError(f"no tuning job named {name!r}; check the name")
+        return results.describe(job, self.store.list_trials(name))
+
+    def list_training_jobs(self, name: str, **kwargs: Any) -> dict[str, Any]:
+        job = self.store.get_job(name)
+        if job is None:
+            raise TuningJobNotFoundError(f"no tuning job named {name!r}; check the name")
+        return results.list_training_jobs(job, self.store.list_trials(name), **kwargs)
+
+
+def _regex(definition: Definition) -> str:
+    for d in definition.metric_definitions:
+        if d["Name"] == definition.objective_metric:
+            return d["Regex"]
+    return ""
+
+
+def _storable_name(name: str) -> bool:
+    import re
+
+    return bool(re.fullmatch(r"[a-zA-Z0-9](-*[a-zA-Z0-9]){0,31}", name))
+
+
+def _failure_reason(error: Mapping[str, Any] | None) -> str:
+    """A readable reason from a Step Functions error object {Error, Cause}."""
+    if not error:
+        return "The tuning job failed"
+    kind = error.get("Error", "Error")
+    cause = error.get("Cause") or ""
+    try:
+        parsed = json.loads(cause)
+        if isinstance(parsed, dict):
+            cause = parsed.get("errorMessage") or parsed.get("Cause") or cause
+    except (TypeError, ValueError):
+        pass
+    return f"{kind}: {cause}"[:1024] if cause else str(kind)
