@@ -1,0 +1,190 @@
+"""EventBridge -> Lambda delivery for moto (5.2.5).
+
+moto's ``Rule.send_to_targets`` delivers only to CloudWatch Logs, SQS, archives, other buses and API
+destinations; a Lambda target raises ``NotImplementedError``. ``install_lambda_delivery()`` patches it
+so that every Lambda target of a matching rule receives the event the way EventBridge sends it:
+
+* no ``Input``/``InputPath``/``InputTransformer``: the whole event (``version``, ``id``,
+  ``detail-type``, ``source``, ``account``, ``time`` as ISO-8601 ``YYYY-MM-DDTHH:MM:SSZ``, ``region``,
+  ``resources``, ``detail``);
+* ``Input``: that constant JSON; ``InputPath``: the selected part; ``InputTransformer``: moto's
+  template rendering (``<aws.events.event.json>`` etc. work);
+
+invoked asynchronously (one thread per delivery, like EventBridge's asynchronous ``Invoke``) through
+moto's Lambda backend ``invoke(...)`` with ``x-amz-invocation-type: Event``. Whatever
+``LambdaFunction._invoke_lambda`` does then decides what runs (the offline harness replaces it with
+an in-process handler runner). Targets of other types keep moto's behaviour.
+
+Delivery failures (an exception from the backend, or a function error reported by
+``_invoke_lambda``) are logged and appended to ``errors`` (see ``delivery_errors()``); they are not
+retried (real asynchronous invocations are retried twice by Lambda).
+``wait_deliveries(timeout)`` joins outstanding deliveries, including deliveries started meanwhile
+(a handler that puts events of its own).
+"""
+from __future__ import annotations
+
+import copy
+import json
+import logging
+import threading
+import time
+from datetime import datetime, timezone
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+_lock = threading.Lock()
+_threads: list[threading.Thread] = []
+_original: Any = None
+
+errors: list[str] = []
+"""Delivery errors, oldest first (also logged at ERROR)."""
+
+deliveries: list[dict[str, Any]] = []
+"""Every delivery started: ``{"rule", "function", "event", "ok"}`` (``ok`` None while running)."""
+
+
+def install_lambda_delivery() -> None:
+    """Patch moto's ``Rule.send_to_targets`` (idempotent)."""
+    global _original
+    from moto.events.models import Rule
+
+    with _lock:
+        if _original is not None:
+            return
+        _original = Rule.send_to_targets
+
+        def send_to_targets(rule: Any, original_event: dict[str, Any],
+                            transform_input: bool = True) -> None:
+            _send_to_targets(rule, original_event, transform_input)
+
+        Rule.send_to_targets = send_to_targets  # type: ignore[method-assign]
+
+
+def uninstall_lambda_delivery() -> None:
+    """Restore moto (outstanding deliveries keep running; call ``wait_deliveries`` first)."""
+    global _original
+    from moto.events.models import Rule
+
+    with _lock:
+        if _original is None:
+            return
+        Rule.send_to_targets = _original  # type: ignore[method-assign]
+        _original = None
+
+
+uninstall = uninstall_lambda_delivery
+
+
+def wait_deliveries(timeout: float = 30.0) -> bool:
+    """Join every outstanding delivery; True when none is left before ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        with _lock:
+            alive = [t for t in _threads if t.is_alive()]
+            _threads[:] = alive
+        if not alive:
+            return True
+        left = deadline - time.monotonic()
+        if left <= 0:
+            return False
+        alive[0].join(timeout=left)
+
+
+def delivery_errors() -> list[str]:
+    with _lock:
+        return list(errors)
+
+
+def reset() -> None:
+    """Forget recorded deliveries and errors (between tests)."""
+    with _lock:
+        errors.clear()
+        deliveries.clear()
+
+
+def _is_lambda(target: dict[str, Any]) -> bool:
+    arn = str(target.get("Arn", ""))
+    return arn.startswith("arn:") and arn.split(":")[2] == "lambda"
+
+
+def _iso(value: Any) -> Any:
+    if isinstance(value, (int, float)):
+        return datetime.fromtimestamp(value, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return value
+
+
+def _render(target: dict[str, Any], event: dict[str, Any]) -> Any:
+    from moto.events.utils import EventTemplateParser
+
+    full = {k: v for k, v in event.items() if k != "ingestion-time"}
+    full["time"] = _iso(full.get("time"))
+    if "Input" in target and target["Input"] is not None:
+        return json.loads(target["Input"])
+    if target.get("InputPath"):
+        from jsonpath_ng.ext import parse
+
+        matches = parse(target["InputPath"]).find(full)
+        return matches[0].value if matches else None
+    transformer = target.get("InputTransformer")
+    if transformer:
+        with_time = dict(event)
+        with_time["time"] = full["time"]
+        return EventTemplateParser.parse(
+            input_template=transformer.get("InputTemplate"),
+            input_paths_map=transformer.get("InputPathsMap", {}),
+            event=with_time,
+        )
+    return full
+
+
+def _send_to_targets(rule: Any, original_event: dict[str, Any], transform_input: bool) -> None:
+    if not rule.event_pattern.matches_event(original_event):
+        return
+    lambdas = [t for t in rule.targets if _is_lambda(t)]
+    others = [t for t in rule.targets if not _is_lambda(t)]
+    if others:
+        proxy = copy.copy(rule)
+        proxy.targets = others
+        _original(proxy, original_event, transform_input)
+    for target in lambdas:
+        try:
+            payload = _render(target, original_event) if transform_input else dict(original_event)
+        except Exception as exc:  # noqa: BLE001
+            _record_error(f"rule {rule.name}: input of target {target.get('Id')} failed: {exc!r}")
+            continue
+        record = {"rule": rule.name, "function": target["Arn"], "event": payload, "ok": None}
+        thread = threading.Thread(target=_deliver,
+                                  args=(rule.account_id, rule.region_name, target["Arn"], payload,
+                                        record),
+                                  name=f"eventbridge-{rule.name}", daemon=True)
+        with _lock:
+            deliveries.append(record)
+            _threads.append(thread)
+        thread.start()
+
+
+def _deliver(account: str, region: str, arn: str, payload: Any, record: dict[str, Any]) -> None:
+    from moto.awslambda.utils import get_backend
+
+    response_headers: dict[str, Any] = {}
+    try:
+        get_backend(account, region).invoke(
+            function_name=arn, qualifier=None, body=json.dumps(payload),
+            headers={"x-amz-invocation-type": "Event"}, response_headers=response_headers)
+    except Exception as exc:  # noqa: BLE001
+        record["ok"] = False
+        _record_error(f"delivery to {arn} failed: {exc!r}")
+        return
+    if response_headers.get("x-amz-function-error"):
+        record["ok"] = False
+        _record_error(f"delivery to {arn}: the function reported an error "
+                      f"({response_headers['x-amz-function-error']})")
+    else:
+        record["ok"] = True
+
+
+def _record_error(message: str) -> None:
+    log.error("%s", message)
+    with _lock:
+        errors.append(message)
