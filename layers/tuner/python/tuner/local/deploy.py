@@ -1,0 +1,207 @@
+"""Synthesize the CDK app and deploy its template into moto, as ``cdk deploy`` would.
+
+1. ``python app.py`` with context ``tuner:local=true`` (no bootstrap-version rule, which moto's
+   CloudFormation cannot evaluate) writes a cloud assembly; it is cached by a hash of the
+   sources that shape it, so a test session or a second ``tuner local`` synthesizes once.
+2. Every file asset in ``<stack>.assets.json`` is zipped (cached by its content hash) and
+   uploaded to the bucket and key named there.
+3. ``CreateStack`` with the template; then the two gaps of moto's CloudFormation that matter
+   here are closed: the state machine is re-created in the executing Step Functions backend,
+   and the functions' ``Layers`` are re-attached.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from tuner import constants
+from tuner.errors import TuningError
+
+ACCOUNT = "123456789012"
+
+
+class DeployError(TuningError):
+    """Synthesis or the deployment into moto failed."""
+
+
+def project_root() -> Path:
+    """The checkout holding app.py (the tuner package lives in layers/tuner/python/tuner)."""
+    env = os.environ.get("TUNER_PROJECT_ROOT")
+    if env:
+        return Path(env)
+    here = Path(__file__).resolve()
+    for parent in here.parents:
+        if (parent / "app.py").exists() and (parent / "stacks").is_dir():
+            return parent
+    raise DeployError("cannot find the project (app.py and stacks/); set TUNER_PROJECT_ROOT")
+
+
+def _sources_hash(root: Path, context: dict[str, Any]) -> str:
+    h = hashlib.sha256(json.dumps(context, sort_keys=True).encode())
+    paths = [root / "app.py", root / "cdk.json"]
+    for sub in ("stacks", "lambdas", "layers/tuner"):
+        paths.extend(sorted(p for p in (root / sub).rglob("*") if p.is_file() and "__pycache__" not in p.parts))
+    stamp = root / "build" / "layers" / "scientific" / ".stamp"
+    if stamp.exists():
+        paths.append(stamp)
+    for p in paths:
+        if p.exists():
+            h.update(str(p.relative_to(root)).encode())
+            h.update(p.read_bytes())
+    return h.hexdigest()[:16]
+
+
+def synthesize(root: Path | None = None, *, context: dict[str, Any] | None = None) -> Path:
+    """Synthesize once per source state; returns the cloud assembly directory."""
+    root = root or project_root()
+    context = {"tuner:local": "true", **(context or {})}
+    out = root / "build" / "cdk.out.local" / _sources_hash(root, context)
+    if (out / "manifest.json").exists():
+        return out
+    tmp = out.with_name(out.name + f".tmp{os.getpid()}")
+    shutil.rmtree(tmp, ignore_errors=True)
+    env = {
+        **os.environ,
+        "CDK_OUTDIR": str(tmp),
+        "CDK_CONTEXT_JSON": json.dumps(context),
+        "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20",
+        "JSII_SILENCE_WARNING_UNTESTED_NODE_VERSION": "1",
+    }
+    proc = subprocess.run(
+        [sys.executable, "app.py"], cwd=root, env=env, capture_output=True, text=True, timeout=600
+    )
+    if proc.returncode != 0:
+        raise DeployError(f"cdk synth failed (python app.py):\n{proc.stderr[-4000:]}")
+    shutil.rmtree(out, ignore_errors=True)
+    tmp.rename(out)
+    return out
+
+
+def _zip_dir(src: Path, dest: Path) -> None:
+    tmp = dest.with_suffix(f".tmp{os.getpid()}")
+    with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as zf:
+        for p in sorted(src.rglob("*")):
+            if p.is_file():
+                zf.write(p, p.relative_to(src).as_posix())
+    tmp.replace(dest)
+
+
+@dataclass
+class Deployment:
+    stack_name: str
+    outputs: dict[str, str]
+    template: dict[str, Any]
+    assembly: Path
+
+    @property
+    def state_machine_arn(self) -> str:
+        return self.outputs[constants.OUTPUT_STATE_MACHINE_ARN]
+
+    @property
+    def table_name(self) -> str:
+        return self.outputs[constants.OUTPUT_TABLE_NAME]
+
+    @property
+    def bucket_name(self) -> str:
+        return self.outputs[constants.OUTPUT_BUCKET_NAME]
+
+
+def _substitute(text: str, region: str) -> str:
+    return text.replace("${AWS::AccountId}", ACCOUNT).replace("${AWS::Region}", region).replace(
+        "${AWS::Partition}", "aws"
+    )
+
+
+def upload_assets(session: Any, assembly: Path, stack_name: str, region: str, cache: Path) -> None:
+    manifest = json.loads((assembly / f"{stack_name}.assets.json").read_text())
+    s3 = session.client("s3")
+    cache.mkdir(parents=True, exist_ok=True)
+    made: set[str] = set()
+    for asset_hash, asset in manifest.get("files", {}).items():
+        source = assembly / asset["source"]["path"]
+        if asset["source"].get("packaging") == "zip" or source.is_dir():
+            blob = cache / f"{asset_hash}.zip"
+            if not blob.exists():
+                _zip_dir(source, blob)
+        else:
+            blob = source
+        for dest in asset["destinations"].values():
+            bucket = _substitute(dest["bucketName"], region)
+            if bucket not in made:
+                try:
+                    s3.create_bucket(Bucket=bucket)
+                except s3.exceptions.BucketAlreadyOwnedByYou:
+                    pass
+                made.add(bucket)
+            s3.upload_file(str(blob), bucket, _substitute(dest["objectKey"], region))
+
+
+def _route_state_machines(region: str) -> None:
+    """moto's CloudFormation creates state machines where the executing backend cannot see them."""
+    from moto.stepfunctions.models import stepfunctions_backends
+    from moto.stepfunctions.parser.models import stepfunctions_parser_backends
+
+    plain = stepfunctions_backends[ACCOUNT][region]
+    executing = stepfunctions_parser_backends[ACCOUNT][region]
+    known = {sm.arn for sm in executing.state_machines}
+    for sm in list(plain.state_machines):
+        if sm.arn not in known:
+            executing.create_state_machine(name=sm.name, definition=sm.definition, roleArn=sm.roleArn)
+
+
+def _attach_layers(session: Any, template: dict[str, Any], stack_name: str) -> None:
+    """Re-attach the Layers that moto's CloudFormation drops (the functions' configuration)."""
+    cfn = session.client("cloudformation")
+    lam = session.client("lambda")
+    physical = {
+        r["LogicalResourceId"]: r["PhysicalResourceId"]
+        for r in cfn.describe_stack_resources(StackName=stack_name)["StackResources"]
+    }
+    layer_arns = {}
+    for layer in lam.list_layers().get("Layers", []):
+        layer_arns[layer["LayerName"]] = layer["LatestMatchingVersion"]["LayerVersionArn"]
+    for logical, res in template.get("Resources", {}).items():
+        if res.get("Type") != "AWS::Lambda::Function" or not res["Properties"].get("Layers"):
+            continue
+        arns = [a for a in layer_arns.values()]
+        if arns and logical in physical:
+            try:
+                lam.update_function_configuration(FunctionName=physical[logical], Layers=arns[:5])
+            except Exception:  # layers are informative offline: the interpreter serves them
+                pass
+
+
+def deploy(session: Any, *, region: str = "us-east-1", stack_name: str = constants.DEFAULT_STACK_NAME,
+           context: dict[str, Any] | None = None) -> Deployment:
+    """Synthesize (cached) and deploy the stack into the active moto mock."""
+    root = project_root()
+    assembly = synthesize(root, context=context)
+    template_path = assembly / f"{stack_name}.template.json"
+    if not template_path.exists():
+        raise DeployError(f"{template_path.name} is not in the cloud assembly; is the stack named {stack_name}?")
+    template = json.loads(template_path.read_text())
+    upload_assets(session, assembly, stack_name, region, root / "build" / "asset-zips")
+    cfn = session.client("cloudformation")
+    cfn.create_stack(
+        StackName=stack_name,
+        TemplateBody=json.dumps(template),
+        Capabilities=["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM", "CAPABILITY_AUTO_EXPAND"],
+    )
+    stack = cfn.describe_stacks(StackName=stack_name)["Stacks"][0]
+    if stack["StackStatus"] != "CREATE_COMPLETE":
+        raise DeployError(f"stack {stack_name} ended {stack['StackStatus']}: {stack.get('StackStatusReason')}")
+    outputs = {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}
+    missing = [k for k in (constants.OUTPUT_STATE_MACHINE_ARN, constants.OUTPUT_TABLE_NAME) if k not in outputs]
+    if missing:
+        raise DeployError(f"stack outputs {missing} are missing; the stack must output them")
+    _route_state_machines(region)
+    _attach_layers(session, template, stack_name)
+    return Deployment(stack_name=stack_name, outputs=outputs, template=template, assembly=assembly)

@@ -1,0 +1,215 @@
+"""The offline tuner: the real stack, state machine and Lambda code, inside moto.
+
+``LocalTuner`` is a context manager (for notebooks, tests and ``tuner local``):
+
+    with LocalTuner(work_dir) as lt:
+        lt.start(request, base_dir=Path("examples/xgboost"))
+        lt.wait("my-job")
+        lt.describe("my-job")
+
+Inside, moto runs Step Functions executions for real (``execute_state_machine``), the Lambdas
+run in-process (``InProcessLambdas``), EventBridge rules deliver to their Lambda targets
+(``tuner.local.eventbridge``) and training jobs run as local processes (``LocalSageMaker``).
+moto schedules never fire, so the harness invokes the sweeper Lambda itself every
+``sweep_interval`` seconds, exactly as its schedule rule would.
+"""
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import time
+from pathlib import Path
+from typing import Any, Callable, Mapping
+
+from tuner import constants
+from tuner.core.records import TERMINAL_JOB
+from tuner.local.deploy import ACCOUNT, Deployment, deploy
+
+_CREDENTIALS = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_SECURITY_TOKEN": "testing",
+    "AWS_SESSION_TOKEN": "testing",
+}
+
+
+class LocalTuner:
+    def __init__(
+        self,
+        work_dir: Path | str | None = None,
+        *,
+        region: str = "us-east-1",
+        sweep_interval: float = 5.0,
+        fault: Callable[[str, dict], str | None] | None = None,
+        context: Mapping[str, Any] | None = None,
+    ) -> None:
+        self.work_dir = Path(work_dir or tempfile.mkdtemp(prefix="tuner-local-"))
+        self.region = region
+        self.sweep_interval = sweep_interval
+        self.fault = fault
+        self.context = dict(context or {})
+        self.deployment: Deployment | None = None
+        self._mock: Any = None
+        self._patches: list[Any] = []
+
+    # ---- lifecycle -------------------------------------------------------------------------
+    def __enter__(self) -> "LocalTuner":
+        import boto3
+        from moto import mock_aws
+
+        from tuner.local import eventbridge
+        from tuner.local.lambda_runtime import InProcessLambdas
+        from tuner.local.sagemaker import LocalSageMaker
+        from tuner.service.runtime import build_service, reset
+
+        for k, v in _CREDENTIALS.items():
+            os.environ.setdefault(k, v)
+        os.environ.setdefault("AWS_DEFAULT_REGION", self.region)
+        self.work_dir.mkdir(parents=True, exist_ok=True)
+        self._mock = mock_aws(config={"stepfunctions": {"execute_state_machine": True}})
+        self._mock.start()
+        try:
+            reset()
+            self.session = boto3.session.Session(region_name=self.region)
+            self.lambdas = InProcessLambdas(self.work_dir / "lambda-code").install()
+            self._patches.append(self.lambdas)
+            eventbridge.install_lambda_delivery()
+            self._patches.append(eventbridge)
+            self.sagemaker = LocalSageMaker(self.work_dir / "training", fault=self.fault)
+            self.sagemaker.install()
+            self._patches.append(self.sagemaker)
+            self.deployment = deploy(self.session, region=self.region, context=self.context)
+            self.service = build_service(self.deployment.table_name, region=self.region, session=self.session)
+            self.sfn = self.session.client("stepfunctions")
+            self.lam = self.session.client("lambda")
+        except BaseException:
+            self.__exit__(None, None, None)
+            raise
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        from tuner.local import eventbridge
+
+        for patch in reversed(self._patches):
+            try:
+                if patch is eventbridge:
+                    eventbridge.wait_deliveries(5.0)
+                    eventbridge.uninstall_lambda_delivery()
+                else:
+                    patch.uninstall()
+            except Exception:
+                pass
+        self._patches.clear()
+        if self._mock is not None:
+            self._mock.stop()
+            self._mock = None
+
+    # ---- jobs --------------------------------------------------------------------------------
+    def prepare(self, request: Mapping[str, Any], base_dir: Path | str | None = None) -> dict[str, Any]:
+        """Upload local sources/data named in the request (as the SageMaker SDK does)."""
+        from tuner.local.sources import prepare_request_sources
+
+        assert self.deployment is not None
+        name = request.get("HyperParameterTuningJobName", "job")
+        return prepare_request_sources(
+            dict(request),
+            Path(base_dir or "."),
+            self.session.client("s3"),
+            self.deployment.bucket_name,
+            f"sources/{name}",
+        )
+
+    def start(self, request: Mapping[str, Any], base_dir: Path | str | None = None) -> str:
+        """StartExecution with the request as input and the tuning job's name as execution name."""
+        assert self.deployment is not None
+        prepared = self.prepare(request, base_dir)
+        name = str(prepared.get("HyperParameterTuningJobName") or "unnamed")
+        r = self.sfn.start_execution(
+            stateMachineArn=self.deployment.state_machine_arn, name=name, input=json.dumps(prepared)
+        )
+        return r["executionArn"]
+
+    def execution_arn(self, name: str) -> str:
+        assert self.deployment is not None
+        return self.deployment.state_machine_arn.replace(":stateMachine:", ":execution:") + f":{name}"
+
+    def sweep(self) -> Any:
+        """Invoke the sweeper Lambda, as its schedule rule does on AWS."""
+        assert self.deployment is not None
+        fn = self.deployment.outputs.get(constants.OUTPUT_SWEEPER)
+        if not fn:
+            return None
+        r = self.lam.invoke(FunctionName=fn, Payload=b"{}")
+        return json.loads(r["Payload"].read() or b"null")
+
+    def wait(
+        self,
+        name: str,
+        *,
+        timeout: float = 3600.0,
+        poll: float = 0.5,
+        progress: Callable[[dict[str, Any]], None] | None = None,
+    ) -> dict[str, Any]:
+        """Wait for the execution to end; returns the final describe response."""
+        arn = self.execution_arn(name)
+        deadline = time.monotonic() + timeout
+        next_sweep = time.monotonic() + self.sweep_interval
+        while True:
+            status = self.sfn.describe_execution(executionArn=arn)["status"]
+            if progress is not None:
+                try:
+                    progress(self.service.describe(name))
+                except Exception:
+                    pass
+            if status != "RUNNING":
+                break
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"tuning job {name} still running after {timeout:.0f} s")
+            if time.monotonic() >= next_sweep:
+                self.sweep()
+                next_sweep = time.monotonic() + self.sweep_interval
+            time.sleep(poll)
+        self.sagemaker.wait_idle(30)
+        return self.describe(name)
+
+    def describe(self, name: str) -> dict[str, Any]:
+        return self.service.describe(name)
+
+    def list_training_jobs(self, name: str, **kwargs: Any) -> dict[str, Any]:
+        return self.service.list_training_jobs(name, **kwargs)
+
+    def all_training_jobs(self, name: str, **kwargs: Any) -> dict[str, Any]:
+        """Every page of ListTrainingJobsForHyperParameterTuningJob, as one response."""
+        out: list[dict[str, Any]] = []
+        token = None
+        while True:
+            extra = {"NextToken": token} if token else {}
+            page = self.list_training_jobs(name, MaxResults=100, **kwargs, **extra)
+            out.extend(page["TrainingJobSummaries"])
+            token = page.get("NextToken")
+            if not token:
+                return {"TrainingJobSummaries": out}
+
+    def stop(self, name: str) -> None:
+        self.service.stop(name)
+
+    def execution(self, name: str) -> dict[str, Any]:
+        return self.sfn.describe_execution(executionArn=self.execution_arn(name))
+
+    def history(self, name: str) -> list[dict[str, Any]]:
+        events: list[dict[str, Any]] = []
+        kwargs: dict[str, Any] = {"executionArn": self.execution_arn(name), "maxResults": 1000}
+        while True:
+            r = self.sfn.get_execution_history(**kwargs)
+            events.extend(r["events"])
+            if not r.get("nextToken"):
+                return events
+            kwargs["nextToken"] = r["nextToken"]
+
+    @property
+    def account(self) -> str:
+        return ACCOUNT
+
+    def is_terminal(self, name: str) -> bool:
+        return self.describe(name)["HyperParameterTuningJobStatus"] in TERMINAL_JOB

@@ -1,0 +1,132 @@
+"""Runs moto's Lambda functions in-process: the real handler code, no Docker.
+
+moto's ``LambdaFunction._invoke_lambda`` is the one method that talks to Docker. It is replaced
+by one that unpacks the function's deployed code (the zip CloudFormation gave moto, i.e. the
+synthesized asset), imports its handler module under a unique name, calls it, and returns the
+payload or the error. An exception's class name becomes ``errorType``, which Step Functions
+uses as the error name (so ``Catch`` on ``ValidationError`` works as on AWS).
+
+The ``tuner`` layer is served by the interpreter's own ``tuner`` package (the same source tree
+the layer asset is built from), and the scientific layer by the interpreter's numpy/scipy.
+"""
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import io
+import json
+import os
+import sys
+import threading
+import traceback
+import zipfile
+from pathlib import Path
+from types import ModuleType
+from typing import Any, Callable
+
+_lock = threading.Lock()
+
+
+class _Context:
+    """The parts of Lambda's context object handlers commonly read."""
+
+    def __init__(self, fn: Any) -> None:
+        self.function_name = fn.function_name
+        self.memory_limit_in_mb = fn.memory_size
+        self.invoked_function_arn = fn.function_arn
+        self.aws_request_id = hashlib.sha1(os.urandom(8)).hexdigest()
+        self.log_group_name = f"/aws/lambda/{fn.function_name}"
+
+    def get_remaining_time_in_millis(self) -> int:
+        return 300_000
+
+
+class InProcessLambdas:
+    """Patch moto so every Lambda invocation runs its handler in this process."""
+
+    def __init__(self, cache_dir: Path) -> None:
+        self.cache_dir = Path(cache_dir)
+        self._modules: dict[tuple[str, str], ModuleType] = {}
+        self._original: Callable[..., Any] | None = None
+        self.invocations: list[tuple[str, bool]] = []  # (function name, errored)
+        self.errors: list[tuple[str, str]] = []  # (function name, traceback) of handler errors
+
+    def install(self) -> "InProcessLambdas":
+        from moto.awslambda.models import LambdaFunction
+
+        if self._original is None:
+            self._original = LambdaFunction._invoke_lambda
+            runtime = self
+
+            def _invoke_lambda(fn: Any, event: Any = None) -> tuple[str, bool, str]:
+                return runtime.invoke(fn, event)
+
+            LambdaFunction._invoke_lambda = _invoke_lambda  # type: ignore[method-assign]
+        return self
+
+    def uninstall(self) -> None:
+        from moto.awslambda.models import LambdaFunction
+
+        if self._original is not None:
+            LambdaFunction._invoke_lambda = self._original  # type: ignore[method-assign]
+            self._original = None
+
+    def __enter__(self) -> "InProcessLambdas":
+        return self.install()
+
+    def __exit__(self, *exc: Any) -> None:
+        self.uninstall()
+
+    # ------------------------------------------------------------------------------------------
+    def _code_dir(self, fn: Any) -> Path:
+        code = fn.code_bytes or b""
+        digest = hashlib.sha256(code).hexdigest()[:16]
+        target = self.cache_dir / f"{fn.function_name}-{digest}"
+        with _lock:
+            if not target.exists():
+                tmp = target.with_suffix(".tmp")
+                tmp.mkdir(parents=True, exist_ok=True)
+                with zipfile.ZipFile(io.BytesIO(code)) as zf:
+                    zf.extractall(tmp)
+                tmp.rename(target)
+        return target
+
+    def _handler(self, fn: Any) -> Callable[[Any, Any], Any]:
+        module_name, _, func = (fn.handler or "handler.handler").rpartition(".")
+        code_dir = self._code_dir(fn)
+        key = (str(code_dir), module_name)
+        with _lock:
+            if key not in self._modules:
+                path = code_dir / (module_name.replace(".", "/") + ".py")
+                unique = f"_lambda_{fn.function_name}_{hashlib.sha1(str(code_dir).encode()).hexdigest()[:8]}"
+                spec = importlib.util.spec_from_file_location(unique, path)
+                if spec is None or spec.loader is None:
+                    raise ImportError(f"cannot load handler {fn.handler!r} from {path}")
+                module = importlib.util.module_from_spec(spec)
+                sys.modules[unique] = module
+                spec.loader.exec_module(module)
+                self._modules[key] = module
+        return getattr(self._modules[key], func)
+
+    def invoke(self, fn: Any, event: Any) -> tuple[str, bool, str]:
+        # Configuration reaches handlers as on Lambda: environment variables. Keys are added
+        # (or overwritten with the same values: one stack) and never deleted while threads run.
+        for k, v in (fn.environment_vars or {}).items():
+            if os.environ.get(k) != str(v):
+                os.environ[k] = str(v)
+        if isinstance(event, (str, bytes)):
+            event = json.loads(event or "{}")
+        try:
+            result = self._handler(fn)(event, _Context(fn))
+            self.invocations.append((fn.function_name, False))
+            return json.dumps(result, default=str), False, ""
+        except Exception as exc:  # the Lambda runtime's error payload
+            tb = traceback.format_exc()
+            self.invocations.append((fn.function_name, True))
+            self.errors.append((fn.function_name, tb))
+            payload = {
+                "errorType": type(exc).__name__,
+                "errorMessage": str(exc),
+                "stackTrace": tb.splitlines()[-20:],
+            }
+            return json.dumps(payload), True, tb
