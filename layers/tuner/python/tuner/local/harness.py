@@ -112,6 +112,7 @@ class LocalTuner:
 
         assert self.deployment is not None
         name = request.get("HyperParameterTuningJobName", "job")
+        self._create_output_buckets(request)
         return prepare_request_sources(
             dict(request),
             Path(base_dir or "."),
@@ -119,6 +120,21 @@ class LocalTuner:
             self.deployment.bucket_name,
             f"sources/{name}",
         )
+
+    def _create_output_buckets(self, request: Mapping[str, Any]) -> None:
+        """Offline, the buckets a request writes model artifacts to are created in moto."""
+        s3 = self.session.client("s3")
+        definitions = list(request.get("TrainingJobDefinitions") or [])
+        if request.get("TrainingJobDefinition"):
+            definitions.append(request["TrainingJobDefinition"])
+        for d in definitions:
+            path = (d.get("OutputDataConfig") or {}).get("S3OutputPath", "")
+            if isinstance(path, str) and path.startswith("s3://"):
+                bucket = path[5:].split("/", 1)[0]
+                try:
+                    s3.create_bucket(Bucket=bucket)
+                except (s3.exceptions.BucketAlreadyOwnedByYou, s3.exceptions.BucketAlreadyExists):
+                    pass
 
     def start(self, request: Mapping[str, Any], base_dir: Path | str | None = None) -> str:
         """StartExecution with the request as input and the tuning job's name as execution name."""

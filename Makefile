@@ -1,0 +1,43 @@
+# Two commands matter on a fresh machine: `make demo` (a real tuning job, offline) and `make test`.
+SHELL := /bin/bash
+VENV ?= .venv
+PY := $(VENV)/bin/python
+export PATH := $(abspath $(VENV))/bin:$(PATH)
+export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
+export JSII_SILENCE_WARNING_UNTESTED_NODE_VERSION := 1
+
+.PHONY: setup layers demo test test-fast synth deploy lint clean
+
+setup: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e ".[test]"
+	touch $@
+
+# Lambda layers for Linux/Python 3.12, built without Docker (cached by a stamp file).
+layers: setup
+	$(PY) layers/build.py
+
+# The main job: the XGBoost example, 20 training jobs, through the real stack inside moto.
+demo: setup layers
+	$(VENV)/bin/tuner local examples/xgboost/tuning-job.json --output-dir out/demo
+
+test: setup layers
+	$(PY) -m pytest -q
+
+test-fast: setup
+	$(PY) -m pytest -q tests/unit
+
+synth: setup layers
+	npx -y aws-cdk@2 synth --no-notices > /dev/null && echo "synth OK (cdk.out/)"
+
+deploy: setup layers
+	npx -y aws-cdk@2 deploy --no-notices
+
+lint: setup
+	$(VENV)/bin/ruff check . || true
+
+clean:
+	rm -rf build cdk.out out .pytest_cache
