@@ -1,0 +1,24 @@
+"""A fast script-mode training script for the end-to-end tests.
+
+``--x`` is a number (the loss is |x - 3| + 1/epoch, printed every epoch), or ``fail`` (exits
+non-zero: an AlgorithmError) or ``silent`` (succeeds but prints no metric).
+"""
+import argparse
+import sys
+import time
+
+p = argparse.ArgumentParser()
+p.add_argument("--x", required=True)
+p.add_argument("--y", type=int, default=0)
+p.add_argument("--epochs", type=int, default=3)
+args, _ = p.parse_known_args()
+if args.x == "fail":
+    print("starting, then failing on purpose", flush=True)
+    sys.exit("deliberate failure: bad hyperparameter x=fail")
+if args.x == "silent":
+    print("training without printing the objective", flush=True)
+    sys.exit(0)
+x = float(args.x)
+for epoch in range(1, args.epochs + 1):
+    print(f"epoch {epoch} loss: {abs(x - 3) + abs(args.y) * 0.01 + 1 / epoch:.6f}", flush=True)
+    time.sleep(0.05)

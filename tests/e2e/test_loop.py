@@ -1,0 +1,139 @@
+"""The whole loop offline: the synthesized template deployed into moto, the real state machine,
+the real Lambda code in-process, and real training processes behind a local SageMaker."""
+from __future__ import annotations
+
+import pytest
+from botocore.exceptions import ClientError
+
+from tuner.shapes import assert_valid_output
+
+from .conftest import SCRIPTS, max_concurrent, quick_request
+
+pytestmark = pytest.mark.e2e
+
+
+def _run(lt, request):
+    lt.start(request, base_dir=SCRIPTS)
+    return lt.wait(request["HyperParameterTuningJobName"], timeout=600)
+
+
+def test_grid_job_counts_best_and_shapes(local_tuner):
+    # GIVEN six grid points, one that fails and one that prints no metric, two in parallel
+    request = quick_request(
+        "grid-e2e",
+        strategy="Grid",
+        ranges={"CategoricalParameterRanges": [{"Name": "x", "Values": ["1", "2", "3", "4.5", "fail", "silent"]}]},
+        max_jobs=6,
+        max_parallel=2,
+    )
+    # WHEN it runs through the offline loop
+    describe = _run(local_tuner, request)
+    jobs = local_tuner.all_training_jobs("grid-e2e")["TrainingJobSummaries"]
+
+    # THEN exactly MaxNumberOfTrainingJobs training jobs were created, at most 2 at once
+    created = {job for _, job, status in local_tuner.sagemaker.transitions if job.startswith("grid-e2e-")}
+    assert len(created) == 6 and len(jobs) == 6
+    peak = max_concurrent(local_tuner.sagemaker.transitions, "grid-e2e")
+    assert 1 <= peak <= 2
+    assert local_tuner.execution("grid-e2e")["status"] == "SUCCEEDED"
+    assert describe["HyperParameterTuningJobStatus"] == "Completed"
+    # every grid point exactly once
+    assert sorted(j["TunedHyperParameters"]["x"] for j in jobs) == sorted(["1", "2", "3", "4.5", "fail", "silent"])
+    # counted as SageMaker counts: the failed job is a NonRetryableError, the silent one Completed
+    assert describe["TrainingJobStatusCounters"] == {
+        "Completed": 5, "InProgress": 0, "RetryableError": 0, "NonRetryableError": 1, "Stopped": 0
+    }
+    assert describe["ObjectiveStatusCounters"] == {"Succeeded": 4, "Pending": 0, "Failed": 2}
+    by_x = {j["TunedHyperParameters"]["x"]: j for j in jobs}
+    assert by_x["fail"]["TrainingJobStatus"] == "Failed"
+    assert "AlgorithmError" in by_x["fail"]["FailureReason"]
+    assert by_x["silent"]["ObjectiveStatus"] == "Failed"
+    assert "FinalHyperParameterTuningJobObjectiveMetric" not in by_x["silent"]
+    # the best job is the one with the best objective parsed from its logs (latest value)
+    best = describe["BestTrainingJob"]
+    assert best["TunedHyperParameters"] == {"x": "3"}
+    assert best["FinalHyperParameterTuningJobObjectiveMetric"]["Value"] == pytest.approx(1 / 3, abs=1e-6)
+    logged = [
+        float(line.split("loss: ")[1])
+        for line in local_tuner.service.logs.lines(best["TrainingJobName"])
+        if "loss: " in line
+    ]
+    assert logged[-1] == best["FinalHyperParameterTuningJobObjectiveMetric"]["Value"]
+    # static and tuned hyperparameters reached the job as strings
+    sm = local_tuner.session.client("sagemaker")
+    hps = sm.describe_training_job(TrainingJobName=best["TrainingJobName"])["HyperParameters"]
+    assert hps["x"] == "3" and hps["epochs"] == "3" and hps["sagemaker_program"] == "train.py"
+    # the responses have SageMaker's shapes
+    assert_valid_output("DescribeHyperParameterTuningJob", describe)
+    assert_valid_output("ListTrainingJobsForHyperParameterTuningJob", {"TrainingJobSummaries": jobs})
+
+
+def test_random_job_reproducible_names_and_sorting(local_tuner):
+    ranges = {
+        "ContinuousParameterRanges": [{"Name": "x", "MinValue": "0.5", "MaxValue": "8", "ScalingType": "Logarithmic"}],
+        "IntegerParameterRanges": [{"Name": "y", "MinValue": "0", "MaxValue": "20"}],
+    }
+    request = quick_request("random-e2e", strategy="Random", ranges=ranges, max_jobs=7, max_parallel=3, seed=11)
+    describe = _run(local_tuner, request)
+    assert describe["HyperParameterTuningJobStatus"] == "Completed"
+    assert describe["TrainingJobStatusCounters"]["Completed"] == 7
+    assert max_concurrent(local_tuner.sagemaker.transitions, "random-e2e") <= 3
+    page = local_tuner.list_training_jobs(
+        "random-e2e", SortBy="FinalObjectiveMetricValue", SortOrder="Ascending", MaxResults=3
+    )
+    values = [s["FinalHyperParameterTuningJobObjectiveMetric"]["Value"] for s in page["TrainingJobSummaries"]]
+    assert values == sorted(values) and len(values) == 3 and "NextToken" in page
+    assert values[0] == describe["BestTrainingJob"]["FinalHyperParameterTuningJobObjectiveMetric"]["Value"]
+    for s in local_tuner.all_training_jobs("random-e2e")["TrainingJobSummaries"]:
+        x, y = float(s["TunedHyperParameters"]["x"]), s["TunedHyperParameters"]["y"]
+        assert 0.5 <= x <= 8 and y.isdigit() and 0 <= int(y) <= 20
+        assert s["TrainingJobName"].startswith("random-e2e-0")  # <tuning-job>-<NNN>-<hash>
+    assert_valid_output("DescribeHyperParameterTuningJob", describe)
+
+
+def test_invalid_request_fails_with_reason_and_writes_nothing_else(local_tuner):
+    request = quick_request(
+        "invalid-e2e",
+        strategy="Random",
+        ranges={"ContinuousParameterRanges": [{"Name": "x", "MinValue": "0", "MaxValue": "1", "ScalingType": "Logarithmic"}]},
+        max_jobs=3,
+        max_parallel=1,
+    )
+    describe = _run(local_tuner, request)
+    assert local_tuner.execution("invalid-e2e")["status"] == "FAILED"
+    assert describe["HyperParameterTuningJobStatus"] == "Failed"
+    assert "ScalingType" in describe["FailureReason"] and "> 0" in describe["FailureReason"]
+    assert local_tuner.service.store.list_trials("invalid-e2e") == []
+    assert_valid_output("DescribeHyperParameterTuningJob", describe)
+
+
+def test_duplicate_name_is_refused_and_the_stored_job_untouched(local_tuner):
+    request = quick_request(
+        "dup-e2e", strategy="Grid",
+        ranges={"CategoricalParameterRanges": [{"Name": "x", "Values": ["2", "3"]}]},
+        max_jobs=2, max_parallel=2,
+    )
+    first = _run(local_tuner, request)
+    # a second execution under another name, carrying the same tuning job name
+    sfn = local_tuner.sfn
+    arn = sfn.start_execution(
+        stateMachineArn=local_tuner.deployment.state_machine_arn, name="dup-e2e-again",
+        input=__import__("json").dumps(local_tuner.prepare(request, SCRIPTS)),
+    )["executionArn"]
+    import time
+
+    for _ in range(200):
+        status = sfn.describe_execution(executionArn=arn)
+        if status["status"] != "RUNNING":
+            break
+        time.sleep(0.1)
+    assert status["status"] == "FAILED"
+    assert "DuplicateTuningJobError" in str(status.get("error")) + str(status.get("cause"))
+    again = local_tuner.describe("dup-e2e")
+    assert again["HyperParameterTuningJobStatus"] == first["HyperParameterTuningJobStatus"] == "Completed"
+    assert again["TrainingJobStatusCounters"] == first["TrainingJobStatusCounters"]
+    # StartExecution with the same name and a different input is refused by Step Functions itself
+    with pytest.raises(ClientError):
+        sfn.start_execution(
+            stateMachineArn=local_tuner.deployment.state_machine_arn, name="dup-e2e", input="{}"
+        )
