@@ -174,8 +174,11 @@ def _shape_at(shape: Any, path: str) -> Any:
         if shape is None:
             return None
         member, index, key = m.groups()
-        if member is not None:
-            shape = shape.members.get(member) if shape.type_name == "structure" else None
+        if member is not None:  # a structure member, or a map entry's value
+            if shape.type_name == "structure":
+                shape = shape.members.get(member)
+            else:
+                shape = shape.value if shape.type_name == "map" else None
         elif index is not None:
             shape = shape.member if shape.type_name == "list" else None
         else:

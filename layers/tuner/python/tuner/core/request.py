@@ -132,14 +132,15 @@ class Definition:
     ) -> dict[str, Any]:
         """The exact ``CreateTrainingJob`` request of one trial.
 
-        ``HyperParameters`` is the static hyperparameters overlaid with the tuned ones (all
+        ``hyperparameters`` are the trial's tuned values (the static ones may be included too,
+        unchanged). ``HyperParameters`` is the static hyperparameters overlaid with them (all
         strings); every member of the definition that CreateTrainingJob also has is passed
         through (see ``PASSTHROUGH_FIELDS``); ``RetryStrategy`` is not (the tuner retries).
         """
         tuned = {str(k): str(v) for k, v in hyperparameters.items()}
-        clash = sorted(set(tuned) & set(self.static_hyperparameters))
+        clash = sorted(k for k in set(tuned) & set(self.static_hyperparameters) if tuned[k] != self.static_hyperparameters[k])
         if clash:
-            raise ValueError(f"tuned hyperparameters {clash} are also static")
+            raise ValueError(f"hyperparameters {clash} are static; a trial cannot change their values")
         req: dict[str, Any] = {
             "TrainingJobName": training_job_name,
             "AlgorithmSpecification": self.algorithm_specification(),
