@@ -1,0 +1,31 @@
+#!/usr/bin/env python3
+"""CDK app: instantiates the tuner stack, nothing else.
+
+Context (``-c key=value`` or cdk.json):
+  allowedExecutionRoleArns  comma-separated SageMaker execution role ARNs the tuner may pass to
+                            CreateTrainingJob. Default: arn:aws:iam::<account>:role/*SageMaker*
+                            (every role of the account whose name contains "SageMaker").
+  tuner:local=true          no bootstrap-version rule (the offline harness deploys into moto).
+  tuner:nag=false           skip the cdk-nag AwsSolutions checks (on by default).
+"""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent
+for path in (ROOT, ROOT / "layers" / "tuner" / "python"):
+    if str(path) not in sys.path:
+        sys.path.insert(0, str(path))
+
+import aws_cdk as cdk  # noqa: E402
+from tuner import constants  # noqa: E402
+
+from stacks.app_context import add_nag_checks, nag_enabled, stack_props  # noqa: E402
+from stacks.tuner_stack import TunerStack  # noqa: E402
+
+app = cdk.App()
+TunerStack(app, constants.DEFAULT_STACK_NAME, **stack_props(app))
+if nag_enabled(app):
+    add_nag_checks(app)
+app.synth()

@@ -1,0 +1,1 @@
+"""CDK constructs and stacks of the tuner (``app.py`` instantiates ``TunerStack``)."""

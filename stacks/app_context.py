@@ -1,0 +1,41 @@
+"""How ``app.py`` (and the infra tests) turn CDK context into ``TunerStack`` props."""
+from __future__ import annotations
+
+from typing import Any
+
+import aws_cdk as cdk
+
+CTX_ROLES = "allowedExecutionRoleArns"
+CTX_LOCAL = "tuner:local"
+CTX_NAG = "tuner:nag"
+
+
+def _flag(app: cdk.App, key: str, default: bool) -> bool:
+    value = app.node.try_get_context(key)
+    if value is None:
+        return default
+    return value if isinstance(value, bool) else str(value).strip().lower() in ("1", "true", "yes", "on")
+
+
+def stack_props(app: cdk.App) -> dict[str, Any]:
+    """``allowedExecutionRoleArns`` (comma list) and, with ``tuner:local=true``, a synthesizer
+    without the bootstrap-version rule (moto's CloudFormation cannot evaluate it)."""
+    props: dict[str, Any] = {}
+    roles = app.node.try_get_context(CTX_ROLES)
+    if roles:
+        items = roles if isinstance(roles, list) else str(roles).split(",")
+        props["allowed_execution_role_arns"] = [arn.strip() for arn in items if arn.strip()]
+    if _flag(app, CTX_LOCAL, False):
+        props["synthesizer"] = cdk.DefaultStackSynthesizer(generate_bootstrap_version_rule=False)
+    return props
+
+
+def nag_enabled(app: cdk.App) -> bool:
+    return _flag(app, CTX_NAG, True)
+
+
+def add_nag_checks(app: cdk.App) -> None:
+    """cdk-nag 3 runs as a policy-validation plugin (not an Aspect); findings fail the synth."""
+    from cdk_nag import AwsSolutionsChecks  # a test dependency: import only when used
+
+    cdk.Validations.of(app).add_plugins(AwsSolutionsChecks(verbose=True))

@@ -1,0 +1,57 @@
+"""What each tuner Lambda gets: memory, timeout, layers.
+
+Plain data without CDK imports, so that ``layers/build.py`` (size report) and the stack read the
+same table. Keys are the entries of ``tuner.constants.LAMBDAS``; the code of each lives in
+``lambdas/<name>/handler.py``.
+
+Layers: every function gets the ``tuner`` layer; the ``scientific`` layer (numpy + scipy, the
+largest part of any function) only goes to the functions whose code path runs the pure core.
+The sweeper is the safety net of ``training_event`` (it records the same results through the same
+service code), so it gets the same layers. ``tests/infra`` checks statically that the handlers of
+the other functions do not reach numpy/scipy.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from tuner import constants
+
+SCIENTIFIC = "scientific"
+TUNER = "tuner"
+
+
+@dataclass(frozen=True)
+class FunctionSpec:
+    """Sizing of one Lambda. ``timeout_seconds`` is the Lambda timeout, not a Step Functions one."""
+
+    memory_mb: int = 512
+    timeout_seconds: int = 60
+    layers: tuple[str, ...] = (TUNER,)
+
+
+FUNCTIONS: dict[str, FunctionSpec] = {
+    # 1769 MB is one full vCPU: fitting the GP and optimising the acquisition is CPU-bound.
+    "next_trial": FunctionSpec(memory_mb=1769, timeout_seconds=300, layers=(TUNER, SCIENTIFIC)),
+    "create_job": FunctionSpec(layers=(TUNER, SCIENTIFIC)),
+    "training_event": FunctionSpec(timeout_seconds=300, layers=(TUNER, SCIENTIFIC)),
+    "sweeper": FunctionSpec(timeout_seconds=300, layers=(TUNER, SCIENTIFIC)),
+    "finalize": FunctionSpec(),
+    "fail_job": FunctionSpec(),
+}
+
+if set(FUNCTIONS) != set(constants.LAMBDAS):  # pragma: no cover - a drift guard, fails at import
+    raise RuntimeError(
+        f"stacks/functions.py and tuner.constants.LAMBDAS disagree: {sorted(FUNCTIONS)} vs "
+        f"{sorted(constants.LAMBDAS)}; add the missing function to both"
+    )
+
+# Glob patterns (CDK's ignore syntax) left out of the ``tuner`` layer and of each function's code.
+CODE_EXCLUDE: tuple[str, ...] = ("**/__pycache__", "**/*.pyc", "**/*.egg-info", "**/.pytest_cache")
+
+
+def is_code_excluded(relative_path: str) -> bool:
+    """True for a path (relative to the asset root, ``/`` separated) that ``CODE_EXCLUDE`` drops."""
+    parts = relative_path.split("/")
+    return any(
+        part in ("__pycache__", ".pytest_cache") or part.endswith(".egg-info") for part in parts
+    ) or relative_path.endswith(".pyc")

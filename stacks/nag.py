@@ -1,0 +1,97 @@
+"""cdk-nag (AwsSolutions) findings this design accepts, each acknowledged one id at a time, with
+its reason, on the narrowest construct that produces it.
+
+Wildcard findings (IAM5) are granular: ``AwsSolutions-IAM5[Resource::<arn>]`` names the exact
+wildcard, so a new wildcard elsewhere still fails the synth. Logical ids in those names are read
+from the constructs, never written down.
+"""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from aws_cdk import Acknowledgment, CfnElement, Stack, Validations
+from constructs import IConstruct
+
+if TYPE_CHECKING:
+    from stacks.tuner_construct import TunerConstruct
+
+PACK = "AwsSolutions::AwsSolutions-"
+S3_GRANT_ACTIONS = ("s3:Abort*", "s3:DeleteObject*", "s3:GetBucket*", "s3:GetObject*", "s3:List*")
+
+
+def acknowledge(scope: IConstruct, rule: str, reason: str) -> None:
+    Validations.of(scope).acknowledge(Acknowledgment(id=PACK + rule, reason=reason))
+
+
+def _attr(construct: IConstruct, attribute: str = "Arn") -> str:
+    """How cdk-nag prints ``Fn::GetAtt`` of a construct: ``<LogicalId.Arn>``."""
+    cfn = construct.node.default_child
+    assert isinstance(cfn, CfnElement)
+    return f"<{Stack.of(construct).resolve(cfn.logical_id)}.{attribute}>"
+
+
+def acknowledge_findings(tuner: TunerConstruct) -> None:
+    acknowledge(
+        tuner,
+        "L1",
+        "Python 3.12 on purpose: the scientific layer carries CPython 3.12 wheels (layers/build.py); "
+        "move the runtime and the layer together.",
+    )
+    acknowledge(
+        tuner.state_machine,
+        "SF1",
+        "Logs at ERROR without execution data: requests can hold secrets, and a 10,000-trial job would "
+        "log every transition at ALL; per-trial history lives in DynamoDB and the execution history.",
+    )
+    acknowledge(
+        tuner.dead_letter_queue,
+        "SQS3",
+        "This queue is itself the dead-letter queue of the training-event rule's target.",
+    )
+    acknowledge(
+        tuner,
+        "IAM5[Resource::*]",
+        "X-Ray PutTraceSegments/PutTelemetryRecords and the Step Functions log-delivery actions "
+        "(logs:CreateLogDelivery, ...) support no resource-level permissions.",
+    )
+    acknowledge(
+        tuner,
+        f"IAM5[Resource::{_attr(tuner.table)}/index/*]",
+        "Table grants cover its own indexes (the sparse by-kind index lists tuning jobs).",
+    )
+    for fn in tuner.functions.values():
+        acknowledge(
+            tuner.state_machine,
+            f"IAM5[Resource::{_attr(fn)}:*]",
+            "The state machine may invoke versions/aliases of the tuner's own functions only.",
+        )
+    acknowledge(
+        tuner,
+        f"IAM5[Resource::{_attr(tuner.bucket)}/*]",
+        "Read/write on the objects of the tuner's own bucket (keys are per tuning job, not known at deploy).",
+    )
+    for action in S3_GRANT_ACTIONS:
+        acknowledge(
+            tuner,
+            f"IAM5[Action::{action}]",
+            "grant_read_write on the tuner's own bucket; the resources are that bucket and its objects only.",
+        )
+    acknowledge(
+        tuner,
+        "IAM5[Resource::arn:<AWS::Partition>:sagemaker:<AWS::Region>:<AWS::AccountId>:training-job/*]",
+        "Training job names are derived from tuning job names at run time; the statements allow "
+        "training-job actions only, in this account and region.",
+    )
+    acknowledge(
+        tuner,
+        "IAM5[Resource::arn:<AWS::Partition>:logs:<AWS::Region>:<AWS::AccountId>:log-group:"
+        "/aws/sagemaker/TrainingJobs:*]",
+        "Read-only access to the streams of SageMaker's training log group (one stream per job).",
+    )
+    if tuner.uses_default_execution_roles:
+        acknowledge(
+            tuner,
+            "IAM5[Resource::arn:<AWS::Partition>:iam::<AWS::AccountId>:role/*SageMaker*]",
+            "Default when no allowedExecutionRoleArns is given: roles named *SageMaker*, and only with "
+            "iam:PassedToService = sagemaker.amazonaws.com. Deployers should pass the exact role ARNs.",
+        )

@@ -1,0 +1,337 @@
+"""``TunerConstruct``: the whole tuner (table, bucket, layers, Lambdas, state machine, rules, IAM).
+
+Asset paths come from this file's location, never from the working directory. The scientific
+layer is built by ``python layers/build.py`` (no Docker); synthesis stops with that instruction
+when it is missing.
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+from aws_cdk import ArnFormat, Duration, RemovalPolicy, Stack
+from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_events as events
+from aws_cdk import aws_events_targets as targets
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_sqs as sqs
+from aws_cdk import aws_stepfunctions as sfn
+from constructs import Construct
+from tuner import constants
+
+from stacks.functions import CODE_EXCLUDE, FUNCTIONS, SCIENTIFIC, TUNER
+from stacks.workflow import build_definition
+
+ROOT = Path(__file__).resolve().parent.parent
+LAMBDAS_DIR = ROOT / "lambdas"
+TUNER_LAYER_DIR = ROOT / "layers" / "tuner"
+SCIENTIFIC_LAYER_DIR = ROOT / "build" / "layers" / "scientific"
+RUNTIME = lambda_.Runtime.PYTHON_3_12  # the scientific layer's wheels are built for CPython 3.12
+
+# Functions that touch each resource (all six use the table).
+BUCKET_USERS = ("create_job", "next_trial", "training_event")
+TRAINING_JOB_READERS = ("next_trial", "training_event", "sweeper")  # describe/stop jobs, read their logs
+TASK_TOKEN_SENDERS = ("next_trial", "training_event", "sweeper")
+TRAINING_STATUSES_DONE = ["Completed", "Failed", "Stopped"]
+
+
+class MissingLayerError(RuntimeError):
+    """The scientific layer has not been built."""
+
+
+class TunerConstruct(Construct):
+    """The tuner service. Attributes: ``table``, ``bucket``, ``functions`` (by LAMBDAS name),
+    ``state_machine``, ``training_event_rule``, ``sweeper_rule``, ``dead_letter_queue``.
+
+    :param allowed_execution_role_arns: the SageMaker execution roles the tuner may pass to
+        ``CreateTrainingJob`` (``iam:PassRole`` is granted on these only, and only to SageMaker).
+        Default: every role of this account whose name contains ``SageMaker``.
+    :param removal_policy: for the table, the buckets, the log groups and the key.
+    :param log_retention: of every log group the construct creates.
+    :param sweeper_interval: how often the sweeper looks for trials whose event was lost.
+    :param retry_interval: first wait of every Lambda task's Retry (backoff 2, 6 attempts); the
+        offline tests shorten it because Step Functions emulation sleeps in real time.
+    :param log_level: ``TUNER_LOG_LEVEL`` of every function.
+    :param scientific_layer_dir: the built numpy/scipy layer (``python layers/build.py``).
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        allowed_execution_role_arns: Sequence[str] | None = None,
+        removal_policy: RemovalPolicy = RemovalPolicy.RETAIN,
+        log_retention: logs.RetentionDays = logs.RetentionDays.THREE_MONTHS,
+        sweeper_interval: Duration = Duration.minutes(5),
+        retry_interval: Duration = Duration.seconds(1),
+        log_level: str = "INFO",
+        scientific_layer_dir: Path = SCIENTIFIC_LAYER_DIR,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        stack = Stack.of(self)
+        self._removal_policy = removal_policy
+        self._log_retention = log_retention
+        role_arns = list(allowed_execution_role_arns or [])
+        self.uses_default_execution_roles = not role_arns
+        if not role_arns:
+            role_arns = [stack.format_arn(service="iam", region="", resource="role", resource_name="*SageMaker*")]
+        self.allowed_execution_role_arns = role_arns
+
+        self.table = self._table()
+        self.bucket = self._bucket()
+        self.key = kms.Key(
+            self,
+            "LogsKey",
+            description="Encrypts the tuner state machine's log group",
+            enable_key_rotation=True,
+            removal_policy=removal_policy,
+        )
+        self.key.grant_encrypt_decrypt(iam.ServicePrincipal(f"logs.{stack.region}.amazonaws.com"))
+
+        layers = {
+            TUNER: lambda_.LayerVersion(
+                self,
+                "TunerLayer",
+                code=lambda_.Code.from_asset(str(TUNER_LAYER_DIR), exclude=list(CODE_EXCLUDE)),
+                compatible_runtimes=[RUNTIME],
+                compatible_architectures=[lambda_.Architecture.X86_64],
+                description="the tuner package",
+                removal_policy=removal_policy,
+            ),
+            SCIENTIFIC: lambda_.LayerVersion(
+                self,
+                "ScientificLayer",
+                code=lambda_.Code.from_asset(str(_built_layer(scientific_layer_dir))),
+                compatible_runtimes=[RUNTIME],
+                compatible_architectures=[lambda_.Architecture.X86_64],
+                description="numpy and scipy (manylinux, CPython 3.12), trimmed by layers/build.py",
+                removal_policy=removal_policy,
+            ),
+        }
+        environment = {
+            constants.ENV_TABLE_NAME: self.table.table_name,
+            constants.ENV_BUCKET_NAME: self.bucket.bucket_name,
+            constants.ENV_EVENT_BUS_NAME: "default",
+            constants.ENV_LOG_LEVEL: log_level,
+        }
+        self.functions: dict[str, lambda_.Function] = {
+            name: self._function(name, environment, layers) for name in constants.LAMBDAS
+        }
+
+        self.state_machine = sfn.StateMachine(
+            self,
+            "StateMachine",
+            state_machine_type=sfn.StateMachineType.STANDARD,
+            definition_body=sfn.DefinitionBody.from_chainable(
+                build_definition(Construct(self, "States"), self.functions, retry_interval=retry_interval)
+            ),
+            logs=sfn.LogOptions(
+                destination=self._log_group("StateMachineLogs", encryption_key=self.key),
+                level=sfn.LogLevel.ERROR,
+                include_execution_data=False,  # requests may carry secrets (hyperparameters, env)
+            ),
+            tracing_enabled=True,
+            comment="SageMaker-compatible hyperparameter tuning job (input: CreateHyperParameterTuningJob)",
+        )
+
+        self.dead_letter_queue = sqs.Queue(
+            self,
+            "EventsDeadLetterQueue",
+            encryption=sqs.QueueEncryption.SQS_MANAGED,
+            enforce_ssl=True,
+            retention_period=Duration.days(14),
+            removal_policy=removal_policy,
+        )
+        self.training_event_rule = events.Rule(
+            self,
+            "TrainingJobStateChange",
+            description="Finished SageMaker training jobs wake their tuner worker",
+            event_pattern=events.EventPattern(
+                source=[constants.SAGEMAKER_SOURCE],
+                detail_type=[constants.TRAINING_STATE_CHANGE],
+                detail={"TrainingJobStatus": TRAINING_STATUSES_DONE},
+            ),
+            targets=[
+                targets.LambdaFunction(
+                    self.functions["training_event"],
+                    dead_letter_queue=self.dead_letter_queue,
+                    retry_attempts=8,
+                    max_event_age=Duration.hours(6),
+                )
+            ],
+        )
+        self.sweeper_rule = events.Rule(
+            self,
+            "SweeperSchedule",
+            description="Safety net: finish trials whose state-change event was lost",
+            schedule=events.Schedule.rate(sweeper_interval),
+            targets=[targets.LambdaFunction(self.functions["sweeper"], retry_attempts=2)],
+        )
+        self._grant()
+
+    # --- resources -------------------------------------------------------------------------------
+
+    def _table(self) -> dynamodb.Table:
+        table = dynamodb.Table(
+            self,
+            "Table",
+            partition_key=dynamodb.Attribute(name="pk", type=dynamodb.AttributeType.STRING),
+            sort_key=dynamodb.Attribute(name="sk", type=dynamodb.AttributeType.STRING),
+            billing_mode=dynamodb.BillingMode.PAY_PER_REQUEST,
+            encryption=dynamodb.TableEncryption.AWS_MANAGED,
+            point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
+                point_in_time_recovery_enabled=True
+            ),
+            time_to_live_attribute="expires",
+            removal_policy=self._removal_policy,
+        )
+        # Sparse: only tuning-job items carry ``kind``/``created``; lists jobs newest first.
+        table.add_global_secondary_index(
+            index_name="by-kind",
+            partition_key=dynamodb.Attribute(name="kind", type=dynamodb.AttributeType.STRING),
+            sort_key=dynamodb.Attribute(name="created", type=dynamodb.AttributeType.STRING),
+        )
+        return table
+
+    def _bucket(self) -> s3.Bucket:
+        common = dict(
+            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+            enforce_ssl=True,
+            versioned=True,
+            removal_policy=self._removal_policy,
+        )
+        self.access_logs_bucket = s3.Bucket(
+            self,
+            "AccessLogsBucket",
+            encryption=s3.BucketEncryption.S3_MANAGED,  # the log delivery service needs SSE-S3
+            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+            **common,  # type: ignore[arg-type]
+        )
+        return s3.Bucket(
+            self,
+            "Bucket",
+            encryption=s3.BucketEncryption.S3_MANAGED,
+            server_access_logs_bucket=self.access_logs_bucket,
+            server_access_logs_prefix="tuner-bucket/",
+            **common,  # type: ignore[arg-type]
+        )
+
+    def _log_group(self, construct_id: str, *, encryption_key: kms.IKey | None = None) -> logs.LogGroup:
+        return logs.LogGroup(
+            self,
+            construct_id,
+            retention=self._log_retention,
+            encryption_key=encryption_key,
+            removal_policy=self._removal_policy,
+        )
+
+    def _function(
+        self, name: str, environment: dict[str, str], layers: dict[str, lambda_.LayerVersion]
+    ) -> lambda_.Function:
+        spec = FUNCTIONS[name]
+        code_dir = LAMBDAS_DIR / name
+        if not (code_dir / "handler.py").is_file():
+            raise FileNotFoundError(f"{code_dir / 'handler.py'} is missing: every LAMBDAS entry needs one")
+        construct_id = "".join(part.title() for part in name.split("_"))  # next_trial -> NextTrial
+        log_group = self._log_group(f"{construct_id}Logs")
+        role = iam.Role(
+            self,
+            f"{construct_id}Role",
+            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+            description=f"tuner {name}: {constants.LAMBDAS[name]}",
+        )
+        log_group.grant_write(role)  # instead of the managed AWSLambdaBasicExecutionRole
+        return lambda_.Function(
+            self,
+            construct_id,
+            description=constants.LAMBDAS[name],
+            runtime=RUNTIME,
+            architecture=lambda_.Architecture.X86_64,
+            handler="handler.handler",
+            code=lambda_.Code.from_asset(str(code_dir), exclude=list(CODE_EXCLUDE)),
+            layers=[layers[layer] for layer in spec.layers],
+            memory_size=spec.memory_mb,
+            timeout=Duration.seconds(spec.timeout_seconds),
+            environment=environment,
+            tracing=lambda_.Tracing.ACTIVE,
+            role=role,
+            log_group=log_group,
+        )
+
+    # --- permissions -----------------------------------------------------------------------------
+
+    def _grant(self) -> None:
+        stack = Stack.of(self)
+        fns = self.functions
+        for fn in fns.values():
+            self.table.grant_read_write_data(fn)
+        for name in BUCKET_USERS:
+            self.bucket.grant_read_write(fns[name])
+
+        training_jobs = stack.format_arn(service="sagemaker", resource="training-job", resource_name="*")
+        training_logs = stack.format_arn(
+            service="logs",
+            resource="log-group",
+            resource_name=f"{constants.TRAINING_LOG_GROUP}:*",
+            arn_format=ArnFormat.COLON_RESOURCE_NAME,
+        )
+        fns["next_trial"].add_to_role_policy(
+            iam.PolicyStatement(
+                sid="StartTrainingJobs",
+                actions=["sagemaker:CreateTrainingJob", "sagemaker:AddTags"],
+                resources=[training_jobs],
+            )
+        )
+        fns["next_trial"].add_to_role_policy(
+            iam.PolicyStatement(
+                sid="PassExecutionRoleToSageMaker",
+                actions=["iam:PassRole"],
+                resources=self.allowed_execution_role_arns,
+                conditions={"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}},
+            )
+        )
+        for name in TRAINING_JOB_READERS:
+            fns[name].add_to_role_policy(
+                iam.PolicyStatement(
+                    sid="WatchTrainingJobs",
+                    actions=["sagemaker:DescribeTrainingJob", "sagemaker:StopTrainingJob"],
+                    resources=[training_jobs],
+                )
+            )
+            fns[name].add_to_role_policy(
+                iam.PolicyStatement(
+                    sid="ReadTrainingLogs",
+                    actions=["logs:DescribeLogStreams", "logs:GetLogEvents"],
+                    resources=[training_logs],
+                )
+            )
+        # A separate policy per function: the function resource depends on its role's default
+        # policy, and the state machine depends on next_trial, so the default policy must not
+        # name the state machine (that would be a dependency cycle).
+        for name in TASK_TOKEN_SENDERS:
+            iam.Policy(
+                self,
+                f"{fns[name].node.id}TaskResponse",
+                roles=[fns[name].role],  # type: ignore[list-item]
+                statements=[
+                    iam.PolicyStatement(
+                        actions=["states:SendTaskSuccess", "states:SendTaskFailure", "states:SendTaskHeartbeat"],
+                        resources=[self.state_machine.state_machine_arn],
+                    )
+                ],
+            )
+        events.EventBus.from_event_bus_name(self, "DefaultBus", "default").grant_put_events_to(fns["finalize"])
+
+
+def _built_layer(path: Path) -> Path:
+    if not (path / "python").is_dir():
+        raise MissingLayerError(
+            f"the scientific layer is not built ({path / 'python'} is missing): "
+            "run `python layers/build.py` first"
+        )
+    return path

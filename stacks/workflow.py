@@ -1,0 +1,158 @@
+"""The tuning job's Standard state machine (JSONPath ASL), built from the tuner's Lambdas.
+
+Execution input: the ``CreateHyperParameterTuningJob`` request; execution name: the tuning job
+name. Shape::
+
+    CreateTuningJob --> RunWorkers (Map over $.Workers) --> Finalize --> Finalized? --> TuningJobSucceeded
+          |   \\             NextTrial (waitForTaskToken) <--+               \\--> TuningJobFailed
+          |    \\            WorkerDone? --no--> Advance ----+
+          |     \\                    \\--yes--> WorkerFinished
+          |      \\-- ValidationError / DuplicateTuningJobError --> RequestRejected (Fail)
+          \\-- anything else (also from RunWorkers and Finalize) --> MarkFailed --> TuningJobFailed
+
+Payloads stay small (names and numbers): the history of a tuning job lives in DynamoDB.
+"""
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from aws_cdk import Duration
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_stepfunctions as sfn
+from aws_cdk import aws_stepfunctions_tasks as tasks
+from constructs import Construct
+
+# Lambda's own transient failures (what ``retry_on_service_exceptions`` would add, plus throttling).
+LAMBDA_SERVICE_ERRORS = [
+    "Lambda.ServiceException",
+    "Lambda.AWSLambdaException",
+    "Lambda.SdkClientException",
+    "Lambda.TooManyRequestsException",
+]
+# The tuner's transient errors (tuner.errors): an optimistic-lock conflict, a throttled backend.
+TUNER_TRANSIENT_ERRORS = ["ConcurrentUpdateError", "TransientBackendError"]
+# Request errors: the request is rejected, no tuning job record is marked (there may be none).
+REQUEST_ERRORS = ["ValidationError", "DuplicateTuningJobError"]
+
+RETRY_BACKOFF_RATE = 2.0
+RETRY_MAX_ATTEMPTS = 6
+FAILED_ERROR = "TuningJobFailed"
+
+
+def build_definition(
+    scope: Construct,
+    functions: Mapping[str, lambda_.IFunction],
+    *,
+    retry_interval: Duration,
+) -> sfn.IChainable:
+    """Return the chain that starts at ``CreateTuningJob``; ``functions`` maps LAMBDAS names."""
+
+    def invoke(state_id: str, name: str, payload: dict, **kwargs: object) -> tasks.LambdaInvoke:
+        task = tasks.LambdaInvoke(
+            scope,
+            state_id,
+            lambda_function=functions[name],
+            payload=sfn.TaskInput.from_object(payload),
+            # the state output is the function's return value (a task token's output is anyway)
+            payload_response_only="integration_pattern" not in kwargs,
+            retry_on_service_exceptions=False,  # replaced by the retriers below (configurable interval)
+            **kwargs,  # type: ignore[arg-type]
+        )
+        for errors in (LAMBDA_SERVICE_ERRORS, TUNER_TRANSIENT_ERRORS):
+            task.add_retry(
+                errors=errors,
+                interval=retry_interval,
+                backoff_rate=RETRY_BACKOFF_RATE,
+                max_attempts=RETRY_MAX_ATTEMPTS,
+            )
+        return task
+
+    job_failed = sfn.Fail(
+        scope,
+        "TuningJobFailed",
+        error=FAILED_ERROR,
+        cause="The tuning job failed: DescribeHyperParameterTuningJob gives its FailureReason.",
+    )
+    mark_failed = invoke(
+        "MarkFailed",
+        "fail_job",
+        {"TuningJobName": sfn.JsonPath.execution_name, "Error": sfn.JsonPath.object_at("$.Error")},
+        result_path=sfn.JsonPath.DISCARD,
+    ).next(job_failed)
+
+    create = invoke(
+        "CreateTuningJob",
+        "create_job",
+        {
+            "Request": sfn.JsonPath.entire_payload,
+            "ExecutionArn": sfn.JsonPath.execution_id,
+            "StartTime": sfn.JsonPath.execution_start_time,
+        },
+        comment="Validate and store the request; output {TuningJobName, Workers: [1..P]}",
+    )
+    create.add_catch(
+        sfn.Fail(scope, "RequestRejected", error_path="$.Error.Error", cause_path="$.Error.Cause"),
+        errors=REQUEST_ERRORS,
+        result_path="$.Error",
+    )
+    create.add_catch(mark_failed, errors=[sfn.Errors.ALL], result_path="$.Error")
+
+    next_trial = invoke(
+        "NextTrial",
+        "next_trial",
+        {
+            "TaskToken": sfn.JsonPath.task_token,
+            "TuningJobName": sfn.JsonPath.string_at("$.TuningJobName"),
+            "Worker": sfn.JsonPath.number_at("$.Worker"),
+            "Iteration": sfn.JsonPath.number_at("$.Iteration"),
+        },
+        integration_pattern=sfn.IntegrationPattern.WAIT_FOR_TASK_TOKEN,
+        result_path="$.Result",
+        comment="Start the next training job; the token completes when it ends ({Done: bool, ...}). "
+        "No static timeout: the sweeper is the safety net for a lost event.",
+    )
+    advance = sfn.Pass(
+        scope,
+        "Advance",
+        parameters={
+            "TuningJobName": sfn.JsonPath.string_at("$.TuningJobName"),
+            "Worker": sfn.JsonPath.number_at("$.Worker"),
+            "Iteration": sfn.JsonPath.math_add(sfn.JsonPath.number_at("$.Iteration"), 1),
+        },
+    )
+    advance.next(next_trial)
+    worker = next_trial.next(
+        sfn.Choice(scope, "WorkerDone?")
+        .when(sfn.Condition.boolean_equals("$.Result.Done", True), sfn.Succeed(scope, "WorkerFinished"))
+        .otherwise(advance)
+    )
+
+    run_workers = sfn.Map(
+        scope,
+        "RunWorkers",
+        items_path="$.Workers",
+        item_selector={
+            "TuningJobName": sfn.JsonPath.string_at("$.TuningJobName"),
+            "Worker": sfn.JsonPath.string_at("$$.Map.Item.Value"),
+            "Iteration": 0,
+        },
+        max_concurrency=0,  # the list is MaxParallelTrainingJobs long
+        result_path=sfn.JsonPath.DISCARD,
+        comment="One worker per parallel slot; each loops NextTrial until it is told it is done",
+    )
+    run_workers.item_processor(worker)
+    run_workers.add_catch(mark_failed, errors=[sfn.Errors.ALL], result_path="$.Error")
+
+    finalize = invoke(
+        "Finalize",
+        "finalize",
+        {"TuningJobName": sfn.JsonPath.string_at("$.TuningJobName")},
+        comment="Best training job, final status and counters; output {TuningJobName, Status}",
+    )
+    finalize.add_catch(mark_failed, errors=[sfn.Errors.ALL], result_path="$.Error")
+    finalized = (
+        sfn.Choice(scope, "Finalized?")
+        .when(sfn.Condition.string_equals("$.Status", "Failed"), job_failed)
+        .otherwise(sfn.Succeed(scope, "TuningJobSucceeded"))
+    )
+    return create.next(run_workers).next(finalize).next(finalized)
