@@ -7,8 +7,9 @@ so that every Lambda target of a matching rule receives the event the way EventB
 * no ``Input``/``InputPath``/``InputTransformer``: the whole event (``version``, ``id``,
   ``detail-type``, ``source``, ``account``, ``time`` as ISO-8601 ``YYYY-MM-DDTHH:MM:SSZ``, ``region``,
   ``resources``, ``detail``);
-* ``Input``: that constant JSON; ``InputPath``: the selected part; ``InputTransformer``: moto's
-  template rendering (``<aws.events.event.json>`` etc. work);
+* ``Input``: that constant JSON; ``InputPath``: the selected part; ``InputTransformer``: rendered
+  like EventBridge does (an unquoted ``<var>`` becomes the JSON value, strings quoted; inside a string
+  literal the text is inserted; ``<aws.events.event.json>``, ``<aws.events.rule-name>`` work);
 
 invoked asynchronously (one thread per delivery, like EventBridge's asynchronous ``Invoke``) through
 moto's Lambda backend ``invoke(...)`` with ``x-amz-invocation-type: Event``. Whatever
@@ -26,6 +27,7 @@ from __future__ import annotations
 import copy
 import json
 import logging
+import re
 import threading
 import time
 from datetime import datetime, timezone
@@ -114,9 +116,7 @@ def _iso(value: Any) -> Any:
     return value
 
 
-def _render(target: dict[str, Any], event: dict[str, Any]) -> Any:
-    from moto.events.utils import EventTemplateParser
-
+def _render(target: dict[str, Any], event: dict[str, Any], rule: Any) -> Any:
     full = {k: v for k, v in event.items() if k != "ingestion-time"}
     full["time"] = _iso(full.get("time"))
     if "Input" in target and target["Input"] is not None:
@@ -128,14 +128,61 @@ def _render(target: dict[str, Any], event: dict[str, Any]) -> Any:
         return matches[0].value if matches else None
     transformer = target.get("InputTransformer")
     if transformer:
-        with_time = dict(event)
-        with_time["time"] = full["time"]
-        return EventTemplateParser.parse(
-            input_template=transformer.get("InputTemplate"),
-            input_paths_map=transformer.get("InputPathsMap", {}),
-            event=with_time,
-        )
+        return _transform(transformer, full, event, rule)
     return full
+
+
+_PLACEHOLDER = re.compile(r"<([A-Za-z0-9_.\-]+)>")
+
+
+def _transform(transformer: dict[str, Any], full: dict[str, Any], event: dict[str, Any],
+               rule: Any) -> Any:
+    """EventBridge's input transformer: a placeholder outside a JSON string becomes the value as
+    JSON (strings quoted); inside a string literal, the value's text. (moto inserts raw text
+    everywhere, which breaks CDK's ``RuleTargetInput.from_object`` templates.)"""
+    from jsonpath_ng.ext import parse
+
+    values: dict[str, Any] = {}
+    for name, path in (transformer.get("InputPathsMap") or {}).items():
+        matches = parse(path).find(full)
+        values[name] = matches[0].value if matches else None
+    values.setdefault("aws.events.event", full)
+    values.setdefault("aws.events.event.json", full)
+    values.setdefault("aws.events.rule-name", rule.name)
+    values.setdefault("aws.events.rule-arn", getattr(rule, "arn", None))
+    values.setdefault("aws.events.event.ingestion-time", _iso(event.get("ingestion-time")))
+    template = transformer.get("InputTemplate")
+    if template is None:
+        return full
+    out: list[str] = []
+    in_string = False
+    i = 0
+    while i < len(template):
+        char = template[i]
+        if char == "<":
+            m = _PLACEHOLDER.match(template, i)
+            if m and m.group(1) in values:
+                value = values[m.group(1)]
+                if in_string:
+                    out.append(json.dumps(value)[1:-1] if isinstance(value, str)
+                               else json.dumps(value))
+                else:
+                    out.append(json.dumps(value))
+                i = m.end()
+                continue
+        if in_string and char == "\\":
+            out.append(template[i:i + 2])
+            i += 2
+            continue
+        if char == '"':
+            in_string = not in_string
+        out.append(char)
+        i += 1
+    rendered = "".join(out)
+    try:
+        return json.loads(rendered)
+    except ValueError:
+        return rendered
 
 
 def _send_to_targets(rule: Any, original_event: dict[str, Any], transform_input: bool) -> None:
@@ -149,7 +196,7 @@ def _send_to_targets(rule: Any, original_event: dict[str, Any], transform_input:
         _original(proxy, original_event, transform_input)
     for target in lambdas:
         try:
-            payload = _render(target, original_event) if transform_input else dict(original_event)
+            payload = _render(target, original_event, rule) if transform_input else dict(original_event)
         except Exception as exc:  # noqa: BLE001
             _record_error(f"rule {rule.name}: input of target {target.get('Id')} failed: {exc!r}")
             continue
