@@ -1,13 +1,14 @@
 """parse_request: AMT's semantic rules, one case per rule, and the CreateTrainingJob mapping."""
+
 from __future__ import annotations
 
 import copy
 import json
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import pytest
-
 from tuner import shapes
 from tuner.core.request import (
     CONVERTED_FIELDS,
@@ -111,7 +112,9 @@ def test_multi_definition_example() -> None:
     assert [d.name for d in req.definitions] == ["xgboost", "random-forest"]
     assert req.multi_definition and req.maximize and req.objective_metric == "validation:accuracy"
     assert req.definition("random-forest").space.names == ["n_estimators", "criterion"]
-    assert req.completion_criteria == {"BestObjectiveNotImproving": {"MaxNumberOfTrainingJobsNotImproving": 5}}
+    assert req.completion_criteria == {
+        "BestObjectiveNotImproving": {"MaxNumberOfTrainingJobsNotImproving": 5}
+    }
     with pytest.raises(KeyError):
         req.definition("nope")
 
@@ -127,7 +130,10 @@ def test_single_definition_objective_and_ranges_may_sit_in_the_definition() -> N
 
 def test_algorithm_name_needs_no_metric_definitions() -> None:
     r = minimal()
-    r["TrainingJobDefinition"]["AlgorithmSpecification"] = {"AlgorithmName": "my-algo", "TrainingInputMode": "File"}
+    r["TrainingJobDefinition"]["AlgorithmSpecification"] = {
+        "AlgorithmName": "my-algo",
+        "TrainingInputMode": "File",
+    }
     d = parse_request(r).definition()
     assert d.metric_definitions == () and d.objective_regex is None
 
@@ -180,7 +186,10 @@ def tjd(r: dict[str, Any]) -> dict[str, Any]:
 def _as_grid(r: dict[str, Any], max_jobs: int | None) -> None:
     cfg(r)["Strategy"] = "Grid"
     cfg(r)["ParameterRanges"] = {
-        "CategoricalParameterRanges": [{"Name": "a", "Values": ["1", "2", "3"]}, {"Name": "b", "Values": ["x", "y"]}]
+        "CategoricalParameterRanges": [
+            {"Name": "a", "Values": ["1", "2", "3"]},
+            {"Name": "b", "Values": ["x", "y"]},
+        ]
     }
     if max_jobs is None:
         limits(r).pop("MaxNumberOfTrainingJobs")
@@ -192,7 +201,10 @@ def _as_multi(r: dict[str, Any]) -> None:
     d = r.pop(TJD)
     d["TuningObjective"] = cfg(r).pop("HyperParameterTuningJobObjective")
     d["HyperParameterRanges"] = cfg(r).pop("ParameterRanges")
-    r["TrainingJobDefinitions"] = [dict(d, DefinitionName="one"), dict(copy.deepcopy(d), DefinitionName="two")]
+    r["TrainingJobDefinitions"] = [
+        dict(d, DefinitionName="one"),
+        dict(copy.deepcopy(d), DefinitionName="two"),
+    ]
 
 
 def _multi_then(f: Mutate) -> Mutate:
@@ -205,27 +217,86 @@ def _multi_then(f: Mutate) -> Mutate:
 
 RULES: list[tuple[str, Mutate, str, str]] = [
     # (id, mutation, field named in the error, a word the message must contain)
-    ("name-pattern", lambda r: r.update(HyperParameterTuningJobName="bad_name"), "HyperParameterTuningJobName", "hyphens"),
-    ("name-leading-hyphen", lambda r: r.update(HyperParameterTuningJobName="-x"), "HyperParameterTuningJobName", "valid"),
-    ("name-length", lambda r: r.update(HyperParameterTuningJobName="a" * 33), "HyperParameterTuningJobName", "32"),
-    ("name-missing", lambda r: r.pop("HyperParameterTuningJobName"), "HyperParameterTuningJobName", "required"),
+    (
+        "name-pattern",
+        lambda r: r.update(HyperParameterTuningJobName="bad_name"),
+        "HyperParameterTuningJobName",
+        "hyphens",
+    ),
+    (
+        "name-leading-hyphen",
+        lambda r: r.update(HyperParameterTuningJobName="-x"),
+        "HyperParameterTuningJobName",
+        "valid",
+    ),
+    (
+        "name-length",
+        lambda r: r.update(HyperParameterTuningJobName="a" * 33),
+        "HyperParameterTuningJobName",
+        "32",
+    ),
+    (
+        "name-missing",
+        lambda r: r.pop("HyperParameterTuningJobName"),
+        "HyperParameterTuningJobName",
+        "required",
+    ),
     ("config-missing", lambda r: r.pop(CFG), CFG, "give"),
     ("autotune", lambda r: r.update(Autotune={"Mode": "Enabled"}), "Autotune", "not supported"),
     ("strategy-unknown", lambda r: cfg(r).update(Strategy="Evolution"), f"{CFG}.Strategy", "Bayesian"),
     ("no-definition", lambda r: r.pop(TJD), TJD, "give"),
-    ("both-definitions", lambda r: r.update(TrainingJobDefinitions=[copy.deepcopy(r[TJD])]), "TrainingJobDefinitions", "not both"),
-    ("max-parallel-missing", lambda r: limits(r).pop("MaxParallelTrainingJobs"), f"{LIM}.MaxParallelTrainingJobs", ">= 1"),
-    ("max-parallel-zero", lambda r: limits(r).update(MaxParallelTrainingJobs=0), f"{LIM}.MaxParallelTrainingJobs", ">= 1"),
-    ("max-jobs-zero", lambda r: limits(r).update(MaxNumberOfTrainingJobs=0), f"{LIM}.MaxNumberOfTrainingJobs", ">= 1"),
-    ("max-jobs-missing", lambda r: limits(r).pop("MaxNumberOfTrainingJobs"), f"{LIM}.MaxNumberOfTrainingJobs", "Grid"),
-    ("max-jobs-not-int", lambda r: limits(r).update(MaxNumberOfTrainingJobs="3"), f"{LIM}.MaxNumberOfTrainingJobs", "integer"),
+    (
+        "both-definitions",
+        lambda r: r.update(TrainingJobDefinitions=[copy.deepcopy(r[TJD])]),
+        "TrainingJobDefinitions",
+        "not both",
+    ),
+    (
+        "max-parallel-missing",
+        lambda r: limits(r).pop("MaxParallelTrainingJobs"),
+        f"{LIM}.MaxParallelTrainingJobs",
+        ">= 1",
+    ),
+    (
+        "max-parallel-zero",
+        lambda r: limits(r).update(MaxParallelTrainingJobs=0),
+        f"{LIM}.MaxParallelTrainingJobs",
+        ">= 1",
+    ),
+    (
+        "max-jobs-zero",
+        lambda r: limits(r).update(MaxNumberOfTrainingJobs=0),
+        f"{LIM}.MaxNumberOfTrainingJobs",
+        ">= 1",
+    ),
+    (
+        "max-jobs-missing",
+        lambda r: limits(r).pop("MaxNumberOfTrainingJobs"),
+        f"{LIM}.MaxNumberOfTrainingJobs",
+        "Grid",
+    ),
+    (
+        "max-jobs-not-int",
+        lambda r: limits(r).update(MaxNumberOfTrainingJobs="3"),
+        f"{LIM}.MaxNumberOfTrainingJobs",
+        "integer",
+    ),
     ("runtime-low", lambda r: limits(r).update(MaxRuntimeInSeconds=119), f"{LIM}.MaxRuntimeInSeconds", "120"),
-    ("runtime-high", lambda r: limits(r).update(MaxRuntimeInSeconds=15_768_001), f"{LIM}.MaxRuntimeInSeconds", "15768000"),
+    (
+        "runtime-high",
+        lambda r: limits(r).update(MaxRuntimeInSeconds=15_768_001),
+        f"{LIM}.MaxRuntimeInSeconds",
+        "15768000",
+    ),
     ("grid-count", lambda r: _as_grid(r, 5), f"{LIM}.MaxNumberOfTrainingJobs", "6"),
     (
         "grid-categorical-only",
-        lambda r: (_as_grid(r, None), cfg(r)["ParameterRanges"].update(
-            IntegerParameterRanges=[{"Name": "n", "MinValue": "1", "MaxValue": "3"}])),
+        lambda r: (
+            _as_grid(r, None),
+            cfg(r)["ParameterRanges"].update(
+                IntegerParameterRanges=[{"Name": "n", "MinValue": "1", "MaxValue": "3"}]
+            ),
+        ),
         f"{CFG}.ParameterRanges.IntegerParameterRanges[n]",
         "categorical",
     ),
@@ -243,11 +314,19 @@ RULES: list[tuple[str, Mutate, str, str]] = [
     ),
     (
         "hyperband-min-above-max",
-        lambda r: cfg(r).update(Strategy="Hyperband", StrategyConfig={"HyperbandStrategyConfig": {"MinResource": 9, "MaxResource": 3}}),
+        lambda r: cfg(r).update(
+            Strategy="Hyperband",
+            StrategyConfig={"HyperbandStrategyConfig": {"MinResource": 9, "MaxResource": 3}},
+        ),
         f"{CFG}.StrategyConfig.HyperbandStrategyConfig.MinResource",
         "MaxResource",
     ),
-    ("early-stopping-value", lambda r: cfg(r).update(TrainingJobEarlyStoppingType="On"), f"{CFG}.TrainingJobEarlyStoppingType", "Auto"),
+    (
+        "early-stopping-value",
+        lambda r: cfg(r).update(TrainingJobEarlyStoppingType="On"),
+        f"{CFG}.TrainingJobEarlyStoppingType",
+        "Auto",
+    ),
     ("random-seed-negative", lambda r: cfg(r).update(RandomSeed=-1), f"{CFG}.RandomSeed", ">= 0"),
     (
         "objective-missing",
@@ -299,14 +378,17 @@ RULES: list[tuple[str, Mutate, str, str]] = [
     ),
     (
         "metric-name-repeats",
-        lambda r: tjd(r)["AlgorithmSpecification"]["MetricDefinitions"].append({"Name": "loss", "Regex": "l=(.+)"}),
+        lambda r: tjd(r)["AlgorithmSpecification"]["MetricDefinitions"].append(
+            {"Name": "loss", "Regex": "l=(.+)"}
+        ),
         f"{ALG}.MetricDefinitions[1].Name",
         "twice",
     ),
     (
         "too-many-metric-definitions",
         lambda r: tjd(r)["AlgorithmSpecification"]["MetricDefinitions"].extend(
-            {"Name": f"m{i}", "Regex": f"m{i}=(.+)"} for i in range(40)),
+            {"Name": f"m{i}", "Regex": f"m{i}=(.+)"} for i in range(40)
+        ),
         f"{ALG}.MetricDefinitions",
         "40",
     ),
@@ -314,7 +396,9 @@ RULES: list[tuple[str, Mutate, str, str]] = [
     ("ranges-empty", lambda r: cfg(r).update(ParameterRanges={}), f"{CFG}.ParameterRanges", "at least one"),
     (
         "range-rule-from-search-space",
-        lambda r: cfg(r)["ParameterRanges"]["ContinuousParameterRanges"][0].update(MinValue="0", ScalingType="Logarithmic"),
+        lambda r: cfg(r)["ParameterRanges"]["ContinuousParameterRanges"][0].update(
+            MinValue="0", ScalingType="Logarithmic"
+        ),
         f"{CFG}.ParameterRanges.ContinuousParameterRanges[lr].ScalingType",
         "> 0",
     ),
@@ -349,11 +433,23 @@ RULES: list[tuple[str, Mutate, str, str]] = [
         "30",
     ),
     ("role-missing", lambda r: tjd(r).pop("RoleArn"), f"{TJD}.RoleArn", "required"),
-    ("stopping-condition-missing", lambda r: tjd(r).pop("StoppingCondition"), f"{TJD}.StoppingCondition", "required"),
-    ("resources-missing", lambda r: tjd(r).pop("ResourceConfig"), f"{TJD}.ResourceConfig", "HyperParameterTuningResourceConfig"),
+    (
+        "stopping-condition-missing",
+        lambda r: tjd(r).pop("StoppingCondition"),
+        f"{TJD}.StoppingCondition",
+        "required",
+    ),
+    (
+        "resources-missing",
+        lambda r: tjd(r).pop("ResourceConfig"),
+        f"{TJD}.ResourceConfig",
+        "HyperParameterTuningResourceConfig",
+    ),
     (
         "resources-both",
-        lambda r: tjd(r).update(HyperParameterTuningResourceConfig={"InstanceType": "ml.m5.large", "InstanceCount": 1}),
+        lambda r: tjd(r).update(
+            HyperParameterTuningResourceConfig={"InstanceType": "ml.m5.large", "InstanceCount": 1}
+        ),
         f"{TJD}.ResourceConfig",
         "not both",
     ),
@@ -371,13 +467,19 @@ RULES: list[tuple[str, Mutate, str, str]] = [
     ),
     (
         "completion-not-improving",
-        lambda r: cfg(r).update(TuningJobCompletionCriteria={"BestObjectiveNotImproving": {"MaxNumberOfTrainingJobsNotImproving": 2}}),
+        lambda r: cfg(r).update(
+            TuningJobCompletionCriteria={
+                "BestObjectiveNotImproving": {"MaxNumberOfTrainingJobsNotImproving": 2}
+            }
+        ),
         f"{CFG}.TuningJobCompletionCriteria.BestObjectiveNotImproving.MaxNumberOfTrainingJobsNotImproving",
         ">= 3",
     ),
     (
         "completion-convergence",
-        lambda r: cfg(r).update(TuningJobCompletionCriteria={"ConvergenceDetected": {"CompleteOnConvergence": "Yes"}}),
+        lambda r: cfg(r).update(
+            TuningJobCompletionCriteria={"ConvergenceDetected": {"CompleteOnConvergence": "Yes"}}
+        ),
         f"{CFG}.TuningJobCompletionCriteria.ConvergenceDetected.CompleteOnConvergence",
         "Enabled",
     ),
@@ -389,45 +491,72 @@ RULES: list[tuple[str, Mutate, str, str]] = [
     ),
     (
         "warm-start-no-parents",
-        lambda r: r.update(WarmStartConfig={"ParentHyperParameterTuningJobs": [], "WarmStartType": "TransferLearning"}),
+        lambda r: r.update(
+            WarmStartConfig={"ParentHyperParameterTuningJobs": [], "WarmStartType": "TransferLearning"}
+        ),
         "WarmStartConfig.ParentHyperParameterTuningJobs",
         "1 to 5",
     ),
     (
         "warm-start-six-parents",
-        lambda r: r.update(WarmStartConfig={
-            "ParentHyperParameterTuningJobs": [{"HyperParameterTuningJobName": f"p{i}"} for i in range(6)],
-            "WarmStartType": "TransferLearning"}),
+        lambda r: r.update(
+            WarmStartConfig={
+                "ParentHyperParameterTuningJobs": [
+                    {"HyperParameterTuningJobName": f"p{i}"} for i in range(6)
+                ],
+                "WarmStartType": "TransferLearning",
+            }
+        ),
         "WarmStartConfig.ParentHyperParameterTuningJobs",
         "1 to 5",
     ),
     (
         "warm-start-type",
-        lambda r: r.update(WarmStartConfig={
-            "ParentHyperParameterTuningJobs": [{"HyperParameterTuningJobName": "p1"}], "WarmStartType": "Identical"}),
+        lambda r: r.update(
+            WarmStartConfig={
+                "ParentHyperParameterTuningJobs": [{"HyperParameterTuningJobName": "p1"}],
+                "WarmStartType": "Identical",
+            }
+        ),
         "WarmStartConfig.WarmStartType",
         "IdenticalDataAndAlgorithm",
     ),
     (
         "warm-start-self",
-        lambda r: r.update(WarmStartConfig={
-            "ParentHyperParameterTuningJobs": [{"HyperParameterTuningJobName": "minimal"}], "WarmStartType": "TransferLearning"}),
+        lambda r: r.update(
+            WarmStartConfig={
+                "ParentHyperParameterTuningJobs": [{"HyperParameterTuningJobName": "minimal"}],
+                "WarmStartType": "TransferLearning",
+            }
+        ),
         "WarmStartConfig.ParentHyperParameterTuningJobs[0].HyperParameterTuningJobName",
         "itself",
     ),
     (
         "warm-start-parent-twice",
-        lambda r: r.update(WarmStartConfig={
-            "ParentHyperParameterTuningJobs": [{"HyperParameterTuningJobName": "p1"}, {"HyperParameterTuningJobName": "P1"}],
-            "WarmStartType": "TransferLearning"}),
+        lambda r: r.update(
+            WarmStartConfig={
+                "ParentHyperParameterTuningJobs": [
+                    {"HyperParameterTuningJobName": "p1"},
+                    {"HyperParameterTuningJobName": "P1"},
+                ],
+                "WarmStartType": "TransferLearning",
+            }
+        ),
         "WarmStartConfig.ParentHyperParameterTuningJobs[1].HyperParameterTuningJobName",
         "twice",
     ),
     # multi-definition rules
     (
         "multi-warm-start",
-        _multi_then(lambda r: r.update(WarmStartConfig={
-            "ParentHyperParameterTuningJobs": [{"HyperParameterTuningJobName": "p1"}], "WarmStartType": "TransferLearning"})),
+        _multi_then(
+            lambda r: r.update(
+                WarmStartConfig={
+                    "ParentHyperParameterTuningJobs": [{"HyperParameterTuningJobName": "p1"}],
+                    "WarmStartType": "TransferLearning",
+                }
+            )
+        ),
         "WarmStartConfig",
         "single",
     ),
@@ -439,21 +568,40 @@ RULES: list[tuple[str, Mutate, str, str]] = [
     ),
     (
         "multi-top-level-objective",
-        _multi_then(lambda r: cfg(r).update(HyperParameterTuningJobObjective={"Type": "Minimize", "MetricName": "loss"})),
+        _multi_then(
+            lambda r: cfg(r).update(
+                HyperParameterTuningJobObjective={"Type": "Minimize", "MetricName": "loss"}
+            )
+        ),
         f"{CFG}.HyperParameterTuningJobObjective",
         "TuningObjective",
     ),
     (
         "multi-top-level-ranges",
-        _multi_then(lambda r: cfg(r).update(ParameterRanges={"CategoricalParameterRanges": [{"Name": "c", "Values": ["1"]}]})),
+        _multi_then(
+            lambda r: cfg(r).update(
+                ParameterRanges={"CategoricalParameterRanges": [{"Name": "c", "Values": ["1"]}]}
+            )
+        ),
         f"{CFG}.ParameterRanges",
         "HyperParameterRanges",
     ),
-    ("multi-empty", _multi_then(lambda r: r.update(TrainingJobDefinitions=[])), "TrainingJobDefinitions", "1 to 10"),
+    (
+        "multi-empty",
+        _multi_then(lambda r: r.update(TrainingJobDefinitions=[])),
+        "TrainingJobDefinitions",
+        "1 to 10",
+    ),
     (
         "multi-eleven",
-        _multi_then(lambda r: r.update(TrainingJobDefinitions=[
-            dict(copy.deepcopy(r["TrainingJobDefinitions"][0]), DefinitionName=f"d{i}") for i in range(11)])),
+        _multi_then(
+            lambda r: r.update(
+                TrainingJobDefinitions=[
+                    dict(copy.deepcopy(r["TrainingJobDefinitions"][0]), DefinitionName=f"d{i}")
+                    for i in range(11)
+                ]
+            )
+        ),
         "TrainingJobDefinitions",
         "1 to 10",
     ),
@@ -535,7 +683,7 @@ def test_multi_grid_counts_every_definition() -> None:
     _as_multi(r)
     cfg(r)["Strategy"] = "Grid"
     limits(r).pop("MaxNumberOfTrainingJobs")
-    for d, values in zip(r["TrainingJobDefinitions"], (["1", "2"], ["1", "2", "3"])):
+    for d, values in zip(r["TrainingJobDefinitions"], (["1", "2"], ["1", "2", "3"]), strict=True):
         d["HyperParameterRanges"] = {"CategoricalParameterRanges": [{"Name": "c", "Values": values}]}
     assert parse_request(r).max_jobs == 5
 
@@ -548,10 +696,15 @@ def test_mapping_covers_every_member_of_the_definition() -> None:
     handled = set(PASSTHROUGH_FIELDS) | set(CONVERTED_FIELDS) | set(TUNER_FIELDS)
     assert definition <= handled, f"unmapped: {sorted(definition - handled)}"
     shared = definition & create
-    assert shared - {"RetryStrategy"} == set(PASSTHROUGH_FIELDS) | {"AlgorithmSpecification", "ResourceConfig"}
+    assert shared - {"RetryStrategy"} == set(PASSTHROUGH_FIELDS) | {
+        "AlgorithmSpecification",
+        "ResourceConfig",
+    }
     assert set(PASSTHROUGH_FIELDS) <= create
     # the algorithm members we copy exist on both sides
-    assert set(shapes.members("HyperParameterAlgorithmSpecification")) <= set(shapes.members("AlgorithmSpecification"))
+    assert set(shapes.members("HyperParameterAlgorithmSpecification")) <= set(
+        shapes.members("AlgorithmSpecification")
+    )
 
 
 @pytest.mark.parametrize("name", ["request_random", "request_grid", "request_multi", "request_sdk"])
@@ -579,7 +732,10 @@ def test_training_job_request_full_passthrough() -> None:
     r = minimal()
     extra = {
         "InputDataConfig": [
-            {"ChannelName": "train", "DataSource": {"S3DataSource": {"S3DataType": "S3Prefix", "S3Uri": "s3://b/t/"}}}
+            {
+                "ChannelName": "train",
+                "DataSource": {"S3DataSource": {"S3DataType": "S3Prefix", "S3Uri": "s3://b/t/"}},
+            }
         ],
         "Environment": {"MODE": "tuning"},
         "VpcConfig": {"SecurityGroupIds": ["sg-0123456789abcdef0"], "Subnets": ["subnet-0123456789abcdef0"]},

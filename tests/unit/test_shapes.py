@@ -1,14 +1,15 @@
 """tuner.shapes: requests and responses against botocore's SageMaker service model."""
+
 from __future__ import annotations
 
 import copy
 import datetime as dt
 import json
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import pytest
-
 from tuner import shapes
 from tuner.errors import ValidationError
 
@@ -85,36 +86,118 @@ def _set(path: str, value: Any) -> Callable[[dict[str, Any]], None]:
 TJD = "TrainingJobDefinition"
 CASES: list[tuple[str, Callable[[dict[str, Any]], None], str, str]] = [
     # (id, mutation, path of the problem, a word of the message)
-    ("wrong-type", _set("HyperParameterTuningJobConfig.ResourceLimits.MaxParallelTrainingJobs", "2"),
-     "HyperParameterTuningJobConfig.ResourceLimits.MaxParallelTrainingJobs", "integer"),
-    ("unknown-field", _set("HyperParameterTuningJobConfig.Foo", 1), "HyperParameterTuningJobConfig.Foo", "remove it"),
-    ("integer-min", _set("HyperParameterTuningJobConfig.RandomSeed", -1), "HyperParameterTuningJobConfig.RandomSeed", ">= 0"),
-    ("integer-max", _set("HyperParameterTuningJobConfig.ResourceLimits.MaxRuntimeInSeconds", 15_768_001),
-     "HyperParameterTuningJobConfig.ResourceLimits.MaxRuntimeInSeconds", "between 120 and 15768000"),
+    (
+        "wrong-type",
+        _set("HyperParameterTuningJobConfig.ResourceLimits.MaxParallelTrainingJobs", "2"),
+        "HyperParameterTuningJobConfig.ResourceLimits.MaxParallelTrainingJobs",
+        "integer",
+    ),
+    (
+        "unknown-field",
+        _set("HyperParameterTuningJobConfig.Foo", 1),
+        "HyperParameterTuningJobConfig.Foo",
+        "remove it",
+    ),
+    (
+        "integer-min",
+        _set("HyperParameterTuningJobConfig.RandomSeed", -1),
+        "HyperParameterTuningJobConfig.RandomSeed",
+        ">= 0",
+    ),
+    (
+        "integer-max",
+        _set("HyperParameterTuningJobConfig.ResourceLimits.MaxRuntimeInSeconds", 15_768_001),
+        "HyperParameterTuningJobConfig.ResourceLimits.MaxRuntimeInSeconds",
+        "between 120 and 15768000",
+    ),
     ("string-min", _set("HyperParameterTuningJobName", ""), "HyperParameterTuningJobName", "1-32 characters"),
-    ("string-max", _set("HyperParameterTuningJobName", "a" * 33), "HyperParameterTuningJobName", "maximum 32"),
-    ("pattern-underscore", _set("HyperParameterTuningJobName", "my_job"), "HyperParameterTuningJobName", "pattern"),
-    ("pattern-trailing-hyphen", _set("HyperParameterTuningJobName", "job-"), "HyperParameterTuningJobName", "pattern"),
-    ("pattern-role", _set(f"{TJD}.RoleArn", "arn:aws:iam::1234:role/x-too-short"), f"{TJD}.RoleArn", "pattern"),
-    ("pattern-s3", _set(f"{TJD}.OutputDataConfig.S3OutputPath", "example-bucket/out"),
-     f"{TJD}.OutputDataConfig.S3OutputPath", "pattern"),
-    ("enum", _set("HyperParameterTuningJobConfig.Strategy", "Evolution"), "HyperParameterTuningJobConfig.Strategy", "Bayesian"),
-    ("enum-nested", _set(f"{TJD}.AlgorithmSpecification.TrainingInputMode", "Stream"),
-     f"{TJD}.AlgorithmSpecification.TrainingInputMode", "FastFile"),
-    ("enum-instance-type", _set(f"{TJD}.ResourceConfig.InstanceType", "m5.xlarge"), f"{TJD}.ResourceConfig.InstanceType", "ml."),
-    ("list-max", _set("HyperParameterTuningJobConfig.ParameterRanges.CategoricalParameterRanges[0].Values",
-                      [str(i) for i in range(31)]),
-     "HyperParameterTuningJobConfig.ParameterRanges.CategoricalParameterRanges[0].Values", "maximum 30"),
-    ("list-min", _set("HyperParameterTuningJobConfig.ParameterRanges.CategoricalParameterRanges[0].Values", []),
-     "HyperParameterTuningJobConfig.ParameterRanges.CategoricalParameterRanges[0].Values", "1-30 items"),
-    ("map-max", _set(f"{TJD}.StaticHyperParameters", {f"k{i}": "v" for i in range(101)}),
-     f"{TJD}.StaticHyperParameters", "maximum 100"),
+    (
+        "string-max",
+        _set("HyperParameterTuningJobName", "a" * 33),
+        "HyperParameterTuningJobName",
+        "maximum 32",
+    ),
+    (
+        "pattern-underscore",
+        _set("HyperParameterTuningJobName", "my_job"),
+        "HyperParameterTuningJobName",
+        "pattern",
+    ),
+    (
+        "pattern-trailing-hyphen",
+        _set("HyperParameterTuningJobName", "job-"),
+        "HyperParameterTuningJobName",
+        "pattern",
+    ),
+    (
+        "pattern-role",
+        _set(f"{TJD}.RoleArn", "arn:aws:iam::1234:role/x-too-short"),
+        f"{TJD}.RoleArn",
+        "pattern",
+    ),
+    (
+        "pattern-s3",
+        _set(f"{TJD}.OutputDataConfig.S3OutputPath", "example-bucket/out"),
+        f"{TJD}.OutputDataConfig.S3OutputPath",
+        "pattern",
+    ),
+    (
+        "enum",
+        _set("HyperParameterTuningJobConfig.Strategy", "Evolution"),
+        "HyperParameterTuningJobConfig.Strategy",
+        "Bayesian",
+    ),
+    (
+        "enum-nested",
+        _set(f"{TJD}.AlgorithmSpecification.TrainingInputMode", "Stream"),
+        f"{TJD}.AlgorithmSpecification.TrainingInputMode",
+        "FastFile",
+    ),
+    (
+        "enum-instance-type",
+        _set(f"{TJD}.ResourceConfig.InstanceType", "m5.xlarge"),
+        f"{TJD}.ResourceConfig.InstanceType",
+        "ml.",
+    ),
+    (
+        "list-max",
+        _set(
+            "HyperParameterTuningJobConfig.ParameterRanges.CategoricalParameterRanges[0].Values",
+            [str(i) for i in range(31)],
+        ),
+        "HyperParameterTuningJobConfig.ParameterRanges.CategoricalParameterRanges[0].Values",
+        "maximum 30",
+    ),
+    (
+        "list-min",
+        _set("HyperParameterTuningJobConfig.ParameterRanges.CategoricalParameterRanges[0].Values", []),
+        "HyperParameterTuningJobConfig.ParameterRanges.CategoricalParameterRanges[0].Values",
+        "1-30 items",
+    ),
+    (
+        "map-max",
+        _set(f"{TJD}.StaticHyperParameters", {f"k{i}": "v" for i in range(101)}),
+        f"{TJD}.StaticHyperParameters",
+        "maximum 100",
+    ),
     ("map-key-pattern", _set(f"{TJD}.Environment", {"1BAD": "x"}), f"{TJD}.Environment{{1BAD}}", "pattern"),
-    ("static-value-type", _set(f"{TJD}.StaticHyperParameters", {"epochs": 10}), f"{TJD}.StaticHyperParameters.epochs", "string"),
+    (
+        "static-value-type",
+        _set(f"{TJD}.StaticHyperParameters", {"epochs": 10}),
+        f"{TJD}.StaticHyperParameters.epochs",
+        "string",
+    ),
     ("tag-key-max", _set("Tags", [{"Key": "k" * 129, "Value": "v"}]), "Tags[0].Key", "maximum 128"),
     ("tag-missing-value", _set("Tags", [{"Key": "k"}]), "Tags[0].Value", "missing required field"),
-    ("float-type", _set("HyperParameterTuningJobConfig.TuningJobCompletionCriteria", {"TargetObjectiveMetricValue": "high"}),
-     "HyperParameterTuningJobConfig.TuningJobCompletionCriteria.TargetObjectiveMetricValue", "number"),
+    (
+        "float-type",
+        _set(
+            "HyperParameterTuningJobConfig.TuningJobCompletionCriteria",
+            {"TargetObjectiveMetricValue": "high"},
+        ),
+        "HyperParameterTuningJobConfig.TuningJobCompletionCriteria.TargetObjectiveMetricValue",
+        "number",
+    ),
 ]
 
 
@@ -136,7 +219,9 @@ def test_real_names_match_the_pattern(name: str) -> None:
     shapes.validate_input(CREATE, r)
 
 
-@pytest.mark.parametrize("key, value", [("Cost Center", "é-1"), ("aws:cdk:path", "a/b=c+d@e"), ("Ключ", "значение")])
+@pytest.mark.parametrize(
+    "key, value", [("Cost Center", "é-1"), ("aws:cdk:path", "a/b=c+d@e"), ("Ключ", "значение")]
+)
 def test_unicode_tag_patterns_are_accepted(key: str, value: str) -> None:
     r = load("request_random")
     r["Tags"] = [{"Key": key, "Value": value}]
@@ -155,7 +240,10 @@ def test_java_patterns_compile_or_are_skipped() -> None:
     assert shapes._pattern(r"([\p{L}\p{Z}\p{N}_.:/=+\-@]*)") is not None
 
 
-@pytest.mark.parametrize("when", ["2025-01-02T03:04:05Z", "2025-01-02T03:04:05+00:00", dt.datetime(2025, 1, 2, tzinfo=dt.timezone.utc)])
+@pytest.mark.parametrize(
+    "when",
+    ["2025-01-02T03:04:05Z", "2025-01-02T03:04:05+00:00", dt.datetime(2025, 1, 2, tzinfo=dt.UTC)],
+)
 def test_timestamps_as_strings_or_datetimes(when: Any) -> None:
     shapes.validate_input("ListHyperParameterTuningJobs", {"CreationTimeAfter": when, "MaxResults": 10})
 
@@ -173,8 +261,14 @@ def test_unknown_operation() -> None:
 def test_describe_explains_shapes() -> None:
     model = shapes.service_model()
     assert shapes.describe(model.shape_for("MaxParallelTrainingJobs")) == "an integer >= 1"
-    assert shapes.describe(model.shape_for("HyperParameterTuningMaxRuntimeInSeconds")) == "an integer between 120 and 15768000"
-    assert shapes.describe(model.shape_for("HyperParameterTuningJobObjectiveType")) == "one of Maximize, Minimize"
+    assert (
+        shapes.describe(model.shape_for("HyperParameterTuningMaxRuntimeInSeconds"))
+        == "an integer between 120 and 15768000"
+    )
+    assert (
+        shapes.describe(model.shape_for("HyperParameterTuningJobObjectiveType"))
+        == "one of Maximize, Minimize"
+    )
     assert "1-32 characters" in shapes.describe(model.shape_for("HyperParameterTuningJobName"))
 
 
@@ -189,7 +283,11 @@ def summary(n: int, *, created: Any = "2025-01-02T03:05:00+00:00") -> dict[str, 
         "TrainingEndTime": "2025-01-02T03:15:00Z",
         "TrainingJobStatus": "Completed",
         "TunedHyperParameters": {"eta": "0.1", "max_depth": "4"},
-        "FinalHyperParameterTuningJobObjectiveMetric": {"Type": "Maximize", "MetricName": "validation:auc", "Value": 0.91},
+        "FinalHyperParameterTuningJobObjectiveMetric": {
+            "Type": "Maximize",
+            "MetricName": "validation:auc",
+            "Value": 0.91,
+        },
         "ObjectiveStatus": "Succeeded",
     }
 
@@ -202,10 +300,16 @@ def describe_response() -> dict[str, Any]:
         "HyperParameterTuningJobConfig": request["HyperParameterTuningJobConfig"],
         "TrainingJobDefinition": request["TrainingJobDefinition"],
         "HyperParameterTuningJobStatus": "Completed",
-        "CreationTime": dt.datetime(2025, 1, 2, 3, 4, 5, tzinfo=dt.timezone.utc),
+        "CreationTime": dt.datetime(2025, 1, 2, 3, 4, 5, tzinfo=dt.UTC),
         "HyperParameterTuningEndTime": "2025-01-02T04:00:00+00:00",
         "LastModifiedTime": "2025-01-02T04:00:00.123456Z",
-        "TrainingJobStatusCounters": {"Completed": 19, "InProgress": 0, "RetryableError": 0, "NonRetryableError": 1, "Stopped": 0},
+        "TrainingJobStatusCounters": {
+            "Completed": 19,
+            "InProgress": 0,
+            "RetryableError": 0,
+            "NonRetryableError": 1,
+            "Stopped": 0,
+        },
         "ObjectiveStatusCounters": {"Succeeded": 19, "Pending": 0, "Failed": 1},
         "BestTrainingJob": summary(7),
         "TuningJobCompletionDetails": {"NumberOfTrainingJobsObjectiveNotImproving": 3},
@@ -221,7 +325,10 @@ def test_valid_describe_response() -> None:
 
 
 def test_valid_list_response() -> None:
-    response = {"TrainingJobSummaries": [summary(1), summary(2, created=dt.datetime(2025, 1, 2))], "NextToken": "abc"}
+    response = {
+        "TrainingJobSummaries": [summary(1), summary(2, created=dt.datetime(2025, 1, 2))],
+        "NextToken": "abc",
+    }
     assert shapes.validate_output(LIST, response) == []
     assert shapes.validate_output(LIST, {"TrainingJobSummaries": []}) == []
 
@@ -237,24 +344,78 @@ def _del(*keys: str) -> Callable[[dict[str, Any]], None]:
 
 
 BROKEN: list[tuple[str, Callable[[dict[str, Any]], None], str]] = [
-    ("missing-status", _del("HyperParameterTuningJobStatus"), "HyperParameterTuningJobStatus: missing required field"),
+    (
+        "missing-status",
+        _del("HyperParameterTuningJobStatus"),
+        "HyperParameterTuningJobStatus: missing required field",
+    ),
     ("missing-counters", _del("ObjectiveStatusCounters"), "ObjectiveStatusCounters: missing required field"),
     ("unknown-member", lambda r: r.update(BestJob={}), "BestJob: unknown field"),
-    ("unknown-nested", lambda r: r["TrainingJobStatusCounters"].update(Failed=1), "TrainingJobStatusCounters.Failed: unknown field"),
-    ("bad-enum", lambda r: r.update(HyperParameterTuningJobStatus="Running"), "HyperParameterTuningJobStatus: 'Running' is not valid"),
-    ("counter-type", lambda r: r["ObjectiveStatusCounters"].update(Succeeded="19"), "ObjectiveStatusCounters.Succeeded: wrong type str"),
-    ("counter-bool", lambda r: r["ObjectiveStatusCounters"].update(Succeeded=True), "ObjectiveStatusCounters.Succeeded: wrong type bool"),
-    ("counter-negative", lambda r: r["ObjectiveStatusCounters"].update(Failed=-1), "ObjectiveStatusCounters.Failed: -1 is below"),
-    ("bad-time", lambda r: r.update(CreationTime="yesterday"), "CreationTime: 'yesterday' is not a timestamp"),
-    ("time-as-number", lambda r: r.update(LastModifiedTime=1735787045), "LastModifiedTime: 1735787045 is not a timestamp"),
-    ("summary-missing-tuned", _del("BestTrainingJob", "TunedHyperParameters"), "BestTrainingJob.TunedHyperParameters: missing"),
-    ("tuned-not-string", lambda r: r["BestTrainingJob"]["TunedHyperParameters"].update(eta=0.1),
-     "BestTrainingJob.TunedHyperParameters.eta: wrong type float"),
-    ("metric-value-type", lambda r: r["BestTrainingJob"]["FinalHyperParameterTuningJobObjectiveMetric"].update(Value="0.9"),
-     "BestTrainingJob.FinalHyperParameterTuningJobObjectiveMetric.Value: wrong type str"),
-    ("objective-status", lambda r: r["BestTrainingJob"].update(ObjectiveStatus="Done"), "BestTrainingJob.ObjectiveStatus: 'Done'"),
-    ("arn-pattern", lambda r: r.update(HyperParameterTuningJobArn="xgb-random-1"), "HyperParameterTuningJobArn: 'xgb-random-1' does not match"),
-    ("config-echo", _del("HyperParameterTuningJobConfig", "ResourceLimits"), "HyperParameterTuningJobConfig.ResourceLimits: missing"),
+    (
+        "unknown-nested",
+        lambda r: r["TrainingJobStatusCounters"].update(Failed=1),
+        "TrainingJobStatusCounters.Failed: unknown field",
+    ),
+    (
+        "bad-enum",
+        lambda r: r.update(HyperParameterTuningJobStatus="Running"),
+        "HyperParameterTuningJobStatus: 'Running' is not valid",
+    ),
+    (
+        "counter-type",
+        lambda r: r["ObjectiveStatusCounters"].update(Succeeded="19"),
+        "ObjectiveStatusCounters.Succeeded: wrong type str",
+    ),
+    (
+        "counter-bool",
+        lambda r: r["ObjectiveStatusCounters"].update(Succeeded=True),
+        "ObjectiveStatusCounters.Succeeded: wrong type bool",
+    ),
+    (
+        "counter-negative",
+        lambda r: r["ObjectiveStatusCounters"].update(Failed=-1),
+        "ObjectiveStatusCounters.Failed: -1 is below",
+    ),
+    (
+        "bad-time",
+        lambda r: r.update(CreationTime="yesterday"),
+        "CreationTime: 'yesterday' is not a timestamp",
+    ),
+    (
+        "time-as-number",
+        lambda r: r.update(LastModifiedTime=1735787045),
+        "LastModifiedTime: 1735787045 is not a timestamp",
+    ),
+    (
+        "summary-missing-tuned",
+        _del("BestTrainingJob", "TunedHyperParameters"),
+        "BestTrainingJob.TunedHyperParameters: missing",
+    ),
+    (
+        "tuned-not-string",
+        lambda r: r["BestTrainingJob"]["TunedHyperParameters"].update(eta=0.1),
+        "BestTrainingJob.TunedHyperParameters.eta: wrong type float",
+    ),
+    (
+        "metric-value-type",
+        lambda r: r["BestTrainingJob"]["FinalHyperParameterTuningJobObjectiveMetric"].update(Value="0.9"),
+        "BestTrainingJob.FinalHyperParameterTuningJobObjectiveMetric.Value: wrong type str",
+    ),
+    (
+        "objective-status",
+        lambda r: r["BestTrainingJob"].update(ObjectiveStatus="Done"),
+        "BestTrainingJob.ObjectiveStatus: 'Done'",
+    ),
+    (
+        "arn-pattern",
+        lambda r: r.update(HyperParameterTuningJobArn="xgb-random-1"),
+        "HyperParameterTuningJobArn: 'xgb-random-1' does not match",
+    ),
+    (
+        "config-echo",
+        _del("HyperParameterTuningJobConfig", "ResourceLimits"),
+        "HyperParameterTuningJobConfig.ResourceLimits: missing",
+    ),
     ("not-a-dict", lambda r: r.update(ConsumedResources=[1]), "ConsumedResources: wrong type list"),
 ]
 

@@ -14,6 +14,7 @@ with ``re.fullmatch``. The few Java-only constructs (``\\p{L}`` classes, surroga
 translated to a close Python equivalent, and a pattern that still does not compile is skipped
 (never a false rejection).
 """
+
 from __future__ import annotations
 
 import datetime as _dt
@@ -55,7 +56,7 @@ def _operation(operation: str) -> Any:
         raise ValueError(f"SageMaker has no operation {operation!r}") from None
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _pattern(java: str) -> re.Pattern[str] | None:
     text = java
     for java_cls, py_cls in _JAVA_CLASSES.items():
@@ -153,7 +154,9 @@ def _botocore_problems(params: Any, shape: Any) -> list[tuple[str, str]]:
             value = extra.get("param")
             noun = "value" if reason == "invalid range" else "length"
             want = describe(sub) if sub is not None else f">= {extra.get('min_allowed')}"
-            out.append((path, f"{noun} {value!r:.60} is below the minimum {extra.get('min_allowed')}; give {want}"))
+            out.append(
+                (path, f"{noun} {value!r:.60} is below the minimum {extra.get('min_allowed')}; give {want}")
+            )
         else:
             out.append((path, f"{reason}: {extra}"))
     return out
@@ -232,7 +235,9 @@ def _walk(value: Any, shape: Any, path: str, out: list[tuple[str, str]], *, outp
     if t == "string":
         if not isinstance(value, str):
             if output:
-                out.append((path, f"wrong type {type(value).__name__} ({value!r:.60}); give {describe(shape)}"))
+                out.append(
+                    (path, f"wrong type {type(value).__name__} ({value!r:.60}); give {describe(shape)}")
+                )
             return
         enum = getattr(shape, "enum", None) or []
         if enum and value not in enum:
@@ -248,14 +253,18 @@ def _walk(value: Any, shape: Any, path: str, out: list[tuple[str, str]], *, outp
     if t in ("integer", "long"):
         if isinstance(value, bool) or not isinstance(value, int):
             if output:
-                out.append((path, f"wrong type {type(value).__name__} ({value!r:.60}); give {describe(shape)}"))
+                out.append(
+                    (path, f"wrong type {type(value).__name__} ({value!r:.60}); give {describe(shape)}")
+                )
             return
         _check_value(value, shape, path, out, check_min=output)
         return
     if t in ("float", "double"):
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             if output:
-                out.append((path, f"wrong type {type(value).__name__} ({value!r:.60}); give {describe(shape)}"))
+                out.append(
+                    (path, f"wrong type {type(value).__name__} ({value!r:.60}); give {describe(shape)}")
+                )
             return
         _check_value(value, shape, path, out, check_min=output)
         return
@@ -269,7 +278,9 @@ def _walk(value: Any, shape: Any, path: str, out: list[tuple[str, str]], *, outp
         return
 
 
-def _check_size(n: int, shape: Any, path: str, out: list[tuple[str, str]], unit: str, *, check_min: bool) -> None:
+def _check_size(
+    n: int, shape: Any, path: str, out: list[tuple[str, str]], unit: str, *, check_min: bool
+) -> None:
     lo, hi = shape.metadata.get("min"), shape.metadata.get("max")
     if hi is not None and n > hi:
         out.append((path, f"{n} {unit} is more than the maximum {hi}; give {describe(shape)}"))
@@ -344,7 +355,11 @@ def validate_output(operation: str, response: dict[str, Any]) -> list[str]:
     member (added by boto3 / moto) is ignored.
     """
     shape = _operation(operation).output_shape
-    body = {k: v for k, v in response.items() if k != "ResponseMetadata"} if isinstance(response, dict) else response
+    body = (
+        {k: v for k, v in response.items() if k != "ResponseMetadata"}
+        if isinstance(response, dict)
+        else response
+    )
     out: list[tuple[str, str]] = []
     if shape is None:
         return [] if not body else ["the operation returns no body"]

@@ -10,12 +10,14 @@ definitions, Grid's job count, Hyperband without early stopping, ...). Each rule
 The result is a frozen ``TuningRequest`` with one ``Definition`` per training job definition;
 ``Definition.training_job_request`` builds the exact ``CreateTrainingJob`` request of a trial.
 """
+
 from __future__ import annotations
 
 import math
 import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 from tuner.core.space import CATEGORICAL, RANGE_KEYS, SearchSpace
 from tuner.errors import ValidationError
@@ -114,7 +116,9 @@ class Definition:
         configs = hp.get("InstanceConfigs") or []
         if configs:
             first = configs[0]
-            out.update({k: first[k] for k in ("InstanceType", "InstanceCount", "VolumeSizeInGB") if k in first})
+            out.update(
+                {k: first[k] for k in ("InstanceType", "InstanceCount", "VolumeSizeInGB") if k in first}
+            )
         return out
 
     def algorithm_specification(self) -> dict[str, Any]:
@@ -138,7 +142,11 @@ class Definition:
         through (see ``PASSTHROUGH_FIELDS``); ``RetryStrategy`` is not (the tuner retries).
         """
         tuned = {str(k): str(v) for k, v in hyperparameters.items()}
-        clash = sorted(k for k in set(tuned) & set(self.static_hyperparameters) if tuned[k] != self.static_hyperparameters[k])
+        clash = sorted(
+            k
+            for k in set(tuned) & set(self.static_hyperparameters)
+            if tuned[k] != self.static_hyperparameters[k]
+        )
         if clash:
             raise ValueError(f"hyperparameters {clash} are static; a trial cannot change their values")
         req: dict[str, Any] = {
@@ -239,7 +247,9 @@ def _objective(value: Any, path: str) -> tuple[str, str]:
     obj = _mapping(value, path)
     metric = obj.get("MetricName")
     if not isinstance(metric, str) or not metric:
-        raise ValidationError("give the objective's MetricName (a metric definition's Name)", f"{path}.MetricName")
+        raise ValidationError(
+            "give the objective's MetricName (a metric definition's Name)", f"{path}.MetricName"
+        )
     kind = _choice(obj.get("Type"), OBJECTIVE_TYPES, f"{path}.Type")
     return metric, kind
 
@@ -267,7 +277,9 @@ def _metric_definitions(spec: Mapping[str, Any], path: str) -> tuple[dict[str, s
         try:
             re.compile(regex)
         except re.error as exc:
-            raise ValidationError(f"Regex {regex!r} does not compile ({exc}); fix the expression", f"{p}.Regex") from None
+            raise ValidationError(
+                f"Regex {regex!r} does not compile ({exc}); fix the expression", f"{p}.Regex"
+            ) from None
         names.add(name)
         out.append({"Name": name, "Regex": regex})
     return tuple(out)
@@ -278,7 +290,7 @@ def _static(value: Any, path: str) -> dict[str, str]:
     for key, v in static.items():
         if not isinstance(v, str):
             raise ValidationError(
-                f"static hyperparameter values are strings; give {_json_like(v)} as \"{v}\"", f"{path}.{key}"
+                f'static hyperparameter values are strings; give {_json_like(v)} as "{v}"', f"{path}.{key}"
             )
     return dict(static)
 
@@ -330,8 +342,12 @@ def _resources(d: Mapping[str, Any], path: str) -> None:
                 f"{hp_path}.{mixed[0]}",
             )
         for i, ic in enumerate(configs):
-            _int(_mapping(ic, f"{hp_path}.InstanceConfigs[{i}]").get("InstanceCount"),
-                 f"{hp_path}.InstanceConfigs[{i}].InstanceCount", lo=1, what="an integer >= 1")
+            _int(
+                _mapping(ic, f"{hp_path}.InstanceConfigs[{i}]").get("InstanceCount"),
+                f"{hp_path}.InstanceConfigs[{i}].InstanceCount",
+                lo=1,
+                what="an integer >= 1",
+            )
         return
     if not hp.get("InstanceType"):
         raise ValidationError("give the InstanceType (or InstanceConfigs)", f"{hp_path}.InstanceType")
@@ -403,7 +419,10 @@ def _definition(
         rs_path = f"{path}.RetryStrategy.MaximumRetryAttempts"
         retries = _int(
             _mapping(d["RetryStrategy"], f"{path}.RetryStrategy").get("MaximumRetryAttempts"),
-            rs_path, lo=1, hi=MAX_RETRY_ATTEMPTS, what=f"an integer between 1 and {MAX_RETRY_ATTEMPTS}",
+            rs_path,
+            lo=1,
+            hi=MAX_RETRY_ATTEMPTS,
+            what=f"an integer between 1 and {MAX_RETRY_ATTEMPTS}",
         )
     return Definition(
         name=name,
@@ -423,11 +442,13 @@ def _single(request: Mapping[str, Any], config: Mapping[str, Any]) -> Definition
     top_obj, own_obj = config.get("HyperParameterTuningJobObjective"), d.get("TuningObjective")
     if top_obj is None and own_obj is None:
         raise ValidationError(
-            "give the objective (Type Maximize|Minimize and MetricName)", f"{_CONFIG}.HyperParameterTuningJobObjective"
+            "give the objective (Type Maximize|Minimize and MetricName)",
+            f"{_CONFIG}.HyperParameterTuningJobObjective",
         )
     if top_obj is not None and own_obj is not None and dict(top_obj) != dict(own_obj):
         raise ValidationError(
-            "differs from HyperParameterTuningJobConfig.HyperParameterTuningJobObjective; give the objective once",
+            "differs from HyperParameterTuningJobConfig.HyperParameterTuningJobObjective; "
+            "give the objective once",
             f"{path}.TuningObjective",
         )
     objective = (
@@ -457,7 +478,10 @@ def _multi(request: Mapping[str, Any], config: Mapping[str, Any]) -> tuple[Defin
     if not isinstance(defs, (list, tuple)) or not 1 <= len(defs) <= MAX_DEFINITIONS:
         n = len(defs) if isinstance(defs, (list, tuple)) else 0
         raise ValidationError(f"{n} definitions given; give 1 to {MAX_DEFINITIONS}", path)
-    for key, what in (("HyperParameterTuningJobObjective", "TuningObjective"), ("ParameterRanges", "HyperParameterRanges")):
+    for key, what in (
+        ("HyperParameterTuningJobObjective", "TuningObjective"),
+        ("ParameterRanges", "HyperParameterRanges"),
+    ):
         if config.get(key) is not None:
             raise ValidationError(
                 f"with TrainingJobDefinitions each definition gives its own {what}; remove {key}",
@@ -470,10 +494,14 @@ def _multi(request: Mapping[str, Any], config: Mapping[str, Any]) -> tuple[Defin
         d = _mapping(d, p)
         name = _check_name(d.get("DefinitionName"), f"{p}.DefinitionName", DEFINITION_NAME_PATTERN, 64)
         if name in seen:
-            raise ValidationError(f"DefinitionName {name!r} repeats; give each definition its own name", f"{p}.DefinitionName")
+            raise ValidationError(
+                f"DefinitionName {name!r} repeats; give each definition its own name", f"{p}.DefinitionName"
+            )
         seen.add(name)
         if d.get("TuningObjective") is None:
-            raise ValidationError("each definition needs a TuningObjective (Type, MetricName)", f"{p}.TuningObjective")
+            raise ValidationError(
+                "each definition needs a TuningObjective (Type, MetricName)", f"{p}.TuningObjective"
+            )
         if d.get("HyperParameterRanges") is None:
             raise ValidationError("each definition needs HyperParameterRanges", f"{p}.HyperParameterRanges")
         objective = _objective(d["TuningObjective"], f"{p}.TuningObjective")
@@ -484,7 +512,8 @@ def _multi(request: Mapping[str, Any], config: Mapping[str, Any]) -> tuple[Defin
         first = out[0].objective_type
         bad = next(i for i, d in enumerate(out) if d.objective_type != first)
         raise ValidationError(
-            f"every definition must {first} (the best job is chosen across definitions); make the Types agree",
+            f"every definition must {first} (the best job is chosen across definitions); "
+            "make the Types agree",
             f"{path}[{bad}].TuningObjective.Type",
         )
     return tuple(out)
@@ -518,7 +547,10 @@ def _completion(value: Any) -> Mapping[str, Any] | None:
     if target is not None and (
         isinstance(target, bool) or not isinstance(target, (int, float)) or not math.isfinite(target)
     ):
-        raise ValidationError(f"{target!r} is not a finite number; give the value to stop at", f"{path}.TargetObjectiveMetricValue")
+        raise ValidationError(
+            f"{target!r} is not a finite number; give the value to stop at",
+            f"{path}.TargetObjectiveMetricValue",
+        )
     bni = cc.get("BestObjectiveNotImproving")
     if bni is not None:
         p = f"{path}.BestObjectiveNotImproving.MaxNumberOfTrainingJobsNotImproving"
@@ -547,7 +579,12 @@ def _warm_start(value: Any, name: str) -> Mapping[str, Any] | None:
     seen: set[str] = set()
     for i, parent in enumerate(parents):
         p = f"{pp}[{i}].HyperParameterTuningJobName"
-        pname = _check_name(_mapping(parent, f"{pp}[{i}]").get("HyperParameterTuningJobName"), p, NAME_PATTERN, MAX_NAME_LENGTH)
+        pname = _check_name(
+            _mapping(parent, f"{pp}[{i}]").get("HyperParameterTuningJobName"),
+            p,
+            NAME_PATTERN,
+            MAX_NAME_LENGTH,
+        )
         if pname.lower() == name.lower():
             raise ValidationError("a tuning job cannot warm start from itself; name a finished parent job", p)
         if pname.lower() in seen:
@@ -560,12 +597,21 @@ def _warm_start(value: Any, name: str) -> Mapping[str, Any] | None:
 def parse_request(request: Mapping[str, Any]) -> TuningRequest:
     """Check AMT's semantic rules and build the ``TuningRequest`` (raises ``ValidationError``)."""
     request = _mapping(request, "request")
-    name = _check_name(request.get("HyperParameterTuningJobName"), "HyperParameterTuningJobName", NAME_PATTERN, MAX_NAME_LENGTH)
+    name = _check_name(
+        request.get("HyperParameterTuningJobName"),
+        "HyperParameterTuningJobName",
+        NAME_PATTERN,
+        MAX_NAME_LENGTH,
+    )
     config = _mapping(request.get(_CONFIG), _CONFIG)
     if not config:
-        raise ValidationError("give the HyperParameterTuningJobConfig (Strategy, ResourceLimits, ...)", _CONFIG)
+        raise ValidationError(
+            "give the HyperParameterTuningJobConfig (Strategy, ResourceLimits, ...)", _CONFIG
+        )
     if request.get("Autotune") is not None:
-        raise ValidationError("Autotune is not supported; give the ranges, limits and strategy explicitly", "Autotune")
+        raise ValidationError(
+            "Autotune is not supported; give the ranges, limits and strategy explicitly", "Autotune"
+        )
 
     strategy = config.get("Strategy")
     strategy = DEFAULT_STRATEGY if strategy is None else _choice(strategy, STRATEGIES, f"{_CONFIG}.Strategy")
@@ -579,13 +625,18 @@ def parse_request(request: Mapping[str, Any]) -> TuningRequest:
         )
     if single is None and multi is None:
         raise ValidationError(
-            "give TrainingJobDefinition (or TrainingJobDefinitions for several algorithms)", "TrainingJobDefinition"
+            "give TrainingJobDefinition (or TrainingJobDefinitions for several algorithms)",
+            "TrainingJobDefinition",
         )
     definitions = (_single(request, config),) if single is not None else _multi(request, config)
 
     # early stopping
     early = config.get("TrainingJobEarlyStoppingType")
-    early = "Off" if early is None else _choice(early, EARLY_STOPPING_TYPES, f"{_CONFIG}.TrainingJobEarlyStoppingType")
+    early = (
+        "Off"
+        if early is None
+        else _choice(early, EARLY_STOPPING_TYPES, f"{_CONFIG}.TrainingJobEarlyStoppingType")
+    )
     if early == "Auto" and multi is not None:
         raise ValidationError(
             "early stopping works with a single TrainingJobDefinition only; set it to Off",
@@ -615,13 +666,19 @@ def parse_request(request: Mapping[str, Any]) -> TuningRequest:
         if hi is not None:
             _int(hi, f"{hb_path}.MaxResource", lo=1, what="an integer >= 1")
         if lo is not None and hi is not None and lo > hi:
-            raise ValidationError(f"MinResource {lo} is above MaxResource {hi}; lower it", f"{hb_path}.MinResource")
+            raise ValidationError(
+                f"MinResource {lo} is above MaxResource {hi}; lower it", f"{hb_path}.MinResource"
+            )
 
     # resource limits
     limits = _mapping(config.get("ResourceLimits"), f"{_CONFIG}.ResourceLimits")
     if limits.get("MaxParallelTrainingJobs") is None:
-        raise ValidationError("give MaxParallelTrainingJobs (an integer >= 1)", f"{_LIMITS}.MaxParallelTrainingJobs")
-    max_parallel = _int(limits["MaxParallelTrainingJobs"], f"{_LIMITS}.MaxParallelTrainingJobs", lo=1, what="an integer >= 1")
+        raise ValidationError(
+            "give MaxParallelTrainingJobs (an integer >= 1)", f"{_LIMITS}.MaxParallelTrainingJobs"
+        )
+    max_parallel = _int(
+        limits["MaxParallelTrainingJobs"], f"{_LIMITS}.MaxParallelTrainingJobs", lo=1, what="an integer >= 1"
+    )
     given_jobs = limits.get("MaxNumberOfTrainingJobs")
     if given_jobs is not None:
         given_jobs = _int(given_jobs, f"{_LIMITS}.MaxNumberOfTrainingJobs", lo=1, what="an integer >= 1")
@@ -637,14 +694,18 @@ def parse_request(request: Mapping[str, Any]) -> TuningRequest:
     else:
         if given_jobs is None:
             raise ValidationError(
-                f"give MaxNumberOfTrainingJobs (an integer >= 1); only Grid may leave it out ({strategy} is used)",
+                f"give MaxNumberOfTrainingJobs (an integer >= 1); only Grid may leave it out "
+                f"({strategy} is used)",
                 f"{_LIMITS}.MaxNumberOfTrainingJobs",
             )
         max_jobs = given_jobs
     runtime = limits.get("MaxRuntimeInSeconds")
     if runtime is not None:
         runtime = _int(
-            runtime, f"{_LIMITS}.MaxRuntimeInSeconds", lo=MIN_RUNTIME_SECONDS, hi=MAX_RUNTIME_SECONDS,
+            runtime,
+            f"{_LIMITS}.MaxRuntimeInSeconds",
+            lo=MIN_RUNTIME_SECONDS,
+            hi=MAX_RUNTIME_SECONDS,
             what=f"an integer between {MIN_RUNTIME_SECONDS} and {MAX_RUNTIME_SECONDS} seconds",
         )
 
@@ -657,7 +718,8 @@ def parse_request(request: Mapping[str, Any]) -> TuningRequest:
     warm_start = _warm_start(request.get("WarmStartConfig"), name)
     if warm_start is not None and multi is not None:
         raise ValidationError(
-            "warm start works with a single TrainingJobDefinition only; remove WarmStartConfig", "WarmStartConfig"
+            "warm start works with a single TrainingJobDefinition only; remove WarmStartConfig",
+            "WarmStartConfig",
         )
 
     tags = request.get("Tags") or ()
