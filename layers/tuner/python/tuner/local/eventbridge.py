@@ -14,7 +14,9 @@ so that every Lambda target of a matching rule receives the event the way EventB
 invoked asynchronously (one thread per delivery, like EventBridge's asynchronous ``Invoke``) through
 moto's Lambda backend ``invoke(...)`` with ``x-amz-invocation-type: Event``. Whatever
 ``LambdaFunction._invoke_lambda`` does then decides what runs (the offline harness replaces it with
-an in-process handler runner). Targets of other types keep moto's behaviour.
+an in-process handler runner). Targets of other types keep moto's behaviour, except that an
+exception moto raises for them (``NotImplementedError`` for a Step Functions target) is recorded in
+``errors`` instead of aborting ``PutEvents`` for the remaining rules.
 
 Delivery failures (an exception from the backend, or a function error reported by
 ``_invoke_lambda``) are logged and appended to ``errors`` (see ``delivery_errors()``); they are not
@@ -190,10 +192,6 @@ def _send_to_targets(rule: Any, original_event: dict[str, Any], transform_input:
         return
     lambdas = [t for t in rule.targets if _is_lambda(t)]
     others = [t for t in rule.targets if not _is_lambda(t)]
-    if others:
-        proxy = copy.copy(rule)
-        proxy.targets = others
-        _original(proxy, original_event, transform_input)
     for target in lambdas:
         try:
             payload = _render(target, original_event, rule) if transform_input else dict(original_event)
@@ -209,6 +207,14 @@ def _send_to_targets(rule: Any, original_event: dict[str, Any], transform_input:
             deliveries.append(record)
             _threads.append(thread)
         thread.start()
+    if others:
+        proxy = copy.copy(rule)
+        proxy.targets = others
+        try:
+            _original(proxy, original_event, transform_input)
+        except Exception as exc:  # noqa: BLE001 - e.g. moto's NotImplementedError for states targets
+            _record_error(f"rule {rule.name}: moto could not deliver to "
+                          f"{[t.get('Arn') for t in others]}: {exc!r}")
 
 
 def _deliver(account: str, region: str, arn: str, payload: Any, record: dict[str, Any]) -> None:

@@ -650,9 +650,12 @@ class LocalSageMaker:
             if now - last_ship >= max(0.2, self.poll_interval * 4):
                 last_ship = now
                 self._ship_logs(job)
+        rc = proc.returncode
+        # The container ends with its main process: kill what the script left behind (it would
+        # also hold the output pipes open).
+        self._signal(proc, signal.SIGKILL)
         for r in readers:
             r.join(timeout=5)
-        rc = proc.returncode
         self._ship_logs(job)
 
         with self._lock:
