@@ -8,6 +8,7 @@ Context (``-c key=value`` or cdk.json):
   tuner:local=true          no bootstrap-version rule (the offline harness deploys into moto).
   tuner:nag=false           skip the cdk-nag AwsSolutions checks (on by default).
 """
+
 from __future__ import annotations
 
 import sys

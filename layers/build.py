@@ -20,6 +20,7 @@ imports inside functions), string constants naming a ``scipy.*`` module, and ``s
 found in the compiled extensions (Cython turns ``cimport`` into a runtime import). The seeds are the
 subpackages the tuner uses plus every ``scipy.<name>`` that the tuner package mentions.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -50,8 +51,17 @@ SCIPY_SEEDS = ("scipy", "scipy.linalg", "scipy.optimize", "scipy.stats", "scipy.
 # Build-time only: C/C++ headers and sources, Cython sources and declarations, static libraries.
 DROP_SUFFIXES = (".pyi", ".h", ".hpp", ".c", ".cpp", ".pyx", ".pxd", ".pxi", ".a")
 DROP_DIR_NAMES = ("tests", "__pycache__")
-DROP_RELATIVE = ("bin", "numpy/_core/include", "numpy/_core/lib", "numpy/random/lib", "numpy/random/_examples",
-                 "numpy/f2py/src", "numpy/_pyinstaller", "scipy/conftest.py", "numpy/conftest.py")
+DROP_RELATIVE = (
+    "bin",
+    "numpy/_core/include",
+    "numpy/_core/lib",
+    "numpy/random/lib",
+    "numpy/random/_examples",
+    "numpy/f2py/src",
+    "numpy/_pyinstaller",
+    "scipy/conftest.py",
+    "numpy/conftest.py",
+)
 MB = 1_000_000
 LAMBDA_LIMIT = 250 * 1024 * 1024
 
@@ -96,17 +106,33 @@ def build_scientific(out: Path, *, force: bool = False) -> Path:
         shutil.rmtree(layer)
     stamp_file.unlink(missing_ok=True)
     started = time.monotonic()
-    cmd = [sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
-           *(f"--platform={p}" for p in PIP_PLATFORM), "--implementation", "cp",
-           "--python-version", PYTHON_VERSION, "--only-binary=:all:", "--no-compile",
-           "--target", str(site), *REQUIREMENTS]
+    cmd = [
+        sys.executable,
+        "-m",
+        "pip",
+        "install",
+        "--quiet",
+        "--disable-pip-version-check",
+        *(f"--platform={p}" for p in PIP_PLATFORM),
+        "--implementation",
+        "cp",
+        "--python-version",
+        PYTHON_VERSION,
+        "--only-binary=:all:",
+        "--no-compile",
+        "--target",
+        str(site),
+        *REQUIREMENTS,
+    ]
     print("+", " ".join(cmd[1:]))
     subprocess.run(cmd, check=True)
     before = tree_size(site)
     dropped = trim(site, set(stamp["seeds"]))
     after = tree_size(site)
-    print(f"scientific layer: {before / MB:.1f} MB installed, {after / MB:.1f} MB after trimming "
-          f"({time.monotonic() - started:.0f} s); dropped scipy subpackages: {', '.join(dropped) or 'none'}")
+    print(
+        f"scientific layer: {before / MB:.1f} MB installed, {after / MB:.1f} MB after trimming "
+        f"({time.monotonic() - started:.0f} s); dropped scipy subpackages: {', '.join(dropped) or 'none'}"
+    )
     stamp_file.write_text(json.dumps(stamp, indent=2) + "\n")
     return layer
 
@@ -196,8 +222,10 @@ def imports_of(path: Path, module: str, top: str) -> set[str]:
                 target = node.module or ""
             found.add(target)
             found.update(f"{target}.{alias.name}" for alias in node.names)
-        elif isinstance(node, ast.Constant) and isinstance(node.value, str) and re.fullmatch(
-            rf"{top}(\.\w+)+", node.value
+        elif (
+            isinstance(node, ast.Constant)
+            and isinstance(node.value, str)
+            and re.fullmatch(rf"{top}(\.\w+)+", node.value)
         ):
             found.add(node.value)  # importlib.import_module("scipy.x") and lazy loaders
     return {m for m in found if m == top or m.startswith(top + ".")}
@@ -243,8 +271,10 @@ def print_report(report: dict) -> None:
     for name, size in report["layers"].items():
         print(f"  layer    {name:<15} {size / MB:8.1f} MB")
     for name, fn in report["functions"].items():
-        print(f"  function {name:<15} {fn['total_bytes'] / MB:8.1f} MB  "
-              f"(code {fn['code_bytes'] / 1000:.1f} kB + {' + '.join(fn['layers'])})")
+        print(
+            f"  function {name:<15} {fn['total_bytes'] / MB:8.1f} MB  "
+            f"(code {fn['code_bytes'] / 1000:.1f} kB + {' + '.join(fn['layers'])})"
+        )
 
 
 if __name__ == "__main__":

@@ -1,4 +1,5 @@
 """How ``app.py`` (and the infra tests) turn CDK context into ``TunerStack`` props."""
+
 from __future__ import annotations
 
 from typing import Any

@@ -5,6 +5,7 @@ Wildcard findings (IAM5) are granular: ``AwsSolutions-IAM5[Resource::<arn>]`` na
 wildcard, so a new wildcard elsewhere still fails the synth. Logical ids in those names are read
 from the constructs, never written down.
 """
+
 from __future__ import annotations
 
 from typing import TYPE_CHECKING

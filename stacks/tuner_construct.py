@@ -4,6 +4,7 @@ Asset paths come from this file's location, never from the working directory. Th
 layer is built by ``python layers/build.py`` (no Docker); synthesis stops with that instruction
 when it is missing.
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -37,6 +38,12 @@ BUCKET_USERS = ("create_job", "next_trial", "training_event")
 TRAINING_JOB_READERS = ("next_trial", "training_event", "sweeper")  # describe/stop jobs, read their logs
 TASK_TOKEN_SENDERS = ("next_trial", "training_event", "sweeper")
 TRAINING_STATUSES_DONE = ["Completed", "Failed", "Stopped"]
+DEFAULT_SWEEPER_INTERVAL = Duration.minutes(5)
+DEFAULT_RETRY_INTERVAL = Duration.seconds(1)
+FEATURE_FLAGS = (
+    "@aws-cdk/aws-s3:serverAccessLogsUseBucketPolicy",  # access logs via bucket policy, ACLs stay off
+    "@aws-cdk/aws-lambda:recognizeLayerVersion",  # a layer change publishes a new function version
+)
 
 
 class MissingLayerError(RuntimeError):
@@ -67,19 +74,25 @@ class TunerConstruct(Construct):
         allowed_execution_role_arns: Sequence[str] | None = None,
         removal_policy: RemovalPolicy = RemovalPolicy.RETAIN,
         log_retention: logs.RetentionDays = logs.RetentionDays.THREE_MONTHS,
-        sweeper_interval: Duration = Duration.minutes(5),
-        retry_interval: Duration = Duration.seconds(1),
+        sweeper_interval: Duration = DEFAULT_SWEEPER_INTERVAL,
+        retry_interval: Duration = DEFAULT_RETRY_INTERVAL,
         log_level: str = "INFO",
         scientific_layer_dir: Path = SCIENTIFIC_LAYER_DIR,
     ) -> None:
         super().__init__(scope, construct_id)
+        # Feature flags the construct relies on, set on itself (not in cdk.json) so that
+        # `python app.py`, `cdk synth`, the tests and any other app get the same resources.
+        for flag in FEATURE_FLAGS:
+            self.node.set_context(flag, True)
         stack = Stack.of(self)
         self._removal_policy = removal_policy
         self._log_retention = log_retention
         role_arns = list(allowed_execution_role_arns or [])
         self.uses_default_execution_roles = not role_arns
         if not role_arns:
-            role_arns = [stack.format_arn(service="iam", region="", resource="role", resource_name="*SageMaker*")]
+            role_arns = [
+                stack.format_arn(service="iam", region="", resource="role", resource_name="*SageMaker*")
+            ]
         self.allowed_execution_role_arns = role_arns
 
         self.table = self._table()
@@ -320,12 +333,18 @@ class TunerConstruct(Construct):
                 roles=[fns[name].role],  # type: ignore[list-item]
                 statements=[
                     iam.PolicyStatement(
-                        actions=["states:SendTaskSuccess", "states:SendTaskFailure", "states:SendTaskHeartbeat"],
+                        actions=[
+                            "states:SendTaskSuccess",
+                            "states:SendTaskFailure",
+                            "states:SendTaskHeartbeat",
+                        ],
                         resources=[self.state_machine.state_machine_arn],
                     )
                 ],
             )
-        events.EventBus.from_event_bus_name(self, "DefaultBus", "default").grant_put_events_to(fns["finalize"])
+        events.EventBus.from_event_bus_name(self, "DefaultBus", "default").grant_put_events_to(
+            fns["finalize"]
+        )
 
 
 def _built_layer(path: Path) -> Path:

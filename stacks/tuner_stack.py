@@ -1,4 +1,5 @@
 """``TunerStack``: one ``TunerConstruct`` and the stack outputs the clients read."""
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -10,13 +11,7 @@ from constructs import Construct
 from tuner import constants
 
 from stacks.nag import acknowledge_findings
-from stacks.tuner_construct import TunerConstruct
-
-
-FEATURE_FLAGS = (
-    "@aws-cdk/aws-s3:serverAccessLogsUseBucketPolicy",  # access logs via bucket policy, ACLs stay off
-    "@aws-cdk/aws-lambda:recognizeLayerVersion",  # a layer change publishes a new function version
-)
+from stacks.tuner_construct import DEFAULT_RETRY_INTERVAL, DEFAULT_SWEEPER_INTERVAL, TunerConstruct
 
 
 class TunerStack(Stack):
@@ -30,16 +25,12 @@ class TunerStack(Stack):
         allowed_execution_role_arns: Sequence[str] | None = None,
         removal_policy: RemovalPolicy = RemovalPolicy.RETAIN,
         log_retention: logs.RetentionDays = logs.RetentionDays.THREE_MONTHS,
-        sweeper_interval: Duration = Duration.minutes(5),
-        retry_interval: Duration = Duration.seconds(1),
+        sweeper_interval: Duration = DEFAULT_SWEEPER_INTERVAL,
+        retry_interval: Duration = DEFAULT_RETRY_INTERVAL,
         log_level: str = "INFO",
         **kwargs: Any,
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)
-        # Feature flags this stack relies on, set here (not in cdk.json) so that `python app.py`,
-        # `cdk synth` and the tests synthesize the same template. Must precede any child.
-        for flag in FEATURE_FLAGS:
-            self.node.set_context(flag, True)
         self.tuner = TunerConstruct(
             self,
             "Tuner",
@@ -52,14 +43,20 @@ class TunerStack(Stack):
         )
         tuner = self.tuner
         outputs = {
-            constants.OUTPUT_STATE_MACHINE_ARN: (tuner.state_machine.state_machine_arn, "tuning job state machine"),
+            constants.OUTPUT_STATE_MACHINE_ARN: (
+                tuner.state_machine.state_machine_arn,
+                "tuning job state machine",
+            ),
             constants.OUTPUT_TABLE_NAME: (tuner.table.table_name, "tuner state (DynamoDB)"),
             constants.OUTPUT_BUCKET_NAME: (tuner.bucket.bucket_name, "tuner artifacts (S3)"),
             constants.OUTPUT_EVENT_HANDLER: (
                 tuner.functions["training_event"].function_name,
                 "Lambda completing a worker's task token on a training job state change",
             ),
-            constants.OUTPUT_SWEEPER: (tuner.functions["sweeper"].function_name, "periodic safety-net Lambda"),
+            constants.OUTPUT_SWEEPER: (
+                tuner.functions["sweeper"].function_name,
+                "periodic safety-net Lambda",
+            ),
         }
         for name, (value, description) in outputs.items():
             CfnOutput(self, name, value=value, description=description)

@@ -12,6 +12,7 @@ name. Shape::
 
 Payloads stay small (names and numbers): the history of a tuning job lives in DynamoDB.
 """
+
 from __future__ import annotations
 
 from collections.abc import Mapping

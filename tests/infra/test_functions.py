@@ -1,0 +1,216 @@
+"""The six Lambdas: configuration, layers, sizes, and what their code can import."""
+
+from __future__ import annotations
+
+import ast
+import json
+import sys
+from pathlib import Path
+
+import pytest
+from tuner import constants
+
+from stacks.functions import FUNCTIONS, SCIENTIFIC, TUNER
+
+ROOT = Path(__file__).resolve().parents[2]
+TUNER_SRC = ROOT / "layers" / "tuner" / "python"
+MB = 1024 * 1024
+SIZE_BUDGET = 200 * MB  # Lambda allows 250 MB unzipped, function and layers together
+RUNTIME_PROVIDED = {
+    "boto3",
+    "botocore",
+    "s3transfer",
+    "jmespath",
+    "dateutil",
+    "urllib3",
+    "six",
+    "awslambdaric",
+}
+
+
+def function(synth, name: str) -> dict:
+    [props] = [
+        r["Properties"]
+        for r in synth.resources("AWS::Lambda::Function").values()
+        if r["Properties"].get("Description") == constants.LAMBDAS[name]
+    ]
+    return props
+
+
+def layer_names(synth) -> dict[str, str]:
+    """Layer logical id -> ``tuner`` / ``scientific`` (from the layer's description)."""
+    names = {}
+    for logical_id, layer in synth.resources("AWS::Lambda::LayerVersion").items():
+        description = layer["Properties"]["Description"]
+        names[logical_id] = SCIENTIFIC if description.startswith("numpy") else TUNER
+    return names
+
+
+def asset_dir(synth, code: dict) -> Path:
+    key = code["S3Key"]
+    return synth.outdir / f"asset.{key.removesuffix('.zip')}"
+
+
+def tree_bytes(root: Path) -> int:
+    return sum(p.stat().st_size for p in root.rglob("*") if p.is_file())
+
+
+def test_there_is_one_function_per_lambdas_entry(synth):
+    assert len(synth.resources("AWS::Lambda::Function")) == len(constants.LAMBDAS)
+
+
+@pytest.mark.parametrize("name", list(constants.LAMBDAS))
+def test_function_configuration(synth, name):
+    props = function(synth, name)
+    spec = FUNCTIONS[name]
+    assert props["Runtime"] == "python3.12"
+    assert props["Handler"] == "handler.handler"
+    assert props["Architectures"] == ["x86_64"]
+    assert props["TracingConfig"] == {"Mode": "Active"}
+    assert props["MemorySize"] == spec.memory_mb
+    assert props["Timeout"] == spec.timeout_seconds
+    env = props["Environment"]["Variables"]
+    assert set(env) == {
+        constants.ENV_TABLE_NAME,
+        constants.ENV_BUCKET_NAME,
+        constants.ENV_EVENT_BUS_NAME,
+        constants.ENV_LOG_LEVEL,
+    }
+    assert env[constants.ENV_EVENT_BUS_NAME] == "default"
+    assert "Ref" in env[constants.ENV_TABLE_NAME] and "Ref" in env[constants.ENV_BUCKET_NAME]
+    assert "LoggingConfig" in props  # its own log group, with the configured retention
+
+
+def test_sizing_of_the_heavy_functions():
+    assert FUNCTIONS["next_trial"].memory_mb == 1769  # one full vCPU for the GP
+    assert FUNCTIONS["next_trial"].timeout_seconds == 300
+    assert FUNCTIONS["training_event"].timeout_seconds == 300
+    assert FUNCTIONS["sweeper"].timeout_seconds == 300
+    assert all(FUNCTIONS[n].timeout_seconds == 60 for n in ("create_job", "finalize", "fail_job"))
+
+
+def test_function_log_groups_have_a_retention(synth):
+    groups = synth.resources("AWS::Logs::LogGroup")
+    assert len(groups) == len(constants.LAMBDAS) + 1  # + the state machine's
+    assert all(g["Properties"]["RetentionInDays"] == 90 for g in groups.values())
+
+
+@pytest.mark.parametrize("name", list(constants.LAMBDAS))
+def test_function_layers_match_the_spec(synth, name):
+    names = layer_names(synth)
+    attached = sorted(names[ref["Ref"]] for ref in function(synth, name)["Layers"])
+    assert attached == sorted(FUNCTIONS[name].layers)
+
+
+def test_layers_target_python_3_12(synth):
+    for layer in synth.resources("AWS::Lambda::LayerVersion").values():
+        assert layer["Properties"]["CompatibleRuntimes"] == ["python3.12"]
+
+
+@pytest.mark.parametrize("name", list(constants.LAMBDAS))
+def test_unzipped_function_with_its_layers_stays_under_200_mb(synth, name):
+    """Measured on the staged assets of the cloud assembly, i.e. what `cdk deploy` uploads."""
+    props = function(synth, name)
+    layers = synth.json["Resources"]
+    total = tree_bytes(asset_dir(synth, props["Code"]))
+    for ref in props["Layers"]:
+        total += tree_bytes(asset_dir(synth, layers[ref["Ref"]]["Properties"]["Content"]))
+    assert total < SIZE_BUDGET, f"{name}: {total / MB:.1f} MiB unzipped"
+
+
+def test_staged_assets_carry_no_caches_or_build_metadata(synth):
+    names = layer_names(synth)
+    layers = synth.json["Resources"]
+    staged = [asset_dir(synth, layers[i]["Properties"]["Content"]) for i in names]
+    staged += [asset_dir(synth, function(synth, n)["Code"]) for n in constants.LAMBDAS]
+    for root in staged:
+        bad = [
+            p for p in root.rglob("*") if p.name == "__pycache__" or p.name.endswith((".pyc", ".egg-info"))
+        ]
+        assert not bad, bad[:5]
+    [tuner_layer] = [i for i, n in names.items() if n == TUNER]
+    assert (
+        asset_dir(synth, layers[tuner_layer]["Properties"]["Content"]) / "python" / "tuner" / "constants.py"
+    ).is_file()
+
+
+# --- what a handler can import on Lambda ------------------------------------------------------------
+
+
+def _imports(path: Path, module: str) -> set[str]:
+    package = module if path.name == "__init__.py" else module.rpartition(".")[0]
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = package.split(".")[: len(package.split(".")) - node.level + 1]
+                target = ".".join(base + ([node.module] if node.module else []))
+            else:
+                target = node.module or ""
+            found.add(target)
+            found.update(f"{target}.{alias.name}" for alias in node.names)
+    return found
+
+
+def _tuner_file(module: str) -> Path | None:
+    base = TUNER_SRC.joinpath(*module.split("."))
+    for candidate in (base / "__init__.py", base.with_suffix(".py")):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def external_imports(handler: Path) -> set[str]:
+    """Top-level names of the non-``tuner`` modules the handler can reach through ``tuner``.
+
+    Conservative: imports inside functions count too.
+    """
+    todo, seen, external = [("handler", handler)], set(), set()
+    while todo:
+        module, path = todo.pop()
+        if path in seen:
+            continue
+        seen.add(path)
+        for name in _imports(path, module):
+            top = name.split(".")[0]
+            if top == "tuner":
+                parts = name.split(".")
+                for i in range(1, len(parts) + 1):  # parents' __init__ run first
+                    target = _tuner_file(".".join(parts[:i]))
+                    if target:
+                        todo.append((".".join(parts[:i]), target))
+            elif top and top != "__future__":
+                external.add(top)
+    return external
+
+
+@pytest.mark.parametrize("name", list(constants.LAMBDAS))
+def test_handler_imports_only_what_its_layers_and_the_runtime_provide(name):
+    handler = ROOT / "lambdas" / name / "handler.py"
+    provided = set(sys.stdlib_module_names) | RUNTIME_PROVIDED
+    if SCIENTIFIC in FUNCTIONS[name].layers:
+        provided |= {"numpy", "scipy"}
+    missing = external_imports(handler) - provided
+    assert not missing, (
+        f"lambdas/{name} can import {sorted(missing)}, which neither its layers "
+        f"{FUNCTIONS[name].layers} nor the Lambda runtime provide (stacks/functions.py)"
+    )
+
+
+@pytest.mark.parametrize("name", [n for n, s in FUNCTIONS.items() if SCIENTIFIC in s.layers])
+def test_the_scientific_layer_goes_only_where_numpy_or_scipy_is_reached(name):
+    handler = ROOT / "lambdas" / name / "handler.py"
+    assert external_imports(handler) & {"numpy", "scipy"}, (
+        f"lambdas/{name} never reaches numpy/scipy: drop the scientific layer in stacks/functions.py"
+    )
+
+
+def test_sizes_report_of_the_layer_build_is_consistent(synth):
+    report = ROOT / "build" / "layers" / "sizes.json"
+    if not report.is_file():
+        pytest.skip("build/layers/sizes.json is written by `python layers/build.py`")
+    data = json.loads(report.read_text())
+    assert set(data["functions"]) == set(constants.LAMBDAS)
+    assert all(f["total_bytes"] < SIZE_BUDGET for f in data["functions"].values())

@@ -1,0 +1,75 @@
+"""Stack-level contract: outputs, cdk-nag, the offline (moto) synthesis mode, a clear build error."""
+
+from __future__ import annotations
+
+import pytest
+from tuner import constants
+
+OUTPUTS = [
+    constants.OUTPUT_STATE_MACHINE_ARN,
+    constants.OUTPUT_TABLE_NAME,
+    constants.OUTPUT_BUCKET_NAME,
+    constants.OUTPUT_EVENT_HANDLER,
+    constants.OUTPUT_SWEEPER,
+]
+
+
+def test_outputs_name_the_resources_clients_need(synth):
+    outputs = synth.json["Outputs"]
+    assert set(OUTPUTS) <= set(outputs)
+    resources = synth.json["Resources"]
+
+    def target(name):
+        value = outputs[name]["Value"]
+        return resources[value["Ref"]]["Type"]
+
+    assert target(constants.OUTPUT_STATE_MACHINE_ARN) == "AWS::StepFunctions::StateMachine"
+    assert target(constants.OUTPUT_TABLE_NAME) == "AWS::DynamoDB::Table"
+    assert target(constants.OUTPUT_BUCKET_NAME) == "AWS::S3::Bucket"
+    handler = resources[outputs[constants.OUTPUT_EVENT_HANDLER]["Value"]["Ref"]]
+    sweeper = resources[outputs[constants.OUTPUT_SWEEPER]["Value"]["Ref"]]
+    assert handler["Properties"]["Description"] == constants.LAMBDAS["training_event"]
+    assert sweeper["Properties"]["Description"] == constants.LAMBDAS["sweeper"]
+
+
+def test_cdk_nag_leaves_no_unacknowledged_finding(synth):
+    [report] = synth.validation_report()["pluginReports"]
+    assert report["pluginName"] == "AwsSolutions"
+    assert report["violations"] == []
+    assert report["conclusion"] == "success"
+    assert all(v["ruleName"].startswith("AwsSolutions-") for v in report["suppressedViolations"])
+
+
+def test_local_mode_has_no_bootstrap_version_rule(synth):
+    """moto's CloudFormation cannot evaluate the bootstrap-version rule (tuner:local=true)."""
+    assert "CheckBootstrapVersion" not in synth.json.get("Rules", {})
+    assert "BootstrapVersion" not in synth.json.get("Parameters", {})
+
+
+def test_missing_scientific_layer_stops_synthesis_with_the_build_command(tmp_path):
+    import aws_cdk as cdk
+
+    from stacks.tuner_construct import MissingLayerError, TunerConstruct
+
+    stack = cdk.Stack(cdk.App(outdir=str(tmp_path / "out")), "Probe")
+    with pytest.raises(MissingLayerError, match=r"run `python layers/build.py` first"):
+        TunerConstruct(stack, "Tuner", scientific_layer_dir=tmp_path / "nothing")
+
+
+def test_context_props(tmp_path):
+    import aws_cdk as cdk
+
+    from stacks.app_context import nag_enabled, stack_props
+
+    app = cdk.App(
+        outdir=str(tmp_path),
+        context={
+            "allowedExecutionRoleArns": "arn:aws:iam::1:role/A, arn:aws:iam::1:role/B",
+            "tuner:nag": "false",
+        },
+    )
+    props = stack_props(app)
+    assert props == {"allowed_execution_role_arns": ["arn:aws:iam::1:role/A", "arn:aws:iam::1:role/B"]}
+    assert not nag_enabled(app)
+    assert nag_enabled(cdk.App(outdir=str(tmp_path)))
+    assert "synthesizer" in stack_props(cdk.App(outdir=str(tmp_path), context={"tuner:local": "true"}))

@@ -1,0 +1,183 @@
+"""The tuning job's state machine: retries, catches, the worker loop and the task-token wait."""
+
+from __future__ import annotations
+
+import pytest
+from aws_cdk.assertions import Match
+
+from stacks.workflow import LAMBDA_SERVICE_ERRORS, TUNER_TRANSIENT_ERRORS
+
+LAMBDA_TASKS = ["CreateTuningJob", "Finalize", "MarkFailed", "NextTrial"]
+
+
+def states(asl: dict) -> dict[str, dict]:
+    """Every state, including those inside Map item processors."""
+    found: dict[str, dict] = {}
+    for name, state in asl["States"].items():
+        found[name] = state
+        if state["Type"] == "Map":
+            found.update(states(state["ItemProcessor"]))
+    return found
+
+
+@pytest.fixture(scope="module")
+def asl(synth) -> dict:
+    return synth.asl()
+
+
+@pytest.fixture(scope="module")
+def all_states(asl) -> dict[str, dict]:
+    return states(asl)
+
+
+def test_standard_machine_with_error_logging_without_execution_data_and_tracing(synth):
+    synth.template.has_resource_properties(
+        "AWS::StepFunctions::StateMachine",
+        {
+            "StateMachineType": "STANDARD",
+            "TracingConfiguration": {"Enabled": True},
+            "LoggingConfiguration": Match.object_like({"Level": "ERROR", "IncludeExecutionData": False}),
+        },
+    )
+    synth.template.has_resource_properties("AWS::Logs::LogGroup", {"KmsKeyId": Match.any_value()})
+
+
+def test_no_jsonata(asl, all_states):
+    assert asl.get("QueryLanguage", "JSONPath") == "JSONPath"
+    assert all(s.get("QueryLanguage", "JSONPath") == "JSONPath" for s in all_states.values())
+
+
+def test_flow_create_then_workers_then_finalize(asl):
+    assert asl["StartAt"] == "CreateTuningJob"
+    assert asl["States"]["CreateTuningJob"]["Next"] == "RunWorkers"
+    assert asl["States"]["RunWorkers"]["Next"] == "Finalize"
+    assert asl["States"]["Finalize"]["Next"] == "Finalized?"
+    assert asl["States"]["MarkFailed"]["Next"] == "TuningJobFailed"
+    failed = asl["States"]["TuningJobFailed"]
+    assert (failed["Type"], failed["Error"]) == ("Fail", "TuningJobFailed")
+
+
+def test_the_lambda_tasks_are_exactly_the_expected_ones(all_states):
+    tasks = sorted(n for n, s in all_states.items() if s["Type"] == "Task")
+    assert tasks == sorted(LAMBDA_TASKS)
+
+
+@pytest.mark.parametrize("name", LAMBDA_TASKS)
+def test_every_lambda_task_retries_service_and_transient_errors_with_backoff(all_states, name):
+    retried = {}
+    for retrier in all_states[name]["Retry"]:
+        assert retrier["BackoffRate"] == 2
+        assert retrier["MaxAttempts"] == 6
+        assert retrier["IntervalSeconds"] >= 1
+        for error in retrier["ErrorEquals"]:
+            retried[error] = retrier
+    assert set(LAMBDA_SERVICE_ERRORS + TUNER_TRANSIENT_ERRORS) <= set(retried)
+    assert "States.ALL" not in retried and "States.Timeout" not in retried
+
+
+def test_create_rejects_bad_requests_and_marks_other_failures(asl):
+    catches = asl["States"]["CreateTuningJob"]["Catch"]
+    assert catches[0] == {
+        "ErrorEquals": ["ValidationError", "DuplicateTuningJobError"],
+        "ResultPath": "$.Error",
+        "Next": "RequestRejected",
+    }
+    assert catches[-1] == {"ErrorEquals": ["States.ALL"], "ResultPath": "$.Error", "Next": "MarkFailed"}
+    assert asl["States"]["RequestRejected"] == {
+        "Type": "Fail",
+        "ErrorPath": "$.Error.Error",
+        "CausePath": "$.Error.Cause",
+    }
+
+
+def test_create_payload_carries_request_execution_and_start_time(asl):
+    create = asl["States"]["CreateTuningJob"]
+    assert create["Parameters"] == {
+        "Request.$": "$",
+        "ExecutionArn.$": "$$.Execution.Id",
+        "StartTime.$": "$$.Execution.StartTime",
+    }
+    # The state output is the function's return value: a direct (optimised) function invocation.
+    assert "Payload" not in create["Parameters"] and "lambda:invoke" not in create["Resource"]
+
+
+@pytest.mark.parametrize("name", ["RunWorkers", "Finalize"])
+def test_later_steps_mark_the_job_failed_on_any_error(asl, name):
+    assert asl["States"][name]["Catch"] == [
+        {"ErrorEquals": ["States.ALL"], "ResultPath": "$.Error", "Next": "MarkFailed"}
+    ]
+
+
+def test_mark_failed_names_the_job_by_execution_and_keeps_the_error(asl):
+    mark = asl["States"]["MarkFailed"]
+    assert mark["Parameters"] == {"TuningJobName.$": "$$.Execution.Name", "Error.$": "$.Error"}
+    assert mark["ResultPath"] is None
+    assert "Catch" not in mark  # nothing left to mark if marking fails: the execution fails
+
+
+def test_workers_map_one_branch_per_parallel_slot_and_discards_results(asl):
+    run = asl["States"]["RunWorkers"]
+    assert run["ItemsPath"] == "$.Workers"
+    assert run["ItemSelector"] == {
+        "TuningJobName.$": "$.TuningJobName",
+        "Worker.$": "$$.Map.Item.Value",
+        "Iteration": 0,
+    }
+    assert run.get("MaxConcurrency", 0) == 0
+    assert run["ResultPath"] is None
+    assert run["ItemProcessor"]["StartAt"] == "NextTrial"
+
+
+def test_next_trial_waits_for_its_task_token_without_a_static_timeout(all_states):
+    task = all_states["NextTrial"]
+    assert task["Resource"].endswith(":states:::lambda:invoke.waitForTaskToken")
+    assert task["Parameters"]["Payload"] == {
+        "TaskToken.$": "$$.Task.Token",
+        "TuningJobName.$": "$.TuningJobName",
+        "Worker.$": "$.Worker",
+        "Iteration.$": "$.Iteration",
+    }
+    assert task["ResultPath"] == "$.Result"
+    assert not {"TimeoutSeconds", "TimeoutSecondsPath", "HeartbeatSeconds"} & set(task)
+    assert task["Next"] == "WorkerDone?"
+
+
+def test_worker_loops_until_done(all_states):
+    choice = all_states["WorkerDone?"]
+    assert choice["Choices"] == [
+        {"Variable": "$.Result.Done", "BooleanEquals": True, "Next": "WorkerFinished"}
+    ]
+    assert choice["Default"] == "Advance"
+    assert all_states["WorkerFinished"]["Type"] == "Succeed"
+    advance = all_states["Advance"]
+    assert advance["Parameters"] == {
+        "TuningJobName.$": "$.TuningJobName",
+        "Worker.$": "$.Worker",
+        "Iteration.$": "States.MathAdd($.Iteration, 1)",
+    }
+    assert advance["Next"] == "NextTrial"
+
+
+def test_finalize_status_failed_fails_the_execution(asl):
+    assert asl["States"]["Finalize"]["Parameters"] == {"TuningJobName.$": "$.TuningJobName"}
+    choice = asl["States"]["Finalized?"]
+    assert choice["Choices"] == [
+        {"Variable": "$.Status", "StringEquals": "Failed", "Next": "TuningJobFailed"}
+    ]
+    assert asl["States"][choice["Default"]]["Type"] == "Succeed"
+
+
+def test_retry_interval_is_a_construct_prop(tmp_path):
+    import aws_cdk as cdk
+
+    from stacks.tuner_construct import TunerConstruct
+
+    (tmp_path / "layer" / "python").mkdir(parents=True)  # an empty stand-in: no 140 MB copy
+    app = cdk.App(outdir=str(tmp_path / "out"))
+    stack = cdk.Stack(app, "Probe")
+    tuner = TunerConstruct(
+        stack, "Tuner", retry_interval=cdk.Duration.seconds(3), scientific_layer_dir=tmp_path / "layer"
+    )
+    definition = stack.resolve(tuner.state_machine.node.default_child.definition_string)  # type: ignore[union-attr]
+    text = "".join(p if isinstance(p, str) else "" for p in definition["Fn::Join"][1])
+    assert '"IntervalSeconds":3' in text and '"IntervalSeconds":1' not in text
