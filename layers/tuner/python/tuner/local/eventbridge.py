@@ -32,7 +32,7 @@ import logging
 import re
 import threading
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 log = logging.getLogger(__name__)
@@ -114,7 +114,7 @@ def _is_lambda(target: dict[str, Any]) -> bool:
 
 def _iso(value: Any) -> Any:
     if isinstance(value, (int, float)):
-        return datetime.fromtimestamp(value, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+        return datetime.fromtimestamp(value, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     return value
 
 

@@ -64,7 +64,7 @@ import tarfile
 import threading
 import time
 from collections.abc import Callable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -86,7 +86,7 @@ _EPOCH = datetime(1970, 1, 1)
 
 def _now() -> datetime:
     """Naive UTC, like moto's own timestamps (so moto's list filters can compare them)."""
-    return datetime.now(timezone.utc).replace(tzinfo=None)
+    return datetime.now(UTC).replace(tzinfo=None)
 
 
 def _millis(dt: datetime) -> int:
@@ -393,8 +393,8 @@ class LocalSageMaker:
             if key in self._jobs or name in backend.training_jobs:
                 raise ResourceInUseException(
                     "Training job names must be unique within an AWS account and region, and a "
-                    f"training job with this name already exists (arn:aws:sagemaker:{resp.region}:{resp.current_account}:training-job/"
-                    f"{name.lower()})")
+                    "training job with this name already exists (arn:aws:sagemaker:"
+                    f"{resp.region}:{resp.current_account}:training-job/{name.lower()})")
             job = _Job(self, request, resp.current_account, resp.region, fault)
             self._jobs[key] = job
             backend.training_jobs[name] = job
@@ -842,7 +842,7 @@ class LocalSageMaker:
                         continue
                     latest[d["Name"]] = (value, ts)
         return [{"MetricName": n, "Value": v, "Timestamp": datetime.fromtimestamp(
-            ts / 1000, timezone.utc).replace(tzinfo=None)} for n, (v, ts) in latest.items()]
+            ts / 1000, UTC).replace(tzinfo=None)} for n, (v, ts) in latest.items()]
 
     def _read_stream(self, job: _Job, stream: Any, label: str) -> None:
         try:
