@@ -1,0 +1,182 @@
+"""``BayesianStrategy``: wires encoding, GP, acquisition and optimiser together.
+
+Per proposal, stateless (everything is rebuilt from the history):
+1. While fewer than ``n_init`` trials exist (observed + pending), or fewer than two have a value,
+   take the next point of the job's scrambled Halton design (a function of ``RandomSeed``).
+2. Otherwise: transform the observed values (larger is better internally), impute failed trials
+   (no metric) with the worst transformed value so the model steers away from where they failed,
+   fit the GP's hyperparameters (on a deterministic subsample when there are many observations),
+   condition on every observation plus the pending trials as kriging-believer fantasies (their
+   posterior mean: the variance collapses there, so a parallel proposal goes elsewhere), and
+   maximise log-EI over the incumbent. The first result not already observed or pending wins.
+
+Reproducibility: the fit depends only on (RandomSeed, observations) and the acquisition
+optimiser's randomness only on (RandomSeed, trial number), so ``propose`` for trial *t* with the
+same history and pending set gives the same configuration, inside or outside a batch.
+Warm-start parents are simply more observations.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+
+from tuner.core.bayes.acqf import LogEI
+from tuner.core.bayes.design import ScrambledHalton, initial_design_size
+from tuner.core.bayes.encoding import Encoding
+from tuner.core.bayes.gp import GP, Hyper, OutputTransform, fit_hyper
+from tuner.core.bayes.optim import optimize_acqf
+from tuner.core.space import SearchSpace
+from tuner.core.strategies.base import Observation, Strategy, trial_rng
+
+_DESIGN_SALT = 17
+_FIT_SALT = 29
+_MAX_FIT_POINTS = 200  # hyperparameters are fit on at most this many points (always the best 50)
+
+
+@dataclass
+class _Model:
+    gp: GP
+    hyper: Hyper
+    F: np.ndarray  # (n, D) features of observed trials
+    y: np.ndarray  # (n,) transformed values, failures imputed
+    best: float  # best transformed observed value
+    top: np.ndarray  # (k, d) best observed parameter vectors
+
+
+class BayesianStrategy(Strategy):
+    name = "Bayesian"
+
+    def __init__(
+        self,
+        space: SearchSpace,
+        *,
+        maximize: bool,
+        seed: int | None = None,
+        config: Mapping[str, Any] | None = None,
+    ) -> None:
+        super().__init__(space, maximize=maximize, seed=seed, config=config)
+        self.enc = Encoding.from_space(space)
+        self.n_init = initial_design_size(self.enc.d, self.config.get("initial_design_size"))
+        self.n_candidates = int(self.config.get("n_candidates", 2048))
+        self._design: ScrambledHalton | None = None
+
+    # ---- public interface ----------------------------------------------------------------------
+    def propose(
+        self,
+        trial_number: int,
+        observations: Sequence[Observation],
+        pending: Sequence[Mapping[str, str]] = (),
+    ) -> dict[str, str]:
+        return self.propose_batch(trial_number, 1, observations, pending)[0]
+
+    def propose_batch(
+        self,
+        first_trial_number: int,
+        n: int,
+        observations: Sequence[Observation],
+        pending: Sequence[Mapping[str, str]] = (),
+    ) -> list[dict[str, str]]:
+        Z, values = self._history(observations)
+        pend = [z for z in (self.enc.param_vector(p) for p in pending) if z is not None]
+        seen = {self.enc.key(z) for z in Z} | {self.enc.key(z) for z in pend}
+        n_valid = int(np.sum(np.isfinite(values)))
+        model: _Model | None = None
+        out: list[dict[str, str]] = []
+        for i in range(n):
+            t = first_trial_number + i
+            rng = trial_rng(self.seed, t)
+            n_known = len(observations) + len(pending) + i
+            if n_known < self.n_init or n_valid < 2:
+                z = self._design_point(n_known, rng, seen)
+            else:
+                if model is None:
+                    model = self._fit(Z, values)
+                z = self._bo_point(model, np.array(pend).reshape(-1, self.enc.d), rng, seen)
+            cfg = self.enc.config(z)
+            out.append(cfg)
+            z = self.enc.param_vector(cfg)  # exactly what a later call sees as pending
+            seen.add(self.enc.key(z))
+            pend.append(z)
+        return out
+
+    # ---- steps ---------------------------------------------------------------------------------
+    def _history(self, observations: Sequence[Observation]) -> tuple[np.ndarray, np.ndarray]:
+        """Parameter vectors (n, d) and values (n,) (NaN = no metric) of usable observations."""
+        rows, vals = [], []
+        for o in observations:
+            z = self.enc.param_vector(o.params)
+            if z is None:
+                continue
+            v = o.value
+            v = float("nan") if v is None or not math.isfinite(float(v)) else float(v)
+            rows.append(z)
+            vals.append(v if self.maximize or math.isnan(v) else -v)
+        return np.array(rows).reshape(-1, self.enc.d), np.array(vals, dtype=float)
+
+    def _design_point(self, index: int, rng: np.random.Generator, seen: set) -> np.ndarray:
+        if self._design is None:
+            base = 0 if self.seed is None else int(self.seed) + 1
+            self._design = ScrambledHalton(self.enc.d, np.random.default_rng([base, _DESIGN_SALT]))
+        z = self.enc.from_unit_cube(self._design.points(index, 1))[0]
+        for _ in range(64):  # small discrete spaces: do not repeat a configuration
+            if self.enc.key(z) not in seen:
+                break
+            z = self.enc.from_unit_cube(rng.random((1, self.enc.d)))[0]
+        return z
+
+    def _fit(self, Z: np.ndarray, values: np.ndarray) -> _Model:
+        enc = self.enc
+        ok = np.isfinite(values)
+        tf = OutputTransform.fit(values[ok])
+        y = np.empty(len(values))
+        y[ok] = tf(values[ok])
+        best = float(np.max(y[ok]))
+        y[~ok] = float(np.min(y[ok]))  # failed trials: as bad as the worst observed
+        F = enc.features(Z)
+        n = len(y)
+        idx = np.arange(n)
+        if n > _MAX_FIT_POINTS:
+            base = 0 if self.seed is None else int(self.seed) + 1
+            frng = np.random.default_rng([base, n, _FIT_SALT])
+            order = np.argsort(-y, kind="stable")
+            rest = frng.choice(order[50:], _MAX_FIT_POINTS - 50, replace=False)
+            idx = np.sort(np.concatenate([order[:50], rest]))
+        starts = 2 if n <= 100 else 1
+        maxiter = 200 if n <= 100 else 80
+        hyper = fit_hyper(F[idx], y[idx], enc.col_param, enc.col_scale, enc.d, maxiter=maxiter, starts=starts)
+        gp = GP(F, y, hyper, enc.col_param, enc.col_scale)
+        k = min(5, int(ok.sum()))
+        top = Z[np.argsort(-np.where(ok, y, -np.inf), kind="stable")[:k]]
+        return _Model(gp, hyper, F, y, best, top)
+
+    def _bo_point(self, model: _Model, pend: np.ndarray, rng: np.random.Generator, seen: set) -> np.ndarray:
+        enc = self.enc
+        gp, best = model.gp, model.best
+        if len(pend):
+            Fp = enc.features(pend)
+            fantasy = gp.predict(Fp)[0]
+            gp = GP(np.vstack([model.F, Fp]), np.concatenate([model.y, fantasy]), model.hyper,
+                    enc.col_param, enc.col_scale)
+            best = max(best, float(np.max(fantasy)))
+        acqf = LogEI(best)
+        n_num = enc.num_idx.size
+
+        def acq(Zq: np.ndarray, grad: bool = False):
+            Fq = enc.features(Zq)
+            if not grad:
+                mean, var = gp.predict(Fq)
+                return acqf.evaluate(mean, var)[0]
+            mean, var, dmean, dvar = gp.predict(Fq, grad_cols=n_num)
+            val, dm, dv = acqf.evaluate(mean, var)
+            return val, dm[:, None] * dmean + dv[:, None] * dvar
+
+        n = len(model.y)
+        n_cand = self.n_candidates if n <= 300 else self.n_candidates // 2
+        Zs, _ = optimize_acqf(enc, acq, rng, incumbents=model.top, n_candidates=n_cand)
+        for z in Zs:
+            if enc.key(z) not in seen:
+                return z
+        return enc.from_unit_cube(rng.random((1, enc.d)))[0]  # the space is exhausted
