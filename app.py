@@ -6,6 +6,7 @@ Context (``-c key=value`` or cdk.json):
                             CreateTrainingJob. Default: arn:aws:iam::<account>:role/*SageMaker*
                             (every role of the account whose name contains "SageMaker").
   tuner:local=true          no bootstrap-version rule (the offline harness deploys into moto).
+  tuner:retryIntervalSeconds  first wait of every Lambda task's Retry (default 1; backoff 2, 6 tries).
   tuner:nag=false           skip the cdk-nag AwsSolutions checks (on by default).
 """
 

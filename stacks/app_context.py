@@ -9,6 +9,7 @@ import aws_cdk as cdk
 CTX_ROLES = "allowedExecutionRoleArns"
 CTX_LOCAL = "tuner:local"
 CTX_NAG = "tuner:nag"
+CTX_RETRY_INTERVAL = "tuner:retryIntervalSeconds"
 
 
 def _flag(app: cdk.App, key: str, default: bool) -> bool:
@@ -19,13 +20,20 @@ def _flag(app: cdk.App, key: str, default: bool) -> bool:
 
 
 def stack_props(app: cdk.App) -> dict[str, Any]:
-    """``allowedExecutionRoleArns`` (comma list) and, with ``tuner:local=true``, a synthesizer
-    without the bootstrap-version rule (moto's CloudFormation cannot evaluate it)."""
+    """``allowedExecutionRoleArns`` (comma list); ``tuner:retryIntervalSeconds`` (whole seconds,
+    at least 1: the first wait of every Lambda task's Retry); with ``tuner:local=true``, a
+    synthesizer without the bootstrap-version rule (moto's CloudFormation cannot evaluate it)."""
     props: dict[str, Any] = {}
     roles = app.node.try_get_context(CTX_ROLES)
     if roles:
         items = roles if isinstance(roles, list) else str(roles).split(",")
         props["allowed_execution_role_arns"] = [arn.strip() for arn in items if arn.strip()]
+    interval = app.node.try_get_context(CTX_RETRY_INTERVAL)
+    if interval is not None:
+        seconds = int(interval)
+        if seconds < 1:
+            raise ValueError(f"{CTX_RETRY_INTERVAL}={interval!r}: Step Functions retries wait at least 1 s")
+        props["retry_interval"] = cdk.Duration.seconds(seconds)
     if _flag(app, CTX_LOCAL, False):
         props["synthesizer"] = cdk.DefaultStackSynthesizer(generate_bootstrap_version_rule=False)
     return props

@@ -72,4 +72,8 @@ def test_context_props(tmp_path):
     assert props == {"allowed_execution_role_arns": ["arn:aws:iam::1:role/A", "arn:aws:iam::1:role/B"]}
     assert not nag_enabled(app)
     assert nag_enabled(cdk.App(outdir=str(tmp_path)))
+    retry = stack_props(cdk.App(outdir=str(tmp_path), context={"tuner:retryIntervalSeconds": "2"}))
+    assert retry["retry_interval"].to_seconds() == 2
+    with pytest.raises(ValueError, match="at least 1 s"):
+        stack_props(cdk.App(outdir=str(tmp_path), context={"tuner:retryIntervalSeconds": 0}))
     assert "synthesizer" in stack_props(cdk.App(outdir=str(tmp_path), context={"tuner:local": "true"}))
