@@ -162,7 +162,7 @@ def _attach_layers(session: Any, template: dict[str, Any], stack_name: str) -> N
     cfn = session.client("cloudformation")
     lam = session.client("lambda")
     physical = {
-        r["LogicalResourceId"]: r["PhysicalResourceId"]
+        r.get("LogicalResourceId"): r.get("PhysicalResourceId")
         for r in cfn.describe_stack_resources(StackName=stack_name)["StackResources"]
     }
     layer_arns = {}

@@ -1,0 +1,1 @@
+"""Offline harness: moto deployment, local SageMaker stand-in, in-process Lambdas."""
