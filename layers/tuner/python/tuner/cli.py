@@ -156,8 +156,19 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def _quiet_moto() -> None:
+    """moto logs every unsupported CloudFormation type and every failed state: not for users."""
+    import logging
+    import warnings
+
+    warnings.filterwarnings("ignore", module="moto")
+    for name in ("moto", "botocore.credentials"):
+        logging.getLogger(name).setLevel(logging.CRITICAL)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    _quiet_moto()
     try:
         return int(args.func(args))
     except TuningError as err:

@@ -44,7 +44,7 @@ class LocalTuner:
         fault: Callable[[str, dict], str | None] | None = None,
         context: Mapping[str, Any] | None = None,
     ) -> None:
-        self.work_dir = Path(work_dir or tempfile.mkdtemp(prefix="tuner-local-"))
+        self.work_dir = Path(work_dir or tempfile.mkdtemp(prefix="tuner-local-")).resolve()
         self.region = region
         self.sweep_interval = sweep_interval
         self.fault = fault

@@ -254,7 +254,7 @@ class LocalSageMaker:
                  fault: Callable[[str, dict], str | None] | None = None,
                  poll_interval: float = 0.05, stop_grace: float = 2.0,
                  emit_events: bool = True) -> None:
-        self.work_dir = Path(work_dir)
+        self.work_dir = Path(work_dir).resolve()  # scripts run with cwd = their code dir
         self.python = python
         self.fault = fault
         self.poll_interval = poll_interval
