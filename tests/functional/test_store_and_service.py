@@ -1,0 +1,135 @@
+"""The DynamoDB store and the service's idempotency, against moto (DynamoDB, SageMaker, Logs, SFN)."""
+from __future__ import annotations
+
+import json
+import threading
+from pathlib import Path
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from tuner.aws.store import DynamoStore
+from tuner.core.records import JobRecord, TrialRecord
+from tuner.errors import DuplicateTuningJobError, ValidationError
+from tuner.service.runtime import build_service
+
+EVENTS = Path(__file__).resolve().parents[1] / "events"
+EXEC_ARN = "arn:aws:states:us-east-1:123456789012:execution:Tuner:"
+
+
+@pytest.fixture
+def aws():
+    with mock_aws():
+        ddb = boto3.client("dynamodb", region_name="us-east-1")
+        ddb.create_table(
+            TableName="tuner",
+            BillingMode="PAY_PER_REQUEST",
+            AttributeDefinitions=[{"AttributeName": n, "AttributeType": "S"} for n in ("pk", "sk", "kind", "created")],
+            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+            GlobalSecondaryIndexes=[{
+                "IndexName": "by-kind",
+                "KeySchema": [{"AttributeName": "kind", "KeyType": "HASH"}, {"AttributeName": "created", "KeyType": "RANGE"}],
+                "Projection": {"ProjectionType": "ALL"},
+            }],
+        )
+        yield boto3.session.Session(region_name="us-east-1")
+
+
+@pytest.fixture
+def store(aws):
+    return DynamoStore("tuner", aws.client("dynamodb"))
+
+
+def request(name="job-a", **config):
+    r = json.loads((EVENTS / "request_random.json").read_text())
+    r["HyperParameterTuningJobName"] = name
+    r["HyperParameterTuningJobConfig"].update(config)
+    return r
+
+
+def test_claims_are_idempotent_per_key_and_never_exceed_the_budget(store):
+    store.create_job(JobRecord(name="j", request={}))
+    assert store.claim_trial("j", "1#0", 5) == 1
+    assert store.claim_trial("j", "1#0", 5) == 1  # a retried step gets the same trial
+    results: list[int | None] = []
+    lock = threading.Lock()
+
+    def claim(worker: int) -> None:
+        for it in range(3):
+            n = store.claim_trial("j", f"{worker + 2}#{it}", 5)
+            with lock:
+                results.append(n)
+
+    threads = [threading.Thread(target=claim, args=(w,)) for w in range(6)]
+    [t.start() for t in threads]
+    [t.join() for t in threads]
+    taken = sorted(n for n in results if n is not None)
+    assert taken == [2, 3, 4, 5]  # every number once, none beyond MaxNumberOfTrainingJobs
+    assert store.get_job("j").next_trial == 5
+
+
+def test_trials_put_once_and_results_recorded_once(store):
+    t = TrialRecord(job="j", number=1, params={"x": "1"}, training_job_name="j-001-00000000")
+    assert store.put_trial(t) is t
+    again = store.put_trial(TrialRecord(job="j", number=1, params={"x": "2"}, training_job_name="other"))
+    assert again.params == {"x": "1"}  # the stored one wins
+    assert store.update_trial("j", 1, only_unrecorded=True, status="Completed", final_objective=0.5, recorded=True)
+    assert not store.update_trial("j", 1, only_unrecorded=True, status="Failed", recorded=True)
+    stored = store.get_trial("j", 1)
+    assert (stored.status, stored.final_objective) == ("Completed", 0.5)
+
+
+def test_duplicate_name_is_refused_but_the_same_execution_is_idempotent(aws):
+    svc = build_service("tuner", session=aws)
+    out = svc.create_job(request(), execution_arn=EXEC_ARN + "job-a")
+    assert out == {"TuningJobName": "job-a", "Workers": [1, 2, 3, 4]}
+    assert svc.create_job(request(), execution_arn=EXEC_ARN + "job-a") == out  # Lambda retry
+    with pytest.raises(DuplicateTuningJobError, match="exists already"):
+        svc.create_job(request(), execution_arn=EXEC_ARN + "another")
+    assert svc.describe("job-a")["HyperParameterTuningJobStatus"] == "InProgress"
+
+
+def test_invalid_request_stores_only_a_failed_job_naming_the_field(aws):
+    svc = build_service("tuner", session=aws)
+    bad = request("job-bad", ResourceLimits={"MaxNumberOfTrainingJobs": 3, "MaxParallelTrainingJobs": 0})
+    with pytest.raises(ValidationError) as err:
+        svc.create_job(bad, execution_arn=EXEC_ARN + "job-bad")
+    assert "MaxParallelTrainingJobs" in str(err.value)
+    d = svc.describe("job-bad")
+    assert d["HyperParameterTuningJobStatus"] == "Failed"
+    assert "MaxParallelTrainingJobs" in d["FailureReason"]
+    assert svc.store.list_trials("job-bad") == []
+
+
+def test_a_duplicated_event_is_counted_once_and_an_used_token_is_harmless(aws):
+    svc = build_service("tuner", session=aws)
+    svc.create_job(request("job-e", Strategy="Random"), execution_arn=EXEC_ARN + "job-e")
+    name = "job-e-001-0badc0de"
+    svc.store.claim_trial("job-e", "1#0", 20)
+    svc.store.put_trial(TrialRecord(job="job-e", number=1, params={"max_depth": "3"}, training_job_name=name,
+                                    status="InProgress", task_token="not-a-live-token"))
+    sm = aws.client("sagemaker")  # moto: the job is Completed at once
+    sm.create_training_job(
+        TrainingJobName=name, AlgorithmSpecification={"TrainingImage": "img", "TrainingInputMode": "File"},
+        RoleArn="arn:aws:iam::123456789012:role/SageMakerRole", OutputDataConfig={"S3OutputPath": "s3://b/o"},
+        ResourceConfig={"InstanceType": "ml.m5.large", "InstanceCount": 1, "VolumeSizeInGB": 5},
+        StoppingCondition={"MaxRuntimeInSeconds": 60},
+    )
+    logs = aws.client("logs")
+    logs.create_log_group(logGroupName="/aws/sagemaker/TrainingJobs")
+    logs.create_log_stream(logGroupName="/aws/sagemaker/TrainingJobs", logStreamName=f"{name}/algo-1-1")
+    logs.put_log_events(
+        logGroupName="/aws/sagemaker/TrainingJobs", logStreamName=f"{name}/algo-1-1",
+        logEvents=[{"timestamp": 1000 + i, "message": f"validation-auc:{v}"} for i, v in enumerate([0.7, "nan", 0.8, "junk"])],
+    )
+    first = svc.record_training_job(name)
+    second = svc.record_training_job(name)  # the same event delivered twice
+    assert first["Status"] == second["Status"] == "Completed"
+    assert "WorkerWoken" in first  # moto accepts any token; a used one is tolerated either way
+    t = svc.store.get_trial("job-e", 1)
+    assert t.final_objective == 0.8 and t.series == [0.7, 0.8]  # latest value; NaN and garbage skipped
+    d = svc.describe("job-e")
+    assert d["TrainingJobStatusCounters"]["Completed"] == 1
+    assert d["ObjectiveStatusCounters"]["Succeeded"] == 1
+    assert svc.record_training_job("unrelated-training-job")["Ignored"]
