@@ -61,6 +61,9 @@ class BayesianStrategy(Strategy):
         self.enc = Encoding.from_space(space)
         self.n_init = initial_design_size(self.enc.d, self.config.get("initial_design_size"))
         self.n_candidates = int(self.config.get("n_candidates", 2048))
+        # EI's improvement margin, in standardised output units: discourages spending trials on
+        # vanishing improvements next to the incumbent (e.g. creeping along a boundary)
+        self.xi = float(self.config.get("xi", 0.01))
         self._design: ScrambledHalton | None = None
 
     # ---- public interface ----------------------------------------------------------------------
@@ -161,7 +164,7 @@ class BayesianStrategy(Strategy):
             gp = GP(np.vstack([model.F, Fp]), np.concatenate([model.y, fantasy]), model.hyper,
                     enc.col_param, enc.col_scale)
             best = max(best, float(np.max(fantasy)))
-        acqf = LogEI(best)
+        acqf = LogEI(best + self.xi)
         n_num = enc.num_idx.size
 
         def acq(Zq: np.ndarray, grad: bool = False):
