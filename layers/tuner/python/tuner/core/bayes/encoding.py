@@ -13,7 +13,7 @@ Notation:
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Mapping
+from typing import Mapping, Sequence
 
 import numpy as np
 
@@ -67,24 +67,36 @@ class Encoding:
     def param_vector(self, config: Mapping[str, str]) -> np.ndarray | None:
         """Configuration -> ``z`` of shape (d,); None when a value is not in this space
         (e.g. a warm-start parent's categorical value that this job does not have)."""
-        z = np.empty(self.d)
+        Z, ok = self.param_matrix([config])
+        return Z[0] if ok[0] else None
+
+    def param_matrix(self, configs: Sequence[Mapping[str, str]]) -> tuple[np.ndarray, np.ndarray]:
+        """Configurations -> (Z (n, d), usable (n,) bool), vectorised per parameter.
+        Numeric values outside the range are clipped into it."""
+        n = len(configs)
+        Z = np.zeros((n, self.d))
+        ok = np.ones(n, dtype=bool)
         for i, p in enumerate(self.space.params):
-            if p.name not in config:
-                return None
-            v = config[p.name]
+            col = [c.get(p.name) for c in configs]
             if p.kind == CATEGORICAL:
-                if str(v) not in p.values:
-                    return None
-                z[i] = p.values.index(str(v))
-            else:
+                index = {v: j for j, v in enumerate(p.values)}
+                for r, v in enumerate(col):
+                    j = index.get(str(v)) if v is not None else None
+                    if j is None:
+                        ok[r] = False
+                    else:
+                        Z[r, i] = j
+                continue
+            x = np.full(n, np.nan)
+            for r, v in enumerate(col):
                 try:
-                    x = float(v)
+                    x[r] = float(v)  # type: ignore[arg-type]
                 except (TypeError, ValueError):
-                    return None
-                if not np.isfinite(x):
-                    return None
-                z[i] = p.to_unit(x)  # clipped into the range
-        return self.snap(z)
+                    pass
+            good = np.isfinite(x)
+            ok &= good
+            Z[:, i] = _to_unit(p, np.where(good, x, p.low))
+        return self.snap(Z), ok
 
     def config(self, z: np.ndarray) -> dict[str, str]:
         """``z`` of shape (d,) -> configuration of SageMaker strings."""
@@ -131,14 +143,11 @@ class Encoding:
             parts.append(oh)
         return np.concatenate(parts, axis=1) if parts else np.zeros((m, 0))
 
-    def key(self, z: np.ndarray) -> tuple[str, ...]:
-        """Identity of the configuration ``z`` maps to (for duplicate checks)."""
-        cfg = self.config(z)
-        return tuple(cfg[n] for n in self.space.names)
-
-    def config_key(self, config: Mapping[str, str]) -> tuple[str, ...] | None:
-        z = self.param_vector(config)
-        return None if z is None else self.key(z)
+    def key(self, z: np.ndarray) -> bytes:
+        """Identity of the configuration ``z`` maps to (for duplicate checks): the parameter
+        vector of its SageMaker strings, so it equals ``param_vector(config).tobytes()``."""
+        back = self.param_vector(self.config(z))
+        return b"" if back is None else back.tobytes()
 
     def size(self) -> float:
         """Number of distinct configurations (inf when any parameter is continuous)."""
@@ -161,6 +170,16 @@ def _inv(scaling: str, t: np.ndarray) -> np.ndarray:
     if scaling == "ReverseLogarithmic":
         return -np.expm1(-t)
     return t
+
+
+def _to_unit(p: Param, x: np.ndarray) -> np.ndarray:
+    """Vectorised ``Param.to_unit`` for a numeric parameter (values clipped into the range)."""
+    lo, hi = p._bounds()
+    a, b = _fwd(p.scaling, np.float64(lo)), _fwd(p.scaling, np.float64(hi))
+    if b == a:
+        return np.full_like(x, 0.5)
+    x = np.clip(x, p.low, p.high)
+    return np.clip((_fwd(p.scaling, x) - a) / (b - a), 0.0, 1.0)
 
 
 def _snap_integer(p: Param, u: np.ndarray) -> np.ndarray:
