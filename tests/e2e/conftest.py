@@ -1,4 +1,4 @@
-"""One offline deployment per test session: synth (cached) + deploy into moto, shared by all e2e tests."""
+"""One offline deployment for the e2e package: synth (cached) + deploy into moto, shared by all e2e tests."""
 from __future__ import annotations
 
 import copy
@@ -13,8 +13,9 @@ from tuner.local.harness import LocalTuner
 SCRIPTS = Path(__file__).parent / "scripts"
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def local_tuner(tmp_path_factory: pytest.TempPathFactory):
+    """Package-scoped: moto's state is global, so the mock must end before other test folders run."""
     with LocalTuner(tmp_path_factory.mktemp("local-tuner"), sweep_interval=2.0) as lt:
         yield lt
 

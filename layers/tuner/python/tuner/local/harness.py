@@ -72,6 +72,7 @@ class LocalTuner:
         try:
             reset()
             self.session = boto3.session.Session(region_name=self.region)
+            eventbridge.reset()
             self.lambdas = InProcessLambdas(self.work_dir / "lambda-code").install()
             self._patches.append(self.lambdas)
             eventbridge.install_lambda_delivery()
@@ -96,6 +97,7 @@ class LocalTuner:
                 if patch is eventbridge:
                     eventbridge.wait_deliveries(5.0)
                     eventbridge.uninstall_lambda_delivery()
+                    eventbridge.reset()
                 else:
                     patch.uninstall()
             except Exception:
