@@ -4,34 +4,306 @@ AMT applies every ``Regex`` to every line the algorithm writes; the first captur
 the whole match when the regex has no group) is the value. The final value of a metric is the
 latest one emitted. Values that do not parse as finite numbers are skipped (and counted), so a
 garbage or NaN print never becomes an objective.
+
+Bounded in time and memory, whatever the training script prints or the request's regexes are:
+
+* **Regexes that backtrack exponentially** (a quantifier nested in an unbounded quantifier, such as
+  ``(\\d+\\.)+``; a quantified alternation whose branches can start with the same character, such as
+  ``(a|ab)*``) are refused: ``regex_problem`` names the construct and the fix. It is meant for
+  request time; ``parse_metrics`` applies it again and gives such a metric no values and an
+  ``error``.
+* **Polynomial backtracking** (``.*a.*b`` on a long line needs ~L^3 steps) is bounded per line:
+  each regex gets a line-length cap from a worst-case cost model (``line_cap``), so one line
+  costs at most ~``STEP_BUDGET`` regex steps (~0.3 s at worst) per regex.
+* **Long lines**: a message is split at carriage returns (progress bars rewrite one terminal line;
+  the last segment is what a user saw) and each segment is cut to the regex's cap.
+* **Many lines**: lines are consumed as a stream (never materialised) and at most ``MAX_LINES``
+  lines or ``MAX_SECONDS`` of wall time are spent on one training job; past either budget parsing
+  stops and every series carries ``error`` (a FailureReason-ready sentence) and no ``final``.
+* **Memory**: each series keeps a bounded sample (at most ``2 * MAX_SERIES`` points, evenly
+  thinned while streaming, plus the latest value), however many values a job prints.
 """
 from __future__ import annotations
 
 import math
 import re
+import time
 from dataclasses import dataclass, field
-from typing import Iterable, Mapping, Sequence
+from typing import Any, Callable, Iterable, Mapping, Sequence
 
-MAX_LINE_CHARS = 16_384  # longer lines are cut before matching (bounded regex work per line)
-MAX_SERIES = 1_000  # intermediate points kept per metric (oldest are thinned)
+MAX_LINE_CHARS = 16_384  # longest line segment ever matched (cut before matching)
+MAX_SERIES = 1_000  # intermediate points stored per metric (oldest are thinned)
+MAX_LINES = 1_000_000  # log lines read per training job
+MAX_SECONDS = 120.0  # wall time spent per training job (reading + matching); Lambda timeout is 300 s
+STEP_BUDGET = 2e8  # worst-case regex steps (cost model below) allowed for one line segment
+
+try:  # CPython 3.11+: the parser behind ``re`` (``sre_parse`` before)
+    from re import _constants as _sre
+    from re import _parser as _sre_parse
+except ImportError:  # pragma: no cover - older interpreters
+    import sre_constants as _sre  # type: ignore[no-redef]
+    import sre_parse as _sre_parse  # type: ignore[no-redef]
+
+_REPEATS = {_sre.MAX_REPEAT, _sre.MIN_REPEAT}
+_UNBOUNDED = _sre.MAXREPEAT
 
 
+# ---- results -----------------------------------------------------------------------------------
 @dataclass
 class MetricSeries:
-    """Parsed values of one metric, in emission order."""
+    """Parsed values of one metric, in emission order.
+
+    ``values`` is a bounded, evenly thinned sample that always ends with the latest value;
+    ``count`` is how many values were emitted in all; ``rejected`` how many matches were not finite
+    numbers; ``truncated`` how many line segments were cut to the regex's cap before matching.
+    ``error`` says why the series cannot be trusted (a refused regex, a budget exceeded); then
+    ``final`` is None.
+    """
 
     values: list[float] = field(default_factory=list)
-    rejected: int = 0  # matches that were not finite numbers
+    rejected: int = 0
+    count: int = 0
+    truncated: int = 0
+    error: str | None = None
 
     @property
     def final(self) -> float | None:
-        return self.values[-1] if self.values else None
+        if self.error is not None or not self.values:
+            return None
+        return self.values[-1]
+
+
+class _Sample:
+    """A streaming, evenly spaced sample of at most ``2 * limit`` points plus the latest one."""
+
+    __slots__ = ("limit", "kept", "stride", "seen", "last")
+
+    def __init__(self, limit: int) -> None:
+        self.limit = max(1, limit)
+        self.kept: list[float] = []
+        self.stride = 1
+        self.seen = 0
+        self.last: float | None = None
+
+    def add(self, x: float) -> None:
+        if self.seen % self.stride == 0:
+            self.kept.append(x)
+            if len(self.kept) >= 2 * self.limit:
+                self.kept = self.kept[::2]
+                self.stride *= 2
+        self.seen += 1
+        self.last = x
+
+    def values(self) -> list[float]:
+        if self.seen and (self.seen - 1) % self.stride != 0:
+            return [*self.kept, self.last]  # type: ignore[list-item]
+        return list(self.kept)
+
+
+# ---- static analysis of a regex ------------------------------------------------------------------
+def _parse(regex: str) -> Any:
+    return _sre_parse.parse(regex)
+
+
+def _items(node: Any) -> list[tuple[Any, Any]]:
+    return list(node.data) if hasattr(node, "data") else list(node)
+
+
+def _children(op: Any, av: Any) -> list[Any]:
+    """Sub-patterns of one parsed item (possessive/atomic parts excluded: they never backtrack)."""
+    if op in _REPEATS:
+        return [av[2]]
+    if op is _sre.SUBPATTERN:
+        return [av[3]]
+    if op is _sre.BRANCH:
+        return list(av[1])
+    if op in (_sre.ASSERT, _sre.ASSERT_NOT):
+        return [av[1]]
+    if op is _sre.GROUPREF_EXISTS:
+        return [p for p in av[1:] if p is not None]
+    return []
+
+
+def _can_fail(op: Any, av: Any) -> bool:
+    """Whether one parsed item can fail to match (so that what precedes it may backtrack)."""
+    if op in _REPEATS or op in (_sre.POSSESSIVE_REPEAT,):
+        return av[0] >= 1 and _seq_can_fail(av[2])
+    if op is _sre.SUBPATTERN:
+        return _seq_can_fail(av[3])
+    if op is _sre.ATOMIC_GROUP:
+        return _seq_can_fail(av)
+    if op is _sre.BRANCH:
+        return all(_seq_can_fail(b) for b in av[1])
+    if op is _sre.GROUPREF_EXISTS:
+        return True
+    return True  # a literal, a class, an anchor, an assertion, a back-reference
+
+
+def _seq_can_fail(seq: Any) -> bool:
+    return any(_can_fail(op, av) for op, av in _items(seq))
+
+
+def _backtracking_spans(seq: Any, fail_after: bool = False) -> list[float]:
+    """Choice counts (max - min + 1, inf when unbounded) of the repeats that can backtrack.
+
+    A repeat backtracks only when something after it can fail; a trailing ``[0-9.]+`` or an
+    optional tail never makes the engine try its other lengths.
+    """
+    out: list[float] = []
+    for op, av in reversed(_items(seq)):
+        if op in _REPEATS:
+            lo, hi = av[0], av[1]
+            if fail_after and hi != lo:
+                out.append(math.inf if hi == _UNBOUNDED else float(hi - lo + 1))
+            out.extend(_backtracking_spans(av[2], fail_after or hi > 1))
+        else:
+            for child in _children(op, av):
+                out.extend(_backtracking_spans(child, fail_after))
+        fail_after = fail_after or _can_fail(op, av)
+    return out
+
+
+_PROBE = [chr(c) for c in range(32, 127)] + ["\t", "\u00e9", "\u0661"]
+_CATEGORY_TESTS: dict[Any, Callable[[str], bool]] = {
+    _sre.CATEGORY_DIGIT: lambda ch: bool(re.match(r"\d", ch)),
+    _sre.CATEGORY_NOT_DIGIT: lambda ch: not re.match(r"\d", ch),
+    _sre.CATEGORY_SPACE: lambda ch: ch.isspace(),
+    _sre.CATEGORY_NOT_SPACE: lambda ch: not ch.isspace(),
+    _sre.CATEGORY_WORD: lambda ch: bool(re.match(r"\w", ch)),
+    _sre.CATEGORY_NOT_WORD: lambda ch: not re.match(r"\w", ch),
+}
+
+
+def _first_chars(seq: Any) -> set[str] | None:
+    """Probe characters a sequence can start with; None when it can match the empty string or
+    starts with something this approximation does not follow (treated as 'anything')."""
+    items = _items(seq)
+    if not items:
+        return None
+    op, av = items[0]
+    if op is _sre.LITERAL:
+        return {chr(av)}
+    if op is _sre.NOT_LITERAL:
+        return {ch for ch in _PROBE if ord(ch) != av}
+    if op is _sre.ANY:
+        return set(_PROBE) - {"\n"}
+    if op is _sre.IN:
+        negate = any(o is _sre.NEGATE for o, _ in av)
+        hit: set[str] = set()
+        for ch in _PROBE:
+            ok = False
+            for o, a in av:
+                if o is _sre.LITERAL and ord(ch) == a:
+                    ok = True
+                elif o is _sre.RANGE and a[0] <= ord(ch) <= a[1]:
+                    ok = True
+                elif o is _sre.CATEGORY and _CATEGORY_TESTS.get(a, lambda _c: True)(ch):
+                    ok = True
+            if ok != negate:
+                hit.add(ch)
+        return hit
+    if op is _sre.SUBPATTERN:
+        return _first_chars(av[3])
+    if op in _REPEATS and av[0] >= 1:
+        return _first_chars(av[2])
+    return None
+
+
+def _overlapping_branches(branches: Sequence[Any]) -> bool:
+    firsts = [_first_chars(b) for b in branches]
+    for i, a in enumerate(firsts):
+        for b in firsts[i + 1 :]:
+            if a is None or b is None or a & b:
+                return True
+    return False
+
+
+def _problem(node: Any, inside_repeat: tuple[int, int] | None) -> str | None:
+    for op, av in _items(node):
+        if op in _REPEATS:
+            lo, hi = av[0], av[1]
+            if inside_repeat is not None and hi != lo:
+                outer_lo, outer_hi = inside_repeat
+                if hi == _UNBOUNDED or outer_hi == _UNBOUNDED:
+                    return (
+                        "a quantifier nested inside another quantifier (like (\\d+\\.)+ or (a*)*) can "
+                        "backtrack exponentially; quantify the inner part only once or make the group "
+                        "possessive/atomic, e.g. ([0-9.]+)"
+                    )
+            child_ctx = (lo, hi) if hi > 1 else inside_repeat
+            found = _problem(av[2], child_ctx)
+            if found:
+                return found
+            continue
+        if op is _sre.BRANCH and inside_repeat is not None and inside_repeat[1] > 1:
+            if _overlapping_branches(av[1]):
+                return (
+                    "a repeated alternation whose branches can match the same text (like (a|a)+ or "
+                    "(x|xy)*) can backtrack exponentially; make the branches start differently or use one "
+                    "character class, e.g. [0-9.]+"
+                )
+        for child in _children(op, av):
+            found = _problem(child, inside_repeat)
+            if found:
+                return found
+    return None
+
+
+def regex_problem(regex: str) -> str | None:
+    """Why ``regex`` is unsafe to run over untrusted log lines, or None when it is fine.
+
+    Refuses the constructs that backtrack exponentially; polynomial ones are bounded by
+    ``line_cap``. A regex that does not compile is reported too.
+    """
+    try:
+        parsed = _parse(regex)
+    except (re.error, RecursionError, OverflowError) as exc:
+        return f"it does not compile ({exc})"
+    try:
+        return _problem(parsed, None)
+    except RecursionError:
+        return "it is nested too deeply; simplify it"
+
+
+def line_cap(regex: str, budget: float = STEP_BUDGET, limit: int = MAX_LINE_CHARS) -> int:
+    """The longest line segment ``regex`` is applied to.
+
+    Worst case of a backtracking search over a line of L characters: L start positions times,
+    for each repeat that can backtrack (something after it can fail), min(L, max - min + 1)
+    lengths to try. The cap is the largest L (at most ``limit``) whose cost stays within
+    ``budget``: 16,384 for ``loss: ([0-9.]+)``, 14,142 for ``.*loss=(.*)``, 584 for
+    ``.*a.*(b)``, 118 for ``.*a.*b.*(c)`` (each about 0.3 s at worst on one core).
+    """
+    try:
+        spans = _backtracking_spans(_parse(regex))
+    except (re.error, RecursionError, OverflowError):
+        return 0
+
+    def cost(n: int) -> float:
+        total = float(n)
+        for s in spans:
+            total *= min(n, s)
+            if total > budget:
+                return total
+        return total
+
+    if cost(limit) <= budget:
+        return limit
+    lo, hi = 1, limit
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        if cost(mid) <= budget:
+            lo = mid
+        else:
+            hi = mid - 1
+    return lo
 
 
 def compile_definitions(definitions: Sequence[Mapping[str, str]]) -> list[tuple[str, re.Pattern[str]]]:
     return [(d["Name"], re.compile(d["Regex"])) for d in definitions]
 
 
+# ---- parsing -------------------------------------------------------------------------------------
 def _value(match: re.Match[str]) -> float | None:
     text = match.group(1) if match.re.groups else match.group(0)
     try:
@@ -41,21 +313,98 @@ def _value(match: re.Match[str]) -> float | None:
     return x if math.isfinite(x) else None
 
 
+@dataclass
+class _Metric:
+    name: str
+    regex: str
+    pattern: re.Pattern[str] | None
+    cap: int
+    sample: _Sample
+    rejected: int = 0
+    truncated: int = 0
+    error: str | None = None
+
+
+def _prepare(definitions: Sequence[Mapping[str, str]], series_limit: int) -> list[_Metric]:
+    out = []
+    for d in definitions:
+        name, regex = d["Name"], d["Regex"]
+        problem = regex_problem(regex)
+        metric = _Metric(name, regex, None, 0, _Sample(series_limit))
+        if problem:
+            metric.error = f"MetricDefinitions {name!r}: the Regex {regex!r} is refused: {problem}"
+        else:
+            metric.pattern = re.compile(regex)
+            metric.cap = line_cap(regex)
+        out.append(metric)
+    return out
+
+
 def parse_metrics(
-    lines: Iterable[str], definitions: Sequence[Mapping[str, str]]
+    lines: Iterable[str],
+    definitions: Sequence[Mapping[str, str]],
+    *,
+    max_lines: int = MAX_LINES,
+    max_seconds: float = MAX_SECONDS,
+    clock: Callable[[], float] = time.monotonic,
+    series_limit: int = MAX_SERIES,
 ) -> dict[str, MetricSeries]:
-    """Apply every definition to every line; returns one series per metric name."""
-    compiled = compile_definitions(definitions)
-    out = {name: MetricSeries() for name, _ in compiled}
-    for line in lines:
-        line = line[:MAX_LINE_CHARS]
-        for name, rx in compiled:
-            for m in rx.finditer(line):
-                x = _value(m)
-                if x is None:
-                    out[name].rejected += 1
-                else:
-                    out[name].values.append(x)
+    """Apply every definition to every line; returns one series per metric name.
+
+    ``lines`` is consumed lazily and closed early when a budget is exceeded. Never raises for
+    what the logs or the regexes contain: problems end up in ``MetricSeries.error``.
+    """
+    metrics = _prepare(definitions, series_limit)
+    active = [m for m in metrics if m.pattern is not None]
+    budget_error: str | None = None
+    start = clock()
+    n = 0
+    iterator = iter(lines)
+    try:
+        for message in iterator:
+            n += 1
+            if n > max_lines:
+                budget_error = (
+                    f"the training job wrote more than {max_lines:,} log lines; the tuner reads at most "
+                    f"{max_lines:,} per job: log metrics less often (e.g. once per epoch) or write the "
+                    "rest to a file"
+                )
+                break
+            if clock() - start > max_seconds:
+                budget_error = (
+                    f"reading the metrics took more than {max_seconds:g} s after {n:,} log lines; "
+                    "log less, or simplify the MetricDefinitions regexes (anchor them on a literal "
+                    "prefix, avoid .*)"
+                )
+                break
+            if not active:
+                continue
+            text = message if isinstance(message, str) else str(message)
+            for segment in text.split("\r") if "\r" in text else (text,):
+                for m in active:
+                    seg = segment
+                    if len(seg) > m.cap:
+                        seg = seg[: m.cap]
+                        m.truncated += 1
+                    for match in m.pattern.finditer(seg):  # type: ignore[union-attr]
+                        x = _value(match)
+                        if x is None:
+                            m.rejected += 1
+                        else:
+                            m.sample.add(x)
+    finally:
+        close = getattr(iterator, "close", None)
+        if close is not None:
+            close()
+    out: dict[str, MetricSeries] = {}
+    for m in metrics:
+        out[m.name] = MetricSeries(
+            values=m.sample.values(),
+            rejected=m.rejected,
+            count=m.sample.seen,
+            truncated=m.truncated,
+            error=m.error or budget_error,
+        )
     return out
 
 
