@@ -10,7 +10,8 @@ cuts the stream silently; bounding the work is the consumer's job, which can the
 """
 from __future__ import annotations
 
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 from tuner.constants import TRAINING_LOG_GROUP
 

@@ -28,8 +28,9 @@ from __future__ import annotations
 import math
 import re
 import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable, Mapping, Sequence
+from typing import Any
 
 MAX_LINE_CHARS = 16_384  # longest line segment ever matched (cut before matching)
 MAX_SERIES = 1_000  # intermediate points stored per metric (oldest are thinned)
