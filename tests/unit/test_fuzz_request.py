@@ -15,6 +15,7 @@ The property: ``shapes.validate_input`` + ``core.request.parse_request`` either 
 
 Examples per run: ``TUNER_FUZZ_EXAMPLES`` (default 1,000 per generator).
 """
+
 from __future__ import annotations
 
 import copy

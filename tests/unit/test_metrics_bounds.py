@@ -2,6 +2,7 @@
 
 Time bounds here are generous ceilings (a hang would take minutes or hours), not benchmarks.
 """
+
 from __future__ import annotations
 
 import itertools
@@ -72,8 +73,14 @@ def test_line_cap_follows_the_worst_case_cost(regex, cap):
     assert line_cap(regex) == cap
 
 
-@pytest.mark.parametrize(("regex", "line"), [(r".*a.*(b)", "a" * 100_000), (r".*a.*b.*(c)", "ab" * 50_000),
-                                              (r".*loss.*=.*([0-9.]+)x", "loss=" * 20_000)])
+@pytest.mark.parametrize(
+    ("regex", "line"),
+    [
+        (r".*a.*(b)", "a" * 100_000),
+        (r".*a.*b.*(c)", "ab" * 50_000),
+        (r".*loss.*=.*([0-9.]+)x", "loss=" * 20_000),
+    ],
+)
 def test_polynomial_backtracking_is_bounded_per_line(regex, line):
     # .*a.*b on 16,384 characters takes about 15 minutes of backtracking without the cap
     t0 = time.monotonic()
@@ -154,8 +161,10 @@ def test_memory_stays_bounded_however_many_values_are_printed():
 
 
 @settings(max_examples=200, deadline=None)
-@given(st.lists(st.floats(allow_nan=False, allow_infinity=False, width=32), max_size=3000),
-       st.integers(min_value=1, max_value=50))
+@given(
+    st.lists(st.floats(allow_nan=False, allow_infinity=False, width=32), max_size=3000),
+    st.integers(min_value=1, max_value=50),
+)
 def test_the_streaming_sample_is_an_ordered_bounded_subsequence_ending_with_the_last(values, limit):
     sample = metrics._Sample(limit)
     for x in values:
@@ -167,4 +176,19 @@ def test_the_streaming_sample_is_an_ordered_bounded_subsequence_ending_with_the_
         it = iter(values)
         assert all(any(k == v for v in it) for k in kept)  # a subsequence, in order
     if len(values) < 2 * limit:
+        assert kept == values
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.integers(min_value=0, max_value=5000), st.integers(min_value=1, max_value=1200))
+def test_thin_keeps_at_most_limit_points_in_order_with_the_last_once(n, limit):
+    values = [float(i) for i in range(n)]
+    kept = thin(values, limit)
+    assert len(kept) <= limit
+    assert kept == sorted(set(kept))  # in order, no point twice
+    if n:
+        assert kept[-1] == values[-1]  # the final value
+    if n and limit > 1:
+        assert kept[0] == values[0]
+    if n <= limit:
         assert kept == values

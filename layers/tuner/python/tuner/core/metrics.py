@@ -413,7 +413,9 @@ def thin(values: Sequence[float], limit: int = MAX_SERIES) -> list[float]:
     """Keep at most ``limit`` points: every k-th one plus the last (the final value)."""
     if len(values) <= limit:
         return list(values)
-    step = math.ceil(len(values) / (limit - 1))
-    kept = list(values[::step])[: limit - 1]
-    kept.append(values[-1])
+    if limit < 2:
+        return [values[-1]] if limit == 1 else []
+    step = math.ceil((len(values) - 1) / (limit - 1))
+    kept = list(values[: len(values) - 1 : step])[: limit - 1]
+    kept.append(values[-1])  # the final value, once
     return kept
