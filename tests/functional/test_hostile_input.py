@@ -251,7 +251,8 @@ def test_the_installed_entry_point_exits_non_zero_on_a_missing_file(tmp_path):
     )
     assert run.returncode == 2
     assert run.stderr.strip() == (
-        f"tuner: error: no such file: {missing}; give the path of a CreateHyperParameterTuningJob request (JSON)"
+        f"tuner: error: no such file: {missing}; "
+        "give the path of a CreateHyperParameterTuningJob request (JSON)"
     )
     usage = subprocess.run(
         [sys.executable, "-m", "tuner.cli", "validate"], capture_output=True, text=True, timeout=60
