@@ -26,22 +26,28 @@ def _data(n, seed=0):
     return Z, ENC.features(Z), y
 
 
-def test_log_posterior_gradient_matches_finite_differences():
+@pytest.mark.parametrize("n_warp", [0, 3])
+def test_log_posterior_gradient_matches_finite_differences(n_warp):
     _, F, y = _data(25)
-    theta = prior_mode(ENC.d).vector() + np.random.default_rng(1).normal(size=ENC.d + 3) * 0.3
-    _, g = neg_log_posterior(theta, F, y, ENC.col_param, ENC.col_scale)
+    theta = prior_mode(ENC.d, n_warp).vector()
+    theta = theta + np.random.default_rng(1).normal(size=theta.size) * 0.3
+    args = (F, y, ENC.col_param, ENC.col_scale, ENC.d)
+    _, g = neg_log_posterior(theta, *args)
     e = 1e-6
-    num = [
-        (neg_log_posterior(theta + h, F, y, ENC.col_param, ENC.col_scale)[0]
-         - neg_log_posterior(theta - h, F, y, ENC.col_param, ENC.col_scale)[0]) / (2 * e)
-        for h in np.eye(len(theta)) * e
-    ]
+    num = [(neg_log_posterior(theta + h, *args)[0] - neg_log_posterior(theta - h, *args)[0]) / (2 * e)
+           for h in np.eye(len(theta)) * e]
     assert np.allclose(g, num, rtol=1e-4, atol=1e-5)
 
 
-def test_predictive_gradients_match_finite_differences():
+@pytest.mark.parametrize("warped", [False, True])
+def test_predictive_gradients_match_finite_differences(warped):
     _, F, y = _data(20)
-    gp = GP(F, y, prior_mode(ENC.d), ENC.col_param, ENC.col_scale)
+    hyper = prior_mode(ENC.d, 3)
+    if warped:
+        hyper = Hyper(hyper.log_ls, hyper.log_s2, hyper.log_noise, 0.1, np.array([0.3, -0.5, 0.2]), np.array([-0.2, 0.4, 0.1]))
+    else:
+        hyper = prior_mode(ENC.d)
+    gp = GP(F, y, hyper, ENC.col_param, ENC.col_scale)
     _, Fq, _ = _data(5, seed=3)
     _, _, dm, dv = gp.predict(Fq, grad_cols=3)
     for c in range(3):
@@ -52,10 +58,12 @@ def test_predictive_gradients_match_finite_differences():
         assert np.allclose((v1 - v0) / 2e-6, dv[:, c], atol=1e-5)
 
 
-def test_fit_recovers_a_smooth_function():
+@pytest.mark.parametrize("n_warp", [0, 3])
+def test_fit_recovers_a_smooth_function(n_warp):
     # GIVEN 60 noiseless observations WHEN the GP is fit THEN it predicts held-out points well
     _, F, y = _data(60)
-    hyper = fit_hyper(F, y, ENC.col_param, ENC.col_scale, ENC.d)
+    hyper = fit_hyper(F, y, ENC.col_param, ENC.col_scale, ENC.d, n_warp=n_warp)
+    assert hyper.log_a.size == n_warp
     gp = GP(F, y, hyper, ENC.col_param, ENC.col_scale)
     _, Fq, yq = _data(200, seed=7)
     mean, var = gp.predict(Fq)

@@ -18,7 +18,7 @@ to the prior's mode instead of failing.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -103,33 +103,74 @@ def matern52(r2: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return k, dk
 
 
+# ---- input warping (Kumaraswamy CDF per numeric column, Snoek et al. 2014) -----------------------
+_WARP_EPS = 1e-6
+_WARP_PRIOR_SIGMA = math.sqrt(0.75)
+
+
+def warp(Z: np.ndarray, log_a: np.ndarray, log_b: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Kumaraswamy CDF ``1 - (1 - x^a)^b`` of numeric columns ``Z`` (n, q).
+
+    Returns (W, dW/dx, dW/dlog_a, dW/dlog_b), each (n, q)."""
+    a, b = np.exp(log_a)[None, :], np.exp(log_b)[None, :]
+    x = np.clip(Z, _WARP_EPS, 1.0 - _WARP_EPS)
+    lx = np.log(x)
+    u = np.exp(a * lx)  # x^a
+    one_u = np.maximum(1.0 - u, 1e-300)
+    p = np.exp(b * np.log(one_u))  # (1 - u)^b
+    Wz = 1.0 - p
+    dWdu = b * p / one_u
+    dx = dWdu * a * u / x
+    da = dWdu * u * lx * a
+    db = -p * np.log(one_u) * b
+    return Wz, dx, da, db
+
+
 @dataclass(frozen=True)
 class Hyper:
     log_ls: np.ndarray  # (d,)
     log_s2: float
     log_noise: float
     mean: float
+    log_a: np.ndarray = field(default_factory=lambda: np.zeros(0))  # (q,) warping, empty when off
+    log_b: np.ndarray = field(default_factory=lambda: np.zeros(0))  # (q,)
+
+    @property
+    def warped(self) -> bool:
+        return self.log_a.size > 0
 
     def vector(self) -> np.ndarray:
-        return np.concatenate([self.log_ls, [self.log_s2, self.log_noise, self.mean]])
+        return np.concatenate([self.log_ls, [self.log_s2, self.log_noise, self.mean], self.log_a, self.log_b])
 
     @classmethod
-    def from_vector(cls, theta: np.ndarray) -> "Hyper":
-        return cls(np.array(theta[:-3]), float(theta[-3]), float(theta[-2]), float(theta[-1]))
+    def from_vector(cls, theta: np.ndarray, d: int) -> "Hyper":
+        q = (len(theta) - d - 3) // 2
+        return cls(np.array(theta[:d]), float(theta[d]), float(theta[d + 1]), float(theta[d + 2]),
+                   np.array(theta[d + 3 : d + 3 + q]), np.array(theta[d + 3 + q :]))
+
+    def features(self, F: np.ndarray) -> np.ndarray:
+        """Apply the warping to the first q (numeric) columns of F."""
+        if not self.warped:
+            return F
+        q = self.log_a.size
+        out = F.copy()
+        out[:, :q] = warp(F[:, :q], self.log_a, self.log_b)[0]
+        return out
 
 
 def _ls_prior_loc(d: int) -> float:
     return math.sqrt(2.0) + 0.5 * math.log(max(d, 1))
 
 
-def prior_mode(d: int) -> Hyper:
-    """The hyperparameters the priors favour (the fit's start and its fallback)."""
+def prior_mode(d: int, q: int = 0) -> Hyper:
+    """The hyperparameters the priors favour (the fit's start and its fallback); ``q`` warped columns."""
     ls = _ls_prior_loc(d) - _LS_PRIOR_SIGMA**2
-    return Hyper(np.full(d, ls), 0.0, _NOISE_PRIOR[0] - _NOISE_PRIOR[1] ** 2, 0.0)
+    return Hyper(np.full(d, ls), 0.0, _NOISE_PRIOR[0] - _NOISE_PRIOR[1] ** 2, 0.0, np.zeros(q), np.zeros(q))
 
 
 def _log_prior(theta: np.ndarray, d: int) -> tuple[float, np.ndarray]:
-    """Log prior density and its gradient (lognormal on lengthscales and noise, normal on the rest)."""
+    """Log prior density and its gradient (lognormal on lengthscales, noise and warping
+    concentrations, normal on the rest)."""
     g = np.zeros_like(theta)
     mu, sig = _ls_prior_loc(d), _LS_PRIOR_SIGMA
     ls = theta[:d]
@@ -142,6 +183,10 @@ def _log_prior(theta: np.ndarray, d: int) -> tuple[float, np.ndarray]:
     lp += -0.5 * theta[d] ** 2 - 0.5 * theta[d + 2] ** 2
     g[d] = -theta[d]
     g[d + 2] = -theta[d + 2]
+    wpar = theta[d + 3 :]
+    if wpar.size:
+        lp += float(np.sum(-0.5 * wpar**2 / _WARP_PRIOR_SIGMA**2))
+        g[d + 3 :] = -wpar / _WARP_PRIOR_SIGMA**2
     return lp, g
 
 
@@ -150,14 +195,21 @@ def _weights(log_ls: np.ndarray, col_param: np.ndarray, col_scale: np.ndarray) -
 
 
 def neg_log_posterior(
-    theta: np.ndarray, F: np.ndarray, y: np.ndarray, col_param: np.ndarray, col_scale: np.ndarray
+    theta: np.ndarray, F: np.ndarray, y: np.ndarray, col_param: np.ndarray, col_scale: np.ndarray, d: int | None = None
 ) -> tuple[float, np.ndarray]:
-    """Negative (log marginal likelihood + log prior) and its gradient with respect to ``theta``."""
+    """Negative (log marginal likelihood + log prior) and its gradient with respect to ``theta``.
+    ``d`` (number of lengthscales) defaults to ``len(theta) - 3`` (no warping)."""
     from scipy.linalg import cho_solve, cholesky
 
     n = len(y)
-    d = len(theta) - 3
-    h = Hyper.from_vector(theta)
+    d = len(theta) - 3 if d is None else d
+    h = Hyper.from_vector(theta, d)
+    q = h.log_a.size
+    F0 = F
+    if q:
+        Wz, _, dWa, dWb = warp(F0[:, :q], h.log_a, h.log_b)
+        F = F0.copy()
+        F[:, :q] = Wz
     w = _weights(h.log_ls, col_param, col_scale)
     s2, noise = math.exp(h.log_s2), math.exp(h.log_noise)
     r2 = sq_dist(F, F, w)
@@ -181,11 +233,16 @@ def neg_log_posterior(
     grad = np.zeros_like(theta)
     G = W * (s2 * dk)
     rows = G.sum(1)
-    gc = 2.0 * (np.sum(F**2 * rows[:, None], 0) - np.sum(F * (G @ F), 0))  # (D,)
+    GF = G @ F
+    gc = 2.0 * (np.sum(F**2 * rows[:, None], 0) - np.sum(F * GF, 0))  # (D,)
     np.add.at(grad, col_param, -w * gc)
     grad[d] = 0.5 * float(np.sum(W * Kf))
     grad[d + 1] = 0.5 * noise * float(np.trace(W))
     grad[d + 2] = float(np.sum(alpha))
+    if q:
+        dLdF = 2.0 * w[None, :q] * (F[:, :q] * rows[:, None] - GF[:, :q])  # (n, q)
+        grad[d + 3 : d + 3 + q] = np.sum(dLdF * dWa, 0)
+        grad[d + 3 + q :] = np.sum(dLdF * dWb, 0)
     lp, glp = _log_prior(theta, d)
     val = -(ll + lp)
     if not np.isfinite(val):
@@ -202,14 +259,17 @@ def fit_hyper(
     *,
     maxiter: int = 200,
     starts: int = 2,
+    n_warp: int = 0,
 ) -> Hyper:
     """MAP hyperparameters by L-BFGS-B from the prior's mode (and a shorter-lengthscale start).
-    Never raises: returns the prior's mode when every start fails."""
+    ``n_warp``: warp the first ``n_warp`` (numeric) columns. Never raises: returns the prior's
+    mode when every start fails."""
     from scipy.optimize import minimize
 
-    base = prior_mode(d)
+    base = prior_mode(d, n_warp)
     mu = _ls_prior_loc(d)
-    bounds = [(math.log(1e-2), mu + 3.0)] * d + [_LOG_S2_BOUNDS, _LOG_NOISE_BOUNDS, (-3.0, 3.0)]
+    bounds = ([(math.log(1e-2), mu + 3.0)] * d + [_LOG_S2_BOUNDS, _LOG_NOISE_BOUNDS, (-3.0, 3.0)]
+              + [(-2.0, 2.0)] * (2 * n_warp))
     x0s = [base.vector()]
     if starts > 1:
         alt = base.vector()
@@ -222,7 +282,7 @@ def fit_hyper(
             res = minimize(
                 neg_log_posterior,
                 x0,
-                args=(F, y, col_param, col_scale),
+                args=(F, y, col_param, col_scale, d),
                 jac=True,
                 method="L-BFGS-B",
                 bounds=bounds,
@@ -232,20 +292,21 @@ def fit_hyper(
             continue
         if np.all(np.isfinite(res.x)) and res.fun < best_val:
             best_theta, best_val = res.x, float(res.fun)
-    return Hyper.from_vector(best_theta)
+    return Hyper.from_vector(best_theta, d)
 
 
 class GP:
-    """A GP conditioned on (F, y) with fixed hyperparameters."""
+    """A GP conditioned on (F, y) with fixed hyperparameters (F unwarped; warping applied here)."""
 
     def __init__(self, F: np.ndarray, y: np.ndarray, hyper: Hyper, col_param: np.ndarray, col_scale: np.ndarray):
         from scipy.linalg import cho_solve, cholesky
 
-        self.F, self.y, self.hyper = F, y, hyper
+        self.F0, self.y, self.hyper = F, y, hyper
+        self.F = hyper.features(F)
         self.w = _weights(hyper.log_ls, col_param, col_scale)
         self.s2 = math.exp(hyper.log_s2)
         noise = math.exp(hyper.log_noise)
-        r2 = sq_dist(F, F, self.w)
+        r2 = sq_dist(self.F, self.F, self.w)
         np.fill_diagonal(r2, 0.0)
         Kf = self.s2 * matern52(r2)[0]
         n = len(y)
@@ -261,14 +322,21 @@ class GP:
         """Posterior mean and variance of the latent function at ``Fq`` (m, D), each (m,).
 
         With ``grad_cols`` > 0 also their gradients with respect to the first ``grad_cols``
-        feature columns (the numeric ones), each (m, grad_cols).
+        feature columns (the numeric ones, before warping), each (m, grad_cols).
         """
         from scipy.linalg import solve_triangular
 
+        h = self.hyper
+        dx = None
+        if h.warped:
+            q = h.log_a.size
+            Wq, dx, _, _ = warp(Fq[:, :q], h.log_a, h.log_b)
+            Fq = Fq.copy()
+            Fq[:, :q] = Wq
         r2 = sq_dist(Fq, self.F, self.w)
         k, dk = matern52(r2)
         ks = self.s2 * k
-        mean = self.hyper.mean + ks @ self.alpha
+        mean = h.mean + ks @ self.alpha
         v = solve_triangular(self.L, ks.T, lower=True, check_finite=False)  # (n, m)
         var = np.maximum(self.s2 - np.sum(v**2, 0), 1e-12)
         if not grad_cols:
@@ -281,4 +349,6 @@ class GP:
         u = solve_triangular(self.L.T, v, lower=False, check_finite=False).T  # (m, n) = K^-1 k
         C = A * u
         dvar = -4.0 * wc[None, :] * (Fqc * C.sum(1)[:, None] - C @ Fc)
+        if dx is not None:
+            dmean, dvar = dmean * dx[:, :grad_cols], dvar * dx[:, :grad_cols]
         return mean, var, dmean, dvar

@@ -33,6 +33,7 @@ from tuner.core.strategies.base import Observation, Strategy, trial_rng
 
 _DESIGN_SALT = 17
 _FIT_SALT = 29
+_MIN_WARP_POINTS = 10  # fewer observations cannot support two warping parameters per coordinate
 _MAX_FIT_POINTS = 160  # hyperparameters are fit on at most this many points (always the best 50)
 
 
@@ -64,6 +65,8 @@ class BayesianStrategy(Strategy):
         # EI's improvement margin, in standardised output units: discourages spending trials on
         # vanishing improvements next to the incumbent (e.g. creeping along a boundary)
         self.xi = float(self.config.get("xi", 0.01))
+        # Kumaraswamy input warping of the numeric coordinates (fit with the other hyperparameters)
+        self.input_warping = bool(self.config.get("input_warping", True))
         self._design: ScrambledHalton | None = None
 
     # ---- public interface ----------------------------------------------------------------------
@@ -147,7 +150,9 @@ class BayesianStrategy(Strategy):
             idx = np.sort(np.concatenate([order[:50], rest]))
         starts = 2 if n <= 100 else 1
         maxiter = 200 if n <= 100 else 60
-        hyper = fit_hyper(F[idx], y[idx], enc.col_param, enc.col_scale, enc.d, maxiter=maxiter, starts=starts)
+        n_warp = enc.num_idx.size if self.input_warping and n >= _MIN_WARP_POINTS else 0
+        hyper = fit_hyper(F[idx], y[idx], enc.col_param, enc.col_scale, enc.d, maxiter=maxiter, starts=starts,
+                          n_warp=n_warp)
         gp = GP(F, y, hyper, enc.col_param, enc.col_scale)
         k = min(5, int(ok.sum()))
         top = Z[np.argsort(-np.where(ok, y, -np.inf), kind="stable")[:k]]
