@@ -86,6 +86,8 @@ class TunerClient:
     ``session.client("sagemaker")``). ``outputs``: the stack outputs, when already known.
     """
 
+    create_grace = 30.0  # seconds stop waits for a just-started job's record
+
     def __init__(
         self,
         region_name: str | None = None,
@@ -231,9 +233,10 @@ class TunerClient:
         op = OPERATIONS["create_hyper_parameter_tuning_job"]
         with self._errors(op):
             self._validate(op, request)
+            self._check_parents(request, op)
+            request = self._inherit_metric_definitions(request)
             parse_request(request)
             name = request["HyperParameterTuningJobName"]
-            self._check_parents(request, op)
             if self.service.store.get_job(name) is not None:
                 raise DuplicateTuningJobError(
                     f"HyperParameterTuningJobName: a tuning job named {name!r} exists already; choose another name"
@@ -266,6 +269,33 @@ class TunerClient:
                     "WarmStartConfig.ParentHyperParameterTuningJobs",
                 )
 
+    def _inherit_metric_definitions(self, request: dict[str, Any]) -> dict[str, Any]:
+        """A warm-started single definition without ``MetricDefinitions`` takes its parent's.
+
+        The SageMaker SDK's warm-start helpers (``identical_dataset_and_algorithm_tuner``,
+        ``transfer_learning_tuner``) drop the tuner's metric definitions (``_create_warm_start_tuner``
+        does not pass them on); the parent ran the same algorithm, so its definitions are the
+        ones meant. Only filled in when the parent defines the objective metric.
+        """
+        import copy
+
+        definition = request.get("TrainingJobDefinition") or {}
+        spec = definition.get("AlgorithmSpecification") or {}
+        parents = (request.get("WarmStartConfig") or {}).get("ParentHyperParameterTuningJobs") or []
+        objective = ((request.get("HyperParameterTuningJobConfig") or {}).get("HyperParameterTuningJobObjective")
+                     or {}).get("MetricName")
+        if not definition or spec.get("MetricDefinitions") or not parents or spec.get("AlgorithmName"):
+            return request
+        for parent in parents:
+            job = self.service.store.get_job(parent.get("HyperParameterTuningJobName"))
+            parent_def = (job.request.get("TrainingJobDefinition") or {}) if job else {}
+            inherited = (parent_def.get("AlgorithmSpecification") or {}).get("MetricDefinitions") or []
+            if any(md.get("Name") == objective for md in inherited):
+                request = copy.deepcopy(request)
+                request["TrainingJobDefinition"]["AlgorithmSpecification"]["MetricDefinitions"] = inherited
+                return request
+        return request
+
     def describe_hyper_parameter_tuning_job(self, **params: Any) -> dict[str, Any]:
         op = OPERATIONS["describe_hyper_parameter_tuning_job"]
         with self._errors(op):
@@ -278,6 +308,7 @@ class TunerClient:
                 out = results.describe(self._record_from_execution(name), [])
             else:
                 out = results.describe(job, self.service.store.list_trials(name))
+        _sdk_view(out)
         out["ResponseMetadata"] = _metadata()
         return out
 
@@ -381,12 +412,14 @@ class TunerClient:
         with self._errors(op):
             self._validate(op, params)
             name = params["HyperParameterTuningJobName"]
-            if self.service.store.get_job(name) is None:
-                job = self._record_from_execution(name)
-                raise ValidationError(
-                    f"the tuning job {name!r} is "
-                    + ("still being created; try again in a few seconds" if job.status != "Failed" else "Failed")
-                )
+            deadline = time.monotonic() + self.create_grace
+            while self.service.store.get_job(name) is None:
+                job = self._record_from_execution(name)  # ResourceNotFound without an execution
+                if job.status != "InProgress":
+                    raise ValidationError(f"the tuning job {name!r} is {job.status} already")
+                if time.monotonic() > deadline:
+                    raise ValidationError(f"the tuning job {name!r} is still being created; try again")
+                time.sleep(0.2)  # stopped right after create: the first step is about to store it
             self.service.stop(name)
         return {"ResponseMetadata": _metadata()}
 
@@ -446,6 +479,39 @@ class TunerClient:
             dict(request), Path(base_dir), self._session.client("s3", region_name=self._region), bucket,
             f"sources/{name}",
         )
+
+
+def _sdk_view(describe: dict[str, Any]) -> None:
+    """Two members the SageMaker SDK's ``HyperparameterTuner.attach`` reads from each definition:
+
+    * the reserved static hyperparameter ``_tuning_objective_metric`` (the objective's MetricName),
+      which SageMaker shows in the describe output;
+    * ``ResourceConfig``: the SDK sends ``HyperParameterTuningResourceConfig`` but reads
+      ``ResourceConfig`` back; the equivalent one (what each training job gets) is added beside it.
+    """
+    import copy
+
+    from tuner.core.request import RESOURCE_FIELDS
+
+    config = describe.get("HyperParameterTuningJobConfig") or {}
+    objective = (config.get("HyperParameterTuningJobObjective") or {}).get("MetricName")
+    defs: list[dict[str, Any]] = []
+    if describe.get("TrainingJobDefinition"):
+        describe["TrainingJobDefinition"] = copy.deepcopy(describe["TrainingJobDefinition"])
+        defs.append(describe["TrainingJobDefinition"])
+    if describe.get("TrainingJobDefinitions"):
+        describe["TrainingJobDefinitions"] = copy.deepcopy(describe["TrainingJobDefinitions"])
+        defs.extend(describe["TrainingJobDefinitions"])
+    for d in defs:
+        metric = (d.get("TuningObjective") or {}).get("MetricName") or objective
+        if metric:
+            d.setdefault("StaticHyperParameters", {}).setdefault("_tuning_objective_metric", metric)
+        hp = d.get("HyperParameterTuningResourceConfig")
+        if hp and not d.get("ResourceConfig"):
+            rc = {k: hp[k] for k in RESOURCE_FIELDS if hp.get(k) is not None}
+            first = (hp.get("InstanceConfigs") or [{}])[0]
+            rc.update({k: first[k] for k in ("InstanceType", "InstanceCount", "VolumeSizeInGB") if k in first})
+            d["ResourceConfig"] = rc
 
 
 def _matches(job: Any, p: Mapping[str, Any]) -> bool:
