@@ -20,7 +20,7 @@ from tuner.errors import ConcurrentUpdateError
 JOB_SK = "JOB"
 KIND = "TuningJob"
 INDEX = "by-kind"
-_JSON_FIELDS = {"request", "params", "series", "metrics"}
+_JSON_FIELDS = {"request", "params", "series", "metrics", "attempts"}
 
 
 def _trial_sk(n: int) -> str:

@@ -32,6 +32,10 @@ class JobRecord:
     account: str = "123456789012"
     next_trial: int = 0  # trials claimed so far
     stop_requested: bool = False
+    # Why the job ends before MaxNumberOfTrainingJobs (completion criteria, MaxRuntimeInSeconds);
+    # DescribeHyperParameterTuningJob has no field for it, the state-change event carries it.
+    completion_reason: str | None = None
+    convergence_detected: str | None = None  # when ConvergenceDetected was met (ISO time)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -57,6 +61,11 @@ class TrialRecord:
     retryable: bool = False  # failed with a retryable (InternalServerError) failure
     recorded: bool = False  # the terminal result has been written
     task_token: str | None = None
+    attempt: int = 0  # 0 = the first training job; k = the k-th retry after InternalServerError
+    attempts: list[dict[str, Any]] = field(default_factory=list)  # earlier attempts (name, reason, times)
+    stopped_by: str | None = None  # EarlyStopping | Hyperband | a completion reason | StopTuningJob
+    rung: int = 0  # Hyperband: the highest rung this trial passed
+    retry_claim: str | None = None  # the worker iteration that started the current retry
 
     @property
     def terminal(self) -> bool:

@@ -82,6 +82,8 @@ def training_status_counters(trials: Iterable[TrialRecord]) -> dict[str, int]:
     for t in trials:
         if t.status == COMPLETED:
             c["Completed"] += 1
+        elif t.status == PENDING and t.attempt > 0:  # failed with InternalServerError, retry not started yet
+            c["RetryableError"] += 1
         elif t.status in (IN_PROGRESS, PENDING, "Stopping"):
             c["InProgress"] += 1
         elif t.status == STOPPED:

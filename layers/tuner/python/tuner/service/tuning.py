@@ -12,7 +12,8 @@ import time
 from datetime import datetime, timezone
 from typing import Any, Mapping, Protocol
 
-from tuner.core import results
+from tuner.core import completion, results
+from tuner.core.allocation import choose_definition
 from tuner.core.metrics import parse_metrics, thin
 from tuner.core.naming import parse_training_job_name, training_job_name
 from tuner.core.records import (
@@ -29,11 +30,14 @@ from tuner.core.records import (
     now_iso,
 )
 from tuner.core.request import Definition, TuningRequest, parse_request
-from tuner.core.strategies import Observation, make_strategy
+from tuner.core.strategies import Observation, make_strategy, register
+from tuner.core.warm_start import IDENTICAL, check_parents, parent_names
+from tuner.core.warm_start import observations as warm_observations
 from tuner.errors import DuplicateTuningJobError, TuningJobNotFoundError, ValidationError
 
 log = logging.getLogger(__name__)
 RETRYABLE_FAILURE = "InternalServerError"
+register("Hyperband", "tuner.core.strategies.hyperband:HyperbandStrategy")
 
 
 class Store(Protocol):  # the port; tuner.aws.store.DynamoStore implements it
@@ -112,12 +116,33 @@ class TuningService:
                 if existing is not None and existing.execution_arn != execution_arn:
                     raise self._duplicate(existing) from None
             raise
+        try:
+            self._check_with_store(req)
+        except ValidationError as err:
+            failed = JobRecord(
+                name=req.name, request=request, status=FAILED, failure_reason=str(err),
+                ended=now_iso(), execution_arn=execution_arn, region=region, account=account,
+            )
+            existing = self.store.create_job(failed)
+            if existing is not None and existing.execution_arn != execution_arn:
+                raise self._duplicate(existing) from None
+            raise
         job = JobRecord(name=req.name, request=request, execution_arn=execution_arn, region=region, account=account)
         existing = self.store.create_job(job)
         if existing is not None and not (execution_arn and existing.execution_arn == execution_arn):
             raise self._duplicate(existing)
         workers = list(range(1, min(req.max_parallel, req.max_jobs) + 1))
         return {"TuningJobName": req.name, "Workers": workers}
+
+    def _check_with_store(self, req: TuningRequest) -> None:
+        """Rules beyond parse_request: Hyperband's resources, warm-start parents."""
+        if req.strategy == "Hyperband":
+            from tuner.core.strategies.hyperband import resources
+
+            resources(req.strategy_config, req.definitions[0].static_hyperparameters)
+        names = parent_names(req.warm_start)
+        if names:
+            check_parents(req, [(n, self.store.get_job(n)) for n in names])
 
     @staticmethod
     def _duplicate(existing: JobRecord) -> DuplicateTuningJobError:
@@ -140,14 +165,22 @@ class TuningService:
         """
         job, req = self._load(name)
         reason = self._stop_reason(job, req)
-        n = None if reason else self.store.claim_trial(name, f"{worker}#{iteration}", req.max_jobs)
+        claim = f"{worker}#{iteration}"
+        retry = self._retry_for(name, worker, claim)
+        if retry is not None and reason:
+            self._give_up_retry(retry, reason)
+            retry = None
+        if retry is not None:
+            n: int | None = retry.number
+        else:
+            n = None if reason else self.store.claim_trial(name, claim, req.max_jobs)
         if n is None:
             output = {"Done": True, "Reason": reason or "MaxNumberOfTrainingJobs reached"}
             self.tokens.succeed(token, output)
             return output
         trial = self.store.get_trial(name, n)
         if trial is None:
-            definition = self._definition_for(req, n)
+            definition = self._definition_for(job, req, n)
             params = self._propose(job, req, definition, n)
             trial = self.store.put_trial(
                 TrialRecord(
@@ -178,16 +211,100 @@ class TuningService:
 
     def _stop_reason(self, job: JobRecord, req: TuningRequest) -> str | None:
         if job.status != IN_PROGRESS or job.stop_requested:
-            return f"tuning job is {job.status}"
-        if req.max_runtime_seconds:
-            created = datetime.fromisoformat(job.created).timestamp()
-            if self.clock() - created >= req.max_runtime_seconds:
-                return "MaxRuntimeInSeconds reached"
+            return job.completion_reason or f"tuning job is {job.status}"
+        if job.completion_reason:
+            return job.completion_reason
+        if self._runtime_exceeded(job, req):
+            self._end_early(job.name, completion.REASON_MAX_RUNTIME, stopping=True)
+            return completion.REASON_MAX_RUNTIME
+        # Checked here too, not only when a result is recorded: a worker can be woken (by the
+        # sweeper) between the result's write and that check.
+        return self.check_completion(job.name) if req.completion_criteria else None
+
+    def _runtime_exceeded(self, job: JobRecord, req: TuningRequest) -> bool:
+        if not req.max_runtime_seconds:
+            return False
+        created = datetime.fromisoformat(job.created).timestamp()
+        return self.clock() - created >= req.max_runtime_seconds
+
+    def _end_early(self, name: str, reason: str, *, stopping: bool = False, converged: bool = False) -> bool:
+        """A completion criterion (or MaxRuntimeInSeconds) is met: no new trials, stop the running ones.
+
+        Completion criteria end the job Completed; MaxRuntimeInSeconds moves it to Stopping (then
+        Stopped), like a training job that exceeds its own MaxRuntimeInSeconds.
+        """
+        current = self.store.get_job(name)
+        if current is None or current.completion_reason:
+            return False
+        values: dict[str, Any] = {"completion_reason": reason}
+        if stopping:
+            values["status"] = STOPPING
+        if converged:
+            values["convergence_detected"] = now_iso()
+        if not self.store.update_job(name, expect_status=(IN_PROGRESS,), **values):
+            return False
+        log.info("tuning job %s ends early: %s", name, reason)
+        self._stop_running(name, reason)
+        return True
+
+    def _definition_for(self, job: JobRecord, req: TuningRequest, n: int) -> Definition:
+        """The definition of trial n: allocated by each definition's results (core.allocation)."""
+        if len(req.definitions) == 1:
+            return req.definitions[0]
+        trials = [t for t in self.store.list_trials(job.name) if t.number != n]
+        counts: dict[str | None, int] = {}
+        best: dict[str | None, float | None] = {}
+        for t in trials:
+            counts[t.definition] = counts.get(t.definition, 0) + 1
+            if t.objective_status == "Succeeded" and t.final_objective is not None:
+                if results.is_better(t.final_objective, best.get(t.definition), req.maximize):
+                    best[t.definition] = t.final_objective
+        chosen = choose_definition(
+            n, [d.name for d in req.definitions], counts, best, req.maximize, _job_seed(job, req)
+        )
+        return self._definition_named(req, chosen)
+
+    # ---- retries (RetryStrategy) ---------------------------------------------------------------
+    def _retry_for(self, name: str, worker: int, claim: str) -> TrialRecord | None:
+        """This worker's trial waiting for a retry (or the one this very iteration started)."""
+        for t in self.store.list_trials(name):
+            if t.worker != worker or t.attempt == 0 or t.recorded:
+                continue
+            if t.retry_claim == claim or (t.status == PENDING and t.retry_claim is None):
+                if t.retry_claim is None:
+                    self.store.update_trial(name, t.number, only_unrecorded=True, retry_claim=claim)
+                return t
         return None
 
-    @staticmethod
-    def _definition_for(req: TuningRequest, n: int) -> Definition:
-        return req.definitions[(n - 1) % len(req.definitions)]
+    def _give_up_retry(self, trial: TrialRecord, reason: str) -> None:
+        last = trial.attempts[-1] if trial.attempts else {}
+        self.store.update_trial(
+            trial.job, trial.number, only_unrecorded=True, status=FAILED, retryable=True,
+            objective_status="Failed", recorded=True, ended=now_iso(),
+            training_job_name=last.get("TrainingJobName", trial.training_job_name),
+            failure_reason=f"{last.get('FailureReason', RETRYABLE_FAILURE)} (not retried: {reason})",
+        )
+
+    def _schedule_retry(self, trial: TrialRecord, desc: Mapping[str, Any], failure: str) -> None:
+        """Replace the failed attempt by a new training job for the same trial (same worker).
+
+        AMT retries inside the same training job; a SageMaker name cannot be reused, so each retry
+        is a new job ``<tuning-job>-<NNN>-<hash>`` whose hash also covers the attempt number.
+        """
+        attempt = trial.attempt + 1
+        new_name = training_job_name(trial.job, trial.number, {**trial.params, "__attempt__": str(attempt)})
+        history = [*trial.attempts, {
+            "TrainingJobName": trial.training_job_name,
+            "FailureReason": failure,
+            "TrainingStartTime": _iso(desc.get("TrainingStartTime")) or trial.started,
+            "TrainingEndTime": _iso(desc.get("TrainingEndTime") or desc.get("LastModifiedTime")) or now_iso(),
+        }]
+        self.store.update_trial(
+            trial.job, trial.number, only_unrecorded=True, attempt=attempt, attempts=history,
+            training_job_name=new_name, status=PENDING, started=None, retryable=True,
+            failure_reason=None, retry_claim=None,
+        )
+        log.info("retrying trial %s of %s as %s (attempt %d)", trial.number, trial.job, new_name, attempt)
 
     @staticmethod
     def _definition_named(req: TuningRequest, name: str | None) -> Definition:
@@ -209,6 +326,7 @@ class TuningService:
             if t.recorded
         ]
         pending = [t.params for t in trials if not t.recorded and t.number != n]
+        observations = self._parent_observations(req) + observations
         strategy = make_strategy(
             req.strategy,
             definition.space,
@@ -217,6 +335,13 @@ class TuningService:
             config=req.strategy_config,
         )
         return strategy.propose(n, observations, pending)
+
+    def _parent_observations(self, req: TuningRequest) -> list[Observation]:
+        """Warm start: the parents' scored trials, read at proposal time (nothing is copied)."""
+        trials: list[TrialRecord] = []
+        for parent in parent_names(req.warm_start):
+            trials.extend(self.store.list_trials(parent))
+        return warm_observations(req, trials) if trials else []
 
     # ---- results ------------------------------------------------------------------------------
     def record_training_job(self, training_job: str) -> dict[str, Any]:
@@ -235,6 +360,8 @@ class TuningService:
             self._write_result(trial, desc)
             trial = self.store.get_trial(name, n)
             assert trial is not None
+            if trial.recorded:
+                self.check_completion(name)
         woke = bool(trial.task_token) and self.tokens.succeed(
             trial.task_token, {"Done": False, "TrialNumber": n}
         )
@@ -249,6 +376,10 @@ class TuningService:
         final = objective.final
         succeeded = final is not None and status in (COMPLETED, STOPPED)
         failure = desc.get("FailureReason")
+        if status == FAILED and (failure or "").startswith(RETRYABLE_FAILURE) and trial.attempt < definition.retry_attempts:
+            if job.status == IN_PROGRESS and not job.stop_requested and not job.completion_reason:
+                self._schedule_retry(trial, desc, failure or RETRYABLE_FAILURE)
+                return
         if status == COMPLETED and final is None:
             failure = (
                 f"The training job emitted no value for the objective metric "
@@ -273,11 +404,23 @@ class TuningService:
         )
 
     def sweep(self) -> dict[str, Any]:
-        """Record every finished training job whose state-change event was lost."""
+        """The periodic monitor (the sweeper Lambda's schedule; the harness offline).
+
+        For every active tuning job: record finished training jobs whose state-change event was
+        lost, then apply what must watch running jobs: ``MaxRuntimeInSeconds``, the completion
+        criteria, early stopping (median rule) and Hyperband's rungs (``service.monitor``).
+        """
+        from tuner.service.monitor import monitor_job
+
         recovered = []
+        actions: list[dict[str, Any]] = []
         for job in self.store.list_jobs():
             if job.status not in (IN_PROGRESS, STOPPING):
                 continue
+            try:
+                actions.extend(monitor_job(self, job))
+            except Exception:  # one job's monitor must not stop the sweep of the others
+                log.exception("monitor of %s failed", job.name)
             for t in self.store.list_trials(job.name):
                 if t.recorded:
                     if t.task_token:  # the worker may have missed its wake-up
@@ -289,7 +432,18 @@ class TuningService:
                 if desc and desc.get("TrainingJobStatus") in TERMINAL_TRIAL:
                     self.record_training_job(t.training_job_name)
                     recovered.append(t.training_job_name)
-        return {"Recovered": recovered}
+        return {"Recovered": recovered, "Actions": actions}
+
+    def check_completion(self, name: str) -> str | None:
+        """Apply TuningJobCompletionCriteria to the recorded trials; end the job early when met."""
+        job, req = self._load(name)
+        if job.status != IN_PROGRESS or job.completion_reason or not req.completion_criteria:
+            return job.completion_reason
+        trials = self.store.list_trials(name)
+        reason = completion.completion_reason(req.completion_criteria, trials, req.maximize)
+        if reason and self._end_early(name, reason, converged=reason == completion.REASON_CONVERGED):
+            return reason
+        return None
 
     # ---- end of a tuning job ---------------------------------------------------------------
     def finalize(self, name: str) -> dict[str, Any]:
@@ -298,6 +452,14 @@ class TuningService:
         if job.status in TERMINAL_JOB:
             return {"TuningJobName": name, "Status": job.status}
         reason = None
+        for t in trials:  # claimed but never started (the job ended first): nothing ran
+            if t.status == PENDING and not t.recorded:
+                self.store.update_trial(
+                    name, t.number, only_unrecorded=True, status=STOPPED, objective_status="Failed",
+                    recorded=True, ended=now_iso(), stopped_by=job.completion_reason or "StopTuningJob",
+                    retryable=False,
+                )
+        trials = self.store.list_trials(name)
         if job.status == STOPPING or job.stop_requested:
             status = STOPPED
         elif trials and all(t.objective_status == "Failed" for t in trials):
@@ -333,17 +495,26 @@ class TuningService:
         if job.status in TERMINAL_JOB:
             raise ValidationError(f"the tuning job is {job.status} already; only a running job can be stopped")
         self.store.update_job(name, expect_status=(IN_PROGRESS,), status=STOPPING, stop_requested=True)
-        self._stop_running(name)
+        self._stop_running(name, "StopTuningJob")
 
-    def _stop_running(self, name: str) -> None:
+    def _stop_running(self, name: str, why: str | None = None) -> None:
         for t in self.store.list_trials(name):
             if t.status == IN_PROGRESS:
-                self.backend.stop(t.training_job_name)
+                self.stop_trial(t, why)
+
+    def stop_trial(self, trial: TrialRecord, why: str | None) -> None:
+        """StopTrainingJob; the reason stays on the trial (it ends Stopped, keeping its last value)."""
+        if why and not trial.stopped_by:
+            self.store.update_trial(trial.job, trial.number, only_unrecorded=True, stopped_by=why)
+        self.backend.stop(trial.training_job_name)
 
     def _publish(self, name: str) -> None:
         if self.events is None:
             return
         detail = json.loads(results.to_json(self.describe(name)))
+        job = self.store.get_job(name)
+        if job is not None and job.completion_reason:  # no such member in Describe's shape
+            detail["TuningJobCompletionReason"] = job.completion_reason
         try:
             self.events.tuning_job_state_change(detail, [detail["HyperParameterTuningJobArn"]])
         except Exception:  # an event is a notification: never fail the job for it
@@ -354,7 +525,41 @@ class TuningService:
         job = self.store.get_job(name)
         if job is None:
             raise TuningJobNotFoundError(f"no tuning job named {name!r}; check the name")
-        return results.describe(job, self.store.list_trials(name))
+        trials = self.store.list_trials(name)
+        r = results.describe(job, trials)
+        if job.convergence_detected:
+            r["TuningJobCompletionDetails"]["ConvergenceDetectedTime"] = datetime.fromisoformat(
+                job.convergence_detected
+            )
+        overall = self._overall_best(job, trials)
+        if overall is not None:
+            r["OverallBestTrainingJob"] = overall
+        return r
+
+    def _overall_best(self, job: JobRecord, trials: list[TrialRecord]) -> dict[str, Any] | None:
+        """IdenticalDataAndAlgorithm: the best training job of this job and all its parents."""
+        ws = job.request.get("WarmStartConfig") or {}
+        if ws.get("WarmStartType") != IDENTICAL:
+            return None
+        maximize = results._maximize(job)
+        candidates: list[tuple[JobRecord, TrialRecord]] = []
+        best = results.best_trial(trials, maximize)
+        if best is not None:
+            candidates.append((job, best))
+        for parent in parent_names(ws):
+            pjob = self.store.get_job(parent)
+            if pjob is None:
+                continue
+            pbest = results.best_trial(self.store.list_trials(parent), maximize)
+            if pbest is not None:
+                candidates.append((pjob, pbest))
+        if not candidates:
+            return None
+        owner, winner = candidates[0]
+        for o, t in candidates[1:]:
+            if results.is_better(t.final_objective, winner.final_objective, maximize):  # type: ignore[arg-type]
+                owner, winner = o, t
+        return results.trial_summary(owner, winner)
 
     def list_training_jobs(self, name: str, **kwargs: Any) -> dict[str, Any]:
         job = self.store.get_job(name)
