@@ -1,9 +1,25 @@
 """The ``tuner`` command line.
 
-    tuner local REQUEST.json --output-dir DIR   run a tuning job offline (moto, in-process)
+Against a deployed tuner stack (``--region``, ``--stack-name``; AWS credentials as for boto3):
+
+    tuner create REQUEST.json [--wait]          start a tuning job (local sources are uploaded)
+    tuner describe NAME [--wait]                DescribeHyperParameterTuningJob
+    tuner list [--status S] [--name-contains T] ListHyperParameterTuningJobs
+    tuner training-jobs NAME [--sort-by ...]    every training job of a tuning job
+    tuner best NAME                             the best training job
+    tuner stop NAME [--wait]                    StopHyperParameterTuningJob
+    tuner analytics NAME [--csv FILE]           the SDK's analytics table (pandas)
+    tuner report NAME --out DIR                 HTML report + PNG charts
+    tuner deploy NAME --endpoint-name E         model + endpoint config + endpoint of the best job
+
+Offline (no AWS account: the real stack and Lambdas inside moto):
+
+    tuner local REQUEST.json --output-dir DIR   run a tuning job, write describe/jobs JSON + report
     tuner validate REQUEST.json                 check a request without running it
 
-Errors print one clear line on stderr and exit non-zero.
+Output is JSON on stdout (scripts); ``--table`` prints a readable table instead. ``--wait`` prints
+live progress on stderr (jobs done / running / failed, best so far) until the job ends. Errors print
+one clear line on stderr and exit 2.
 """
 from __future__ import annotations
 
@@ -102,6 +118,7 @@ def cmd_local(args: argparse.Namespace) -> int:
         (out / "describe.json").write_text(to_json(describe) + "\n")
         (out / "training-jobs.json").write_text(to_json(jobs) + "\n")
         history = lt.history(str(name))
+    report = _write_report(describe, jobs["TrainingJobSummaries"], out / "report")
     wall = time.monotonic() - t0
     training = sum(
         (s["TrainingEndTime"] - s["TrainingStartTime"]).total_seconds()
@@ -126,7 +143,19 @@ def cmd_local(args: argparse.Namespace) -> int:
         f"{len(history)} execution history events ({len(history) / max(n, 1):.1f} per trial)"
     )
     print(f"Wrote {out / 'describe.json'} and {out / 'training-jobs.json'}")
+    if report:
+        print(f"Report: {report}")
     return 0 if status == "Completed" else 1
+
+
+def _write_report(describe: dict[str, Any], summaries: list[dict[str, Any]], out: Path) -> Path | None:
+    try:
+        from tuner.report import write_report
+
+        return write_report(describe, summaries, out)
+    except ImportError as err:  # matplotlib is an optional dependency
+        print(f"(no report: {err}; pip install matplotlib)", file=sys.stderr)
+        return None
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
@@ -140,12 +169,261 @@ def cmd_validate(args: argparse.Namespace) -> int:
     return 0
 
 
+# ---- commands against a deployed stack -------------------------------------------------------
+def _client(args: argparse.Namespace) -> Any:
+    from tuner.client import TunerClient
+
+    return TunerClient(region_name=args.region, stack_name=args.stack_name)
+
+
+def _strip(response: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in response.items() if k != "ResponseMetadata"}
+
+
+def _emit(obj: Any, args: argparse.Namespace, table: Any = None) -> None:
+    from tuner.core.results import to_json
+
+    if getattr(args, "table", False) and table is not None:
+        print(table(obj))
+    else:
+        print(to_json(_strip(obj) if isinstance(obj, dict) else obj))
+
+
+def _table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
+    def cell(v: Any) -> str:
+        if v is None:
+            return "-"
+        if isinstance(v, float):
+            return f"{v:.6g}"
+        if hasattr(v, "strftime"):
+            return v.strftime("%Y-%m-%d %H:%M:%S")
+        return str(v)
+
+    cells = [[cell(v) for v in r] for r in rows]
+    widths = [max([len(h), *(len(r[i]) for r in cells)]) for i, h in enumerate(headers)]
+    lines = ["  ".join(h.ljust(w) for h, w in zip(headers, widths))]
+    lines.append("  ".join("-" * w for w in widths))
+    lines += ["  ".join(c.ljust(w) for c, w in zip(r, widths)) for r in cells]
+    return "\n".join(lines)
+
+
+def _describe_table(d: dict[str, Any]) -> str:
+    c = d["TrainingJobStatusCounters"]
+    o = d["ObjectiveStatusCounters"]
+    config = d.get("HyperParameterTuningJobConfig") or {}
+    objective = config.get("HyperParameterTuningJobObjective") or {}
+    best = d.get("BestTrainingJob")
+    rows = [
+        ("Name", d["HyperParameterTuningJobName"]),
+        ("Status", d["HyperParameterTuningJobStatus"]),
+        ("Strategy", config.get("Strategy")),
+        ("Objective", f"{objective.get('Type', '')} {objective.get('MetricName', '')}".strip() or None),
+        ("Training jobs", ", ".join(f"{k} {v}" for k, v in c.items())),
+        ("Objective status", ", ".join(f"{k} {v}" for k, v in o.items())),
+        ("Created", d.get("CreationTime")),
+        ("Ended", d.get("HyperParameterTuningEndTime")),
+        ("Best training job", best["TrainingJobName"] if best else None),
+        ("Best objective", _objective_value(best)),
+        ("Best hyperparameters", json.dumps(best["TunedHyperParameters"]) if best else None),
+        ("FailureReason", d.get("FailureReason")),
+    ]
+    return _table(["Field", "Value"], [r for r in rows if r[1] is not None])
+
+
+def _jobs_table(summaries: list[dict[str, Any]]) -> str:
+    names = sorted({k for s in summaries for k in s.get("TunedHyperParameters", {})})
+    rows = []
+    for s in summaries:
+        start, end = s.get("TrainingStartTime"), s.get("TrainingEndTime")
+        rows.append([
+            s["TrainingJobName"], s["TrainingJobStatus"], _objective_value(s),
+            *[s.get("TunedHyperParameters", {}).get(n) for n in names],
+            (end - start).total_seconds() if start and end else None,
+        ])
+    return _table(["TrainingJobName", "Status", "Objective", *names, "Seconds"], rows)
+
+
+def _wait(client: Any, name: str, args: argparse.Namespace) -> dict[str, Any]:
+    d = client.describe_hyper_parameter_tuning_job(HyperParameterTuningJobName=name)
+    limits = (d.get("HyperParameterTuningJobConfig") or {}).get("ResourceLimits") or {}
+    progress = Progress(int(limits.get("MaxNumberOfTrainingJobs") or 0), stream=sys.stderr)
+    return client.wait_for_tuning_job(name, poll=args.poll, timeout=args.timeout, progress=progress)
+
+
+def cmd_create(args: argparse.Namespace) -> int:
+    request = _load_request(args.request)
+    if args.name:
+        request["HyperParameterTuningJobName"] = args.name
+    client = _client(args)
+    base_dir = Path(args.base_dir) if args.base_dir else Path(args.request).resolve().parent
+    request = client.upload_sources(request, base_dir) if client.bucket_name else request
+    created = client.create_hyper_parameter_tuning_job(**request)
+    if not args.wait:
+        _emit(created, args, lambda r: _table(["HyperParameterTuningJobArn"], [[r["HyperParameterTuningJobArn"]]]))
+        return 0
+    d = _wait(client, request["HyperParameterTuningJobName"], args)
+    _emit(d, args, _describe_table)
+    return 0 if d["HyperParameterTuningJobStatus"] == "Completed" else 1
+
+
+def cmd_describe(args: argparse.Namespace) -> int:
+    client = _client(args)
+    if args.wait:
+        d = _wait(client, args.name, args)
+    else:
+        d = client.describe_hyper_parameter_tuning_job(HyperParameterTuningJobName=args.name)
+    _emit(d, args, _describe_table)
+    return 0
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    params: dict[str, Any] = {"SortBy": args.sort_by, "SortOrder": args.sort_order, "MaxResults": args.max_results}
+    if args.status:
+        params["StatusEquals"] = args.status
+    if args.name_contains:
+        params["NameContains"] = args.name_contains
+    r = _client(args).list_hyper_parameter_tuning_jobs(**params)
+
+    def table(r: dict[str, Any]) -> str:
+        rows = []
+        for j in r["HyperParameterTuningJobSummaries"]:
+            c = j["TrainingJobStatusCounters"]
+            rows.append([j["HyperParameterTuningJobName"], j["HyperParameterTuningJobStatus"], j["Strategy"],
+                         c["Completed"], c["InProgress"], c["RetryableError"] + c["NonRetryableError"],
+                         j["CreationTime"]])
+        return _table(["Name", "Status", "Strategy", "Completed", "InProgress", "Failed", "Created"], rows)
+
+    _emit(r, args, table)
+    return 0
+
+
+def cmd_training_jobs(args: argparse.Namespace) -> int:
+    params: dict[str, Any] = {"SortBy": args.sort_by, "SortOrder": args.sort_order}
+    if args.status:
+        params["StatusEquals"] = args.status
+    jobs = _client(args).all_training_jobs(args.name, **params)
+    if args.max_results:
+        jobs = jobs[: args.max_results]
+    _emit({"TrainingJobSummaries": jobs}, args, lambda r: _jobs_table(r["TrainingJobSummaries"]))
+    return 0
+
+
+def cmd_best(args: argparse.Namespace) -> int:
+    d = _client(args).describe_hyper_parameter_tuning_job(HyperParameterTuningJobName=args.name)
+    best = d.get("BestTrainingJob")
+    if not best:
+        raise ValidationError(
+            f"tuning job {args.name} ({d['HyperParameterTuningJobStatus']}) has no best training job yet"
+        )
+    _emit(best, args, lambda b: _jobs_table([b]))
+    return 0
+
+
+def cmd_stop(args: argparse.Namespace) -> int:
+    client = _client(args)
+    client.stop_hyper_parameter_tuning_job(HyperParameterTuningJobName=args.name)
+    if args.wait:
+        _emit(_wait(client, args.name, args), args, _describe_table)
+    else:
+        print(f"Stopping {args.name}", file=sys.stderr)
+    return 0
+
+
+def cmd_analytics(args: argparse.Namespace) -> int:
+    from tuner.analytics import TuningJobAnalytics
+
+    a = TuningJobAnalytics(args.name, _client(args))
+    if args.csv:
+        print(f"Wrote {a.export_csv(args.csv)}", file=sys.stderr)
+    if args.table:
+        print(a.dataframe().to_string(index=False))
+    else:
+        _emit({"Rows": a.rows()}, args)
+    return 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from tuner.report import report_for
+
+    path = report_for(_client(args), args.name, args.out)
+    print(path)
+    return 0
+
+
+def cmd_deploy(args: argparse.Namespace) -> int:
+    from tuner.deploy_model import deploy_best
+
+    r = deploy_best(
+        _client(args), args.name, args.endpoint_name, instance_type=args.instance_type,
+        initial_instance_count=args.instance_count, model_name=args.model_name, wait=args.wait,
+    )
+    _emit(r, args, lambda r: _table(["Field", "Value"], list(r.items())))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
+    from tuner import constants
+
     p = argparse.ArgumentParser(prog="tuner", description="Self-hosted SageMaker-compatible hyperparameter tuning")
     sub = p.add_subparsers(dest="command", required=True)
+
+    stack = argparse.ArgumentParser(add_help=False)
+    stack.add_argument("--region", help="the tuner stack's region (default: the AWS configuration's)")
+    stack.add_argument("--stack-name", default=constants.DEFAULT_STACK_NAME, help="the tuner stack (CloudFormation)")
+    stack.add_argument("--table", action="store_true", help="a readable table instead of JSON")
+    waiting = argparse.ArgumentParser(add_help=False)
+    waiting.add_argument("--wait", action="store_true", help="show live progress until the job ends")
+    waiting.add_argument("--poll", type=float, default=5.0, help="seconds between polls with --wait")
+    waiting.add_argument("--timeout", type=float, default=24 * 3600.0, help="give up waiting after this many seconds")
+
+    c = sub.add_parser("create", parents=[stack, waiting], help="start a tuning job on the deployed stack")
+    c.add_argument("request", help="a CreateHyperParameterTuningJob request (JSON file)")
+    c.add_argument("--name", help="override HyperParameterTuningJobName")
+    c.add_argument("--base-dir", help="local sources/data paths are relative to this (default: the request's folder)")
+    c.set_defaults(func=cmd_create)
+    d = sub.add_parser("describe", parents=[stack, waiting], help="DescribeHyperParameterTuningJob")
+    d.add_argument("name")
+    d.set_defaults(func=cmd_describe)
+    ls = sub.add_parser("list", parents=[stack], help="ListHyperParameterTuningJobs")
+    ls.add_argument("--status", choices=["InProgress", "Completed", "Failed", "Stopping", "Stopped"])
+    ls.add_argument("--name-contains")
+    ls.add_argument("--sort-by", default="CreationTime", choices=["Name", "Status", "CreationTime"])
+    ls.add_argument("--sort-order", default="Descending", choices=["Ascending", "Descending"])
+    ls.add_argument("--max-results", type=int, default=100)
+    ls.set_defaults(func=cmd_list)
+    tj = sub.add_parser("training-jobs", parents=[stack], help="the training jobs of a tuning job (all pages)")
+    tj.add_argument("name")
+    tj.add_argument("--status", choices=["InProgress", "Completed", "Failed", "Stopping", "Stopped"])
+    tj.add_argument("--sort-by", default="Name", choices=["Name", "CreationTime", "Status", "FinalObjectiveMetricValue"])
+    tj.add_argument("--sort-order", default="Ascending", choices=["Ascending", "Descending"])
+    tj.add_argument("--max-results", type=int, help="at most this many")
+    tj.set_defaults(func=cmd_training_jobs)
+    b = sub.add_parser("best", parents=[stack], help="the best training job")
+    b.add_argument("name")
+    b.set_defaults(func=cmd_best)
+    st = sub.add_parser("stop", parents=[stack, waiting], help="StopHyperParameterTuningJob")
+    st.add_argument("name")
+    st.set_defaults(func=cmd_stop)
+    an = sub.add_parser("analytics", parents=[stack], help="one row per training job (the SDK's columns)")
+    an.add_argument("name")
+    an.add_argument("--csv", help="also write the table as CSV to this file")
+    an.set_defaults(func=cmd_analytics)
+    rp = sub.add_parser("report", parents=[stack], help="write an HTML report with charts")
+    rp.add_argument("name")
+    rp.add_argument("--out", required=True, help="output folder (index.html + PNGs)")
+    rp.set_defaults(func=cmd_report)
+    dp = sub.add_parser("deploy", parents=[stack], help="deploy the best training job's model to an endpoint")
+    dp.add_argument("name")
+    dp.add_argument("--endpoint-name", required=True)
+    dp.add_argument("--model-name", help="default: the best training job's name")
+    dp.add_argument("--instance-type", help="default: the training job's instance type")
+    dp.add_argument("--instance-count", type=int, default=1)
+    dp.add_argument("--wait", action="store_true", help="wait until the endpoint is InService")
+    dp.set_defaults(func=cmd_deploy)
+
     local = sub.add_parser("local", help="run a tuning job offline: the real stack and Lambdas inside moto")
     local.add_argument("request", help="a CreateHyperParameterTuningJob request (JSON file)")
-    local.add_argument("--output-dir", default="out/local", help="where describe.json and training-jobs.json go")
+    local.add_argument("--output-dir", default="out/local", help="where describe.json, training-jobs.json and report/ go")
     local.add_argument("--name", help="override HyperParameterTuningJobName")
     local.add_argument("--timeout", type=float, default=3600.0, help="give up after this many seconds")
     local.add_argument("--sweep-interval", type=float, default=5.0, help="seconds between sweeper runs")
@@ -169,11 +447,23 @@ def _quiet_moto() -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     _quiet_moto()
+    from botocore.exceptions import BotoCoreError, ClientError
+
     try:
         return int(args.func(args))
     except TuningError as err:
         print(f"tuner: error: {err}", file=sys.stderr)
         return 2
+    except ClientError as err:
+        e = err.response.get("Error", {})
+        print(f"tuner: error: {e.get('Code', 'Error')}: {e.get('Message', err)}", file=sys.stderr)
+        return 2
+    except BotoCoreError as err:  # no region / credentials / endpoint
+        print(f"tuner: error: {err} (check --region, AWS credentials and the network)", file=sys.stderr)
+        return 2
+    except TimeoutError as err:
+        print(f"tuner: error: {err}", file=sys.stderr)
+        return 3
     except KeyboardInterrupt:
         return 130
 
