@@ -47,11 +47,23 @@ class LocalTuner:
         self.work_dir = Path(work_dir or tempfile.mkdtemp(prefix="tuner-local-")).resolve()
         self.region = region
         self.sweep_interval = sweep_interval
-        self.fault = fault
+        self._fault = fault
         self.context = dict(context or {})
         self.deployment: Deployment | None = None
         self._mock: Any = None
         self._patches: list[Any] = []
+
+    @property
+    def fault(self) -> Callable[[str, dict], str | None] | None:
+        """The stand-in's ``fault`` hook (see ``tuner.local.sagemaker``); settable while running."""
+        return self._fault
+
+    @fault.setter
+    def fault(self, hook: Callable[[str, dict], str | None] | None) -> None:
+        self._fault = hook
+        sagemaker = getattr(self, "sagemaker", None)
+        if sagemaker is not None:
+            sagemaker.fault = hook
 
     # ---- lifecycle -------------------------------------------------------------------------
     def __enter__(self) -> "LocalTuner":
@@ -77,7 +89,7 @@ class LocalTuner:
             self._patches.append(self.lambdas)
             eventbridge.install_lambda_delivery()
             self._patches.append(eventbridge)
-            self.sagemaker = LocalSageMaker(self.work_dir / "training", fault=self.fault)
+            self.sagemaker = LocalSageMaker(self.work_dir / "training", fault=self._fault)
             self.sagemaker.install()
             self._patches.append(self.sagemaker)
             self.deployment = deploy(self.session, region=self.region, context=self.context)
