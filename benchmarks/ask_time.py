@@ -34,13 +34,16 @@ def space_30() -> dict:
     return {"ContinuousParameterRanges": cont, "IntegerParameterRanges": ints, "CategoricalParameterRanges": cats}
 
 
-def cold_import_seconds() -> float:
-    code = "import time; t = time.perf_counter(); import tuner.core.bayes.strategy; print(time.perf_counter() - t)"
-    best = []
+def cold_import_seconds(modules: str) -> tuple[float, float]:
+    """(wall, CPU) seconds to import ``modules`` in a fresh interpreter, median of 3."""
+    code = ("import time; t, c = time.perf_counter(), time.process_time(); import " + modules
+            + "; print(time.perf_counter() - t, time.process_time() - c)")
+    runs = []
     for _ in range(3):
         out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-        best.append(float(out.stdout.strip()))
-    return float(np.median(best))
+        runs.append([float(x) for x in out.stdout.split()])
+    wall, cpu = np.median(np.array(runs), axis=0)
+    return float(wall), float(cpu)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -62,15 +65,22 @@ def main(argv: list[str] | None = None) -> None:
         val = None if rng.random() < 0.03 else float(np.sum((u[:10] - 0.3) ** 2) + 0.1 * np.sin(5 * u[10:20]).sum())
         obs.append(Observation(cfg, val, t))
     pending = [space.from_unit(rng.random(space.dim)) for _ in range(a.pending)]
-    times = []
+    strat.propose(a.n + a.pending, obs, pending)  # warm-up: scipy's import is the cold path's, below
+    times, cpu = [], []
     for r in range(a.repeats):
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         strat.propose(a.n + a.pending + 1 + r, obs, pending)
         times.append(time.perf_counter() - t0)
-    t = np.array(times)
-    print(f"ask with {a.n} observations, {space.dim} parameters, {a.pending} pending, {a.repeats} repeats: "
-          f"median {np.median(t):.3f} s, p95 {np.percentile(t, 95):.3f} s, max {t.max():.3f} s")
-    print(f"cold import of tuner.core.bayes.strategy (median of 3): {cold_import_seconds():.3f} s")
+        cpu.append(time.process_time() - c0)
+    t, c = np.array(times), np.array(cpu)
+    print(f"ask with {a.n} observations, {space.dim} parameters, {a.pending} pending, {a.repeats} repeats:")
+    print(f"  wall time: median {np.median(t):.3f} s, p95 {np.percentile(t, 95):.3f} s, max {t.max():.3f} s")
+    print(f"  CPU time (one thread; what a dedicated core would take): median {np.median(c):.3f} s, "
+          f"p95 {np.percentile(c, 95):.3f} s, max {c.max():.3f} s")
+    print(f"  load average during the measurement: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
+    for mods in ("tuner.core.bayes.strategy", "tuner.core.bayes.strategy, scipy.linalg, scipy.optimize, scipy.special"):
+        wall, cpu = cold_import_seconds(mods)
+        print(f"cold import of {mods} (median of 3): wall {wall:.3f} s, CPU {cpu:.3f} s")
 
 
 if __name__ == "__main__":
