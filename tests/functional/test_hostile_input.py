@@ -258,3 +258,35 @@ def test_the_installed_entry_point_exits_non_zero_on_a_missing_file(tmp_path):
         [sys.executable, "-m", "tuner.cli", "validate"], capture_output=True, text=True, timeout=60
     )
     assert usage.returncode == 2 and "required: request" in usage.stderr
+
+
+def _huge_refused_request(name: str) -> dict:
+    """Within StartExecution's 256 KB input, with ~900 problems (each path names a 200-char key)."""
+    request = copy.deepcopy(SEEDS[0])
+    request["HyperParameterTuningJobName"] = name
+    definition = request.pop("TrainingJobDefinition")
+    definitions = []
+    for i in range(10):
+        d = copy.deepcopy(definition)
+        d["DefinitionName"] = f"d{i}"
+        d["StaticHyperParameters"] = {f"{i}-{k:03d}-" + "k" * 200: k for k in range(90)}  # ints: wrong type
+        definitions.append(d)
+    request["TrainingJobDefinitions"] = definitions
+    return request
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="service/tuning.py create_job stores str(err) whole as failure_reason: a request near the 256 KB "
+    "StartExecution limit with ~900 problems makes the Failed job item exceed DynamoDB's 400 KB, so "
+    "put_item fails and nothing records the refusal (truncate the stored reason, e.g. to 4 KB)",
+)
+def test_a_refused_request_near_the_payload_limit_still_stores_its_failed_job(ddb):
+    _create_table(ddb, "huge")
+    request = _huge_refused_request("huge")
+    assert len(json.dumps(request)) < 256 * 1024
+    service = TuningService(DynamoStore("huge", ddb))
+    with pytest.raises(ValidationError):
+        service.create_job(request, execution_arn=EXEC_ARN + "huge")
+    job = service.store.get_job("huge")
+    assert job is not None and job.status == FAILED
