@@ -5,6 +5,7 @@ MaxNumberOfTrainingJobs, never more than MaxParallelTrainingJobs in progress, ev
 (none lost, none duplicated), the counters equal to what SageMaker (the stand-in) reports, and the
 expected final status.
 """
+
 from __future__ import annotations
 
 import json
@@ -14,7 +15,6 @@ from collections import Counter
 from collections.abc import Callable
 
 import pytest
-
 from tuner.local import eventbridge
 
 from .conftest import SCRIPTS, max_concurrent, quick_request
@@ -152,7 +152,8 @@ def test_no_metric_nan_inf_and_garbage_never_become_an_objective(local_tuner, fa
 
 def _training_events_of(name):
     return [
-        d for d in eventbridge.deliveries
+        d
+        for d in eventbridge.deliveries
         if isinstance(d.get("event"), dict)
         and str(d["event"].get("detail", {}).get("TrainingJobName", "")).startswith(name + "-")
     ]
@@ -174,7 +175,9 @@ def test_a_duplicated_state_change_event_is_counted_once(local_tuner, faults, mo
     monkeypatch.setattr(eventbridge, "_send_to_targets", original)
     # WHEN, after the end, the training-event Lambda gets a finished job's event once more
     eventbridge.wait_deliveries(10)
-    done = [d for d in _training_events_of("flt-dup") if d["event"]["detail"]["TrainingJobStatus"] in TERMINAL]
+    done = [
+        d for d in _training_events_of("flt-dup") if d["event"]["detail"]["TrainingJobStatus"] in TERMINAL
+    ]
     assert len(done) >= 8  # two deliveries per finished job
     fn = local_tuner.deployment.outputs["TrainingEventHandlerName"]
     for d in done[:2]:
@@ -185,7 +188,11 @@ def test_a_duplicated_state_change_event_is_counted_once(local_tuner, faults, mo
     assert again["TrainingJobStatusCounters"] == describe["TrainingJobStatusCounters"]
     assert again["ObjectiveStatusCounters"] == describe["ObjectiveStatusCounters"]
     assert describe["TrainingJobStatusCounters"] == {
-        "Completed": 3, "InProgress": 0, "RetryableError": 0, "NonRetryableError": 1, "Stopped": 0
+        "Completed": 3,
+        "InProgress": 0,
+        "RetryableError": 0,
+        "NonRetryableError": 1,
+        "Stopped": 0,
     }
     assert_invariants(local_tuner, request, again)
 
@@ -197,9 +204,10 @@ def test_a_lost_state_change_event_is_recovered_by_the_sweeper(local_tuner, faul
 
     def lossy(rule, event, transform_input):
         detail = event.get("detail") or {}
-        if str(detail.get("TrainingJobName", "")).startswith("flt-lost-") and detail.get(
-            "TrainingJobStatus"
-        ) in TERMINAL:
+        if (
+            str(detail.get("TrainingJobName", "")).startswith("flt-lost-")
+            and detail.get("TrainingJobStatus") in TERMINAL
+        ):
             lost.append(detail["TrainingJobName"])
             return
         original(rule, event, transform_input)
@@ -208,7 +216,9 @@ def test_a_lost_state_change_event_is_recovered_by_the_sweeper(local_tuner, faul
     request = _grid("flt-lost", ["1", "2", "3"])
     describe = _run(local_tuner, request, timeout=120)
     # THEN every trial was still recorded (by the sweeper, which the harness runs every 2 s)
-    assert sorted(set(lost)) == sorted(t.training_job_name for t in local_tuner.service.store.list_trials("flt-lost"))
+    assert sorted(set(lost)) == sorted(
+        t.training_job_name for t in local_tuner.service.store.list_trials("flt-lost")
+    )
     assert_invariants(local_tuner, request, describe)
     assert describe["TrainingJobStatusCounters"]["Completed"] == 3
 
