@@ -8,6 +8,9 @@ Context (``-c key=value`` or cdk.json):
   tuner:local=true          no bootstrap-version rule (the offline harness deploys into moto).
   tuner:retryIntervalSeconds  first wait of every Lambda task's Retry (default 1; backoff 2, 6 tries).
   tuner:nag=false           skip the cdk-nag AwsSolutions checks (on by default).
+  tuner:retune              JSON {"dataTriggers": [{"family", "bucket", "prefix"}],
+                            "schedules": [{"family", "expression"}], "autoDeploy": false}:
+                            retuning rules and permissions (docs/retuning.md).
 """
 
 from __future__ import annotations
@@ -20,6 +23,8 @@ for path in (ROOT, ROOT / "layers" / "tuner" / "python"):
     if str(path) not in sys.path:
         sys.path.insert(0, str(path))
 
+import json  # noqa: E402
+
 import aws_cdk as cdk  # noqa: E402
 from tuner import constants  # noqa: E402
 
@@ -27,7 +32,16 @@ from stacks.app_context import add_nag_checks, nag_enabled, stack_props  # noqa:
 from stacks.tuner_stack import TunerStack  # noqa: E402
 
 app = cdk.App()
-TunerStack(app, constants.DEFAULT_STACK_NAME, **stack_props(app))
+stack = TunerStack(app, constants.DEFAULT_STACK_NAME, **stack_props(app))
+retune = app.node.try_get_context("tuner:retune")
+if retune:
+    retune = json.loads(retune) if isinstance(retune, str) else retune
+    for trigger in retune.get("dataTriggers", []):
+        stack.tuner.retuning.add_data_trigger(trigger["family"], trigger["bucket"], trigger.get("prefix", ""))
+    for schedule in retune.get("schedules", []):
+        stack.tuner.retuning.add_schedule(schedule["family"], schedule["expression"])
+    if retune.get("autoDeploy"):
+        stack.tuner.retuning.enable_auto_deploy()
 if nag_enabled(app):
     add_nag_checks(app)
 app.synth()

@@ -39,6 +39,8 @@ FUNCTIONS: dict[str, FunctionSpec] = {
     "sweeper": FunctionSpec(timeout_seconds=300, layers=(TUNER, SCIENTIFIC)),
     "finalize": FunctionSpec(layers=(TUNER, SCIENTIFIC)),
     "fail_job": FunctionSpec(layers=(TUNER, SCIENTIFIC)),
+    # builds the next request (tuner.core.families -> tuner.core.space -> numpy)
+    "retune": FunctionSpec(layers=(TUNER, SCIENTIFIC)),
 }
 
 if set(FUNCTIONS) != set(constants.LAMBDAS):  # pragma: no cover - a drift guard, fails at import

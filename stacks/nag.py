@@ -96,3 +96,24 @@ def acknowledge_findings(tuner: TunerConstruct) -> None:
             "Default when no allowedExecutionRoleArns is given: roles named *SageMaker*, and only with "
             "iam:PassedToService = sagemaker.amazonaws.com. Deployers should pass the exact role ARNs.",
         )
+    _acknowledge_retuning(tuner)
+
+
+def _acknowledge_retuning(tuner: TunerConstruct) -> None:
+    """The retune Lambda (stacks/retuning.py)."""
+    role = tuner.retuning.function.role  # the findings are on the role's default policy
+    assert role is not None
+    acknowledge(
+        role,
+        f"IAM5[Resource::arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:"
+        f"{_attr(tuner.state_machine, 'Name')}:*]",
+        "DescribeExecution on executions of the tuner's own state machine only: a family's lock is "
+        "checked against its job's execution before the job item exists (names are made at run time).",
+    )
+    for kind in ("model", "endpoint-config", "endpoint"):
+        acknowledge(
+            role,
+            f"IAM5[Resource::arn:<AWS::Partition>:sagemaker:<AWS::Region>:<AWS::AccountId>:{kind}/*]",
+            "Auto-deploy creates models/endpoint configs named after the best training job and updates "
+            "endpoints named in tuning families (runtime data); this account and region only.",
+        )

@@ -7,8 +7,9 @@ when it is missing.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 from aws_cdk import ArnFormat, Duration, RemovalPolicy, Stack
 from aws_cdk import aws_dynamodb as dynamodb
@@ -25,6 +26,7 @@ from constructs import Construct
 from tuner import constants
 
 from stacks.functions import CODE_EXCLUDE, FUNCTIONS, SCIENTIFIC, TUNER
+from stacks.retuning import DataTrigger, RetuneSchedule, Retuning
 from stacks.workflow import build_definition
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -64,6 +66,11 @@ class TunerConstruct(Construct):
         offline tests shorten it because Step Functions emulation sleeps in real time.
     :param log_level: ``TUNER_LOG_LEVEL`` of every function.
     :param scientific_layer_dir: the built numpy/scipy layer (``python layers/build.py``).
+    :param retune_data_triggers: ``{family, bucket, prefix}`` each: retune the family when an object
+        is created there (S3 -> EventBridge). More with ``self.retuning.add_data_trigger``.
+    :param retune_schedules: ``{family, expression}`` each: retune the family on a rate/cron schedule.
+    :param retune_auto_deploy: let the retune Lambda deploy a family's new best model (SageMaker
+        model/endpoint permissions and PassRole of the allowed roles); off by default.
     """
 
     def __init__(
@@ -78,6 +85,9 @@ class TunerConstruct(Construct):
         retry_interval: Duration = DEFAULT_RETRY_INTERVAL,
         log_level: str = "INFO",
         scientific_layer_dir: Path = SCIENTIFIC_LAYER_DIR,
+        retune_data_triggers: Sequence[DataTrigger | Mapping[str, Any]] = (),
+        retune_schedules: Sequence[RetuneSchedule | Mapping[str, Any]] = (),
+        retune_auto_deploy: bool = False,
     ) -> None:
         super().__init__(scope, construct_id)
         # Feature flags the construct relies on, set on itself (not in cdk.json) so that
@@ -186,6 +196,17 @@ class TunerConstruct(Construct):
             targets=[targets.LambdaFunction(self.functions["sweeper"], retry_attempts=2)],
         )
         self._grant()
+        self.retuning = Retuning(
+            self,
+            "Retuning",
+            function=self.functions["retune"],
+            state_machine=self.state_machine,
+            execution_role_arns=self.allowed_execution_role_arns,
+            data_triggers=retune_data_triggers,
+            schedules=retune_schedules,
+            dead_letter_queue=self.dead_letter_queue,
+            auto_deploy=retune_auto_deploy,
+        )
 
     # --- resources -------------------------------------------------------------------------------
 

@@ -51,6 +51,7 @@ def test_training_job_state_changes_reach_the_event_lambda_with_retries_and_a_dl
         r["Properties"]
         for r in synth.resources("AWS::Events::Rule").values()
         if "EventPattern" in r["Properties"]
+        and r["Properties"]["EventPattern"].get("source") == [constants.SAGEMAKER_SOURCE]
     ]
     [rule] = rules
     assert rule["EventPattern"] == {

@@ -75,7 +75,7 @@ def test_function_configuration(synth, name):
         constants.ENV_BUCKET_NAME,
         constants.ENV_EVENT_BUS_NAME,
         constants.ENV_LOG_LEVEL,
-    }
+    } | ({constants.ENV_STATE_MACHINE_ARN} if name == "retune" else set())
     assert env[constants.ENV_EVENT_BUS_NAME] == "default"
     assert "Ref" in env[constants.ENV_TABLE_NAME] and "Ref" in env[constants.ENV_BUCKET_NAME]
     assert "LoggingConfig" in props  # its own log group, with the configured retention

@@ -6,6 +6,8 @@ ENV_TABLE_NAME = "TUNER_TABLE_NAME"
 ENV_BUCKET_NAME = "TUNER_BUCKET_NAME"
 ENV_EVENT_BUS_NAME = "TUNER_EVENT_BUS_NAME"
 ENV_LOG_LEVEL = "TUNER_LOG_LEVEL"
+# Set on the retune Lambda only (it is not a state of the machine, so there is no cycle).
+ENV_STATE_MACHINE_ARN = "TUNER_STATE_MACHINE_ARN"
 
 # CloudFormation outputs of the tuner stack.
 OUTPUT_STATE_MACHINE_ARN = "StateMachineArn"
@@ -24,6 +26,7 @@ LAMBDAS = {
     "sweeper": "periodic safety net: finish trials whose state-change event was lost",
     "finalize": "best job, final status and counters; publish the tuning-job event",
     "fail_job": "mark the tuning job Failed with the state machine's error and cause",
+    "retune": "start a tuning family's next warm-started tuning job; react to its end (EventBridge target)",
 }
 
 # Events.
@@ -31,6 +34,9 @@ SAGEMAKER_SOURCE = "aws.sagemaker"
 TRAINING_STATE_CHANGE = "SageMaker Training Job State Change"
 TUNER_SOURCE = "tuner"
 TUNING_STATE_CHANGE = "Hyperparameter Tuning Job State Change"
+RETUNE_REQUESTED = "Retune Requested"
+S3_SOURCE = "aws.s3"
+S3_OBJECT_CREATED = "Object Created"
 
 # Logs.
 TRAINING_LOG_GROUP = "/aws/sagemaker/TrainingJobs"

@@ -1,0 +1,401 @@
+"""Tuning families: register / list / describe / delete, retune, and the reaction to a finished job.
+
+``retune(family, trigger, overrides)`` builds the next request (``tuner.core.families.next_request``)
+from the family's terminal jobs and starts the tuner's state machine with it (execution name = the
+tuning job name), holding the family's lock (``tuner.aws.families``) so that one family never runs
+two retunes at once. The lock is checked against the tuning job's status in its own job item, not
+against an event: a lost event cannot wedge a family.
+
+``on_tuning_job_state_change(detail)`` handles the tuner's "Hyperparameter Tuning Job State Change"
+event for a family's job: it frees the lock early, deploys the new best model when the family has
+``AutoDeploy`` and the job beats the family's previous best by the margin, and starts a retune that
+was deferred while the job ran.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import os
+import threading
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from tuner import constants
+from tuner.core.families import (
+    TERMINAL,
+    Family,
+    FamilyBusyError,
+    FamilyNotFoundError,
+    ParentSummary,
+    beats,
+    family_of,
+    next_request,
+    parse_family,
+    parse_overrides,
+    select_parents,
+)
+from tuner.core.request import MAX_WARM_START_PARENTS
+from tuner.errors import ValidationError
+
+log = logging.getLogger(__name__)
+
+RECENT_JOBS = 20  # parents are chosen among the family's latest jobs
+TRIGGERS = ("api", "cli", "event", "data", "schedule", "deferred")
+
+
+class FamilyService:
+    """Use cases over the family store, the tuning service (job store + describe) and Step Functions.
+
+    ``tuning``: a ``TuningService`` (its ``store`` reads job items, ``describe`` builds
+    DescribeHyperParameterTuningJob responses). ``sfn``: a Step Functions client.
+    ``sagemaker``: a SageMaker client (auto-deploy only). ``clock``: returns an aware UTC datetime.
+    """
+
+    def __init__(
+        self,
+        families: Any,
+        tuning: Any,
+        sfn: Any,
+        state_machine_arn: str | None,
+        *,
+        sagemaker: Any = None,
+        clock: Callable[[], datetime] | None = None,
+    ) -> None:
+        self.families = families
+        self.tuning = tuning
+        self.sfn = sfn
+        self.state_machine_arn = state_machine_arn
+        self.sagemaker = sagemaker
+        self.clock = clock or (lambda: datetime.now(UTC))
+
+    # ---- registry -------------------------------------------------------------------------------
+    def register(self, spec: Mapping[str, Any], *, replace: bool = False) -> dict[str, Any]:
+        family = parse_family(spec)
+        if not self.families.put(family.name, family.to_json(), replace=replace):
+            raise ValidationError(
+                f"a family named {family.name!r} exists already; delete it first or register with replace",
+                "FamilyName",
+            )
+        return self.describe(family.name)
+
+    def list(self) -> list[dict[str, Any]]:
+        return [self._summary(item) for item in self.families.list()]
+
+    def describe(self, name: str) -> dict[str, Any]:
+        item = self._item(name)
+        out = self._summary(item)
+        out["Family"] = item["spec"]
+        out["TuningJobs"] = list(item["jobs"])
+        if item["best"]:
+            out["DeployedBest"] = item["best"]
+        if item["pending"]:
+            out["PendingRetune"] = item["pending"]
+        return out
+
+    def delete(self, name: str) -> None:
+        """Forget the family (its tuning jobs stay). Refused while one of its retunes runs."""
+        item = self._item(name)
+        if item["running"] and self._status(item["running"]) not in TERMINAL:
+            raise FamilyBusyError(
+                f"family {name!r} is running tuning job {item['running']!r}; stop it or wait, then delete"
+            )
+        self.families.delete(name)
+
+    def _item(self, name: str) -> dict[str, Any]:
+        item = self.families.get(name)
+        if item is None:
+            raise FamilyNotFoundError(f"no tuning family named {name!r}; register it first (tuner family register)")
+        return item
+
+    def _summary(self, item: Mapping[str, Any]) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "FamilyName": item["name"],
+            "CreationTime": item["created"],
+            "LastModifiedTime": item["last_modified"],
+            "NumberOfTuningJobs": len(item["jobs"]),
+        }
+        if item["jobs"]:
+            out["LatestTuningJob"] = item["jobs"][-1]
+        if item["running"]:
+            out["RunningTuningJob"] = {"HyperParameterTuningJobName": item["running"],
+                                       "HyperParameterTuningJobStatus": self._status(item["running"]),
+                                       "Since": item["running_since"]}
+        return out
+
+    # ---- retune ---------------------------------------------------------------------------------
+    def retune(
+        self,
+        name: str,
+        trigger: str = "api",
+        overrides: Mapping[str, Any] | None = None,
+        *,
+        defer_if_busy: bool = False,
+    ) -> dict[str, Any]:
+        """Start the family's next tuning job; returns ``{FamilyName, HyperParameterTuningJobName,
+        ExecutionArn, Parents, Trigger}``. When a retune of the family still runs: raise
+        ``FamilyBusyError``, or with ``defer_if_busy`` record the request and return
+        ``{..., "Deferred": True, "RunningTuningJob": ...}`` (it starts when that job ends)."""
+        if not self.state_machine_arn:
+            raise ValidationError(
+                f"{constants.ENV_STATE_MACHINE_ARN} is not set: the retune Lambda gets it from the stack",
+                "StateMachineArn",
+            )
+        checked = parse_overrides(overrides)
+        for _ in range(3):
+            item = self._item(name)
+            family = parse_family(item["spec"])
+            running = item["running"]
+            if running:
+                status = self._status(running)
+                if status not in TERMINAL:
+                    return self._busy(name, running, status, trigger, checked, defer_if_busy)
+            request = next_request(family, self.clock(), self._candidates(family, item["jobs"]), checked)
+            job = request["HyperParameterTuningJobName"]
+            if job in item["jobs"]:
+                raise FamilyBusyError(f"family {name!r} started {job!r} this second already; retry in a second")
+            if not self.families.acquire(name, job, previous=running, jobs=item["jobs"]):
+                continue  # another retune moved first: read again
+            try:
+                r = self.sfn.start_execution(
+                    stateMachineArn=self.state_machine_arn, name=job, input=json.dumps(request, default=str)
+                )
+            except Exception:
+                self.families.release(name, job, forget=True)
+                raise
+            parents = [p["HyperParameterTuningJobName"]
+                       for p in (request.get("WarmStartConfig") or {}).get("ParentHyperParameterTuningJobs", [])]
+            log.info("family %s: started %s (trigger %s, parents %s)", name, job, trigger, parents)
+            return {
+                "FamilyName": name,
+                "HyperParameterTuningJobName": job,
+                "ExecutionArn": r["executionArn"],
+                "Parents": parents,
+                "Trigger": trigger,
+            }
+        raise FamilyBusyError(f"family {name!r} is being retuned by someone else right now; retry")
+
+    def _busy(self, name: str, running: str, status: str, trigger: str, overrides: Mapping[str, Any],
+              defer: bool) -> dict[str, Any]:
+        if not defer:
+            raise FamilyBusyError(
+                f"family {name!r} is running tuning job {running!r} ({status}); one retune at a time: "
+                "wait for it to end (or stop it)"
+            )
+        self.families.set_pending(name, {"Trigger": trigger, "Overrides": dict(overrides)})
+        log.info("family %s: %s still %s; retune (%s) deferred", name, running, status, trigger)
+        return {"FamilyName": name, "Deferred": True, "RunningTuningJob": running, "Trigger": trigger}
+
+    def _status(self, job: str) -> str:
+        """The tuning job's status from its job item; before the state machine wrote it, from the
+        execution (RUNNING -> InProgress; missing or ended -> Failed: it will never run)."""
+        record = self.tuning.store.get_job(job)
+        if record is not None:
+            return str(record.status)
+        if not self.state_machine_arn:
+            return "Failed"
+        arn = self.state_machine_arn.replace(":stateMachine:", ":execution:") + f":{job}"
+        try:
+            status = self.sfn.describe_execution(executionArn=arn)["status"]
+        except Exception:  # ExecutionDoesNotExist: the start never happened
+            return "Failed"
+        return "InProgress" if status == "RUNNING" else "Failed"
+
+    def _candidates(self, family: Family, jobs: list[str]) -> list[ParentSummary]:
+        """The family's recent terminal jobs, with the best result of those that can be parents."""
+        summaries = []
+        for name in jobs[-RECENT_JOBS:]:
+            record = self.tuning.store.get_job(name)
+            if record is not None:
+                summaries.append(ParentSummary(name=name, status=record.status, created=record.created))
+        out = []
+        for p in select_parents(summaries, MAX_WARM_START_PARENTS):
+            best = self.tuning.describe(p.name).get("BestTrainingJob") or {}
+            metric = best.get("FinalHyperParameterTuningJobObjectiveMetric") or {}
+            out.append(ParentSummary(p.name, p.status, p.created, best.get("TunedHyperParameters"),
+                                     metric.get("Value")))
+        chosen = {p.name for p in out}
+        return out + [s for s in summaries if s.name not in chosen]
+
+    # ---- a family job ended -----------------------------------------------------------------------
+    def on_tuning_job_state_change(self, detail: Mapping[str, Any]) -> dict[str, Any]:
+        """React to the tuner's state-change event (detail = DescribeHyperParameterTuningJob)."""
+        job = detail.get("HyperParameterTuningJobName")
+        status = detail.get("HyperParameterTuningJobStatus")
+        record = self.tuning.store.get_job(job) if job else None
+        name = family_of(record.request) if record is not None else None
+        out: dict[str, Any] = {"HyperParameterTuningJobName": job, "FamilyName": name}
+        if name is None or status not in TERMINAL:
+            return out
+        item = self.families.get(name)
+        if item is None:
+            return out
+        if item["running"] == job:
+            out["Released"] = self.families.release(name, job)
+        family = parse_family(item["spec"])
+        if status == "Completed" and family.auto_deploy is not None:
+            out["Deploy"] = self.deploy_if_better(name, job)
+        pending = item["pending"]
+        if pending:
+            out["Retune"] = self.retune(name, "deferred", pending.get("Overrides"), defer_if_busy=True)
+        return out
+
+    def deploy_if_better(self, name: str, job: str) -> dict[str, Any]:
+        """Deploy ``job``'s best model to the family's endpoint if it beats the deployed best by the
+        margin: CreateModel, CreateEndpointConfig, then UpdateEndpoint (or CreateEndpoint)."""
+        item = self._item(name)
+        family = parse_family(item["spec"])
+        policy = family.auto_deploy
+        if policy is None:
+            return {"Deployed": False, "Reason": "the family has no AutoDeploy"}
+        describe = self.tuning.describe(job)
+        best = describe.get("BestTrainingJob")
+        metric = (best or {}).get("FinalHyperParameterTuningJobObjectiveMetric")
+        if not best or not metric:
+            return {"Deployed": False, "Reason": f"{job} has no best training job"}
+        value = float(metric["Value"])
+        previous = item["best"]
+        if not beats(value, previous and previous.get("Value"), family.maximize, policy.margin, policy.margin_type):
+            return {"Deployed": False, "Reason": f"{value} does not beat the deployed {previous['Value']} "
+                    f"by the margin {policy.margin} ({policy.margin_type})"}
+        sm = self._sagemaker()
+        training = sm.describe_training_job(TrainingJobName=best["TrainingJobName"])
+        model = best["TrainingJobName"][:63]
+        container: dict[str, Any] = {
+            "Image": training["AlgorithmSpecification"]["TrainingImage"],
+            "ModelDataUrl": training["ModelArtifacts"]["S3ModelArtifacts"],
+        }
+        environment = _script_mode_environment(training.get("HyperParameters") or {})
+        if environment:
+            container["Environment"] = environment
+        sm.create_model(
+            ModelName=model,
+            PrimaryContainer=container,
+            ExecutionRoleArn=policy.execution_role_arn or training["RoleArn"],
+            Tags=[{"Key": "tuner:family", "Value": name}],
+        )
+        sm.create_endpoint_config(
+            EndpointConfigName=model,
+            ProductionVariants=[{
+                "VariantName": "AllTraffic",
+                "ModelName": model,
+                "InstanceType": policy.instance_type,
+                "InitialInstanceCount": policy.initial_instance_count,
+            }],
+        )
+        try:
+            sm.describe_endpoint(EndpointName=policy.endpoint_name)
+            exists = True
+        except Exception as err:  # ValidationException "Could not find endpoint"
+            if "not find" not in str(err).lower() and "validation" not in str(err).lower():
+                raise
+            exists = False
+        if exists:
+            sm.update_endpoint(EndpointName=policy.endpoint_name, EndpointConfigName=model)
+        else:
+            sm.create_endpoint(EndpointName=policy.endpoint_name, EndpointConfigName=model)
+        record = {"HyperParameterTuningJobName": job, "TrainingJobName": best["TrainingJobName"], "Value": value,
+                  "EndpointName": policy.endpoint_name, "EndpointConfigName": model,
+                  "DeployedAt": self.clock().isoformat()}
+        self.families.set_best(name, record, previous=previous)
+        log.info("family %s: deployed %s (%s) to %s", name, best["TrainingJobName"], value, policy.endpoint_name)
+        return {"Deployed": True, **record, "Updated": exists}
+
+    def _sagemaker(self) -> Any:
+        if self.sagemaker is None:
+            raise ValidationError("no SageMaker client configured for auto-deploy")
+        return self.sagemaker
+
+    # ---- events ---------------------------------------------------------------------------------
+    def handle(self, event: Mapping[str, Any]) -> dict[str, Any]:
+        """The retune Lambda's events (see ``parse_event``)."""
+        kind, name, trigger, overrides = parse_event(event)
+        if kind == "state-change":
+            return self.on_tuning_job_state_change(event["detail"])
+        return self.retune(name, trigger, overrides, defer_if_busy=True)  # type: ignore[arg-type]
+
+
+def parse_event(event: Mapping[str, Any]) -> tuple[str, str | None, str, dict[str, Any]]:
+    """``(kind, family, trigger, overrides)`` of an event the retune Lambda receives:
+
+    * the tuner's "Hyperparameter Tuning Job State Change" event (whole event) -> ``state-change``;
+    * a "Retune Requested" event (whole event, ``detail: {Family, Overrides?}``) -> ``retune``;
+    * a rule target's input ``{"Family": ..., "Trigger": "data" | "schedule", "Overrides"?: ...}``
+      (the data-arrival rule adds ``Bucket``/``Key``) -> ``retune``."""
+    if not isinstance(event, Mapping):
+        raise ValidationError("the retune Lambda takes a JSON object")
+    if event.get("detail-type") == constants.TUNING_STATE_CHANGE:
+        return "state-change", None, "event", {}
+    if event.get("detail-type") == constants.RETUNE_REQUESTED:
+        detail = event.get("detail") or {}
+        family = detail.get("Family")
+        overrides = detail.get("Overrides")
+        trigger = "event"
+    else:
+        family = event.get("Family")
+        overrides = event.get("Overrides")
+        trigger = str(event.get("Trigger") or "api")
+    if not isinstance(family, str) or not family:
+        raise ValidationError("name the family to retune: {\"Family\": \"<name>\"}", "Family")
+    return "retune", family, trigger, parse_overrides(overrides)
+
+
+def _script_mode_environment(hyperparameters: Mapping[str, str]) -> dict[str, str]:
+    """Script-mode containers serve with the same program and sources they trained with."""
+    out = {}
+    for key, env in (("sagemaker_program", "SAGEMAKER_PROGRAM"),
+                     ("sagemaker_submit_directory", "SAGEMAKER_SUBMIT_DIRECTORY")):
+        value = hyperparameters.get(key)
+        if value is None:
+            continue
+        try:
+            decoded = json.loads(value)
+            value = decoded if isinstance(decoded, str) else value
+        except (TypeError, ValueError):
+            pass
+        out[env] = value
+    return out
+
+
+# ---- wiring (Lambda / client) --------------------------------------------------------------------
+_lock = threading.Lock()
+_cache: dict[tuple[str, ...], FamilyService] = {}
+
+
+def build_family_service(table: str, state_machine_arn: str | None, *, bus: str = "default",
+                         region: str | None = None, session: Any = None) -> FamilyService:
+    """A FamilyService over real (or moto) AWS clients."""
+    import boto3
+
+    from tuner.aws.families import FamilyStore
+    from tuner.service.runtime import build_service
+
+    session = session or boto3.session.Session(region_name=region)
+    return FamilyService(
+        FamilyStore(table, session.client("dynamodb")),
+        build_service(table, bus, region=region, session=session),
+        session.client("stepfunctions"),
+        state_machine_arn,
+        sagemaker=session.client("sagemaker"),
+    )
+
+
+def family_service() -> FamilyService:
+    """From the Lambda environment (read at call time; cached per configuration)."""
+    config = (
+        os.environ.get(constants.ENV_TABLE_NAME, ""),
+        os.environ.get(constants.ENV_STATE_MACHINE_ARN, ""),
+        os.environ.get(constants.ENV_EVENT_BUS_NAME, "default"),
+        os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1",
+    )
+    if not config[0]:
+        raise RuntimeError(f"{constants.ENV_TABLE_NAME} is not set; the stack sets it on every tuner Lambda")
+    with _lock:
+        if config not in _cache:
+            _cache[config] = build_family_service(config[0], config[1] or None, bus=config[2], region=config[3])
+        return _cache[config]
+
+
+def reset() -> None:
+    with _lock:
+        _cache.clear()
