@@ -3,6 +3,7 @@
 Each adapter: ``ask(n) -> list[dict[str, str]]`` (a batch, evaluated "in parallel"),
 ``tell(configs, values)``. Objectives are minimised.
 """
+
 from __future__ import annotations
 
 import math
@@ -21,7 +22,7 @@ class Ours:
         return self.opt.ask(n)
 
     def tell(self, configs, values) -> None:
-        for c, v in zip(configs, values):
+        for c, v in zip(configs, values, strict=False):
             self.opt.tell(c, v)
 
 
@@ -38,9 +39,13 @@ def _optuna_distributions(space: SearchSpace):
         if p.kind == CATEGORICAL:
             dists[p.name] = optuna.distributions.CategoricalDistribution(list(p.values))
         elif p.kind == INTEGER:
-            dists[p.name] = optuna.distributions.IntDistribution(int(p.low), int(p.high), log=p.scaling == "Logarithmic")
+            dists[p.name] = optuna.distributions.IntDistribution(
+                int(p.low), int(p.high), log=p.scaling == "Logarithmic"
+            )
         else:  # Optuna has no reverse-log; the benchmark problems do not use it
-            dists[p.name] = optuna.distributions.FloatDistribution(p.low, p.high, log=p.scaling == "Logarithmic")
+            dists[p.name] = optuna.distributions.FloatDistribution(
+                p.low, p.high, log=p.scaling == "Logarithmic"
+            )
     return dists
 
 
@@ -66,7 +71,7 @@ class _Optuna:
     def tell(self, configs, values):
         import optuna
 
-        for c, v in zip(configs, values):
+        for c, v in zip(configs, values, strict=False):
             t = self.trials[tuple(sorted(c.items()))].pop(0)
             if v is None or not math.isfinite(v):
                 self.study.tell(t, state=optuna.trial.TrialState.FAIL)
@@ -78,7 +83,9 @@ class OptunaTPE(_Optuna):
     def __init__(self, ranges, seed):
         import optuna
 
-        super().__init__(ranges, seed, optuna.samplers.TPESampler(multivariate=True, constant_liar=True, seed=seed))
+        super().__init__(
+            ranges, seed, optuna.samplers.TPESampler(multivariate=True, constant_liar=True, seed=seed)
+        )
 
 
 class OptunaGP(_Optuna):
@@ -99,21 +106,41 @@ class SkoptGP:
             if p.kind == CATEGORICAL:
                 dims.append(Categorical(list(p.values), name=p.name))
             elif p.kind == INTEGER:
-                dims.append(Integer(int(p.low), int(p.high), prior="log-uniform" if p.scaling == "Logarithmic" else "uniform", name=p.name))
+                dims.append(
+                    Integer(
+                        int(p.low),
+                        int(p.high),
+                        prior="log-uniform" if p.scaling == "Logarithmic" else "uniform",
+                        name=p.name,
+                    )
+                )
             else:
                 assert p.kind == CONTINUOUS
-                dims.append(Real(p.low, p.high, prior="log-uniform" if p.scaling == "Logarithmic" else "uniform", name=p.name))
-        self.opt = Optimizer(dims, base_estimator="GP", acq_func="gp_hedge", n_initial_points=10,
-                             random_state=seed, acq_optimizer="auto")
+                dims.append(
+                    Real(
+                        p.low,
+                        p.high,
+                        prior="log-uniform" if p.scaling == "Logarithmic" else "uniform",
+                        name=p.name,
+                    )
+                )
+        self.opt = Optimizer(
+            dims,
+            base_estimator="GP",
+            acq_func="gp_hedge",
+            n_initial_points=10,
+            random_state=seed,
+            acq_optimizer="auto",
+        )
         self.worst = None
 
     def ask(self, n):
         xs = self.opt.ask(n_points=n, strategy="cl_min") if n > 1 else [self.opt.ask()]
-        return [{p.name: p.format(x) for p, x in zip(self.space.params, row)} for row in xs]
+        return [{p.name: p.format(x) for p, x in zip(self.space.params, row, strict=False)} for row in xs]
 
     def tell(self, configs, values):
         xs, ys = [], []
-        for c, v in zip(configs, values):
+        for c, v in zip(configs, values, strict=False):
             row = []
             for p in self.space.params:
                 s = c[p.name]

@@ -6,6 +6,7 @@ The space mixes 20 continuous (linear, log, reverse-log), 5 integer and 5 catego
 the history is random with a smooth objective and a few failed trials; every ask also sees 9
 pending trials (MaxParallelTrainingJobs = 10).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -26,18 +27,27 @@ def space_30() -> dict:
         if i % 4 == 0:
             cont.append({"Name": f"c{i}", "MinValue": "1e-5", "MaxValue": "1", "ScalingType": "Logarithmic"})
         elif i % 4 == 1:
-            cont.append({"Name": f"c{i}", "MinValue": "0.5", "MaxValue": "0.999", "ScalingType": "ReverseLogarithmic"})
+            cont.append(
+                {"Name": f"c{i}", "MinValue": "0.5", "MaxValue": "0.999", "ScalingType": "ReverseLogarithmic"}
+            )
         else:
             cont.append({"Name": f"c{i}", "MinValue": "-1", "MaxValue": "1", "ScalingType": "Linear"})
     ints = [{"Name": f"i{i}", "MinValue": "1", "MaxValue": "256", "ScalingType": "Auto"} for i in range(5)]
     cats = [{"Name": f"k{i}", "Values": [f"v{j}" for j in range(5)]} for i in range(5)]
-    return {"ContinuousParameterRanges": cont, "IntegerParameterRanges": ints, "CategoricalParameterRanges": cats}
+    return {
+        "ContinuousParameterRanges": cont,
+        "IntegerParameterRanges": ints,
+        "CategoricalParameterRanges": cats,
+    }
 
 
 def cold_import_seconds(modules: str) -> tuple[float, float]:
     """(wall, CPU) seconds to import ``modules`` in a fresh interpreter, median of 3."""
-    code = ("import time; t, c = time.perf_counter(), time.process_time(); import " + modules
-            + "; print(time.perf_counter() - t, time.process_time() - c)")
+    code = (
+        "import time; t, c = time.perf_counter(), time.process_time(); import "
+        + modules
+        + "; print(time.perf_counter() - t, time.process_time() - c)"
+    )
     runs = []
     for _ in range(3):
         out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
@@ -62,7 +72,11 @@ def main(argv: list[str] | None = None) -> None:
     for t in range(1, a.n + 1):
         cfg = space.from_unit(rng.random(space.dim))
         u = space.to_unit(cfg)
-        val = None if rng.random() < 0.03 else float(np.sum((u[:10] - 0.3) ** 2) + 0.1 * np.sin(5 * u[10:20]).sum())
+        val = (
+            None
+            if rng.random() < 0.03
+            else float(np.sum((u[:10] - 0.3) ** 2) + 0.1 * np.sin(5 * u[10:20]).sum())
+        )
         obs.append(Observation(cfg, val, t))
     pending = [space.from_unit(rng.random(space.dim)) for _ in range(a.pending)]
     strat.propose(a.n + a.pending, obs, pending)  # warm-up: scipy's import is the cold path's, below
@@ -75,10 +89,15 @@ def main(argv: list[str] | None = None) -> None:
     t, c = np.array(times), np.array(cpu)
     print(f"ask with {a.n} observations, {space.dim} parameters, {a.pending} pending, {a.repeats} repeats:")
     print(f"  wall time: median {np.median(t):.3f} s, p95 {np.percentile(t, 95):.3f} s, max {t.max():.3f} s")
-    print(f"  CPU time (one thread; what a dedicated core would take): median {np.median(c):.3f} s, "
-          f"p95 {np.percentile(c, 95):.3f} s, max {c.max():.3f} s")
+    print(
+        f"  CPU time (one thread; what a dedicated core would take): median {np.median(c):.3f} s, "
+        f"p95 {np.percentile(c, 95):.3f} s, max {c.max():.3f} s"
+    )
     print(f"  load average during the measurement: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
-    for mods in ("tuner.core.bayes.strategy", "tuner.core.bayes.strategy, scipy.linalg, scipy.optimize, scipy.special"):
+    for mods in (
+        "tuner.core.bayes.strategy",
+        "tuner.core.bayes.strategy, scipy.linalg, scipy.optimize, scipy.special",
+    ):
         wall, cpu = cold_import_seconds(mods)
         print(f"cold import of {mods} (median of 3): wall {wall:.3f} s, CPU {cpu:.3f} s")
 

@@ -4,11 +4,13 @@ Synthetic functions (known optimum) and mixed integer / categorical variants, pl
 scikit-learn tuning tasks whose objective is the 3-fold cross-validated error on datasets shipped
 with scikit-learn (their optimum is taken as the best value any run found, as in Bayesmark).
 """
+
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
@@ -34,9 +36,22 @@ def branin(x: np.ndarray) -> float:
     return float((x2 - b * x1**2 + c * x1 - 6) ** 2 + 10 * (1 - t) * math.cos(x1) + 10)
 
 
-_H6_A = np.array([[10, 3, 17, 3.5, 1.7, 8], [0.05, 10, 17, 0.1, 8, 14], [3, 3.5, 1.7, 10, 17, 8], [17, 8, 0.05, 10, 0.1, 14]])
-_H6_P = 1e-4 * np.array([[1312, 1696, 5569, 124, 8283, 5886], [2329, 4135, 8307, 3736, 1004, 9991],
-                         [2348, 1451, 3522, 2883, 3047, 6650], [4047, 8828, 8732, 5743, 1091, 381]])
+_H6_A = np.array(
+    [
+        [10, 3, 17, 3.5, 1.7, 8],
+        [0.05, 10, 17, 0.1, 8, 14],
+        [3, 3.5, 1.7, 10, 17, 8],
+        [17, 8, 0.05, 10, 0.1, 14],
+    ]
+)
+_H6_P = 1e-4 * np.array(
+    [
+        [1312, 1696, 5569, 124, 8283, 5886],
+        [2329, 4135, 8307, 3736, 1004, 9991],
+        [2348, 1451, 3522, 2883, 3047, 6650],
+        [4047, 8828, 8732, 5743, 1091, 381],
+    ]
+)
 _H6_ALPHA = np.array([1.0, 1.2, 3.0, 3.2])
 
 
@@ -46,7 +61,12 @@ def hartmann6(x: np.ndarray) -> float:
 
 def ackley(x: np.ndarray) -> float:
     d = len(x)
-    return float(-20 * math.exp(-0.2 * math.sqrt(np.sum(x**2) / d)) - math.exp(np.sum(np.cos(2 * math.pi * x)) / d) + 20 + math.e)
+    return float(
+        -20 * math.exp(-0.2 * math.sqrt(np.sum(x**2) / d))
+        - math.exp(np.sum(np.cos(2 * math.pi * x)) / d)
+        + 20
+        + math.e
+    )
 
 
 def levy(x: np.ndarray) -> float:
@@ -61,7 +81,11 @@ def rosenbrock(x: np.ndarray) -> float:
     return float(np.sum(100 * (x[1:] - x[:-1] ** 2) ** 2 + (1 - x[:-1]) ** 2))
 
 
-def _numeric(fn: Callable[[np.ndarray], float], names: list[str], decode: dict[str, Callable[[str], float]] | None = None):
+def _numeric(
+    fn: Callable[[np.ndarray], float],
+    names: list[str],
+    decode: dict[str, Callable[[str], float]] | None = None,
+):
     decode = decode or {}
 
     def objective(cfg: dict[str, str]) -> float:
@@ -75,7 +99,9 @@ def synthetic_problems() -> list[Problem]:
 
     def cont_problem(name, fn, bounds, optimum):
         names = [f"x{i}" for i in range(len(bounds))]
-        ranges = {"ContinuousParameterRanges": [_cont(n, lo, hi) for n, (lo, hi) in zip(names, bounds)]}
+        ranges = {
+            "ContinuousParameterRanges": [_cont(n, lo, hi) for n, (lo, hi) in zip(names, bounds, strict=True)]
+        }
         return Problem(name, "synthetic", ranges, _numeric(fn, names), optimum)
 
     out.append(cont_problem("branin", branin, [(-5, 10), (0, 15)], 0.397887))
@@ -91,7 +117,9 @@ def synthetic_problems() -> list[Problem]:
     h_levels = {"a": 0.6, "b": 0.0, "c": 0.8, "d": 0.2, "e": 0.4, "f": 1.0}
     h_ranges = {
         "ContinuousParameterRanges": [_cont(n, 0, 1) for n in h_names[:3]],
-        "IntegerParameterRanges": [{"Name": n, "MinValue": "0", "MaxValue": "10", "ScalingType": "Linear"} for n in h_names[3:5]],
+        "IntegerParameterRanges": [
+            {"Name": n, "MinValue": "0", "MaxValue": "10", "ScalingType": "Linear"} for n in h_names[3:5]
+        ],
         "CategoricalParameterRanges": [{"Name": "x5", "Values": list(h_levels)}],
     }
     h_dec = {"x3": lambda s: int(s) / 10, "x4": lambda s: int(s) / 10, "x5": lambda s: h_levels[s]}
@@ -100,7 +128,9 @@ def synthetic_problems() -> list[Problem]:
     a_names = [f"x{i}" for i in range(5)]
     a_ranges = {
         "ContinuousParameterRanges": [_cont(n, -5, 10) for n in a_names[:2]],
-        "IntegerParameterRanges": [{"Name": n, "MinValue": "-5", "MaxValue": "10", "ScalingType": "Linear"} for n in a_names[2:]],
+        "IntegerParameterRanges": [
+            {"Name": n, "MinValue": "-5", "MaxValue": "10", "ScalingType": "Linear"} for n in a_names[2:]
+        ],
     }
     out.append(Problem("ackley5_mixed", "synthetic", a_ranges, _numeric(ackley, a_names), 0.0))
     # Levy: two continuous, two integers, one categorical (unordered labels); optimum 0 at x = 1
@@ -108,10 +138,16 @@ def synthetic_problems() -> list[Problem]:
     l_levels = {"p": 7.0, "q": -5.0, "r": 1.0, "s": 4.0, "t": -2.0}
     l_ranges = {
         "ContinuousParameterRanges": [_cont(n, -10, 10) for n in l_names[:2]],
-        "IntegerParameterRanges": [{"Name": n, "MinValue": "-10", "MaxValue": "10", "ScalingType": "Linear"} for n in l_names[2:4]],
+        "IntegerParameterRanges": [
+            {"Name": n, "MinValue": "-10", "MaxValue": "10", "ScalingType": "Linear"} for n in l_names[2:4]
+        ],
         "CategoricalParameterRanges": [{"Name": "x4", "Values": list(l_levels)}],
     }
-    out.append(Problem("levy5_mixed", "synthetic", l_ranges, _numeric(levy, l_names, {"x4": lambda s: l_levels[s]}), 0.0))
+    out.append(
+        Problem(
+            "levy5_mixed", "synthetic", l_ranges, _numeric(levy, l_names, {"x4": lambda s: l_levels[s]}), 0.0
+        )
+    )
     return out
 
 
@@ -123,8 +159,12 @@ def _dataset(name: str):
     if name not in _DATA:
         from sklearn import datasets
 
-        loader = {"breast_cancer": datasets.load_breast_cancer, "digits": datasets.load_digits,
-                  "wine": datasets.load_wine, "diabetes": datasets.load_diabetes}[name]
+        loader = {
+            "breast_cancer": datasets.load_breast_cancer,
+            "digits": datasets.load_digits,
+            "wine": datasets.load_wine,
+            "diabetes": datasets.load_diabetes,
+        }[name]
         X, y = loader(return_X_y=True)
         _DATA[name] = (X, y)
     return _DATA[name]
@@ -142,7 +182,11 @@ def _cv_error(make_model: Callable[[dict[str, str]], Any], dataset: str, regress
         from sklearn.model_selection import KFold, StratifiedKFold, cross_val_score
 
         X, y = _dataset(dataset)
-        cv = KFold(3, shuffle=True, random_state=0) if regression else StratifiedKFold(3, shuffle=True, random_state=0)
+        cv = (
+            KFold(3, shuffle=True, random_state=0)
+            if regression
+            else StratifiedKFold(3, shuffle=True, random_state=0)
+        )
         scoring = "neg_mean_squared_error" if regression else "accuracy"
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -166,9 +210,14 @@ def _rf(cfg):
     from sklearn.ensemble import RandomForestClassifier
 
     return RandomForestClassifier(
-        n_estimators=int(cfg["n_estimators"]), max_depth=int(cfg["max_depth"]),
-        min_samples_split=int(cfg["min_samples_split"]), max_features=float(cfg["max_features"]),
-        criterion=cfg["criterion"], random_state=0, n_jobs=1)
+        n_estimators=int(cfg["n_estimators"]),
+        max_depth=int(cfg["max_depth"]),
+        min_samples_split=int(cfg["min_samples_split"]),
+        max_features=float(cfg["max_features"]),
+        criterion=cfg["criterion"],
+        random_state=0,
+        n_jobs=1,
+    )
 
 
 def _sgd(cfg):
@@ -176,9 +225,20 @@ def _sgd(cfg):
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
 
-    return make_pipeline(StandardScaler(), SGDClassifier(
-        loss=cfg["loss"], penalty="elasticnet", alpha=float(cfg["alpha"]), l1_ratio=float(cfg["l1_ratio"]),
-        eta0=float(cfg["eta0"]), learning_rate=cfg["learning_rate"], max_iter=15, tol=None, random_state=0))
+    return make_pipeline(
+        StandardScaler(),
+        SGDClassifier(
+            loss=cfg["loss"],
+            penalty="elasticnet",
+            alpha=float(cfg["alpha"]),
+            l1_ratio=float(cfg["l1_ratio"]),
+            eta0=float(cfg["eta0"]),
+            learning_rate=cfg["learning_rate"],
+            max_iter=15,
+            tol=None,
+            random_state=0,
+        ),
+    )
 
 
 def _knn(cfg):
@@ -186,17 +246,23 @@ def _knn(cfg):
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
 
-    return make_pipeline(StandardScaler(), KNeighborsClassifier(
-        n_neighbors=int(cfg["n_neighbors"]), weights=cfg["weights"], p=int(cfg["p"])))
+    return make_pipeline(
+        StandardScaler(),
+        KNeighborsClassifier(n_neighbors=int(cfg["n_neighbors"]), weights=cfg["weights"], p=int(cfg["p"])),
+    )
 
 
 def _tree_reg(cfg):
     from sklearn.tree import DecisionTreeRegressor
 
     return DecisionTreeRegressor(
-        max_depth=int(cfg["max_depth"]), min_samples_split=int(cfg["min_samples_split"]),
-        min_samples_leaf=int(cfg["min_samples_leaf"]), max_features=float(cfg["max_features"]),
-        criterion=cfg["criterion"], random_state=0)
+        max_depth=int(cfg["max_depth"]),
+        min_samples_split=int(cfg["min_samples_split"]),
+        min_samples_leaf=int(cfg["min_samples_leaf"]),
+        max_features=float(cfg["max_features"]),
+        criterion=cfg["criterion"],
+        random_state=0,
+    )
 
 
 def _ints(*specs):
@@ -205,31 +271,72 @@ def _ints(*specs):
 
 def sklearn_problems() -> list[Problem]:
     return [
-        Problem("svc_breast_cancer", "sklearn", {"ContinuousParameterRanges": [
-            _cont("C", 1e-3, 1e3, "Logarithmic"), _cont("gamma", 1e-5, 10, "Logarithmic")]},
-            _cv_error(_svc, "breast_cancer")),
-        Problem("rf_wine", "sklearn", {
-            "IntegerParameterRanges": _ints(("n_estimators", 5, 60, "Linear"), ("max_depth", 1, 12, "Linear"),
-                                            ("min_samples_split", 2, 20, "Linear")),
-            "ContinuousParameterRanges": [_cont("max_features", 0.05, 1.0)],
-            "CategoricalParameterRanges": [{"Name": "criterion", "Values": ["gini", "entropy"]}]},
-            _cv_error(_rf, "wine")),
-        Problem("sgd_digits", "sklearn", {
-            "ContinuousParameterRanges": [_cont("alpha", 1e-6, 1.0, "Logarithmic"), _cont("l1_ratio", 0.0, 1.0),
-                                          _cont("eta0", 1e-4, 1.0, "Logarithmic")],
-            "CategoricalParameterRanges": [{"Name": "loss", "Values": ["hinge", "log_loss", "modified_huber"]},
-                                           {"Name": "learning_rate", "Values": ["optimal", "invscaling", "adaptive"]}]},
-            _cv_error(_sgd, "digits")),
-        Problem("knn_digits", "sklearn", {
-            "IntegerParameterRanges": _ints(("n_neighbors", 1, 50, "Logarithmic"), ("p", 1, 2, "Linear")),
-            "CategoricalParameterRanges": [{"Name": "weights", "Values": ["uniform", "distance"]}]},
-            _cv_error(_knn, "digits")),
-        Problem("tree_diabetes", "sklearn", {
-            "IntegerParameterRanges": _ints(("max_depth", 1, 20, "Linear"), ("min_samples_split", 2, 100, "Logarithmic"),
-                                            ("min_samples_leaf", 1, 50, "Logarithmic")),
-            "ContinuousParameterRanges": [_cont("max_features", 0.1, 1.0)],
-            "CategoricalParameterRanges": [{"Name": "criterion", "Values": ["squared_error", "friedman_mse", "absolute_error"]}]},
-            _cv_error(_tree_reg, "diabetes", regression=True)),
+        Problem(
+            "svc_breast_cancer",
+            "sklearn",
+            {
+                "ContinuousParameterRanges": [
+                    _cont("C", 1e-3, 1e3, "Logarithmic"),
+                    _cont("gamma", 1e-5, 10, "Logarithmic"),
+                ]
+            },
+            _cv_error(_svc, "breast_cancer"),
+        ),
+        Problem(
+            "rf_wine",
+            "sklearn",
+            {
+                "IntegerParameterRanges": _ints(
+                    ("n_estimators", 5, 60, "Linear"),
+                    ("max_depth", 1, 12, "Linear"),
+                    ("min_samples_split", 2, 20, "Linear"),
+                ),
+                "ContinuousParameterRanges": [_cont("max_features", 0.05, 1.0)],
+                "CategoricalParameterRanges": [{"Name": "criterion", "Values": ["gini", "entropy"]}],
+            },
+            _cv_error(_rf, "wine"),
+        ),
+        Problem(
+            "sgd_digits",
+            "sklearn",
+            {
+                "ContinuousParameterRanges": [
+                    _cont("alpha", 1e-6, 1.0, "Logarithmic"),
+                    _cont("l1_ratio", 0.0, 1.0),
+                    _cont("eta0", 1e-4, 1.0, "Logarithmic"),
+                ],
+                "CategoricalParameterRanges": [
+                    {"Name": "loss", "Values": ["hinge", "log_loss", "modified_huber"]},
+                    {"Name": "learning_rate", "Values": ["optimal", "invscaling", "adaptive"]},
+                ],
+            },
+            _cv_error(_sgd, "digits"),
+        ),
+        Problem(
+            "knn_digits",
+            "sklearn",
+            {
+                "IntegerParameterRanges": _ints(("n_neighbors", 1, 50, "Logarithmic"), ("p", 1, 2, "Linear")),
+                "CategoricalParameterRanges": [{"Name": "weights", "Values": ["uniform", "distance"]}],
+            },
+            _cv_error(_knn, "digits"),
+        ),
+        Problem(
+            "tree_diabetes",
+            "sklearn",
+            {
+                "IntegerParameterRanges": _ints(
+                    ("max_depth", 1, 20, "Linear"),
+                    ("min_samples_split", 2, 100, "Logarithmic"),
+                    ("min_samples_leaf", 1, 50, "Logarithmic"),
+                ),
+                "ContinuousParameterRanges": [_cont("max_features", 0.1, 1.0)],
+                "CategoricalParameterRanges": [
+                    {"Name": "criterion", "Values": ["squared_error", "friedman_mse", "absolute_error"]}
+                ],
+            },
+            _cv_error(_tree_reg, "diabetes", regression=True),
+        ),
     ]
 
 

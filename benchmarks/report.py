@@ -12,6 +12,7 @@ then over problems.
 
     python -m benchmarks.report benchmarks/results/full.jsonl --plot benchmarks/results/scores.png
 """
+
 from __future__ import annotations
 
 import argparse
@@ -38,7 +39,9 @@ def scores(rows: list[dict]) -> tuple[dict, dict, dict]:
     curves: dict[tuple[str, str], list[np.ndarray]] = defaultdict(list)
     kind, times = {}, defaultdict(list)
     for r in rows:
-        curves[(r["problem"], r["optimizer"])].append(np.minimum.accumulate(np.array(r["values"], dtype=float)))
+        curves[(r["problem"], r["optimizer"])].append(
+            np.minimum.accumulate(np.array(r["values"], dtype=float))
+        )
         kind[r["problem"]] = r["kind"]
         times[r["optimizer"]] += r["ask_times"]
     out = {}
@@ -63,21 +66,33 @@ def scores(rows: list[dict]) -> tuple[dict, dict, dict]:
 def table(rows: list[dict]) -> str:
     sc, kind, times = scores(rows)
     opts = [o for o in ORDER if any(k[1] == o for k in sc)] + sorted({k[1] for k in sc} - set(ORDER))
-    groups = [("all", list(kind)), ("synthetic", [p for p in kind if kind[p] == "synthetic"]),
-              ("sklearn", [p for p in kind if kind[p] == "sklearn"])]
-    lines = ["| optimiser | " + " | ".join(f"{g} @{b}" for g, ps in groups if ps for b in BUDGETS)
-             + " | ask s (median) | ask s (p95) |",
-             "|---|" + "---|" * (sum(1 for _, ps in groups if ps) * len(BUDGETS) + 2)]
+    groups = [
+        ("all", list(kind)),
+        ("synthetic", [p for p in kind if kind[p] == "synthetic"]),
+        ("sklearn", [p for p in kind if kind[p] == "sklearn"]),
+    ]
+    lines = [
+        "| optimiser | "
+        + " | ".join(f"{g} @{b}" for g, ps in groups if ps for b in BUDGETS)
+        + " | ask s (median) | ask s (p95) |",
+        "|---|" + "---|" * (sum(1 for _, ps in groups if ps) * len(BUDGETS) + 2),
+    ]
     for o in opts:
         cells = []
         for _, ps in groups:
             if not ps:
                 continue
             for b in BUDGETS:
-                per_problem = [float(np.mean(sc[(p, o)][:, b - 1])) for p in ps if (p, o) in sc and sc[(p, o)].shape[1] >= b]
+                per_problem = [
+                    float(np.mean(sc[(p, o)][:, b - 1]))
+                    for p in ps
+                    if (p, o) in sc and sc[(p, o)].shape[1] >= b
+                ]
                 cells.append(f"{np.mean(per_problem):.1f}" if per_problem else "-")
         t = np.array(times[o])
-        lines.append(f"| {o} | " + " | ".join(cells) + f" | {np.median(t):.3f} | {np.percentile(t, 95):.3f} |")
+        lines.append(
+            f"| {o} | " + " | ".join(cells) + f" | {np.median(t):.3f} | {np.percentile(t, 95):.3f} |"
+        )
     lines.append("")
     lines.append("Per problem, score at the largest budget (mean over seeds):")
     lines.append("")
@@ -88,10 +103,15 @@ def table(rows: list[dict]) -> str:
         for o in opts:
             cells.append(f"{np.mean(sc[(p, o)][:, -1]):.1f}" if (p, o) in sc else "-")
         lines.append(f"| {p} | " + " | ".join(cells) + " |")
-    n_seeds = {len(r) for r in [[x for x in rows if x["problem"] == p and x["optimizer"] == "random"] for p in kind]}
+    n_seeds = {
+        len(r) for r in [[x for x in rows if x["problem"] == p and x["optimizer"] == "random"] for p in kind]
+    }
     lines.append("")
-    lines.append(f"Runs: {len(rows)}; seeds per problem and optimiser: {sorted(n_seeds)}; "
-                 f"duplicates proposed: " + ", ".join(f"{o}={sum(r.get('duplicates', 0) for r in rows if r['optimizer'] == o)}" for o in opts))
+    lines.append(
+        f"Runs: {len(rows)}; seeds per problem and optimiser: {sorted(n_seeds)}; "
+        f"duplicates proposed: "
+        + ", ".join(f"{o}={sum(r.get('duplicates', 0) for r in rows if r['optimizer'] == o)}" for o in opts)
+    )
     return "\n".join(lines)
 
 
@@ -103,11 +123,14 @@ def plot(rows: list[dict], path: str) -> None:
 
     sc, kind, _ = scores(rows)
     opts = [o for o in ORDER if any(k[1] == o for k in sc)]
-    groups = [("all problems", list(kind)), ("synthetic", [p for p in kind if kind[p] == "synthetic"]),
-              ("scikit-learn", [p for p in kind if kind[p] == "sklearn"])]
+    groups = [
+        ("all problems", list(kind)),
+        ("synthetic", [p for p in kind if kind[p] == "synthetic"]),
+        ("scikit-learn", [p for p in kind if kind[p] == "sklearn"]),
+    ]
     groups = [(g, ps) for g, ps in groups if ps]
     fig, axes = plt.subplots(1, len(groups), figsize=(5 * len(groups), 4), squeeze=False)
-    for ax, (g, ps) in zip(axes[0], groups):
+    for ax, (g, ps) in zip(axes[0], groups, strict=False):
         for o in opts:
             curves = [np.mean(sc[(p, o)], axis=0) for p in ps if (p, o) in sc]
             if not curves:

@@ -6,6 +6,7 @@
 Each run writes one JSON line: the values in evaluation order and the time of every ask.
 Runs already in the output file are skipped, so an interrupted benchmark resumes.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -43,9 +44,17 @@ def run_one(problem_name: str, optimizer: str, seed: int, budget: int, batch: in
         opt.tell(cfgs, vals)
         values += vals
         configs += cfgs
-    return {"problem": problem_name, "kind": problem.kind, "optimizer": optimizer, "seed": seed,
-            "budget": budget, "batch": batch, "values": values, "ask_times": ask_times,
-            "duplicates": len(configs) - len({tuple(sorted(c.items())) for c in configs})}
+    return {
+        "problem": problem_name,
+        "kind": problem.kind,
+        "optimizer": optimizer,
+        "seed": seed,
+        "budget": budget,
+        "batch": batch,
+        "values": values,
+        "ask_times": ask_times,
+        "duplicates": len(configs) - len({tuple(sorted(c.items())) for c in configs}),
+    }
 
 
 def _task(args):
@@ -81,8 +90,13 @@ def main(argv: list[str] | None = None) -> None:
                 r = json.loads(line)
                 if "error" not in r:
                     done.add((r["problem"], r["optimizer"], r["seed"]))
-    tasks = [(p.name, o, s, a.budget, a.batch) for s in range(a.seeds) for p in probs
-             for o in a.optimizers.split(",") if (p.name, o, s) not in done]
+    tasks = [
+        (p.name, o, s, a.budget, a.batch)
+        for s in range(a.seeds)
+        for p in probs
+        for o in a.optimizers.split(",")
+        if (p.name, o, s) not in done
+    ]
     # the slow optimisers first, so the pool's tail is short
     slow = {"optuna_gp": 0, "skopt_gp": 1, "ours": 2}
     tasks.sort(key=lambda t: (t[2], slow.get(t[1], 3)))
@@ -101,8 +115,11 @@ def main(argv: list[str] | None = None) -> None:
             f.write(json.dumps(r) + "\n")
             f.flush()
             status = "ERROR" if "error" in r else f"best={min(r['values']):.4g}"
-            print(f"[{i + 1}/{len(tasks)} {time.time() - t0:.0f}s] {r['problem']} {r['optimizer']} seed={r['seed']} {status}",
-                  flush=True)
+            print(
+                f"[{i + 1}/{len(tasks)} {time.time() - t0:.0f}s] {r['problem']} {r['optimizer']}"
+                f" seed={r['seed']} {status}",
+                flush=True,
+            )
 
 
 if __name__ == "__main__":

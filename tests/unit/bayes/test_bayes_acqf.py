@@ -1,11 +1,11 @@
 """Log expected improvement against fixed posteriors."""
+
 from __future__ import annotations
 
 import math
 
 import numpy as np
 import pytest
-
 from tuner.core.bayes.acqf import LogEI, log_ei, log_h
 
 
@@ -33,7 +33,9 @@ def test_log_h_is_finite_and_monotone_far_below_incumbent():
     assert np.all(np.diff(lh) > 0)
 
 
-@pytest.mark.parametrize(("mean", "var", "best"), [(0.3, 0.5, 0.0), (-2.0, 0.01, 1.0), (-40.0, 1.0, 0.0), (1.0, 2.0, 1.0)])
+@pytest.mark.parametrize(
+    ("mean", "var", "best"), [(0.3, 0.5, 0.0), (-2.0, 0.01, 1.0), (-40.0, 1.0, 0.0), (1.0, 2.0, 1.0)]
+)
 def test_gradients_match_finite_differences(mean, var, best):
     m, v = np.array([mean]), np.array([var])
     _, dm, dv = log_ei(m, v, best)

@@ -1,4 +1,5 @@
 """Smoke test of the benchmark harness (the benchmark itself is long and not part of the tests)."""
+
 from __future__ import annotations
 
 import json
@@ -14,9 +15,24 @@ def test_harness_runs_every_optimizer_and_reports(tmp_path):
     from benchmarks import report, run
 
     out = tmp_path / "r.jsonl"
-    run.main(["--budget", "8", "--batch", "4", "--seeds", "1", "--workers", "1",
-              "--problems", "branin,tree_diabetes", "--optimizers", "ours,random,optuna_tpe,skopt_gp",
-              "--out", str(out)])
+    run.main(
+        [
+            "--budget",
+            "8",
+            "--batch",
+            "4",
+            "--seeds",
+            "1",
+            "--workers",
+            "1",
+            "--problems",
+            "branin,tree_diabetes",
+            "--optimizers",
+            "ours,random,optuna_tpe,skopt_gp",
+            "--out",
+            str(out),
+        ]
+    )
     rows = [json.loads(line) for line in out.read_text().splitlines()]
     assert len(rows) == 8 and not [r for r in rows if "error" in r]
     assert all(len(r["values"]) == 8 for r in rows)

@@ -1,21 +1,49 @@
 """Round-trip tables for the GP's encoding of every range type and scaling."""
+
 from __future__ import annotations
 
 import numpy as np
 import pytest
-
 from tuner.core.bayes.encoding import Encoding
 from tuner.core.space import SearchSpace
 
 CASES = [
     # (range key, spec, values that must round-trip exactly)
-    ("ContinuousParameterRanges", {"MinValue": "0.5", "MaxValue": "2.5", "ScalingType": "Linear"}, ["0.5", "1.25", "2.5"]),
-    ("ContinuousParameterRanges", {"MinValue": "1e-5", "MaxValue": "1", "ScalingType": "Logarithmic"}, ["1e-05", "0.001", "1.0"]),
-    ("ContinuousParameterRanges", {"MinValue": "0", "MaxValue": "0.999", "ScalingType": "ReverseLogarithmic"}, ["0.0", "0.9", "0.999"]),
-    ("ContinuousParameterRanges", {"MinValue": "1e-4", "MaxValue": "10", "ScalingType": "Auto"}, ["0.0001", "0.5", "10.0"]),
-    ("ContinuousParameterRanges", {"MinValue": "-3", "MaxValue": "3", "ScalingType": "Auto"}, ["-3.0", "0.0", "3.0"]),
-    ("IntegerParameterRanges", {"MinValue": "1", "MaxValue": "10", "ScalingType": "Linear"}, ["1", "5", "10"]),
-    ("IntegerParameterRanges", {"MinValue": "1", "MaxValue": "1000", "ScalingType": "Logarithmic"}, ["1", "2", "37", "999", "1000"]),
+    (
+        "ContinuousParameterRanges",
+        {"MinValue": "0.5", "MaxValue": "2.5", "ScalingType": "Linear"},
+        ["0.5", "1.25", "2.5"],
+    ),
+    (
+        "ContinuousParameterRanges",
+        {"MinValue": "1e-5", "MaxValue": "1", "ScalingType": "Logarithmic"},
+        ["1e-05", "0.001", "1.0"],
+    ),
+    (
+        "ContinuousParameterRanges",
+        {"MinValue": "0", "MaxValue": "0.999", "ScalingType": "ReverseLogarithmic"},
+        ["0.0", "0.9", "0.999"],
+    ),
+    (
+        "ContinuousParameterRanges",
+        {"MinValue": "1e-4", "MaxValue": "10", "ScalingType": "Auto"},
+        ["0.0001", "0.5", "10.0"],
+    ),
+    (
+        "ContinuousParameterRanges",
+        {"MinValue": "-3", "MaxValue": "3", "ScalingType": "Auto"},
+        ["-3.0", "0.0", "3.0"],
+    ),
+    (
+        "IntegerParameterRanges",
+        {"MinValue": "1", "MaxValue": "10", "ScalingType": "Linear"},
+        ["1", "5", "10"],
+    ),
+    (
+        "IntegerParameterRanges",
+        {"MinValue": "1", "MaxValue": "1000", "ScalingType": "Logarithmic"},
+        ["1", "2", "37", "999", "1000"],
+    ),
     ("IntegerParameterRanges", {"MinValue": "-5", "MaxValue": "5", "ScalingType": "Auto"}, ["-5", "0", "5"]),
     ("IntegerParameterRanges", {"MinValue": "7", "MaxValue": "7", "ScalingType": "Linear"}, ["7"]),
     ("CategoricalParameterRanges", {"Values": ["relu", "tanh", "gelu"]}, ["relu", "tanh", "gelu"]),
@@ -34,8 +62,11 @@ def test_value_round_trips(key, spec, values):
     for v in values:
         z = enc.param_vector({"p": v})
         assert z is not None and np.all((0 <= z) & (z <= max(1, enc.n_cells.max())))
-        assert float(enc.config(z)["p"]) == pytest.approx(float(v)) if key != "CategoricalParameterRanges" \
+        assert (
+            float(enc.config(z)["p"]) == pytest.approx(float(v))
+            if key != "CategoricalParameterRanges"
             else enc.config(z)["p"] == v
+        )
 
 
 @pytest.mark.parametrize(("key", "spec", "values"), CASES, ids=IDS)
@@ -63,10 +94,12 @@ def test_integer_snap_matches_space(scaling):
 
 
 def test_features_one_hot_blocks():
-    space = SearchSpace.from_ranges({
-        "ContinuousParameterRanges": [{"Name": "a", "MinValue": "0", "MaxValue": "1"}],
-        "CategoricalParameterRanges": [{"Name": "c", "Values": ["x", "y", "z"]}],
-    })
+    space = SearchSpace.from_ranges(
+        {
+            "ContinuousParameterRanges": [{"Name": "a", "MinValue": "0", "MaxValue": "1"}],
+            "CategoricalParameterRanges": [{"Name": "c", "Values": ["x", "y", "z"]}],
+        }
+    )
     enc = Encoding.from_space(space)
     F = enc.features(np.array([[0.25, 2.0], [0.5, 0.0]]))
     assert F.tolist() == [[0.25, 0, 0, 1], [0.5, 1, 0, 0]]

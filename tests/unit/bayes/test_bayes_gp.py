@@ -1,21 +1,23 @@
 """GP fit sanity: gradients, recovery of a smooth function, robustness, output transform."""
+
 from __future__ import annotations
 
 import numpy as np
 import pytest
-
 from tuner.core.bayes.encoding import Encoding
 from tuner.core.bayes.gp import GP, Hyper, OutputTransform, fit_hyper, neg_log_posterior, prior_mode
 from tuner.core.space import SearchSpace
 
-SPACE = SearchSpace.from_ranges({
-    "ContinuousParameterRanges": [
-        {"Name": "a", "MinValue": "0", "MaxValue": "1"},
-        {"Name": "b", "MinValue": "1e-3", "MaxValue": "1", "ScalingType": "Logarithmic"},
-    ],
-    "IntegerParameterRanges": [{"Name": "i", "MinValue": "1", "MaxValue": "20"}],
-    "CategoricalParameterRanges": [{"Name": "c", "Values": ["x", "y", "z"]}],
-})
+SPACE = SearchSpace.from_ranges(
+    {
+        "ContinuousParameterRanges": [
+            {"Name": "a", "MinValue": "0", "MaxValue": "1"},
+            {"Name": "b", "MinValue": "1e-3", "MaxValue": "1", "ScalingType": "Logarithmic"},
+        ],
+        "IntegerParameterRanges": [{"Name": "i", "MinValue": "1", "MaxValue": "20"}],
+        "CategoricalParameterRanges": [{"Name": "c", "Values": ["x", "y", "z"]}],
+    }
+)
 ENC = Encoding.from_space(SPACE)
 
 
@@ -34,8 +36,10 @@ def test_log_posterior_gradient_matches_finite_differences(n_warp):
     args = (F, y, ENC.col_param, ENC.col_scale, ENC.d)
     _, g = neg_log_posterior(theta, *args)
     e = 1e-6
-    num = [(neg_log_posterior(theta + h, *args)[0] - neg_log_posterior(theta - h, *args)[0]) / (2 * e)
-           for h in np.eye(len(theta)) * e]
+    num = [
+        (neg_log_posterior(theta + h, *args)[0] - neg_log_posterior(theta - h, *args)[0]) / (2 * e)
+        for h in np.eye(len(theta)) * e
+    ]
     assert np.allclose(g, num, rtol=1e-4, atol=1e-5)
 
 
@@ -44,7 +48,14 @@ def test_predictive_gradients_match_finite_differences(warped):
     _, F, y = _data(20)
     hyper = prior_mode(ENC.d, 3)
     if warped:
-        hyper = Hyper(hyper.log_ls, hyper.log_s2, hyper.log_noise, 0.1, np.array([0.3, -0.5, 0.2]), np.array([-0.2, 0.4, 0.1]))
+        hyper = Hyper(
+            hyper.log_ls,
+            hyper.log_s2,
+            hyper.log_noise,
+            0.1,
+            np.array([0.3, -0.5, 0.2]),
+            np.array([-0.2, 0.4, 0.1]),
+        )
     else:
         hyper = prior_mode(ENC.d)
     gp = GP(F, y, hyper, ENC.col_param, ENC.col_scale)

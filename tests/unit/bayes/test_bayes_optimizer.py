@@ -1,4 +1,5 @@
 """The ask/tell API."""
+
 from __future__ import annotations
 
 import math
@@ -6,7 +7,6 @@ import subprocess
 import sys
 
 import pytest
-
 from tuner.errors import ValidationError
 
 RANGES = {
@@ -69,7 +69,9 @@ def test_warm_start_observations_are_used():
 def test_grid_stops_at_the_number_of_combinations():
     from tuner import Optimizer
 
-    opt = Optimizer({"CategoricalParameterRanges": [{"Name": "a", "Values": ["1", "2", "3"]}]}, strategy="Grid")
+    opt = Optimizer(
+        {"CategoricalParameterRanges": [{"Name": "a", "Values": ["1", "2", "3"]}]}, strategy="Grid"
+    )
     assert len(opt.ask(5)) == 3 and opt.ask(1) == []
 
 

@@ -1,12 +1,12 @@
 """One contract over every strategy (Random, Grid, Bayesian): reproducible, no duplicates within a
 batch, values in range and of the right type, stateless (a proposal does not depend on whether it
 was made inside a batch)."""
+
 from __future__ import annotations
 
 import math
 
 import pytest
-
 from tuner.core.space import CATEGORICAL, INTEGER, SearchSpace, config_key
 from tuner.core.strategies import Observation, make_strategy
 
@@ -31,14 +31,19 @@ CATEGORICAL_ONLY = {
 }
 SMALL_INT = {"IntegerParameterRanges": [{"Name": "k", "MinValue": "1", "MaxValue": "6"}]}
 
-STRATEGIES = [("Random", MIXED), ("Bayesian", MIXED), ("Grid", CATEGORICAL_ONLY), ("Bayesian", CATEGORICAL_ONLY),
-              ("Bayesian", SMALL_INT)]
+STRATEGIES = [
+    ("Random", MIXED),
+    ("Bayesian", MIXED),
+    ("Grid", CATEGORICAL_ONLY),
+    ("Bayesian", CATEGORICAL_ONLY),
+    ("Bayesian", SMALL_INT),
+]
 IDS = ["Random-mixed", "Bayesian-mixed", "Grid-categorical", "Bayesian-categorical", "Bayesian-small-int"]
 
 
 def objective(cfg: dict[str, str]) -> float | None:
     score = 0.0
-    for k, v in sorted(cfg.items()):
+    for _k, v in sorted(cfg.items()):
         try:
             score += math.sin(3 * float(v)) if abs(float(v)) < 1e3 else math.log(float(v))
         except ValueError:
@@ -52,7 +57,7 @@ def run(name, ranges, seed, rounds=3, batch=4):
     obs: list[Observation] = []
     batches = []
     limit = strat.max_trials()
-    for r in range(rounds):
+    for _r in range(rounds):
         first = len(obs) + 1
         n = batch if limit is None else min(batch, limit - len(obs))
         if n <= 0:

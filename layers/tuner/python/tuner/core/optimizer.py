@@ -7,10 +7,12 @@ Lambda proposer. No boto3, no AWS credentials.
     for params in opt.ask(4):
         opt.tell(params, train(params))          # None or NaN: the job produced no metric
 """
+
 from __future__ import annotations
 
 import math
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 
@@ -42,9 +44,12 @@ class Optimizer:
         self.space = SearchSpace.from_ranges(parameter_ranges)
         self.maximize = objective_type == "Maximize"
         # Without a RandomSeed every optimiser differs (AMT); with one it is reproducible.
-        self.random_seed = int(random_seed) if random_seed is not None else int(np.random.SeedSequence().entropy % 2**31)
-        self.strategy = make_strategy(strategy, self.space, maximize=self.maximize, seed=self.random_seed,
-                                      config=strategy_config)
+        self.random_seed = (
+            int(random_seed) if random_seed is not None else int(np.random.default_rng().integers(2**31))
+        )
+        self.strategy = make_strategy(
+            strategy, self.space, maximize=self.maximize, seed=self.random_seed, config=strategy_config
+        )
         self.observations: list[Observation] = []
         self.pending: dict[tuple, tuple[int, dict[str, str]]] = {}
         self._next_trial = 1
@@ -80,8 +85,8 @@ class Optimizer:
     @property
     def best(self) -> tuple[dict[str, str], float] | None:
         """The best (configuration, value) told so far, or None."""
-        done = [o for o in self.observations if o.value is not None]
+        done = [(float(o.value), o) for o in self.observations if o.value is not None]
         if not done:
             return None
-        o = (max if self.maximize else min)(done, key=lambda o: o.value)
-        return dict(o.params), float(o.value)
+        value, o = (max if self.maximize else min)(done, key=lambda vo: vo[0])
+        return dict(o.params), value

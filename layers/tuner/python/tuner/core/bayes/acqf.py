@@ -6,6 +6,7 @@ for maximisation with incumbent ``best``, ``sigma = sqrt(var)`` and ``z = (mean 
 cancellation for very negative ``z`` (erfcx and log1mexp), so the acquisition keeps a useful
 gradient far from the incumbent where plain EI underflows to 0.
 """
+
 from __future__ import annotations
 
 import math

@@ -6,6 +6,7 @@ which removes the correlations plain Halton shows between high-prime dimensions)
 jitter fills the last cell. The sequence is a pure function of (generator state, index), so a
 stateless strategy can take point ``k`` of its job's initial design on any invocation.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -29,13 +30,16 @@ class ScrambledHalton:
         self.d = d
         self.bases = _primes(max(d, 1))[:d]
         self.ndigits = [int(np.ceil(np.log(max_points) / np.log(b))) + 1 for b in self.bases]
-        self.perms = [np.array([rng.permutation(b) for _ in range(nd)]) for b, nd in zip(self.bases, self.ndigits)]
+        self.perms = [
+            np.array([rng.permutation(b) for _ in range(nd)])
+            for b, nd in zip(self.bases, self.ndigits, strict=True)
+        ]
         self.jitter_seed = int(rng.integers(2**31))
 
     def points(self, start: int, n: int) -> np.ndarray:
         idx = np.arange(start, start + n, dtype=np.int64)
         out = np.zeros((n, self.d))
-        for j, (b, nd, perm) in enumerate(zip(self.bases, self.ndigits, self.perms)):
+        for j, (b, nd, perm) in enumerate(zip(self.bases, self.ndigits, self.perms, strict=False)):
             k = idx.copy()
             scale = 1.0
             for pos in range(nd):

@@ -10,10 +10,12 @@ Notation:
   fixed weight (``col_scale``: 1 for numeric, 1/2 for one-hot, so that two different categories
   are at squared distance 1, like the two ends of a numeric axis).
 """
+
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -32,7 +34,7 @@ class Encoding:
     int_idx: np.ndarray  # indices (into z) of integer parameters
 
     @classmethod
-    def from_space(cls, space: SearchSpace) -> "Encoding":
+    def from_space(cls, space: SearchSpace) -> Encoding:
         params = space.params
         num = [i for i, p in enumerate(params) if p.is_numeric]
         cat = [i for i, p in enumerate(params) if not p.is_numeric]
@@ -156,7 +158,7 @@ class Encoding:
         return float(np.prod(self.n_cells.astype(float)))
 
 
-def _fwd(scaling: str, x: np.ndarray) -> np.ndarray:
+def _fwd(scaling: str, x: Any) -> Any:
     if scaling == "Logarithmic":
         return np.log(x)
     if scaling == "ReverseLogarithmic":

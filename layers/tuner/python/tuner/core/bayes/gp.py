@@ -15,6 +15,7 @@ Robustness: the output transform (Yeo-Johnson with its power chosen by likelihoo
 standardisation) tames heavy tails and outliers; the fit retries with more jitter and falls back
 to the prior's mode instead of failing.
 """
+
 from __future__ import annotations
 
 import math
@@ -47,7 +48,8 @@ def _yeo_johnson(y: np.ndarray, lam: float) -> np.ndarray:
 
 @dataclass(frozen=True)
 class OutputTransform:
-    """Robust standardisation, Yeo-Johnson (power by likelihood on a grid), standardisation. Fit on the observed values only."""
+    """Robust standardisation, Yeo-Johnson (power by likelihood on a grid), standardisation.
+    Fit on the observed values only."""
 
     loc: float
     scale: float
@@ -56,7 +58,7 @@ class OutputTransform:
     scale2: float
 
     @classmethod
-    def fit(cls, y: np.ndarray) -> "OutputTransform":
+    def fit(cls, y: np.ndarray) -> OutputTransform:
         y = np.asarray(y, dtype=float)
         # robust first standardisation (median / IQR), so outliers do not squash the bulk
         loc = float(np.median(y))
@@ -108,7 +110,9 @@ _WARP_EPS = 1e-6
 _WARP_PRIOR_SIGMA = math.sqrt(0.75)
 
 
-def warp(Z: np.ndarray, log_a: np.ndarray, log_b: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+def warp(
+    Z: np.ndarray, log_a: np.ndarray, log_b: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Kumaraswamy CDF ``1 - (1 - x^a)^b`` of numeric columns ``Z`` (n, q).
 
     Returns (W, dW/dx, dW/dlog_a, dW/dlog_b), each (n, q)."""
@@ -143,10 +147,16 @@ class Hyper:
         return np.concatenate([self.log_ls, [self.log_s2, self.log_noise, self.mean], self.log_a, self.log_b])
 
     @classmethod
-    def from_vector(cls, theta: np.ndarray, d: int) -> "Hyper":
+    def from_vector(cls, theta: np.ndarray, d: int) -> Hyper:
         q = (len(theta) - d - 3) // 2
-        return cls(np.array(theta[:d]), float(theta[d]), float(theta[d + 1]), float(theta[d + 2]),
-                   np.array(theta[d + 3 : d + 3 + q]), np.array(theta[d + 3 + q :]))
+        return cls(
+            np.array(theta[:d]),
+            float(theta[d]),
+            float(theta[d + 1]),
+            float(theta[d + 2]),
+            np.array(theta[d + 3 : d + 3 + q]),
+            np.array(theta[d + 3 + q :]),
+        )
 
     def features(self, F: np.ndarray) -> np.ndarray:
         """Apply the warping to the first q (numeric) columns of F."""
@@ -195,7 +205,12 @@ def _weights(log_ls: np.ndarray, col_param: np.ndarray, col_scale: np.ndarray) -
 
 
 def neg_log_posterior(
-    theta: np.ndarray, F: np.ndarray, y: np.ndarray, col_param: np.ndarray, col_scale: np.ndarray, d: int | None = None
+    theta: np.ndarray,
+    F: np.ndarray,
+    y: np.ndarray,
+    col_param: np.ndarray,
+    col_scale: np.ndarray,
+    d: int | None = None,
 ) -> tuple[float, np.ndarray]:
     """Negative (log marginal likelihood + log prior) and its gradient with respect to ``theta``.
     ``d`` (number of lengthscales) defaults to ``len(theta) - 3`` (no warping)."""
@@ -268,8 +283,11 @@ def fit_hyper(
 
     base = prior_mode(d, n_warp)
     mu = _ls_prior_loc(d)
-    bounds = ([(math.log(1e-2), mu + 3.0)] * d + [_LOG_S2_BOUNDS, _LOG_NOISE_BOUNDS, (-3.0, 3.0)]
-              + [(-2.0, 2.0)] * (2 * n_warp))
+    bounds = (
+        [(math.log(1e-2), mu + 3.0)] * d
+        + [_LOG_S2_BOUNDS, _LOG_NOISE_BOUNDS, (-3.0, 3.0)]
+        + [(-2.0, 2.0)] * (2 * n_warp)
+    )
     x0s = [base.vector()]
     if starts > 1:
         alt = base.vector()
@@ -298,7 +316,9 @@ def fit_hyper(
 class GP:
     """A GP conditioned on (F, y) with fixed hyperparameters (F unwarped; warping applied here)."""
 
-    def __init__(self, F: np.ndarray, y: np.ndarray, hyper: Hyper, col_param: np.ndarray, col_scale: np.ndarray):
+    def __init__(
+        self, F: np.ndarray, y: np.ndarray, hyper: Hyper, col_param: np.ndarray, col_scale: np.ndarray
+    ):
         from scipy.linalg import cho_solve, cholesky
 
         self.F0, self.y, self.hyper = F, y, hyper

@@ -10,9 +10,10 @@
 Everything works on parameter vectors ``z`` (see ``encoding``). The result is a list of points
 ordered by acquisition value, so the caller can skip configurations that are already taken.
 """
+
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 
@@ -72,8 +73,12 @@ def _refine(enc: Encoding, acq: AcqFn, starts: np.ndarray, maxiter: int) -> np.n
 
     try:
         res = minimize(
-            f, base[:, ni].reshape(-1), jac=True, method="L-BFGS-B",
-            bounds=[(0.0, 1.0)] * (s * q), options={"maxiter": maxiter},
+            f,
+            base[:, ni].reshape(-1),
+            jac=True,
+            method="L-BFGS-B",
+            bounds=[(0.0, 1.0)] * (s * q),
+            options={"maxiter": maxiter},
         )
         out = base.copy()
         out[:, ni] = np.clip(res.x.reshape(s, q), 0.0, 1.0)
@@ -102,7 +107,9 @@ def _neighbours(enc: Encoding, z: np.ndarray) -> np.ndarray:
     return np.array(out) if out else np.zeros((0, enc.d))
 
 
-def _coordinate_search(enc: Encoding, acq: AcqFn, z: np.ndarray, val: float, rounds: int) -> tuple[np.ndarray, float]:
+def _coordinate_search(
+    enc: Encoding, acq: AcqFn, z: np.ndarray, val: float, rounds: int
+) -> tuple[np.ndarray, float]:
     for _ in range(rounds):
         nb = _neighbours(enc, z)
         if len(nb) == 0:
@@ -153,7 +160,7 @@ def optimize_acqf(
     rvals = _chunked(acq, refined)
     finals, fvals = [], []
     has_discrete = enc.cat_idx.size or any(k == INTEGER for k in enc.kinds)
-    for z, v in zip(refined, rvals):
+    for z, v in zip(refined, rvals, strict=False):
         if has_discrete:
             z, v = _coordinate_search(enc, acq, z, float(v), discrete_rounds)
         finals.append(z)

@@ -15,11 +15,13 @@ optimiser's randomness only on (RandomSeed, trial number), so ``propose`` for tr
 same history and pending set gives the same configuration, inside or outside a batch.
 Warm-start parents are simply more observations.
 """
+
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -104,7 +106,8 @@ class BayesianStrategy(Strategy):
                 z = self._bo_point(model, np.array(pend).reshape(-1, self.enc.d), rng, seen)
             cfg = self.enc.config(z)
             out.append(cfg)
-            z = self.enc.param_vector(cfg)  # exactly what a later call sees as pending
+            back = self.enc.param_vector(cfg)  # exactly what a later call sees as pending
+            z = z if back is None else back
             seen.add(z.tobytes())
             pend.append(z)
         return out
@@ -151,8 +154,9 @@ class BayesianStrategy(Strategy):
         starts = 2 if n <= 100 else 1
         maxiter = 200 if n <= 100 else 60
         n_warp = enc.num_idx.size if self.input_warping and n >= _MIN_WARP_POINTS else 0
-        hyper = fit_hyper(F[idx], y[idx], enc.col_param, enc.col_scale, enc.d, maxiter=maxiter, starts=starts,
-                          n_warp=n_warp)
+        hyper = fit_hyper(
+            F[idx], y[idx], enc.col_param, enc.col_scale, enc.d, maxiter=maxiter, starts=starts, n_warp=n_warp
+        )
         gp = GP(F, y, hyper, enc.col_param, enc.col_scale)
         k = min(5, int(ok.sum()))
         top = Z[np.argsort(-np.where(ok, y, -np.inf), kind="stable")[:k]]
@@ -164,8 +168,13 @@ class BayesianStrategy(Strategy):
         if len(pend):
             Fp = enc.features(pend)
             fantasy = gp.predict(Fp)[0]
-            gp = GP(np.vstack([model.F, Fp]), np.concatenate([model.y, fantasy]), model.hyper,
-                    enc.col_param, enc.col_scale)
+            gp = GP(
+                np.vstack([model.F, Fp]),
+                np.concatenate([model.y, fantasy]),
+                model.hyper,
+                enc.col_param,
+                enc.col_scale,
+            )
             best = max(best, float(np.max(fantasy)))
         acqf = LogEI(best + self.xi)
         n_num = enc.num_idx.size
@@ -182,8 +191,16 @@ class BayesianStrategy(Strategy):
         n = len(model.y)
         large = n > 300  # a cheaper schedule keeps an ask well under a second at AMT's 750 trials
         n_cand = self.n_candidates // 4 if large else self.n_candidates
-        Zs, _ = optimize_acqf(enc, acq, rng, incumbents=model.top, n_candidates=n_cand,
-                              n_local=128 if large else 256, n_starts=4 if large else 6, maxiter=50 if large else 100)
+        Zs, _ = optimize_acqf(
+            enc,
+            acq,
+            rng,
+            incumbents=model.top,
+            n_candidates=n_cand,
+            n_local=128 if large else 256,
+            n_starts=4 if large else 6,
+            maxiter=50 if large else 100,
+        )
         for z in Zs:
             if enc.key(z) not in seen:
                 return z
