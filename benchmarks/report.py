@@ -31,6 +31,15 @@ def load(path: str) -> list[dict]:
     return [r for r in rows if "error" not in r]
 
 
+def common(rows: list[dict]) -> list[dict]:
+    """Only the (problem, seed) pairs that every optimiser has run: a like-for-like comparison."""
+    opts = {r["optimizer"] for r in rows}
+    have: dict[tuple[str, int], set[str]] = defaultdict(set)
+    for r in rows:
+        have[(r["problem"], r["seed"])].add(r["optimizer"])
+    return [r for r in rows if have[(r["problem"], r["seed"])] == opts]
+
+
 def scores(rows: list[dict]) -> tuple[dict, dict, dict]:
     """-> (score[(problem, optimizer)] = array (seeds, budget), kind[problem], times[optimizer])."""
     from benchmarks.problems import all_problems
@@ -153,7 +162,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("results", nargs="+")
     ap.add_argument("--plot", default=None)
     a = ap.parse_args(argv)
-    rows = [r for path in a.results for r in load(path)]
+    rows = common([r for path in a.results for r in load(path)])
     print(table(rows))
     if a.plot:
         plot(rows, a.plot)
