@@ -5,9 +5,10 @@ Normalised score (Bayesmark style), per problem, optimiser and budget ``t``:
 where ``B(t)`` is the best value the run found in its first ``t`` evaluations, ``R(t)`` the mean of
 ``B(t)`` over the random-search runs of that problem, and ``f*`` the known optimum (synthetic
 continuous and mixed functions whose optimum is attainable) or else the best value any run found.
-0 = as good as random search on average, 100 = found the optimum. The denominator is floored at
-5% of the gap after one evaluation, ``R(1) - f*``, so a problem where random search itself
-reaches the optimum does not blow up the mean. Scores are averaged over seeds,
+0 = as good as random search on average, 100 = found the optimum. Each run's score is clipped to
+[-100, 100] (and the denominator floored at 0.1% of ``R(1) - f*``) so that a problem where random
+search itself almost reaches the best value (discrete CV errors) cannot dominate the mean.
+Scores are averaged over seeds,
 then over problems.
 
     python -m benchmarks.report benchmarks/results/full.jsonl --plot benchmarks/results/scores.png
@@ -67,8 +68,8 @@ def scores(rows: list[dict]) -> tuple[dict, dict, dict]:
             if p != prob:
                 continue
             B = np.array([c[:T] for c in cs])
-            denom = np.maximum(R - fstar, 0.05 * (R[0] - fstar) + 1e-12)
-            out[(p, o)] = 100.0 * (R - B) / denom
+            denom = np.maximum(R - fstar, 1e-3 * (R[0] - fstar) + 1e-12)
+            out[(p, o)] = np.clip(100.0 * (R - B) / denom, -100.0, 100.0)
     return out, kind, times
 
 

@@ -44,3 +44,21 @@ def test_gradients_match_finite_differences(mean, var, best):
     num_v = (log_ei(m, v + e, best)[0] - log_ei(m, v - e, best)[0]) / (2 * e)
     assert dm[0] == pytest.approx(num_m[0], rel=1e-4)
     assert dv[0] == pytest.approx(num_v[0], rel=1e-4)
+
+
+def test_local_penalty_vanishes_far_and_gradient_is_right():
+    from tuner.core.bayes.acqf import log_local_penalty
+
+    rng = np.random.default_rng(0)
+    Fp = rng.random((3, 2))
+    w = np.array([4.0, 9.0])
+    far, _ = log_local_penalty(Fp + 5.0, Fp, w, 0.25)
+    near, _ = log_local_penalty(Fp + 1e-4, Fp, w, 0.25)
+    assert np.all(far > -1e-9) and np.all(near < -10)
+    Fq = rng.random((4, 2))
+    _, g = log_local_penalty(Fq, Fp, w, 0.25, grad_cols=2)
+    for c in range(2):
+        h = np.zeros(2)
+        h[c] = 1e-6
+        num = (log_local_penalty(Fq + h, Fp, w, 0.25)[0] - log_local_penalty(Fq - h, Fp, w, 0.25)[0]) / 2e-6
+        assert np.allclose(g[:, c], num, rtol=1e-4, atol=1e-6)

@@ -97,3 +97,20 @@ def test_importable_and_usable_without_boto3():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "9"
+
+
+def test_failed_trials_steer_proposals_away():
+    # GIVEN an objective that rises with x1 but fails (no metric) for x1 > 4
+    # WHEN the engine has seen failures THEN later proposals mostly stay out of the failing region
+    # (ignoring failures, the GP would extrapolate the slope and keep proposing x1 near 10)
+    from tuner import Optimizer
+
+    opt = Optimizer(RANGES, "Maximize", "Bayesian", random_seed=3)
+    later = []
+    for r in range(6):
+        for p in opt.ask(4):
+            x1 = float(p["x1"])
+            opt.tell(p, None if x1 > 4 else x1 - 0.1 * abs(float(p["x2"]) - 7))
+            if r >= 3:
+                later.append(x1)
+    assert sum(x > 5 for x in later) <= 2

@@ -66,3 +66,32 @@ class LogEI:
 
     def evaluate(self, mean: np.ndarray, var: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         return log_ei(mean, var, self.best)
+
+
+def log_local_penalty(
+    Fq: np.ndarray, Fp: np.ndarray, w: np.ndarray, rho: float, grad_cols: int = 0
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """Local penalisation of pending points, added to a log-acquisition.
+
+    ``sum_j log(1 - exp(-r2_j / (2 rho^2)))`` with ``r2_j`` the squared distance of each query
+    (m, D) to pending point ``j`` (p, D) in lengthscale units (``w``: inverse squared lengthscales,
+    (D,)): about 0 a few ``rho`` away, strongly negative on top of a pending point. It complements
+    the kriging believer, which alone can let a batch creep along a slope next to its own pending
+    points. Returns the penalty (m,) and, with ``grad_cols``, its gradient for the first
+    ``grad_cols`` columns (m, grad_cols).
+    """
+    from tuner.core.bayes.gp import sq_dist
+
+    if len(Fp) == 0:
+        return np.zeros(len(Fq)), (np.zeros((len(Fq), grad_cols)) if grad_cols else None)
+    r2 = sq_dist(Fq, Fp, w)  # (m, p)
+    e = np.exp(-r2 / (2.0 * rho**2))
+    inner = 1.0 - e + 1e-12
+    value = np.sum(np.log(inner), axis=1)
+    if not grad_cols:
+        return value, None
+    dr2 = e / (2.0 * rho**2) / inner  # (m, p): d penalty / d r2
+    c = slice(0, grad_cols)
+    # d r2_j / d Fq_c = 2 w_c (Fq_c - Fp_jc)
+    g = 2.0 * w[None, c] * (Fq[:, c] * dr2.sum(1)[:, None] - dr2 @ Fp[:, c])
+    return value, g
