@@ -189,11 +189,6 @@ def test_an_unreadable_objective_gets_a_failure_reason_that_says_why(ddb, case):
     assert expected in trial.failure_reason
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="core/request.py does not call tuner.core.metrics.regex_problem: an exponential regex is "
-    "accepted at request time and only refused when the logs are parsed",
-)
 def test_a_catastrophic_metric_regex_is_refused_at_request_time():
     request = copy.deepcopy(SEEDS[0])
     algo = (request.get("TrainingJobDefinition") or request["TrainingJobDefinitions"][0])[

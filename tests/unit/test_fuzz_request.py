@@ -256,11 +256,6 @@ def test_mutated_valid_requests_are_accepted_or_refused_with_a_field():
     assert outcomes["refused"] > 0 and outcomes["accepted"] > 0
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="shapes.py: an unknown member with an empty name is reported without a path "
-    "(_join('', '') is '' and _format drops it); quote empty names, e.g. path '\"\"'",
-)
 def test_an_unknown_member_with_an_empty_name_is_named():
     request = copy.deepcopy(SEEDS[0])
     request[""] = 1

@@ -119,6 +119,7 @@ def describe(shape: Any) -> str:
 
 # ---- problems --------------------------------------------------------------------------------
 def _join(path: str, member: str) -> str:
+    member = member if member else '""'  # an empty member name must still be visible in the path
     return f"{path}.{member}" if path else member
 
 

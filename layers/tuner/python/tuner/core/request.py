@@ -19,6 +19,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from tuner.core.metrics import regex_problem
 from tuner.core.space import CATEGORICAL, RANGE_KEYS, SearchSpace
 from tuner.errors import ValidationError
 
@@ -280,6 +281,9 @@ def _metric_definitions(spec: Mapping[str, Any], path: str) -> tuple[dict[str, s
             raise ValidationError(
                 f"Regex {regex!r} does not compile ({exc}); fix the expression", f"{p}.Regex"
             ) from None
+        problem = regex_problem(regex)
+        if problem:
+            raise ValidationError(problem, f"{p}.Regex")
         names.add(name)
         out.append({"Name": name, "Regex": regex})
     return tuple(out)
