@@ -52,7 +52,9 @@ class DataTrigger:
     def of(cls, value: DataTrigger | Mapping[str, Any]) -> DataTrigger:
         if isinstance(value, DataTrigger):
             return value
-        return cls(family=str(value["family"]), bucket=str(value["bucket"]), prefix=str(value.get("prefix", "")))
+        return cls(
+            family=str(value["family"]), bucket=str(value["bucket"]), prefix=str(value.get("prefix", ""))
+        )
 
 
 @dataclass(frozen=True)
@@ -125,15 +127,19 @@ class RetuningTriggers(Construct):
         rule = events.Rule(
             self,
             _construct_id("Data", trigger.family, trigger.bucket, trigger.prefix),
-            description=f"Retune family {trigger.family} on new objects in s3://{trigger.bucket}/{trigger.prefix}"[:512],
+            description=f"Retune family {trigger.family} on new objects in s3://{trigger.bucket}/{trigger.prefix}"[
+                :512
+            ],
             event_pattern=data_event_pattern(trigger.bucket, trigger.prefix),
             targets=[
-                self._target({
-                    "Family": trigger.family,
-                    "Trigger": "data",
-                    "Bucket": events.EventField.from_path("$.detail.bucket.name"),
-                    "Key": events.EventField.from_path("$.detail.object.key"),
-                })
+                self._target(
+                    {
+                        "Family": trigger.family,
+                        "Trigger": "data",
+                        "Bucket": events.EventField.from_path("$.detail.bucket.name"),
+                        "Key": events.EventField.from_path("$.detail.object.key"),
+                    }
+                )
             ],
         )
         self.rules.append(rule)
@@ -142,7 +148,9 @@ class RetuningTriggers(Construct):
     def add_schedule(self, schedule: RetuneSchedule) -> events.Rule:
         _check_family(schedule.family)
         if not re.fullmatch(r"(rate|cron)\(.+\)", schedule.expression.strip()):
-            raise ValueError(f"{schedule.expression!r}: give an EventBridge rate(...) or cron(...) expression")
+            raise ValueError(
+                f"{schedule.expression!r}: give an EventBridge rate(...) or cron(...) expression"
+            )
         rule = events.Rule(
             self,
             _construct_id("Schedule", schedule.family, schedule.expression),
@@ -188,7 +196,10 @@ class Retuning(Construct):
 
         def target() -> targets.LambdaFunction:
             return targets.LambdaFunction(
-                function, dead_letter_queue=dead_letter_queue, retry_attempts=4, max_event_age=Duration.hours(2)
+                function,
+                dead_letter_queue=dead_letter_queue,
+                retry_attempts=4,
+                max_event_age=Duration.hours(2),
             )
 
         self.requested_rule = events.Rule(

@@ -1,5 +1,6 @@
 """EventBridge target: retune a tuning family (schedule, new data, "Retune Requested"), or react to
 the end of a family's tuning job (the tuner's "Hyperparameter Tuning Job State Change")."""
+
 from tuner.service.families import family_service
 
 

@@ -2,6 +2,7 @@
 the data-arrival rule (S3 "Object Created" -> EventBridge -> the retune Lambda -> StartExecution),
 warm-started from the first. The tuner's state-change events are captured by a consumer rule into
 a CloudWatch Logs group and checked against the documented detail shape (docs/events.md)."""
+
 from __future__ import annotations
 
 import json
@@ -10,7 +11,6 @@ import time
 from datetime import datetime
 
 import pytest
-
 from tuner import constants
 from tuner.local import eventbridge
 from tuner.local.deploy import ACCOUNT
@@ -26,8 +26,14 @@ DATA_BUCKET = "tuner-e2e-retune-data"
 PREFIX = "incoming/"
 LOG_GROUP = "/tuner/e2e/tuning-job-state-changes"
 LO, HI = 0.0, 10.0
-TIME_FIELDS = {"CreationTime", "LastModifiedTime", "HyperParameterTuningEndTime", "TrainingStartTime",
-               "TrainingEndTime", "ConvergenceDetectedTime"}
+TIME_FIELDS = {
+    "CreationTime",
+    "LastModifiedTime",
+    "HyperParameterTuningEndTime",
+    "TrainingStartTime",
+    "TrainingEndTime",
+    "ConvergenceDetectedTime",
+}
 
 
 def _retune_function_arn(lt) -> str:
@@ -50,12 +56,18 @@ def _deploy_data_trigger(lt, tmp_path) -> dict:
 
     app = cdk.App(outdir=str(tmp_path))
     stack = cdk.Stack(
-        app, "RetuneTriggers", env=cdk.Environment(account=ACCOUNT, region=lt.region),
+        app,
+        "RetuneTriggers",
+        env=cdk.Environment(account=ACCOUNT, region=lt.region),
         synthesizer=cdk.DefaultStackSynthesizer(generate_bootstrap_version_rule=False),
     )
     fn = lambda_.Function.from_function_arn(stack, "Retune", _retune_function_arn(lt))
-    RetuningTriggers(stack, "Triggers", function=fn,
-                     data_triggers=[{"family": FAMILY, "bucket": DATA_BUCKET, "prefix": PREFIX}])
+    RetuningTriggers(
+        stack,
+        "Triggers",
+        function=fn,
+        data_triggers=[{"family": FAMILY, "bucket": DATA_BUCKET, "prefix": PREFIX}],
+    )
     template = app.synth().get_stack_by_name("RetuneTriggers").template
     cfn = lt.session.client("cloudformation")
     cfn.create_stack(StackName="RetuneTriggers", TemplateBody=json.dumps(template))
@@ -69,16 +81,22 @@ def _s3_object_created(bucket: str, key: str, size: int, region: str) -> dict:
         "Source": "aws.s3",
         "DetailType": "Object Created",
         "Resources": [f"arn:aws:s3:::{bucket}"],
-        "Detail": json.dumps({
-            "version": "0",
-            "bucket": {"name": bucket},
-            "object": {"key": key, "size": size, "etag": "d41d8cd98f00b204e9800998ecf8427e",
-                       "sequencer": "0062E99A88DC407460"},
-            "request-id": "57H08PA84AB1JZW0",
-            "requester": ACCOUNT,
-            "source-ip-address": "198.51.100.7",
-            "reason": "PutObject",
-        }),
+        "Detail": json.dumps(
+            {
+                "version": "0",
+                "bucket": {"name": bucket},
+                "object": {
+                    "key": key,
+                    "size": size,
+                    "etag": "d41d8cd98f00b204e9800998ecf8427e",
+                    "sequencer": "0062E99A88DC407460",
+                },
+                "request-id": "57H08PA84AB1JZW0",
+                "requester": ACCOUNT,
+                "source-ip-address": "198.51.100.7",
+                "reason": "PutObject",
+            }
+        ),
         "EventBusName": "default",
     }
 
@@ -89,7 +107,9 @@ def _capture_state_changes(lt) -> None:
     logs.create_log_group(logGroupName=LOG_GROUP)
     events.put_rule(
         Name="e2e-capture-tuning-job-state-changes",
-        EventPattern=json.dumps({"source": [constants.TUNER_SOURCE], "detail-type": [constants.TUNING_STATE_CHANGE]}),
+        EventPattern=json.dumps(
+            {"source": [constants.TUNER_SOURCE], "detail-type": [constants.TUNING_STATE_CHANGE]}
+        ),
     )
     events.put_targets(
         Rule="e2e-capture-tuning-job-state-changes",
@@ -109,6 +129,7 @@ def _captured(lt) -> list[dict]:
 def describe_from_detail(detail: dict) -> dict:
     """docs/events.md: the detail is DescribeHyperParameterTuningJob with ISO-8601 times, plus
     the optional ``TuningJobCompletionReason``; this turns it back into the response."""
+
     def back(value, key=None):
         if isinstance(value, dict):
             return {k: back(v, k) for k, v in value.items()}
@@ -134,23 +155,35 @@ def _wait_running(families, name: str, timeout: float = 30.0) -> str:
 def test_a_family_retunes_warm_started_through_the_data_arrival_rule(local_tuner, tmp_path):
     lt = local_tuner
     _capture_state_changes(lt)
-    families = build_family_service(lt.deployment.table_name, lt.deployment.state_machine_arn,
-                                    region=lt.region, session=lt.session)
+    families = build_family_service(
+        lt.deployment.table_name, lt.deployment.state_machine_arn, region=lt.region, session=lt.session
+    )
     # GIVEN a family: Bayesian over x in [0, 10] (loss |x - 3| + 1/epoch), warm-started retunes of 3 jobs,
     # sequential so that the proposals are reproducible
     base = quick_request(
-        "base", strategy="Bayesian",
-        ranges={"ContinuousParameterRanges": [{"Name": "x", "MinValue": str(LO), "MaxValue": str(HI),
-                                               "ScalingType": "Linear"}]},
-        max_jobs=6, max_parallel=1, seed=5,
+        "base",
+        strategy="Bayesian",
+        ranges={
+            "ContinuousParameterRanges": [
+                {"Name": "x", "MinValue": str(LO), "MaxValue": str(HI), "ScalingType": "Linear"}
+            ]
+        },
+        max_jobs=6,
+        max_parallel=1,
+        seed=5,
     )
     base = lt.prepare(base, SCRIPTS)  # sources to S3, as the SDK does
     del base["HyperParameterTuningJobName"]
-    families.register({
-        "FamilyName": FAMILY, "BaseRequest": base, "WarmStartType": "IdenticalDataAndAlgorithm",
-        # one at a time: concurrent proposals do not yet see each other (see the closing note)
-        "Budget": {"MaxNumberOfTrainingJobs": 3, "MaxParallelTrainingJobs": 1}, "MaxParents": 5,
-    })
+    families.register(
+        {
+            "FamilyName": FAMILY,
+            "BaseRequest": base,
+            "WarmStartType": "IdenticalDataAndAlgorithm",
+            # one at a time: concurrent proposals do not yet see each other (see the closing note)
+            "Budget": {"MaxNumberOfTrainingJobs": 3, "MaxParallelTrainingJobs": 1},
+            "MaxParents": 5,
+        }
+    )
 
     # WHEN it runs once (cold)
     first = families.retune(FAMILY, "cli")
@@ -163,7 +196,8 @@ def test_a_family_retunes_warm_started_through_the_data_arrival_rule(local_tuner
     template = _deploy_data_trigger(lt, tmp_path)
     [rule] = [r["Properties"] for r in template["Resources"].values() if r["Type"] == "AWS::Events::Rule"]
     assert rule["EventPattern"] == {
-        "source": ["aws.s3"], "detail-type": ["Object Created"],
+        "source": ["aws.s3"],
+        "detail-type": ["Object Created"],
         "detail": {"bucket": {"name": [DATA_BUCKET]}, "object": {"key": [{"prefix": PREFIX}]}},
     }
     s3, events = lt.session.client("s3"), lt.session.client("events")
@@ -171,8 +205,12 @@ def test_a_family_retunes_warm_started_through_the_data_arrival_rule(local_tuner
     body = b"x,loss\n3,1.0\n"
     s3.put_object(Bucket=DATA_BUCKET, Key=f"{PREFIX}part-0001.csv", Body=body)
     # moto's S3 skips input transformers on its EventBridge notifications: put the event S3 emits
-    assert events.put_events(Entries=[_s3_object_created(DATA_BUCKET, f"{PREFIX}part-0001.csv", len(body),
-                                                         lt.region)])["FailedEntryCount"] == 0
+    assert (
+        events.put_events(
+            Entries=[_s3_object_created(DATA_BUCKET, f"{PREFIX}part-0001.csv", len(body), lt.region)]
+        )["FailedEntryCount"]
+        == 0
+    )
     # an object outside the prefix is no trigger
     events.put_events(Entries=[_s3_object_created(DATA_BUCKET, "other/part.csv", 1, lt.region)])
 
@@ -189,7 +227,9 @@ def test_a_family_retunes_warm_started_through_the_data_arrival_rule(local_tuner
 
     # AND it was warm-started from the first, ran to completion, and named like its family
     assert d2["WarmStartConfig"] == {
-        "ParentHyperParameterTuningJobs": [{"HyperParameterTuningJobName": first["HyperParameterTuningJobName"]}],
+        "ParentHyperParameterTuningJobs": [
+            {"HyperParameterTuningJobName": first["HyperParameterTuningJobName"]}
+        ],
         "WarmStartType": "IdenticalDataAndAlgorithm",
     }
     assert d2["HyperParameterTuningJobStatus"] == "Completed"
@@ -211,7 +251,9 @@ def test_a_family_retunes_warm_started_through_the_data_arrival_rule(local_tuner
         assert event["source"] == "tuner" and event["detail-type"] == constants.TUNING_STATE_CHANGE
         assert event["resources"] == [d["HyperParameterTuningJobArn"]]
         assert event["detail"]["HyperParameterTuningJobStatus"] == "Completed"
-        assert event["detail"]["BestTrainingJob"]["TrainingJobName"] == d["BestTrainingJob"]["TrainingJobName"]
+        assert (
+            event["detail"]["BestTrainingJob"]["TrainingJobName"] == d["BestTrainingJob"]["TrainingJobName"]
+        )
         assert_valid_output("DescribeHyperParameterTuningJob", describe_from_detail(event["detail"]))
     assert not [e for e in eventbridge.delivery_errors() if "retune" in e.lower()]
 
@@ -223,6 +265,7 @@ def _assert_concentrated(lt, job: str, cold: str, best_x: float) -> None:
     """The warm-started job's first three proposals sit near the parent's best: their median distance
     is under half the distance a uniform random proposal has on average, and under the cold job's
     own first three (its initial design). The median, because EI may spend one early trial exploring."""
+
     def first_xs(name: str) -> list[float]:
         jobs = sorted(lt.all_training_jobs(name)["TrainingJobSummaries"], key=lambda s: s["TrainingJobName"])
         return [float(s["TunedHyperParameters"]["x"]) for s in jobs[:3]]
@@ -231,6 +274,8 @@ def _assert_concentrated(lt, job: str, cold: str, best_x: float) -> None:
     distance = statistics.median(abs(x - best_x) for x in early)
     cold_distance = statistics.median(abs(x - best_x) for x in cold_early)
     baseline = ((best_x - LO) ** 2 + (HI - best_x) ** 2) / (2 * (HI - LO))  # E|U - best|, U ~ uniform
-    print(f"warm start: first proposals {early} (cold job: {cold_early}), parent best x {best_x:.4f}; median "
-          f"distance {distance:.3f}, cold {cold_distance:.3f}, uniform random {baseline:.3f}")
+    print(
+        f"warm start: first proposals {early} (cold job: {cold_early}), parent best x {best_x:.4f}; median "
+        f"distance {distance:.3f}, cold {cold_distance:.3f}, uniform random {baseline:.3f}"
+    )
     assert distance < 0.5 * baseline and distance < cold_distance, (early, cold_early, best_x)

@@ -1,16 +1,16 @@
 """Tuning families against moto (DynamoDB, Step Functions, SageMaker): registry, the retune lock,
 deferred retunes, the job-ended reaction and auto-deploy."""
+
 from __future__ import annotations
 
 import copy
 import json
 import threading
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import boto3
 import pytest
 from moto import mock_aws
-
 from tuner.aws.families import FamilyStore
 from tuner.core.families import FamilyBusyError, FamilyNotFoundError
 from tuner.core.records import JobRecord, TrialRecord
@@ -29,13 +29,19 @@ def base_request() -> dict:
             "Strategy": "Random",
             "HyperParameterTuningJobObjective": {"Type": "Minimize", "MetricName": "loss"},
             "ResourceLimits": {"MaxNumberOfTrainingJobs": 4, "MaxParallelTrainingJobs": 2},
-            "ParameterRanges": {"ContinuousParameterRanges": [
-                {"Name": "x", "MinValue": "0", "MaxValue": "10", "ScalingType": "Linear"}]},
+            "ParameterRanges": {
+                "ContinuousParameterRanges": [
+                    {"Name": "x", "MinValue": "0", "MaxValue": "10", "ScalingType": "Linear"}
+                ]
+            },
         },
         "TrainingJobDefinition": {
-            "StaticHyperParameters": {"sagemaker_program": "\"train.py\""},
-            "AlgorithmSpecification": {"TrainingImage": IMAGE, "TrainingInputMode": "File",
-                                       "MetricDefinitions": [{"Name": "loss", "Regex": "loss: ([0-9\\.]+)"}]},
+            "StaticHyperParameters": {"sagemaker_program": '"train.py"'},
+            "AlgorithmSpecification": {
+                "TrainingImage": IMAGE,
+                "TrainingInputMode": "File",
+                "MetricDefinitions": [{"Name": "loss", "Regex": "loss: ([0-9\\.]+)"}],
+            },
             "RoleArn": ROLE,
             "OutputDataConfig": {"S3OutputPath": "s3://out/models"},
             "ResourceConfig": {"InstanceType": "ml.m5.large", "InstanceCount": 1, "VolumeSizeInGB": 5},
@@ -45,12 +51,17 @@ def base_request() -> dict:
 
 
 def family_spec(name="churn", **extra) -> dict:
-    return {"FamilyName": name, "BaseRequest": base_request(), "Budget": {"MaxNumberOfTrainingJobs": 2}, **extra}
+    return {
+        "FamilyName": name,
+        "BaseRequest": base_request(),
+        "Budget": {"MaxNumberOfTrainingJobs": 2},
+        **extra,
+    }
 
 
 class Clock:
     def __init__(self) -> None:
-        self.now = datetime(2025, 5, 1, 12, 0, 0, tzinfo=timezone.utc)
+        self.now = datetime(2025, 5, 1, 12, 0, 0, tzinfo=UTC)
 
     def __call__(self) -> datetime:
         self.now += timedelta(seconds=1)
@@ -80,43 +91,74 @@ def env():
         ddb.create_table(
             TableName="tuner",
             BillingMode="PAY_PER_REQUEST",
-            AttributeDefinitions=[{"AttributeName": n, "AttributeType": "S"} for n in ("pk", "sk", "kind", "created")],
-            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
-            GlobalSecondaryIndexes=[{
-                "IndexName": "by-kind",
-                "KeySchema": [{"AttributeName": "kind", "KeyType": "HASH"},
-                              {"AttributeName": "created", "KeyType": "RANGE"}],
-                "Projection": {"ProjectionType": "ALL"},
-            }],
+            AttributeDefinitions=[
+                {"AttributeName": n, "AttributeType": "S"} for n in ("pk", "sk", "kind", "created")
+            ],
+            KeySchema=[
+                {"AttributeName": "pk", "KeyType": "HASH"},
+                {"AttributeName": "sk", "KeyType": "RANGE"},
+            ],
+            GlobalSecondaryIndexes=[
+                {
+                    "IndexName": "by-kind",
+                    "KeySchema": [
+                        {"AttributeName": "kind", "KeyType": "HASH"},
+                        {"AttributeName": "created", "KeyType": "RANGE"},
+                    ],
+                    "Projection": {"ProjectionType": "ALL"},
+                }
+            ],
         )
         sfn = session.client("stepfunctions")
         machine = sfn.create_state_machine(
-            name="Tuner", roleArn="arn:aws:iam::123456789012:role/sfn",
+            name="Tuner",
+            roleArn="arn:aws:iam::123456789012:role/sfn",
             definition=json.dumps({"StartAt": "P", "States": {"P": {"Type": "Pass", "End": True}}}),
         )["stateMachineArn"]
         tuning = build_service("tuner", session=session)
         sagemaker = UpdatableSageMaker(session.client("sagemaker"))
-        svc = FamilyService(FamilyStore("tuner", session.client("dynamodb")), tuning, sfn, machine,
-                            sagemaker=sagemaker, clock=Clock())
+        svc = FamilyService(
+            FamilyStore("tuner", session.client("dynamodb")),
+            tuning,
+            sfn,
+            machine,
+            sagemaker=sagemaker,
+            clock=Clock(),
+        )
         yield svc
 
 
 def finish(svc: FamilyService, job: str, status: str = "Completed", value: float | None = None) -> None:
     """What the state machine would have written: the job item (terminal), with one scored trial."""
+    assert svc.state_machine_arn is not None
     execution = svc.sfn.describe_execution(
-        executionArn=svc.state_machine_arn.replace(":stateMachine:", ":execution:") + f":{job}")
+        executionArn=svc.state_machine_arn.replace(":stateMachine:", ":execution:") + f":{job}"
+    )
     request = json.loads(execution["input"])
-    svc.tuning.store.create_job(JobRecord(name=job, request=request, status=status, ended="2025-05-01T13:00:00+00:00"))
+    svc.tuning.store.create_job(
+        JobRecord(name=job, request=request, status=status, ended="2025-05-01T13:00:00+00:00")
+    )
     if value is not None:
         training = f"{job}-001-abcdef12"
-        svc.tuning.store.put_trial(TrialRecord(
-            job=job, number=1, params={"x": "3.0"}, training_job_name=training, status="Completed",
-            objective_status="Succeeded", final_objective=value, recorded=True,
-            started="2025-05-01T12:00:00+00:00", ended="2025-05-01T12:10:00+00:00",
-        ))
+        svc.tuning.store.put_trial(
+            TrialRecord(
+                job=job,
+                number=1,
+                params={"x": "3.0"},
+                training_job_name=training,
+                status="Completed",
+                objective_status="Succeeded",
+                final_objective=value,
+                recorded=True,
+                started="2025-05-01T12:00:00+00:00",
+                ended="2025-05-01T12:10:00+00:00",
+            )
+        )
         svc.sagemaker.create_training_job(
-            TrainingJobName=training, HyperParameters={"x": "3.0", "sagemaker_program": "\"train.py\""},
-            AlgorithmSpecification={"TrainingImage": IMAGE, "TrainingInputMode": "File"}, RoleArn=ROLE,
+            TrainingJobName=training,
+            HyperParameters={"x": "3.0", "sagemaker_program": '"train.py"'},
+            AlgorithmSpecification={"TrainingImage": IMAGE, "TrainingInputMode": "File"},
+            RoleArn=ROLE,
             OutputDataConfig={"S3OutputPath": "s3://out/models"},
             ResourceConfig={"InstanceType": "ml.m5.large", "InstanceCount": 1, "VolumeSizeInGB": 5},
             StoppingCondition={"MaxRuntimeInSeconds": 300},
@@ -129,13 +171,13 @@ def test_register_list_describe_delete(env):
     with pytest.raises(ValidationError, match="exists already"):
         env.register(family_spec("a"))
     env.register(family_spec("a", MaxParents=2), replace=True)
-    assert sorted(f["FamilyName"] for f in env.list()) == ["a", "b"]
+    assert sorted(f["FamilyName"] for f in env.list_families()) == ["a", "b"]
     described = env.describe("a")
     assert described["Family"]["MaxParents"] == 2 and described["TuningJobs"] == []
     env.delete("a")
     with pytest.raises(FamilyNotFoundError):
         env.describe("a")
-    assert [f["FamilyName"] for f in env.list()] == ["b"]
+    assert [f["FamilyName"] for f in env.list_families()] == ["b"]
     with pytest.raises(ValidationError, match="FamilyName"):
         env.register({"FamilyName": "no_underscores", "BaseRequest": base_request()})
 
@@ -153,19 +195,29 @@ def test_one_retune_at_a_time_then_warm_started_from_the_terminal_job(env):
     finish(env, first["HyperParameterTuningJobName"], status="InProgress")
     deferred = env.retune("churn", "data", {"MaxNumberOfTrainingJobs": 3}, defer_if_busy=True)
     assert deferred["Deferred"] is True
-    assert env.describe("churn")["PendingRetune"] == {"Trigger": "data", "Overrides": {"MaxNumberOfTrainingJobs": 3}}
+    assert env.describe("churn")["PendingRetune"] == {
+        "Trigger": "data",
+        "Overrides": {"MaxNumberOfTrainingJobs": 3},
+    }
     # once the job item is terminal, the lock is taken over: no clear event needed
     env.tuning.store.update_job(first["HyperParameterTuningJobName"], status="Completed")
     second = env.retune("churn", "schedule")
     assert second["Parents"] == [first["HyperParameterTuningJobName"]]
     execution = env.sfn.describe_execution(executionArn=second["ExecutionArn"])
     request = json.loads(execution["input"])
-    assert execution["name"] == request["HyperParameterTuningJobName"] == second["HyperParameterTuningJobName"]
+    assert (
+        execution["name"] == request["HyperParameterTuningJobName"] == second["HyperParameterTuningJobName"]
+    )
     assert request["WarmStartConfig"]["WarmStartType"] == "IdenticalDataAndAlgorithm"
     assert request["HyperParameterTuningJobConfig"]["ResourceLimits"]["MaxNumberOfTrainingJobs"] == 2
     described = env.describe("churn")
-    assert described["TuningJobs"] == [first["HyperParameterTuningJobName"], second["HyperParameterTuningJobName"]]
-    assert described["RunningTuningJob"]["HyperParameterTuningJobName"] == second["HyperParameterTuningJobName"]
+    assert described["TuningJobs"] == [
+        first["HyperParameterTuningJobName"],
+        second["HyperParameterTuningJobName"],
+    ]
+    assert (
+        described["RunningTuningJob"]["HyperParameterTuningJobName"] == second["HyperParameterTuningJobName"]
+    )
     assert "PendingRetune" not in described  # taken by the retune that started
 
 
@@ -213,8 +265,12 @@ def test_the_job_ended_event_releases_the_lock_and_starts_the_deferred_retune(en
     request = json.loads(env.sfn.describe_execution(executionArn=out["Retune"]["ExecutionArn"])["input"])
     assert request["HyperParameterTuningJobConfig"]["ResourceLimits"]["MaxNumberOfTrainingJobs"] == 3
     # a job of no family is ignored
-    assert env.on_tuning_job_state_change({"HyperParameterTuningJobName": "other",
-                                           "HyperParameterTuningJobStatus": "Completed"})["FamilyName"] is None
+    assert (
+        env.on_tuning_job_state_change(
+            {"HyperParameterTuningJobName": "other", "HyperParameterTuningJobStatus": "Completed"}
+        )["FamilyName"]
+        is None
+    )
 
 
 def test_auto_deploy_creates_then_updates_only_when_the_margin_is_beaten(env):
@@ -224,8 +280,9 @@ def test_auto_deploy_creates_then_updates_only_when_the_margin_is_beaten(env):
     def run(value: float) -> dict:
         job = env.retune("churn")["HyperParameterTuningJobName"]
         finish(env, job, value=value)
-        return env.on_tuning_job_state_change({"HyperParameterTuningJobName": job,
-                                               "HyperParameterTuningJobStatus": "Completed"})["Deploy"]
+        return env.on_tuning_job_state_change(
+            {"HyperParameterTuningJobName": job, "HyperParameterTuningJobStatus": "Completed"}
+        )["Deploy"]
 
     first = run(0.50)
     assert first["Deployed"] is True and first["Updated"] is False
@@ -251,19 +308,33 @@ def test_auto_deploy_creates_then_updates_only_when_the_margin_is_beaten(env):
     [
         ({"Family": "f", "Trigger": "data", "Bucket": "b", "Key": "k"}, ("retune", "f", "data", {})),
         ({"Family": "f", "Trigger": "schedule"}, ("retune", "f", "schedule", {})),
-        ({"source": "tuner", "detail-type": "Retune Requested",
-          "detail": {"Family": "f", "Overrides": {"MaxNumberOfTrainingJobs": 2}}},
-         ("retune", "f", "event", {"MaxNumberOfTrainingJobs": 2})),
-        ({"source": "tuner", "detail-type": "Hyperparameter Tuning Job State Change", "detail": {}},
-         ("state-change", None, "event", {})),
+        (
+            {
+                "source": "tuner",
+                "detail-type": "Retune Requested",
+                "detail": {"Family": "f", "Overrides": {"MaxNumberOfTrainingJobs": 2}},
+            },
+            ("retune", "f", "event", {"MaxNumberOfTrainingJobs": 2}),
+        ),
+        (
+            {"source": "tuner", "detail-type": "Hyperparameter Tuning Job State Change", "detail": {}},
+            ("state-change", None, "event", {}),
+        ),
     ],
 )
 def test_events_of_the_retune_lambda(event, expected):
     assert parse_event(copy.deepcopy(event)) == expected
 
 
-@pytest.mark.parametrize("event", [{}, {"Family": ""}, {"detail-type": "Retune Requested", "detail": {}},
-                                   {"Family": "f", "Overrides": {"Bogus": 1}}])
+@pytest.mark.parametrize(
+    "event",
+    [
+        {},
+        {"Family": ""},
+        {"detail-type": "Retune Requested", "detail": {}},
+        {"Family": "f", "Overrides": {"Bogus": 1}},
+    ],
+)
 def test_malformed_retune_events_are_refused(event):
     with pytest.raises(ValidationError):
         parse_event(event)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import aws_cdk as cdk
 import pytest
 from aws_cdk.assertions import Match, Template
@@ -23,8 +25,11 @@ def test_the_retune_lambda_is_the_target_of_the_custom_and_job_ended_rules(synth
     rules = rules_targeting(synth.json, function_logical_id(synth, "retune"))
     patterns = sorted((r["EventPattern"] for r in rules), key=lambda p: p["detail-type"][0])
     assert patterns == [
-        {"source": ["tuner"], "detail-type": ["Hyperparameter Tuning Job State Change"],
-         "detail": {"HyperParameterTuningJobStatus": ["Completed", "Failed", "Stopped"]}},
+        {
+            "source": ["tuner"],
+            "detail-type": ["Hyperparameter Tuning Job State Change"],
+            "detail": {"HyperParameterTuningJobStatus": ["Completed", "Failed", "Stopped"]},
+        },
         {"source": ["tuner"], "detail-type": ["Retune Requested"]},
     ]
     for rule in rules:
@@ -40,11 +45,16 @@ def test_the_retune_lambda_starts_the_tuner_state_machine_and_only_that(synth):
     assert start and all(resources(s) == [{"Ref": machine}] for s in start)
     describe = [s for s in statements if "states:DescribeExecution" in actions(s)]
     assert [rendered(r) for s in describe for r in resources(s)][0].endswith(
-        ':execution:{{"Fn::GetAtt": ["%s", "Name"]}}:*' % machine)
-    env = synth.json["Resources"][function_logical_id(synth, "retune")]["Properties"]["Environment"]["Variables"]
+        ":execution:{" + json.dumps({"Fn::GetAtt": [machine, "Name"]}, sort_keys=True) + "}:*"
+    )
+    env = synth.json["Resources"][function_logical_id(synth, "retune")]["Properties"]["Environment"][
+        "Variables"
+    ]
     assert env[constants.ENV_STATE_MACHINE_ARN] == {"Ref": machine}
     # by default the retune Lambda cannot deploy models or pass roles
-    assert not [a for s in statements for a in actions(s) if a.startswith("sagemaker:") or a == "iam:PassRole"]
+    assert not [
+        a for s in statements for a in actions(s) if a.startswith("sagemaker:") or a == "iam:PassRole"
+    ]
 
 
 def test_no_other_function_knows_the_state_machine_arn(synth):
@@ -61,7 +71,9 @@ def configured():
     from stacks.tuner_construct import TunerConstruct
 
     app = cdk.App(context={"tuner:local": "true"})
-    stack = cdk.Stack(app, "Configured", synthesizer=cdk.DefaultStackSynthesizer(generate_bootstrap_version_rule=False))
+    stack = cdk.Stack(
+        app, "Configured", synthesizer=cdk.DefaultStackSynthesizer(generate_bootstrap_version_rule=False)
+    )
     tuner = TunerConstruct(
         stack,
         "Tuner",
@@ -80,54 +92,91 @@ def configured():
 
 def test_data_triggers_match_object_created_under_the_prefix_and_carry_the_family(configured):
     template, _ = configured
-    template.has_resource_properties("AWS::Events::Rule", {
-        "EventPattern": {"source": ["aws.s3"], "detail-type": ["Object Created"],
-                         "detail": {"bucket": {"name": ["churn-data"]}, "object": {"key": [{"prefix": "train/"}]}}},
-        "Targets": [Match.object_like({
-            "InputTransformer": {
-                "InputPathsMap": {"detail-bucket-name": "$.detail.bucket.name",
-                                  "detail-object-key": "$.detail.object.key"},
-                "InputTemplate": '{"Family":"churn","Trigger":"data","Bucket":<detail-bucket-name>,'
-                                 '"Key":<detail-object-key>}',
+    template.has_resource_properties(
+        "AWS::Events::Rule",
+        {
+            "EventPattern": {
+                "source": ["aws.s3"],
+                "detail-type": ["Object Created"],
+                "detail": {"bucket": {"name": ["churn-data"]}, "object": {"key": [{"prefix": "train/"}]}},
             },
-            "RetryPolicy": Match.object_like({"MaximumRetryAttempts": 4}),
-        })],
-    })
+            "Targets": [
+                Match.object_like(
+                    {
+                        "InputTransformer": {
+                            "InputPathsMap": {
+                                "detail-bucket-name": "$.detail.bucket.name",
+                                "detail-object-key": "$.detail.object.key",
+                            },
+                            "InputTemplate": '{"Family":"churn","Trigger":"data",'
+                            '"Bucket":<detail-bucket-name>,"Key":<detail-object-key>}',
+                        },
+                        "RetryPolicy": Match.object_like({"MaximumRetryAttempts": 4}),
+                    }
+                )
+            ],
+        },
+    )
     # no prefix: the whole bucket
-    template.has_resource_properties("AWS::Events::Rule", {
-        "EventPattern": {"source": ["aws.s3"], "detail-type": ["Object Created"],
-                         "detail": {"bucket": {"name": ["fraud-data"]}}},
-    })
+    template.has_resource_properties(
+        "AWS::Events::Rule",
+        {
+            "EventPattern": {
+                "source": ["aws.s3"],
+                "detail-type": ["Object Created"],
+                "detail": {"bucket": {"name": ["fraud-data"]}},
+            },
+        },
+    )
 
 
 def test_schedules_carry_the_family(configured):
     template, _ = configured
     for family, expression in (("churn", "cron(0 3 * * ? *)"), ("fraud", "rate(7 days)")):
-        template.has_resource_properties("AWS::Events::Rule", {
-            "ScheduleExpression": expression,
-            "Targets": [Match.object_like({"Input": '{"Family":"%s","Trigger":"schedule"}' % family})],
-        })
+        template.has_resource_properties(
+            "AWS::Events::Rule",
+            {
+                "ScheduleExpression": expression,
+                "Targets": [
+                    Match.object_like(
+                        {
+                            "Input": json.dumps(
+                                {"Family": family, "Trigger": "schedule"}, separators=(",", ":")
+                            )
+                        }
+                    )
+                ],
+            },
+        )
 
 
 def test_auto_deploy_grants_model_and_endpoint_actions_and_passes_only_allowed_roles(configured):
     _, json_ = configured
     statements = [
-        s for r in json_["Resources"].values() if r["Type"] == "AWS::IAM::Policy"
-        and "Retune" in str(r["Properties"]["Roles"]) for s in r["Properties"]["PolicyDocument"]["Statement"]
+        s
+        for r in json_["Resources"].values()
+        if r["Type"] == "AWS::IAM::Policy" and "Retune" in str(r["Properties"]["Roles"])
+        for s in r["Properties"]["PolicyDocument"]["Statement"]
     ]
     deploy = [s for s in statements if "sagemaker:CreateEndpoint" in actions(s)]
     assert len(deploy) == 1
     assert sorted(rendered(r).rsplit(":", 1)[1] for r in resources(deploy[0])) == [
-        "endpoint-config/*", "endpoint/*", "model/*"]
+        "endpoint-config/*",
+        "endpoint/*",
+        "model/*",
+    ]
     [pass_role] = [s for s in statements if "iam:PassRole" in actions(s)]
     assert resources(pass_role) == ["arn:aws:iam::123456789012:role/ModelRole"]
     assert pass_role["Condition"] == {"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}}
 
 
-@pytest.mark.parametrize("kwargs, message", [
-    ({"retune_schedules": [{"family": "f", "expression": "every day"}]}, "rate"),
-    ({"retune_data_triggers": [{"family": "bad_name", "bucket": "b"}]}, "family"),
-])
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"retune_schedules": [{"family": "f", "expression": "every day"}]}, "rate"),
+        ({"retune_data_triggers": [{"family": "bad_name", "bucket": "b"}]}, "family"),
+    ],
+)
 def test_bad_trigger_props_fail_the_synth(kwargs, message):
     from stacks.tuner_construct import TunerConstruct
 

@@ -1,4 +1,5 @@
 """Tuning families (pure core): validation, naming, parents, narrowing, the next request."""
+
 from __future__ import annotations
 
 import copy
@@ -64,9 +65,13 @@ def spec(**extra) -> dict:
 
 
 def parent(name: str, created: str, status: str = "Completed", value: float | None = 1.0, params=None):
-    return ParentSummary(name, status, created, params if params is not None else {"x": "3.0", "lr": "0.01",
-                                                                                  "depth": "5", "booster": "dart"},
-                         value)
+    return ParentSummary(
+        name,
+        status,
+        created,
+        params if params is not None else {"x": "3.0", "lr": "0.01", "depth": "5", "booster": "dart"},
+        value,
+    )
 
 
 # ---- validation -------------------------------------------------------------------------------
@@ -132,7 +137,9 @@ def test_invalid_overrides_are_refused(overrides, field):
 
 
 # ---- naming -----------------------------------------------------------------------------------
-@pytest.mark.parametrize("family", ["a", "churn", "x" * 17, "x" * 18, "a-b-c-d-e-f-g-h-i-j", "z" * 63, "ab---cd" * 3])
+@pytest.mark.parametrize(
+    "family", ["a", "churn", "x" * 17, "x" * 18, "a-b-c-d-e-f-g-h-i-j", "z" * 63, "ab---cd" * 3]
+)
 def test_job_names_follow_sagemakers_rule(family):
     name = family_job_name(family, NOW)
     assert len(name) <= 32 and NAME_RULE.fullmatch(name), name
@@ -168,41 +175,63 @@ def test_first_run_is_the_base_request_cold_with_its_own_limits():
     assert "WarmStartConfig" not in request
     assert request["HyperParameterTuningJobName"] == "churn-20250304050607"
     assert request["HyperParameterTuningJobConfig"]["ResourceLimits"] == {
-        "MaxNumberOfTrainingJobs": 8, "MaxParallelTrainingJobs": 2}
+        "MaxNumberOfTrainingJobs": 8,
+        "MaxParallelTrainingJobs": 2,
+    }
     assert {"Key": FAMILY_TAG, "Value": "churn"} in request["Tags"]
     assert family_of(request) == "churn"
     parse_request(request)
 
 
 def test_a_retune_warm_starts_from_the_latest_parents_with_the_budget():
-    family = parse_family(spec(WarmStartType="TransferLearning", MaxParents=2,
-                               Budget={"MaxNumberOfTrainingJobs": 4, "MaxParallelTrainingJobs": 1}))
+    family = parse_family(
+        spec(
+            WarmStartType="TransferLearning",
+            MaxParents=2,
+            Budget={"MaxNumberOfTrainingJobs": 4, "MaxParallelTrainingJobs": 1},
+        )
+    )
     jobs = [parent("a", "2025-01-01"), parent("b", "2025-01-02"), parent("c", "2025-01-03")]
     request = next_request(family, NOW, jobs)
     assert request["WarmStartConfig"] == {
-        "ParentHyperParameterTuningJobs": [{"HyperParameterTuningJobName": "c"},
-                                           {"HyperParameterTuningJobName": "b"}],
+        "ParentHyperParameterTuningJobs": [
+            {"HyperParameterTuningJobName": "c"},
+            {"HyperParameterTuningJobName": "b"},
+        ],
         "WarmStartType": "TransferLearning",
     }
     assert request["HyperParameterTuningJobConfig"]["ResourceLimits"] == {
-        "MaxNumberOfTrainingJobs": 4, "MaxParallelTrainingJobs": 1}
+        "MaxNumberOfTrainingJobs": 4,
+        "MaxParallelTrainingJobs": 1,
+    }
     # narrowing is off: the ranges are the base request's
-    assert (request["HyperParameterTuningJobConfig"]["ParameterRanges"]
-            == base_request()["HyperParameterTuningJobConfig"]["ParameterRanges"])
+    assert (
+        request["HyperParameterTuningJobConfig"]["ParameterRanges"]
+        == base_request()["HyperParameterTuningJobConfig"]["ParameterRanges"]
+    )
     parse_request(request)
 
 
 def test_overrides_win_over_the_family_for_one_retune():
     family = parse_family(spec(Budget={"MaxNumberOfTrainingJobs": 4}))
     request = next_request(
-        family, NOW, [parent("a", "1")],
-        {"MaxNumberOfTrainingJobs": 6, "WarmStartType": "TransferLearning", "RandomSeed": 7,
-         "StaticHyperParameters": {"data_version": "2025-03"}},
+        family,
+        NOW,
+        [parent("a", "1")],
+        {
+            "MaxNumberOfTrainingJobs": 6,
+            "WarmStartType": "TransferLearning",
+            "RandomSeed": 7,
+            "StaticHyperParameters": {"data_version": "2025-03"},
+        },
     )
     assert request["HyperParameterTuningJobConfig"]["ResourceLimits"]["MaxNumberOfTrainingJobs"] == 6
     assert request["HyperParameterTuningJobConfig"]["RandomSeed"] == 7
     assert request["WarmStartConfig"]["WarmStartType"] == "TransferLearning"
-    assert request["TrainingJobDefinition"]["StaticHyperParameters"] == {"epochs": "3", "data_version": "2025-03"}
+    assert request["TrainingJobDefinition"]["StaticHyperParameters"] == {
+        "epochs": "3",
+        "data_version": "2025-03",
+    }
 
 
 def test_the_family_is_not_modified_by_building_requests():
@@ -220,10 +249,14 @@ def _ranges(request):
 
 def test_narrowing_centres_numeric_ranges_on_the_best_parent_and_keeps_categoricals():
     family = parse_family(spec(Narrowing={"Mode": "Factor", "Factor": 0.2}))
-    worse = parent("worse", "2", value=5.0, params={"x": "9", "lr": "0.5", "depth": "19", "booster": "gbtree"})
+    worse = parent(
+        "worse", "2", value=5.0, params={"x": "9", "lr": "0.5", "depth": "19", "booster": "gbtree"}
+    )
     best = parent("best", "1", value=0.5, params={"x": "3.0", "lr": "0.01", "depth": "5", "booster": "dart"})
     ranges = _ranges(next_request(family, NOW, [worse, best]))
-    assert float(ranges["x"]["MinValue"]) == pytest.approx(2.0) and float(ranges["x"]["MaxValue"]) == pytest.approx(4.0)
+    assert float(ranges["x"]["MinValue"]) == pytest.approx(2.0) and float(
+        ranges["x"]["MaxValue"]
+    ) == pytest.approx(4.0)
     # log axis: 4 decades * 0.2 = 0.8 decade around 1e-2
     lo, hi = float(ranges["lr"]["MinValue"]), float(ranges["lr"]["MaxValue"])
     assert math.log10(hi / lo) == pytest.approx(0.8) and math.sqrt(lo * hi) == pytest.approx(0.01)
@@ -235,7 +268,11 @@ def test_narrowing_centres_numeric_ranges_on_the_best_parent_and_keeps_categoric
 
 @pytest.mark.parametrize("best, expected", [("0", (0.0, 2.5)), ("10", (7.5, 10.0)), ("99", (7.5, 10.0))])
 def test_narrowed_ranges_stay_inside_the_base_range(best, expected):
-    ranges = {"ContinuousParameterRanges": [{"Name": "x", "MinValue": "0", "MaxValue": "10", "ScalingType": "Linear"}]}
+    ranges = {
+        "ContinuousParameterRanges": [
+            {"Name": "x", "MinValue": "0", "MaxValue": "10", "ScalingType": "Linear"}
+        ]
+    }
     [x] = narrow_ranges(ranges, {"x": best}, 0.25)["ContinuousParameterRanges"]
     assert (float(x["MinValue"]), float(x["MaxValue"])) == pytest.approx(expected)
 

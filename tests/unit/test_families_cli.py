@@ -1,4 +1,5 @@
 """``tuner family ...``: argument handling (the service is replaced by a recorder)."""
+
 from __future__ import annotations
 
 import argparse
@@ -6,7 +7,6 @@ import json
 from pathlib import Path
 
 import pytest
-
 from tuner import families_cli
 from tuner.errors import ValidationError
 
@@ -21,7 +21,7 @@ class Recorder:
         self.calls.append(("register", spec["FamilyName"], replace))
         return {"FamilyName": spec["FamilyName"]}
 
-    def list(self):
+    def list_families(self):
         self.calls.append(("list",))
         return [{"FamilyName": "a"}]
 
@@ -55,7 +55,9 @@ def cli(monkeypatch):
 
 
 def test_register_reads_and_validates_the_file_then_calls_the_service(cli, capsys):
-    code, rec, seen = cli("family", "register", str(EXAMPLE), "--replace", "--stack-name", "Other", "--region", "eu-west-1")
+    code, rec, seen = cli(
+        "family", "register", str(EXAMPLE), "--replace", "--stack-name", "Other", "--region", "eu-west-1"
+    )
     assert code == 0 and rec.calls == [("register", "xgboost-churn", True)]
     assert (seen[0].stack_name, seen[0].region) == ("Other", "eu-west-1")
     assert json.loads(capsys.readouterr().out) == {"FamilyName": "xgboost-churn"}
@@ -78,7 +80,10 @@ def test_list_describe_and_retune(cli, capsys):
     assert json.loads(capsys.readouterr().out) == {"Families": [{"FamilyName": "a"}]}
     cli("family", "describe", "churn")
     code, rec, seen = cli("family", "retune", "churn", "--overrides", '{"MaxNumberOfTrainingJobs": 4}')
-    assert rec.calls[-2:] == [("describe", "churn"), ("retune", "churn", "cli", {"MaxNumberOfTrainingJobs": 4})]
+    assert rec.calls[-2:] == [
+        ("describe", "churn"),
+        ("retune", "churn", "cli", {"MaxNumberOfTrainingJobs": 4}),
+    ]
     assert seen[-1].stack_name == "SageMakerTuner" and seen[-1].region is None
 
 
@@ -89,16 +94,19 @@ def test_retune_overrides_from_a_file(cli, tmp_path):
     assert rec.calls[-1] == ("retune", "churn", "cli", {"WarmStartType": "TransferLearning"})
 
 
-@pytest.mark.parametrize("argv", [
-    ["family"],
-    ["family", "describe"],
-    ["family", "retune"],
-    ["family", "register"],
-    ["family", "retune", "churn", "--overrides", "{not json"],
-    ["family", "retune", "churn", "--overrides", '{"Strategy": "Random"}'],
-    ["family", "retune", "churn", "--overrides", '{"MaxNumberOfTrainingJobs": 0}'],
-    ["family", "delete", "churn"],
-])
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["family"],
+        ["family", "describe"],
+        ["family", "retune"],
+        ["family", "register"],
+        ["family", "retune", "churn", "--overrides", "{not json"],
+        ["family", "retune", "churn", "--overrides", '{"Strategy": "Random"}'],
+        ["family", "retune", "churn", "--overrides", '{"MaxNumberOfTrainingJobs": 0}'],
+        ["family", "delete", "churn"],
+    ],
+)
 def test_bad_arguments_exit_with_usage(cli, argv, capsys):
     with pytest.raises(SystemExit) as exit_:
         cli(*argv)
@@ -108,7 +116,6 @@ def test_bad_arguments_exit_with_usage(cli, argv, capsys):
 
 def test_the_real_service_reports_a_missing_stack_as_a_tuner_error(monkeypatch):
     from moto import mock_aws
-
     from tuner.errors import TuningError
 
     with mock_aws():

@@ -9,13 +9,15 @@ The stack is found by its CloudFormation outputs (``StateMachineArn``, ``TableNa
 ``tuner.client.TunerClient`` finds it: ``--stack-name`` (default ``SageMakerTuner``) and
 ``--region``. Output is JSON on stdout. ``register(subparsers)`` adds the command to a parser.
 """
+
 from __future__ import annotations
 
 import argparse
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from tuner import constants
 from tuner.errors import TuningError, ValidationError
@@ -23,12 +25,16 @@ from tuner.errors import TuningError, ValidationError
 
 def register(subparsers: Any) -> None:
     """Add ``family`` (with register / list / describe / retune) to an argparse subparsers object."""
-    family = subparsers.add_parser("family", help="tuning families: stored retuning policies (docs/retuning.md)")
+    family = subparsers.add_parser(
+        "family", help="tuning families: stored retuning policies (docs/retuning.md)"
+    )
     commands = family.add_subparsers(dest="family_command", required=True, metavar="COMMAND")
 
     def add(name: str, help_text: str, func: Callable[[argparse.Namespace], int]) -> argparse.ArgumentParser:
         p = commands.add_parser(name, help=help_text)
-        p.add_argument("--stack-name", default=constants.DEFAULT_STACK_NAME, help="the tuner stack (default %(default)s)")
+        p.add_argument(
+            "--stack-name", default=constants.DEFAULT_STACK_NAME, help="the tuner stack (default %(default)s)"
+        )
         p.add_argument("--region", help="the stack's region (default: the AWS configuration's)")
         p.set_defaults(func=func)
         return p
@@ -45,7 +51,7 @@ def register(subparsers: Any) -> None:
         "--overrides",
         type=_overrides,
         default=None,
-        help='JSON object or @FILE, e.g. \'{"MaxNumberOfTrainingJobs": 5}\' (MaxParallelTrainingJobs, '
+        help="JSON object or @FILE, e.g. '{\"MaxNumberOfTrainingJobs\": 5}' (MaxParallelTrainingJobs, "
         "WarmStartType, Narrowing, MaxParents, RandomSeed, StaticHyperParameters, MaxRuntimeInSeconds)",
     )
 
@@ -78,7 +84,9 @@ def load_family(path: str) -> dict[str, Any]:
     try:
         spec = json.loads(text)
     except json.JSONDecodeError as err:
-        raise ValidationError(f"{path} is not valid JSON: {err.msg} at line {err.lineno}, column {err.colno}") from None
+        raise ValidationError(
+            f"{path} is not valid JSON: {err.msg} at line {err.lineno}, column {err.colno}"
+        ) from None
     if not isinstance(spec, dict):
         raise ValidationError(f"{path} must hold a JSON object (a tuning family)")
     return spec
@@ -118,7 +126,7 @@ def cmd_register(args: argparse.Namespace) -> int:
 
 
 def cmd_list(args: argparse.Namespace) -> int:
-    return _print({"Families": service(args).list()})
+    return _print({"Families": service(args).list_families()})
 
 
 def cmd_describe(args: argparse.Namespace) -> int:

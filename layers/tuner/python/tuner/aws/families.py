@@ -14,6 +14,7 @@ two never mix). Attributes:
   running job's terminal state-change event arrives (or by the next trigger);
 - ``best``: the best result the family has deployed (auto-deploy), JSON.
 """
+
 from __future__ import annotations
 
 import json
@@ -43,7 +44,7 @@ def _item_to_dict(item: dict[str, Any]) -> dict[str, Any]:
         return json.loads(text) if text else default
 
     return {
-        "name": s("pk")[len("FAMILY#"):],  # type: ignore[index]
+        "name": s("pk")[len("FAMILY#") :],  # type: ignore[index]
         "spec": j("spec", {}),
         "jobs": j("jobs", []),
         "running": s("running"),
@@ -70,8 +71,13 @@ class FamilyStore:
             self.ddb.update_item(
                 TableName=self.table,
                 Key=_key(name),
-                UpdateExpression="SET spec = :s, kind = :k, last_modified = :t, created = if_not_exists(created, :t)",
-                ExpressionAttributeValues={":s": {"S": json.dumps(spec)}, ":k": {"S": KIND}, ":t": {"S": now}},
+                UpdateExpression="SET spec = :s, kind = :k, last_modified = :t, "
+                "created = if_not_exists(created, :t)",
+                ExpressionAttributeValues={
+                    ":s": {"S": json.dumps(spec)},
+                    ":k": {"S": KIND},
+                    ":t": {"S": now},
+                },
             )
             return True
         try:
@@ -95,7 +101,7 @@ class FamilyStore:
         r = self.ddb.get_item(TableName=self.table, Key=_key(name), ConsistentRead=True)
         return _item_to_dict(r["Item"]) if "Item" in r else None
 
-    def list(self) -> list[dict[str, Any]]:
+    def list_all(self) -> list[dict[str, Any]]:
         """Every family, newest first."""
         out: list[dict[str, Any]] = []
         kwargs: dict[str, Any] = {
@@ -114,7 +120,9 @@ class FamilyStore:
 
     def delete(self, name: str) -> bool:
         try:
-            self.ddb.delete_item(TableName=self.table, Key=_key(name), ConditionExpression="attribute_exists(pk)")
+            self.ddb.delete_item(
+                TableName=self.table, Key=_key(name), ConditionExpression="attribute_exists(pk)"
+            )
             return True
         except self.ddb.exceptions.ConditionalCheckFailedException:
             return False

@@ -20,6 +20,7 @@ Each retune is a ``CreateHyperParameterTuningJob`` request built by ``next_reque
 
 Plain dicts in, plain dicts out: no boto3, no clock (the caller passes ``now``).
 """
+
 from __future__ import annotations
 
 import copy
@@ -45,13 +46,25 @@ MARGIN_TYPES = ("Absolute", "Relative")
 PARENT_STATUSES = ("Completed", "Stopped")  # terminal and with trials to learn from
 TERMINAL = ("Completed", "Failed", "Stopped")
 FAMILY_KEYS = {
-    "FamilyName", "Description", "BaseRequest", "WarmStartType", "Budget", "Narrowing", "MaxParents",
+    "FamilyName",
+    "Description",
+    "BaseRequest",
+    "WarmStartType",
+    "Budget",
+    "Narrowing",
+    "MaxParents",
     "AutoDeploy",
 }
 BUDGET_KEYS = ("MaxNumberOfTrainingJobs", "MaxParallelTrainingJobs")
 RETUNE_OVERRIDES = {
-    "MaxNumberOfTrainingJobs", "MaxParallelTrainingJobs", "MaxRuntimeInSeconds", "WarmStartType",
-    "Narrowing", "MaxParents", "RandomSeed", "StaticHyperParameters",
+    "MaxNumberOfTrainingJobs",
+    "MaxParallelTrainingJobs",
+    "MaxRuntimeInSeconds",
+    "WarmStartType",
+    "Narrowing",
+    "MaxParents",
+    "RandomSeed",
+    "StaticHyperParameters",
 }
 
 
@@ -175,16 +188,24 @@ def _auto_deploy(value: Any, path: str = "AutoDeploy") -> AutoDeploy | None:
         return None
     if not isinstance(value, Mapping):
         raise ValidationError("give an object with EndpointName (and Margin, InstanceType, ...)", path)
-    unknown = sorted(set(value) - {"EndpointName", "Margin", "MarginType", "InstanceType",
-                                   "InitialInstanceCount", "ExecutionRoleArn"})
+    unknown = sorted(
+        set(value)
+        - {"EndpointName", "Margin", "MarginType", "InstanceType", "InitialInstanceCount", "ExecutionRoleArn"}
+    )
     if unknown:
         raise ValidationError(f"unknown members {unknown}", path)
     endpoint = value.get("EndpointName")
     if not isinstance(endpoint, str) or not re.fullmatch(r"[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}", endpoint):
-        raise ValidationError(f"{endpoint!r} is not a SageMaker endpoint name (1-63 letters, digits, -)",
-                              f"{path}.EndpointName")
+        raise ValidationError(
+            f"{endpoint!r} is not a SageMaker endpoint name (1-63 letters, digits, -)", f"{path}.EndpointName"
+        )
     margin = value.get("Margin", 0.0)
-    if isinstance(margin, bool) or not isinstance(margin, (int, float)) or margin < 0 or not math.isfinite(margin):
+    if (
+        isinstance(margin, bool)
+        or not isinstance(margin, (int, float))
+        or margin < 0
+        or not math.isfinite(margin)
+    ):
         raise ValidationError(f"Margin {margin!r} must be a number >= 0", f"{path}.Margin")
     margin_type = value.get("MarginType", "Absolute")
     if margin_type not in MARGIN_TYPES:
@@ -197,8 +218,9 @@ def _auto_deploy(value: Any, path: str = "AutoDeploy") -> AutoDeploy | None:
         margin=float(margin),
         margin_type=margin_type,
         instance_type=str(value.get("InstanceType", "ml.m5.large")),
-        initial_instance_count=_int_in(value.get("InitialInstanceCount", 1), 1, None,
-                                       f"{path}.InitialInstanceCount"),
+        initial_instance_count=_int_in(
+            value.get("InitialInstanceCount", 1), 1, None, f"{path}.InitialInstanceCount"
+        ),
         execution_role_arn=role,
     )
 
@@ -224,8 +246,10 @@ def parse_family(spec: Mapping[str, Any]) -> Family:
     except ValidationError as err:
         raise ValidationError(str(err), "BaseRequest") from None
     if req.multi_definition:
-        raise ValidationError("warm start takes one TrainingJobDefinition; families cannot retune several",
-                              "BaseRequest.TrainingJobDefinitions")
+        raise ValidationError(
+            "warm start takes one TrainingJobDefinition; families cannot retune several",
+            "BaseRequest.TrainingJobDefinitions",
+        )
     warm = spec.get("WarmStartType", "IdenticalDataAndAlgorithm")
     if warm not in WARM_START_TYPES:
         raise ValidationError(f"{warm!r} is not one of {list(WARM_START_TYPES)}", "WarmStartType")
@@ -236,7 +260,9 @@ def parse_family(spec: Mapping[str, Any]) -> Family:
     if unknown:
         raise ValidationError(f"unknown members {unknown}; allowed: {list(BUDGET_KEYS)}", "Budget")
     budget = {k: _int_in(v, 1, None, f"Budget.{k}") for k, v in budget_in.items()}
-    max_parents = _int_in(spec.get("MaxParents", MAX_WARM_START_PARENTS), 1, MAX_WARM_START_PARENTS, "MaxParents")
+    max_parents = _int_in(
+        spec.get("MaxParents", MAX_WARM_START_PARENTS), 1, MAX_WARM_START_PARENTS, "MaxParents"
+    )
     description = spec.get("Description", "")
     if not isinstance(description, str) or len(description) > 1024:
         raise ValidationError("a string of at most 1024 characters", "Description")
@@ -291,8 +317,9 @@ def parse_overrides(value: Any) -> dict[str, Any]:
     if "RandomSeed" in out:
         _int_in(out["RandomSeed"], 0, None, "Overrides.RandomSeed")
     if "WarmStartType" in out and out["WarmStartType"] not in WARM_START_TYPES:
-        raise ValidationError(f"{out['WarmStartType']!r} is not one of {list(WARM_START_TYPES)}",
-                              "Overrides.WarmStartType")
+        raise ValidationError(
+            f"{out['WarmStartType']!r} is not one of {list(WARM_START_TYPES)}", "Overrides.WarmStartType"
+        )
     if "Narrowing" in out:
         _narrowing(out["Narrowing"], "Overrides.Narrowing")
     if "StaticHyperParameters" in out:
@@ -407,7 +434,8 @@ def next_request(
     if "StaticHyperParameters" in ov:
         definition = request["TrainingJobDefinition"]
         definition["StaticHyperParameters"] = {
-            **(definition.get("StaticHyperParameters") or {}), **ov["StaticHyperParameters"]
+            **(definition.get("StaticHyperParameters") or {}),
+            **ov["StaticHyperParameters"],
         }
     if parents:
         request["WarmStartConfig"] = {
@@ -435,7 +463,9 @@ def family_of(request: Mapping[str, Any]) -> str | None:
 
 
 # ---- auto-deploy ------------------------------------------------------------------------------
-def beats(new: float, previous: float | None, maximize: bool, margin: float, margin_type: str = "Absolute") -> bool:
+def beats(
+    new: float, previous: float | None, maximize: bool, margin: float, margin_type: str = "Absolute"
+) -> bool:
     """True when ``new`` improves on ``previous`` by more than the margin (always, without one)."""
     if previous is None:
         return True

@@ -11,6 +11,7 @@ event for a family's job: it frees the lock early, deploys the new best model wh
 ``AutoDeploy`` and the job beats the family's previous best by the margin, and starts a retune that
 was deferred while the job ran.
 """
+
 from __future__ import annotations
 
 import json
@@ -79,8 +80,8 @@ class FamilyService:
             )
         return self.describe(family.name)
 
-    def list(self) -> list[dict[str, Any]]:
-        return [self._summary(item) for item in self.families.list()]
+    def list_families(self) -> list[dict[str, Any]]:
+        return [self._summary(item) for item in self.families.list_all()]
 
     def describe(self, name: str) -> dict[str, Any]:
         item = self._item(name)
@@ -105,7 +106,9 @@ class FamilyService:
     def _item(self, name: str) -> dict[str, Any]:
         item = self.families.get(name)
         if item is None:
-            raise FamilyNotFoundError(f"no tuning family named {name!r}; register it first (tuner family register)")
+            raise FamilyNotFoundError(
+                f"no tuning family named {name!r}; register it first (tuner family register)"
+            )
         return item
 
     def _summary(self, item: Mapping[str, Any]) -> dict[str, Any]:
@@ -118,9 +121,11 @@ class FamilyService:
         if item["jobs"]:
             out["LatestTuningJob"] = item["jobs"][-1]
         if item["running"]:
-            out["RunningTuningJob"] = {"HyperParameterTuningJobName": item["running"],
-                                       "HyperParameterTuningJobStatus": self._status(item["running"]),
-                                       "Since": item["running_since"]}
+            out["RunningTuningJob"] = {
+                "HyperParameterTuningJobName": item["running"],
+                "HyperParameterTuningJobStatus": self._status(item["running"]),
+                "Since": item["running_since"],
+            }
         return out
 
     # ---- retune ---------------------------------------------------------------------------------
@@ -153,7 +158,9 @@ class FamilyService:
             request = next_request(family, self.clock(), self._candidates(family, item["jobs"]), checked)
             job = request["HyperParameterTuningJobName"]
             if job in item["jobs"]:
-                raise FamilyBusyError(f"family {name!r} started {job!r} this second already; retry in a second")
+                raise FamilyBusyError(
+                    f"family {name!r} started {job!r} this second already; retry in a second"
+                )
             if not self.families.acquire(name, job, previous=running, jobs=item["jobs"]):
                 continue  # another retune moved first: read again
             try:
@@ -163,8 +170,10 @@ class FamilyService:
             except Exception:
                 self.families.release(name, job, forget=True)
                 raise
-            parents = [p["HyperParameterTuningJobName"]
-                       for p in (request.get("WarmStartConfig") or {}).get("ParentHyperParameterTuningJobs", [])]
+            parents = [
+                p["HyperParameterTuningJobName"]
+                for p in (request.get("WarmStartConfig") or {}).get("ParentHyperParameterTuningJobs", [])
+            ]
             log.info("family %s: started %s (trigger %s, parents %s)", name, job, trigger, parents)
             return {
                 "FamilyName": name,
@@ -175,8 +184,9 @@ class FamilyService:
             }
         raise FamilyBusyError(f"family {name!r} is being retuned by someone else right now; retry")
 
-    def _busy(self, name: str, running: str, status: str, trigger: str, overrides: Mapping[str, Any],
-              defer: bool) -> dict[str, Any]:
+    def _busy(
+        self, name: str, running: str, status: str, trigger: str, overrides: Mapping[str, Any], defer: bool
+    ) -> dict[str, Any]:
         if not defer:
             raise FamilyBusyError(
                 f"family {name!r} is running tuning job {running!r} ({status}); one retune at a time: "
@@ -212,8 +222,11 @@ class FamilyService:
         for p in select_parents(summaries, MAX_WARM_START_PARENTS):
             best = self.tuning.describe(p.name).get("BestTrainingJob") or {}
             metric = best.get("FinalHyperParameterTuningJobObjectiveMetric") or {}
-            out.append(ParentSummary(p.name, p.status, p.created, best.get("TunedHyperParameters"),
-                                     metric.get("Value")))
+            out.append(
+                ParentSummary(
+                    p.name, p.status, p.created, best.get("TunedHyperParameters"), metric.get("Value")
+                )
+            )
         chosen = {p.name for p in out}
         return out + [s for s in summaries if s.name not in chosen]
 
@@ -234,7 +247,7 @@ class FamilyService:
             out["Released"] = self.families.release(name, job)
         family = parse_family(item["spec"])
         if status == "Completed" and family.auto_deploy is not None:
-            out["Deploy"] = self.deploy_if_better(name, job)
+            out["Deploy"] = self.deploy_if_better(name, str(job))
         pending = item["pending"]
         if pending:
             out["Retune"] = self.retune(name, "deferred", pending.get("Overrides"), defer_if_busy=True)
@@ -255,9 +268,14 @@ class FamilyService:
             return {"Deployed": False, "Reason": f"{job} has no best training job"}
         value = float(metric["Value"])
         previous = item["best"]
-        if not beats(value, previous and previous.get("Value"), family.maximize, policy.margin, policy.margin_type):
-            return {"Deployed": False, "Reason": f"{value} does not beat the deployed {previous['Value']} "
-                    f"by the margin {policy.margin} ({policy.margin_type})"}
+        if not beats(
+            value, previous and previous.get("Value"), family.maximize, policy.margin, policy.margin_type
+        ):
+            return {
+                "Deployed": False,
+                "Reason": f"{value} does not beat the deployed {previous['Value']} "
+                f"by the margin {policy.margin} ({policy.margin_type})",
+            }
         sm = self._sagemaker()
         training = sm.describe_training_job(TrainingJobName=best["TrainingJobName"])
         model = best["TrainingJobName"][:63]
@@ -276,12 +294,14 @@ class FamilyService:
         )
         sm.create_endpoint_config(
             EndpointConfigName=model,
-            ProductionVariants=[{
-                "VariantName": "AllTraffic",
-                "ModelName": model,
-                "InstanceType": policy.instance_type,
-                "InitialInstanceCount": policy.initial_instance_count,
-            }],
+            ProductionVariants=[
+                {
+                    "VariantName": "AllTraffic",
+                    "ModelName": model,
+                    "InstanceType": policy.instance_type,
+                    "InitialInstanceCount": policy.initial_instance_count,
+                }
+            ],
         )
         try:
             sm.describe_endpoint(EndpointName=policy.endpoint_name)
@@ -294,11 +314,18 @@ class FamilyService:
             sm.update_endpoint(EndpointName=policy.endpoint_name, EndpointConfigName=model)
         else:
             sm.create_endpoint(EndpointName=policy.endpoint_name, EndpointConfigName=model)
-        record = {"HyperParameterTuningJobName": job, "TrainingJobName": best["TrainingJobName"], "Value": value,
-                  "EndpointName": policy.endpoint_name, "EndpointConfigName": model,
-                  "DeployedAt": self.clock().isoformat()}
+        record = {
+            "HyperParameterTuningJobName": job,
+            "TrainingJobName": best["TrainingJobName"],
+            "Value": value,
+            "EndpointName": policy.endpoint_name,
+            "EndpointConfigName": model,
+            "DeployedAt": self.clock().isoformat(),
+        }
         self.families.set_best(name, record, previous=previous)
-        log.info("family %s: deployed %s (%s) to %s", name, best["TrainingJobName"], value, policy.endpoint_name)
+        log.info(
+            "family %s: deployed %s (%s) to %s", name, best["TrainingJobName"], value, policy.endpoint_name
+        )
         return {"Deployed": True, **record, "Updated": exists}
 
     def _sagemaker(self) -> Any:
@@ -336,15 +363,17 @@ def parse_event(event: Mapping[str, Any]) -> tuple[str, str | None, str, dict[st
         overrides = event.get("Overrides")
         trigger = str(event.get("Trigger") or "api")
     if not isinstance(family, str) or not family:
-        raise ValidationError("name the family to retune: {\"Family\": \"<name>\"}", "Family")
+        raise ValidationError('name the family to retune: {"Family": "<name>"}', "Family")
     return "retune", family, trigger, parse_overrides(overrides)
 
 
 def _script_mode_environment(hyperparameters: Mapping[str, str]) -> dict[str, str]:
     """Script-mode containers serve with the same program and sources they trained with."""
     out = {}
-    for key, env in (("sagemaker_program", "SAGEMAKER_PROGRAM"),
-                     ("sagemaker_submit_directory", "SAGEMAKER_SUBMIT_DIRECTORY")):
+    for key, env in (
+        ("sagemaker_program", "SAGEMAKER_PROGRAM"),
+        ("sagemaker_submit_directory", "SAGEMAKER_SUBMIT_DIRECTORY"),
+    ):
         value = hyperparameters.get(key)
         if value is None:
             continue
@@ -362,8 +391,14 @@ _lock = threading.Lock()
 _cache: dict[tuple[str, ...], FamilyService] = {}
 
 
-def build_family_service(table: str, state_machine_arn: str | None, *, bus: str = "default",
-                         region: str | None = None, session: Any = None) -> FamilyService:
+def build_family_service(
+    table: str,
+    state_machine_arn: str | None,
+    *,
+    bus: str = "default",
+    region: str | None = None,
+    session: Any = None,
+) -> FamilyService:
     """A FamilyService over real (or moto) AWS clients."""
     import boto3
 
@@ -392,7 +427,9 @@ def family_service() -> FamilyService:
         raise RuntimeError(f"{constants.ENV_TABLE_NAME} is not set; the stack sets it on every tuner Lambda")
     with _lock:
         if config not in _cache:
-            _cache[config] = build_family_service(config[0], config[1] or None, bus=config[2], region=config[3])
+            _cache[config] = build_family_service(
+                config[0], config[1] or None, bus=config[2], region=config[3]
+            )
         return _cache[config]
 
 
