@@ -90,9 +90,9 @@ def continuous(lo: float, hi: float) -> dict[str, Any]:
 
 @pytest.fixture()
 def lt(local_tuner):
-    """The session's tuner with a fast monitor (the sweeper every 0.5 s) and no injected faults."""
+    """The session's tuner with a fast monitor (the sweeper every second) and no injected faults."""
     saved = local_tuner.sweep_interval
-    local_tuner.sweep_interval = 0.5
+    local_tuner.sweep_interval = 1.0
     try:
         yield local_tuner
     finally:
@@ -153,7 +153,7 @@ def test_best_objective_not_improving(lt):
 
 def test_convergence_detected(lt):
     # every configuration lands on the same loss: a plateau with many configurations at the best level
-    req = request("converge-e2e", strategy="Random", max_jobs=30, parallel=3, epochs=2,
+    req = request("converge-e2e", strategy="Random", max_jobs=30, parallel=2, epochs=2,
                   ranges=continuous(2.9995, 3.0005),
                   config={"TuningJobCompletionCriteria": {"ConvergenceDetected": {"CompleteOnConvergence": "Enabled"}}})
     describe = run(lt, req)
@@ -281,7 +281,7 @@ def test_max_runtime_stops_the_tuning_job(lt):
 
 # ---- 5. warm start -----------------------------------------------------------------------------
 def test_warm_start_uses_the_parents_and_reports_the_overall_best(lt):
-    parent = request("parent-e2e", strategy="Random", max_jobs=6, parallel=3, seed=5, ranges=continuous(0, 10))
+    parent = request("parent-e2e", strategy="Random", max_jobs=10, parallel=2, seed=5, ranges=continuous(0, 10))
     parent_describe = run(lt, parent)
     assert parent_describe["HyperParameterTuningJobStatus"] == "Completed"
     child = request("child-e2e", strategy="Bayesian", max_jobs=2, parallel=1, seed=5, ranges=continuous(0, 10))
@@ -289,11 +289,10 @@ def test_warm_start_uses_the_parents_and_reports_the_overall_best(lt):
                                 "WarmStartType": "IdenticalDataAndAlgorithm"}
     describe = run(lt, child)
     assert describe["HyperParameterTuningJobStatus"] == "Completed"
-    first = lt.service.store.get_trial("child-e2e", 1)
-    parent_best = float(parent_describe["BestTrainingJob"]["TunedHyperParameters"]["x"])
-    # the first proposal already uses the parents: the GP runs on their six observations at once
-    # (a cold start would take a quasi-random design point), and it lands near their best region
-    assert abs(float(first.params["x"]) - 3) < max(abs(parent_best - 3), 1.0) + 0.5
+    proposals = [float(t.params["x"]) for t in lt.service.store.list_trials("child-e2e")]
+    # the first proposals already use the parents: the GP runs on their ten observations at once
+    # (a cold start would take quasi-random design points) and goes to their best region
+    assert min(abs(x - 3) for x in proposals) < 1.0, proposals
     overall = describe["OverallBestTrainingJob"]
     values = [describe["BestTrainingJob"], parent_describe["BestTrainingJob"]]
     assert overall["FinalHyperParameterTuningJobObjectiveMetric"]["Value"] == min(
@@ -332,7 +331,7 @@ def test_definitions_are_allocated_by_their_results(lt):
         "HyperParameterTuningJobName": "multi-e2e",
         "HyperParameterTuningJobConfig": {
             "Strategy": "Random", "RandomSeed": 2,
-            "ResourceLimits": {"MaxParallelTrainingJobs": 2, "MaxNumberOfTrainingJobs": 10},
+            "ResourceLimits": {"MaxParallelTrainingJobs": 1, "MaxNumberOfTrainingJobs": 8},
         },
         "TrainingJobDefinitions": [bad, good],
     }

@@ -365,6 +365,8 @@ class TuningService:
         woke = bool(trial.task_token) and self.tokens.succeed(
             trial.task_token, {"Done": False, "TrialNumber": n}
         )
+        if woke and trial.recorded:  # delivered: the sweeper need not send it again
+            self.store.update_trial(name, n, task_token=None)
         return {"TrainingJobName": training_job, "Status": trial.status, "WorkerWoken": woke}
 
     def _write_result(self, trial: TrialRecord, desc: Mapping[str, Any]) -> None:
@@ -424,7 +426,8 @@ class TuningService:
             for t in self.store.list_trials(job.name):
                 if t.recorded:
                     if t.task_token:  # the worker may have missed its wake-up
-                        self.tokens.succeed(t.task_token, {"Done": False, "TrialNumber": t.number})
+                        if self.tokens.succeed(t.task_token, {"Done": False, "TrialNumber": t.number}):
+                            self.store.update_trial(job.name, t.number, task_token=None)
                     continue
                 if t.status == PENDING:
                     continue
