@@ -8,13 +8,12 @@ from __future__ import annotations
 
 import copy
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
-
 from tuner.shapes import assert_valid_output
 
 pytestmark = pytest.mark.e2e
@@ -268,7 +267,7 @@ def test_max_runtime_stops_the_tuning_job(lt):
         assert time.monotonic() < deadline
         time.sleep(0.2)
     # the job started 2 minutes ago, as far as the tuner can tell
-    past = (datetime.now(timezone.utc) - timedelta(seconds=121)).isoformat(timespec="milliseconds")
+    past = (datetime.now(UTC) - timedelta(seconds=121)).isoformat(timespec="milliseconds")
     store.update_job("runtime-e2e", created=past)
     describe = lt.wait("runtime-e2e", timeout=60)
     assert describe["HyperParameterTuningJobStatus"] == "Stopped"

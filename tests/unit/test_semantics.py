@@ -7,7 +7,6 @@ import json
 from pathlib import Path
 
 import pytest
-
 from tuner.core.allocation import choose_definition
 from tuner.core.completion import completion_reason, converged
 from tuner.core.early_stopping import median_rule

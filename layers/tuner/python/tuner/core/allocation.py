@@ -16,7 +16,7 @@ direction (AMT requires every definition to share the objective ``Type``).
 """
 from __future__ import annotations
 
-from typing import Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 from tuner.core.strategies.base import trial_rng
 

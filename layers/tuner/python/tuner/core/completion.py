@@ -17,10 +17,11 @@ no free-text reason for a ``Completed`` job.
 from __future__ import annotations
 
 import math
-from typing import Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
-from tuner.core.results import IMPROVEMENT, jobs_not_improving
 from tuner.core.records import TrialRecord
+from tuner.core.results import IMPROVEMENT, jobs_not_improving
 
 REASON_TARGET = "TargetObjectiveMetricValue reached"
 REASON_NOT_IMPROVING = "BestObjectiveNotImproving: MaxNumberOfTrainingJobsNotImproving reached"

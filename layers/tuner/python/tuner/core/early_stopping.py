@@ -18,7 +18,7 @@ Rebuild specifics:
 from __future__ import annotations
 
 import statistics
-from typing import Sequence
+from collections.abc import Sequence
 
 MIN_COMPARABLE = 3
 

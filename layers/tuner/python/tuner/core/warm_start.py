@@ -16,7 +16,8 @@ does not tune are dropped; configurations outside the child's ranges are left ou
 """
 from __future__ import annotations
 
-from typing import Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from tuner.core.records import TERMINAL_JOB, JobRecord, TrialRecord
 from tuner.core.request import TuningRequest, parse_request

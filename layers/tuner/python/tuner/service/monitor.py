@@ -45,7 +45,7 @@ EARLY_STOPPING = "EarlyStopping"
 HYPERBAND = "Hyperband"
 
 
-def monitor_job(svc: "TuningService", job: JobRecord) -> list[dict[str, Any]]:
+def monitor_job(svc: TuningService, job: JobRecord) -> list[dict[str, Any]]:
     """Apply the monitor to one active tuning job; returns the actions taken (for logs/tests)."""
     if job.status != IN_PROGRESS or job.stop_requested:
         return []
@@ -78,7 +78,7 @@ def monitor_job(svc: "TuningService", job: JobRecord) -> list[dict[str, Any]]:
     return _median(svc, job, req, running, series)
 
 
-def _median(svc: "TuningService", job: JobRecord, req: Any, running: list[TrialRecord],
+def _median(svc: TuningService, job: JobRecord, req: Any, running: list[TrialRecord],
             series: dict[int, list[float]]) -> list[dict[str, Any]]:
     actions = []
     for t in running:
@@ -92,7 +92,7 @@ def _median(svc: "TuningService", job: JobRecord, req: Any, running: list[TrialR
     return actions
 
 
-def _hyperband(svc: "TuningService", job: JobRecord, req: Any, definition: Any, running: list[TrialRecord],
+def _hyperband(svc: TuningService, job: JobRecord, req: Any, definition: Any, running: list[TrialRecord],
                series: dict[int, list[float]]) -> list[dict[str, Any]]:
     from tuner.core.strategies.hyperband import STOP, asha_decision, resources
 

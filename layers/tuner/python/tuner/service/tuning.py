@@ -9,8 +9,9 @@ import hashlib
 import json
 import logging
 import time
-from datetime import datetime, timezone
-from typing import Any, Mapping, Protocol
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any, Protocol
 
 from tuner.core import completion, results
 from tuner.core.allocation import choose_definition
@@ -56,7 +57,7 @@ def _iso(value: Any) -> str | None:
     if value is None:
         return None
     if isinstance(value, datetime):
-        return value.astimezone(timezone.utc).isoformat(timespec="milliseconds")
+        return value.astimezone(UTC).isoformat(timespec="milliseconds")
     return str(value)
 
 

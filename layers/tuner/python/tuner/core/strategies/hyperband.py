@@ -21,7 +21,7 @@ when absent (AMT's list), else the request is invalid. At most 20,000.
 from __future__ import annotations
 
 import math
-from typing import Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 from tuner.core.strategies.random import RandomStrategy
 from tuner.errors import ValidationError
