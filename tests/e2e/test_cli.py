@@ -1,10 +1,10 @@
 """The tuner CLI against the stack deployed into moto (in-process: the session's moto is the AWS)."""
+
 from __future__ import annotations
 
 import json
 
 import pytest
-
 from tuner import cli
 from tuner.local import offline_client
 from tuner.shapes import assert_valid_output
@@ -31,9 +31,16 @@ def run(capsys, *argv):
 @pytest.fixture(scope="module")
 def finished(client, tmp_path_factory):
     """A tuning job created with `tuner create --wait` (sources uploaded from a local folder)."""
-    request = quick_request("cli-e2e", strategy="Random", max_jobs=4, max_parallel=2, ranges={
-        "ContinuousParameterRanges": [{"Name": "x", "MinValue": "0.5", "MaxValue": "8"}]})
-    request["TrainingJobDefinition"]["StaticHyperParameters"]["sagemaker_submit_directory"] = str(SCRIPTS / "quick")
+    request = quick_request(
+        "cli-e2e",
+        strategy="Random",
+        max_jobs=4,
+        max_parallel=2,
+        ranges={"ContinuousParameterRanges": [{"Name": "x", "MinValue": "0.5", "MaxValue": "8"}]},
+    )
+    request["TrainingJobDefinition"]["StaticHyperParameters"]["sagemaker_submit_directory"] = str(
+        SCRIPTS / "quick"
+    )
     path = tmp_path_factory.mktemp("cli") / "request.json"
     path.write_text(json.dumps(request))
     return path
@@ -51,7 +58,9 @@ def test_create_wait_describe_list_jobs_best(client, finished, capsys):
     assert "Status" in out and "Completed" in out and describe["BestTrainingJob"]["TrainingJobName"] in out
     code, out, _ = run(capsys, "list", *STACK, "--name-contains", "cli-")
     listed = json.loads(out)
-    assert [j["HyperParameterTuningJobName"] for j in listed["HyperParameterTuningJobSummaries"]] == ["cli-e2e"]
+    assert [j["HyperParameterTuningJobName"] for j in listed["HyperParameterTuningJobSummaries"]] == [
+        "cli-e2e"
+    ]
     code, out, _ = run(capsys, "list", *STACK, "--table")
     assert code == 0 and "cli-e2e" in out and "Strategy" in out
     code, out, _ = run(capsys, "training-jobs", "cli-e2e", *STACK, "--sort-by", "FinalObjectiveMetricValue")
@@ -73,13 +82,22 @@ def test_analytics_csv_and_deploy_best(client, finished, capsys, tmp_path):
     code, out, err = run(capsys, "analytics", "cli-e2e", *STACK, "--csv", str(tmp_path / "jobs.csv"))
     assert code == 0 and len(json.loads(out)["Rows"]) == 4
     header = (tmp_path / "jobs.csv").read_text().splitlines()[0].split(",")
-    assert header == ["x", "TrainingJobName", "TrainingJobStatus", "FinalObjectiveValue", "TrainingStartTime",
-                      "TrainingEndTime", "TrainingElapsedTimeSeconds"]
+    assert header == [
+        "x",
+        "TrainingJobName",
+        "TrainingJobStatus",
+        "FinalObjectiveValue",
+        "TrainingStartTime",
+        "TrainingEndTime",
+        "TrainingElapsedTimeSeconds",
+    ]
     # deploy the best model: model + endpoint config + endpoint, in moto
     code, out, err = run(capsys, "deploy", "cli-e2e", *STACK, "--endpoint-name", "cli-best")
     assert code == 0, err
     deployed = json.loads(out)
-    best = client.describe_hyper_parameter_tuning_job(HyperParameterTuningJobName="cli-e2e")["BestTrainingJob"]
+    best = client.describe_hyper_parameter_tuning_job(HyperParameterTuningJobName="cli-e2e")[
+        "BestTrainingJob"
+    ]
     training = client.describe_training_job(TrainingJobName=best["TrainingJobName"])
     model = client.describe_model(ModelName=deployed["ModelName"])
     assert model["PrimaryContainer"]["Image"] == training["AlgorithmSpecification"]["TrainingImage"]
@@ -92,9 +110,17 @@ def test_analytics_csv_and_deploy_best(client, finished, capsys, tmp_path):
 
 
 def test_stop_from_the_cli(client, capsys, tmp_path):
-    request = quick_request("cli-stop", strategy="Random", max_jobs=20, max_parallel=1, ranges={
-        "ContinuousParameterRanges": [{"Name": "x", "MinValue": "0.5", "MaxValue": "8"}]}, static={"epochs": "40"})
-    request["TrainingJobDefinition"]["StaticHyperParameters"]["sagemaker_submit_directory"] = str(SCRIPTS / "quick")
+    request = quick_request(
+        "cli-stop",
+        strategy="Random",
+        max_jobs=20,
+        max_parallel=1,
+        ranges={"ContinuousParameterRanges": [{"Name": "x", "MinValue": "0.5", "MaxValue": "8"}]},
+        static={"epochs": "40"},
+    )
+    request["TrainingJobDefinition"]["StaticHyperParameters"]["sagemaker_submit_directory"] = str(
+        SCRIPTS / "quick"
+    )
     path = tmp_path / "stop.json"
     path.write_text(json.dumps(request))
     code, out, err = run(capsys, "create", str(path), *STACK)
@@ -104,7 +130,10 @@ def test_stop_from_the_cli(client, capsys, tmp_path):
     assert code == 0, err
     stopped = json.loads(out)
     assert stopped["HyperParameterTuningJobStatus"] == "Stopped"
-    assert stopped["TrainingJobStatusCounters"]["Completed"] + stopped["TrainingJobStatusCounters"]["Stopped"] < 20
+    assert (
+        stopped["TrainingJobStatusCounters"]["Completed"] + stopped["TrainingJobStatusCounters"]["Stopped"]
+        < 20
+    )
     code, _, err = run(capsys, "stop", "cli-stop", *STACK)
     assert code == 2 and "ValidationException" in err
 
@@ -120,9 +149,16 @@ def test_bad_input_is_one_clear_line(client, capsys, tmp_path):
     assert code == 2 and err.startswith("tuner: error: ResourceNotFound:")
     code, _, err = run(capsys, "describe", "x", "--region", "us-east-1", "--stack-name", "NoSuchStack")
     assert code == 2 and "no tuner stack named 'NoSuchStack'" in err
-    invalid = quick_request("cli-invalid", strategy="Grid", max_jobs=5, max_parallel=1, ranges={
-        "ContinuousParameterRanges": [{"Name": "x", "MinValue": "0.5", "MaxValue": "8"}]})
-    invalid["TrainingJobDefinition"]["StaticHyperParameters"]["sagemaker_submit_directory"] = str(SCRIPTS / "quick")
+    invalid = quick_request(
+        "cli-invalid",
+        strategy="Grid",
+        max_jobs=5,
+        max_parallel=1,
+        ranges={"ContinuousParameterRanges": [{"Name": "x", "MinValue": "0.5", "MaxValue": "8"}]},
+    )
+    invalid["TrainingJobDefinition"]["StaticHyperParameters"]["sagemaker_submit_directory"] = str(
+        SCRIPTS / "quick"
+    )
     path = tmp_path / "invalid.json"
     path.write_text(json.dumps(invalid))
     code, _, err = run(capsys, "create", str(path), *STACK)

@@ -4,6 +4,7 @@ Chromium is Debian's `chromium` package (`apt-get install -y chromium`); without
 test is skipped with that reason. The page must render every chart from its embedded data (no
 network): body[data-charts-rendered] counts the decoded <img> charts, and a screenshot must not be
 blank."""
+
 from __future__ import annotations
 
 import shutil
@@ -11,7 +12,6 @@ import subprocess
 from pathlib import Path
 
 import pytest
-
 from tuner import cli
 from tuner.local import offline_client
 from tuner.report import CHARTS
@@ -30,9 +30,16 @@ def headless(tmp: Path, *args: str) -> subprocess.CompletedProcess[str]:
     exe = chromium()
     assert exe
     flags = [
-        "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync",
-        "--disable-dev-shm-usage", f"--user-data-dir={tmp / 'chromium-profile'}",
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--disable-dev-shm-usage",
+        f"--user-data-dir={tmp / 'chromium-profile'}",
     ]
     return subprocess.run([exe, *flags, *args], capture_output=True, text=True, timeout=120)
 
@@ -41,12 +48,23 @@ def headless(tmp: Path, *args: str) -> subprocess.CompletedProcess[str]:
 def report_dir(local_tuner, tmp_path_factory):
     out = tmp_path_factory.mktemp("report")
     with offline_client(local_tuner=local_tuner, sweep_interval=2.0) as sm:
-        request = quick_request("report-e2e", strategy="Random", max_jobs=6, max_parallel=3, ranges={
-            "ContinuousParameterRanges": [{"Name": "x", "MinValue": "0.5", "MaxValue": "8", "ScalingType": "Logarithmic"}],
-            "CategoricalParameterRanges": [{"Name": "y", "Values": ["0", "5", "50"]}],
-        })
+        request = quick_request(
+            "report-e2e",
+            strategy="Random",
+            max_jobs=6,
+            max_parallel=3,
+            ranges={
+                "ContinuousParameterRanges": [
+                    {"Name": "x", "MinValue": "0.5", "MaxValue": "8", "ScalingType": "Logarithmic"}
+                ],
+                "CategoricalParameterRanges": [{"Name": "y", "Values": ["0", "5", "50"]}],
+            },
+        )
         sm.start_local(request, SCRIPTS)
-        assert sm.wait_for_tuning_job("report-e2e", poll=0.5, timeout=300)["HyperParameterTuningJobStatus"] == "Completed"
+        assert (
+            sm.wait_for_tuning_job("report-e2e", poll=0.5, timeout=180)["HyperParameterTuningJobStatus"]
+            == "Completed"
+        )
         assert cli.main(["report", "report-e2e", "--region", "us-east-1", "--out", str(out)]) == 0
     return out
 

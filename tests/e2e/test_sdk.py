@@ -1,19 +1,21 @@
 """The SageMaker Python SDK v2, unchanged, through sagemaker.Session(sagemaker_client=TunerClient),
 against the offline loop: fit (sources uploaded to moto S3), wait, describe, best_training_job,
 analytics, attach, the warm-start helpers and stop_tuning_job."""
+
 from __future__ import annotations
 
 import os
 
 import pytest
-
 from tuner.local import offline_client
 from tuner.shapes import assert_valid_output
 
 from .conftest import SCRIPTS
 
 os.environ.setdefault("SAGEMAKER_SUPPRESS_V2_WARNING", "1")
-sagemaker = pytest.importorskip("sagemaker", reason="the SageMaker SDK is a test dependency: pip install 'sagemaker<3'")
+sagemaker = pytest.importorskip(
+    "sagemaker", reason="the SageMaker SDK is a test dependency: pip install 'sagemaker<3'"
+)
 pytestmark = pytest.mark.e2e
 
 ROLE = "arn:aws:iam::123456789012:role/SageMakerRole"
@@ -31,14 +33,26 @@ def make_tuner(sess, **kw):
     from sagemaker.tuner import ContinuousParameter, HyperparameterTuner
 
     estimator = Estimator(
-        image_uri=IMAGE, role=ROLE, instance_count=1, instance_type="ml.m5.large",
-        entry_point="train.py", source_dir=str(SCRIPTS / "quick"), hyperparameters={"epochs": 2},
+        image_uri=IMAGE,
+        role=ROLE,
+        instance_count=1,
+        instance_type="ml.m5.large",
+        entry_point="train.py",
+        source_dir=str(SCRIPTS / "quick"),
+        hyperparameters={"epochs": 2},
         sagemaker_session=sess,
     )
     return HyperparameterTuner(
-        estimator, "loss", {"x": ContinuousParameter(0.5, 8)},
+        estimator,
+        "loss",
+        {"x": ContinuousParameter(0.5, 8)},
         metric_definitions=[{"Name": "loss", "Regex": "loss: ([0-9\\.]+)"}],
-        objective_type="Minimize", strategy="Random", random_seed=5, max_jobs=3, max_parallel_jobs=2, **kw,
+        objective_type="Minimize",
+        strategy="Random",
+        random_seed=5,
+        max_jobs=3,
+        max_parallel_jobs=2,
+        **kw,
     )
 
 
@@ -50,6 +64,7 @@ def test_sdk_tuner_fit_wait_describe_best_analytics_attach_warm_start_stop(sessi
     tuner = make_tuner(sess)
     # WHEN it is fitted and waited for
     tuner.fit(job_name="sdk-e2e", wait=False)
+    sm.wait_for_tuning_job("sdk-e2e", poll=0.5, timeout=180)  # a bound: never hang the suite
     tuner.wait()
     # THEN the tuning job ran through the tuner stack, with SageMaker's shapes
     raw = sm.describe_hyper_parameter_tuning_job(HyperParameterTuningJobName="sdk-e2e")
@@ -60,8 +75,12 @@ def test_sdk_tuner_fit_wait_describe_best_analytics_attach_warm_start_stop(sessi
     # the SDK sent HyperParameterTuningResourceConfig and Auto scaling; the request was accepted as is
     definition = description["TrainingJobDefinition"]
     assert "HyperParameterTuningResourceConfig" in definition
-    assert description["HyperParameterTuningJobConfig"]["ParameterRanges"]["ContinuousParameterRanges"][0][
-        "ScalingType"] == "Auto"
+    assert (
+        description["HyperParameterTuningJobConfig"]["ParameterRanges"]["ContinuousParameterRanges"][0][
+            "ScalingType"
+        ]
+        == "Auto"
+    )
     best = tuner.best_training_job()
     assert best == description["BestTrainingJob"]["TrainingJobName"]
     job = sm.describe_training_job(TrainingJobName=best)  # delegated: the local SageMaker stand-in
@@ -70,8 +89,15 @@ def test_sdk_tuner_fit_wait_describe_best_analytics_attach_warm_start_stop(sessi
     # analytics: the SDK's own DataFrame, the same columns as tuner.analytics
     df = tuner.analytics().dataframe()
     assert len(df) == 3 and df["FinalObjectiveValue"].notna().all()
-    for column in ("x", "TrainingJobName", "TrainingJobStatus", "FinalObjectiveValue", "TrainingStartTime",
-                   "TrainingEndTime", "TrainingElapsedTimeSeconds"):
+    for column in (
+        "x",
+        "TrainingJobName",
+        "TrainingJobStatus",
+        "FinalObjectiveValue",
+        "TrainingStartTime",
+        "TrainingEndTime",
+        "TrainingElapsedTimeSeconds",
+    ):
         assert column in df.columns
     from tuner.analytics import TuningJobAnalytics
 
@@ -79,7 +105,8 @@ def test_sdk_tuner_fit_wait_describe_best_analytics_attach_warm_start_stop(sessi
     assert set(ours.columns) == set(df.columns)
     assert sorted(ours["FinalObjectiveValue"]) == pytest.approx(sorted(df["FinalObjectiveValue"]))
     assert df["FinalObjectiveValue"].min() == pytest.approx(
-        description["BestTrainingJob"]["FinalHyperParameterTuningJobObjectiveMetric"]["Value"])
+        description["BestTrainingJob"]["FinalHyperParameterTuningJobObjectiveMetric"]["Value"]
+    )
 
     # attach rebuilds the tuner (and its estimator) from describe
     attached = HyperparameterTuner.attach("sdk-e2e", sagemaker_session=sess)
@@ -92,10 +119,13 @@ def test_sdk_tuner_fit_wait_describe_best_analytics_attach_warm_start_stop(sessi
     assert warm.warm_start_config.type == WarmStartTypes.IDENTICAL_DATA_AND_ALGORITHM
     warm.fit(job_name="sdk-warm", wait=False)
     warm.stop_tuning_job()
+    sm.wait_for_tuning_job("sdk-warm", poll=0.5, timeout=180)
     warm.wait()
     w = warm.describe()
     assert w["HyperParameterTuningJobStatus"] == "Stopped"
-    assert w["WarmStartConfig"]["ParentHyperParameterTuningJobs"] == [{"HyperParameterTuningJobName": "sdk-e2e"}]
+    assert w["WarmStartConfig"]["ParentHyperParameterTuningJobs"] == [
+        {"HyperParameterTuningJobName": "sdk-e2e"}
+    ]
     transfer = attached.transfer_learning_tuner()
     assert transfer.warm_start_config.type == WarmStartTypes.TRANSFER_LEARNING
 

@@ -1,15 +1,15 @@
 """TunerClient over an in-memory store and stubbed AWS clients (botocore Stubber): shapes, errors,
 filters, pagination and delegation. The full path through the deployed stack is in tests/e2e."""
+
 from __future__ import annotations
 
 import copy
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import boto3
 import pytest
 from botocore.exceptions import ClientError
 from botocore.stub import ANY, Stubber
-
 from tuner.client import TunerClient
 from tuner.core.records import JobRecord, TrialRecord
 from tuner.service.tuning import TuningService
@@ -19,7 +19,7 @@ from tests.e2e.conftest import quick_request
 
 SM_ARN = "arn:aws:states:us-east-1:123456789012:stateMachine:Tuner"
 OUTPUTS = {"StateMachineArn": SM_ARN, "TableName": "tuner", "BucketName": "tuner-bucket"}
-T0 = datetime(2025, 1, 1, tzinfo=timezone.utc)
+T0 = datetime(2025, 1, 1, tzinfo=UTC)
 
 
 class MemoryStore:
@@ -44,7 +44,6 @@ class MemoryStore:
             setattr(job, k, v)
         return True
 
-
     def update_trial(self, name, number, *, only_unrecorded=False, **values):
         for t in self.trials.get(name, []):
             if t.number == number and not (only_unrecorded and t.recorded):
@@ -64,18 +63,36 @@ class Backend:
 
 def add_job(store, name, status="Completed", minutes=0, n=3):
     created = (T0 + timedelta(minutes=minutes)).isoformat()
-    req = quick_request(name, strategy="Random", ranges={
-        "ContinuousParameterRanges": [{"Name": "x", "MinValue": "0.5", "MaxValue": "8"}]}, max_jobs=n, max_parallel=2)
-    store.jobs[name] = JobRecord(name=name, request=req, status=status, created=created, last_modified=created,
-                                 ended=None if status == "InProgress" else created,
-                                 execution_arn=SM_ARN.replace("stateMachine", "execution") + ":" + name)
+    req = quick_request(
+        name,
+        strategy="Random",
+        ranges={"ContinuousParameterRanges": [{"Name": "x", "MinValue": "0.5", "MaxValue": "8"}]},
+        max_jobs=n,
+        max_parallel=2,
+    )
+    store.jobs[name] = JobRecord(
+        name=name,
+        request=req,
+        status=status,
+        created=created,
+        last_modified=created,
+        ended=None if status == "InProgress" else created,
+        execution_arn=SM_ARN.replace("stateMachine", "execution") + ":" + name,
+    )
     store.trials[name] = [
-        TrialRecord(job=name, number=i, params={"x": str(i)}, training_job_name=f"{name}-{i:03d}-0000abcd",
-                    status="Completed" if status != "InProgress" or i < n else "InProgress",
-                    created=created, started=created, ended=created if (status != "InProgress" or i < n) else None,
-                    final_objective=float(abs(i - 2)) if (status != "InProgress" or i < n) else None,
-                    objective_status="Succeeded" if (status != "InProgress" or i < n) else "Pending",
-                    recorded=status != "InProgress" or i < n)
+        TrialRecord(
+            job=name,
+            number=i,
+            params={"x": str(i)},
+            training_job_name=f"{name}-{i:03d}-0000abcd",
+            status="Completed" if status != "InProgress" or i < n else "InProgress",
+            created=created,
+            started=created,
+            ended=created if (status != "InProgress" or i < n) else None,
+            final_objective=float(abs(i - 2)) if (status != "InProgress" or i < n) else None,
+            objective_status="Succeeded" if (status != "InProgress" or i < n) else "Pending",
+            recorded=status != "InProgress" or i < n,
+        )
         for i in range(1, n + 1)
     ]
 
@@ -99,12 +116,23 @@ def code(err: pytest.ExceptionInfo) -> str:
 
 def test_create_starts_the_execution_named_after_the_job(env):
     client, store, _, stub = env
-    req = quick_request("new-job", strategy="Random", ranges={
-        "ContinuousParameterRanges": [{"Name": "x", "MinValue": "0.5", "MaxValue": "8"}]}, max_jobs=2, max_parallel=1)
-    stub.add_response("start_execution", {"executionArn": "arn:x", "startDate": T0},
-                      {"stateMachineArn": SM_ARN, "name": "new-job", "input": ANY})
+    req = quick_request(
+        "new-job",
+        strategy="Random",
+        ranges={"ContinuousParameterRanges": [{"Name": "x", "MinValue": "0.5", "MaxValue": "8"}]},
+        max_jobs=2,
+        max_parallel=1,
+    )
+    stub.add_response(
+        "start_execution",
+        {"executionArn": "arn:x", "startDate": T0},
+        {"stateMachineArn": SM_ARN, "name": "new-job", "input": ANY},
+    )
     r = client.create_hyper_parameter_tuning_job(**req)
-    assert r["HyperParameterTuningJobArn"] == "arn:aws:sagemaker:us-east-1:123456789012:hyper-parameter-tuning-job/new-job"
+    assert (
+        r["HyperParameterTuningJobArn"]
+        == "arn:aws:sagemaker:us-east-1:123456789012:hyper-parameter-tuning-job/new-job"
+    )
     assert_valid_output("CreateHyperParameterTuningJob", r)
     stub.assert_no_pending_responses()
 
@@ -112,8 +140,13 @@ def test_create_starts_the_execution_named_after_the_job(env):
 def test_create_errors_have_sagemaker_codes(env):
     client, store, _, stub = env
     add_job(store, "taken")
-    req = quick_request("taken", strategy="Random", ranges={
-        "ContinuousParameterRanges": [{"Name": "x", "MinValue": "0.5", "MaxValue": "8"}]}, max_jobs=2, max_parallel=1)
+    req = quick_request(
+        "taken",
+        strategy="Random",
+        ranges={"ContinuousParameterRanges": [{"Name": "x", "MinValue": "0.5", "MaxValue": "8"}]},
+        max_jobs=2,
+        max_parallel=1,
+    )
     with pytest.raises(client.exceptions.ResourceInUse):
         client.create_hyper_parameter_tuning_job(**req)
     bad = copy.deepcopy(req)
@@ -129,8 +162,10 @@ def test_create_errors_have_sagemaker_codes(env):
     assert code(err) == "ResourceInUse"
     warm = copy.deepcopy(req)
     warm["HyperParameterTuningJobName"] = "warm"
-    warm["WarmStartConfig"] = {"ParentHyperParameterTuningJobs": [{"HyperParameterTuningJobName": "ghost"}],
-                               "WarmStartType": "IdenticalDataAndAlgorithm"}
+    warm["WarmStartConfig"] = {
+        "ParentHyperParameterTuningJobs": [{"HyperParameterTuningJobName": "ghost"}],
+        "WarmStartType": "IdenticalDataAndAlgorithm",
+    }
     with pytest.raises(client.exceptions.ResourceNotFound):
         client.create_hyper_parameter_tuning_job(**warm)
 
@@ -143,7 +178,10 @@ def test_describe_shape_and_sdk_view(env):
     assert d["BestTrainingJob"]["TunedHyperParameters"] == {"x": "2"}
     definition = d["TrainingJobDefinition"]
     assert definition["StaticHyperParameters"]["_tuning_objective_metric"] == "loss"
-    assert "_tuning_objective_metric" not in store.jobs["done"].request["TrainingJobDefinition"]["StaticHyperParameters"]
+    assert (
+        "_tuning_objective_metric"
+        not in store.jobs["done"].request["TrainingJobDefinition"]["StaticHyperParameters"]
+    )
     stub.add_client_error("describe_execution", "ExecutionDoesNotExist")
     with pytest.raises(client.exceptions.ResourceNotFound) as err:
         client.describe_hyper_parameter_tuning_job(HyperParameterTuningJobName="missing")
@@ -152,13 +190,25 @@ def test_describe_shape_and_sdk_view(env):
 
 def test_describe_before_the_first_step_answers_from_the_execution(env):
     client, _, _, stub = env
-    req = quick_request("starting", strategy="Random", ranges={
-        "ContinuousParameterRanges": [{"Name": "x", "MinValue": "0.5", "MaxValue": "8"}]}, max_jobs=2, max_parallel=1)
+    req = quick_request(
+        "starting",
+        strategy="Random",
+        ranges={"ContinuousParameterRanges": [{"Name": "x", "MinValue": "0.5", "MaxValue": "8"}]},
+        max_jobs=2,
+        max_parallel=1,
+    )
     import json
 
-    stub.add_response("describe_execution", {
-        "executionArn": "arn:aws:states:us-east-1:123456789012:execution:Tuner:starting",
-        "stateMachineArn": SM_ARN, "status": "RUNNING", "startDate": T0, "input": json.dumps(req)})
+    stub.add_response(
+        "describe_execution",
+        {
+            "executionArn": "arn:aws:states:us-east-1:123456789012:execution:Tuner:starting",
+            "stateMachineArn": SM_ARN,
+            "status": "RUNNING",
+            "startDate": T0,
+            "input": json.dumps(req),
+        },
+    )
     d = client.describe_hyper_parameter_tuning_job(HyperParameterTuningJobName="starting")
     assert d["HyperParameterTuningJobStatus"] == "InProgress"
     assert d["TrainingJobStatusCounters"]["Completed"] == 0
@@ -167,21 +217,34 @@ def test_describe_before_the_first_step_answers_from_the_execution(env):
 
 def test_list_tuning_jobs_filters_sorts_and_pages(env):
     client, store, _, _ = env
-    for i, (name, status) in enumerate([("alpha", "Completed"), ("beta", "InProgress"), ("alpha-2", "Stopped")]):
+    for i, (name, status) in enumerate(
+        [("alpha", "Completed"), ("beta", "InProgress"), ("alpha-2", "Stopped")]
+    ):
         add_job(store, name, status=status, minutes=i)
     r = client.list_hyper_parameter_tuning_jobs()
     assert_valid_output("ListHyperParameterTuningJobs", r)
-    assert [j["HyperParameterTuningJobName"] for j in r["HyperParameterTuningJobSummaries"]] == ["alpha-2", "beta", "alpha"]
+    assert [j["HyperParameterTuningJobName"] for j in r["HyperParameterTuningJobSummaries"]] == [
+        "alpha-2",
+        "beta",
+        "alpha",
+    ]
     assert r["HyperParameterTuningJobSummaries"][1]["TrainingJobStatusCounters"]["InProgress"] == 1
     names = lambda r: [j["HyperParameterTuningJobName"] for j in r["HyperParameterTuningJobSummaries"]]  # noqa: E731
-    assert names(client.list_hyper_parameter_tuning_jobs(NameContains="ALPHA", SortBy="Name", SortOrder="Ascending")) == [
-        "alpha", "alpha-2"]
+    assert names(
+        client.list_hyper_parameter_tuning_jobs(NameContains="ALPHA", SortBy="Name", SortOrder="Ascending")
+    ) == ["alpha", "alpha-2"]
     assert names(client.list_hyper_parameter_tuning_jobs(StatusEquals="InProgress")) == ["beta"]
-    assert names(client.list_hyper_parameter_tuning_jobs(CreationTimeAfter=T0 + timedelta(seconds=30))) == ["alpha-2", "beta"]
-    assert names(client.list_hyper_parameter_tuning_jobs(CreationTimeBefore=T0 + timedelta(seconds=30))) == ["alpha"]
+    assert names(client.list_hyper_parameter_tuning_jobs(CreationTimeAfter=T0 + timedelta(seconds=30))) == [
+        "alpha-2",
+        "beta",
+    ]
+    assert names(client.list_hyper_parameter_tuning_jobs(CreationTimeBefore=T0 + timedelta(seconds=30))) == [
+        "alpha"
+    ]
     page1 = client.list_hyper_parameter_tuning_jobs(MaxResults=2, SortBy="Name", SortOrder="Ascending")
-    page2 = client.list_hyper_parameter_tuning_jobs(MaxResults=2, SortBy="Name", SortOrder="Ascending",
-                                                    NextToken=page1["NextToken"])
+    page2 = client.list_hyper_parameter_tuning_jobs(
+        MaxResults=2, SortBy="Name", SortOrder="Ascending", NextToken=page1["NextToken"]
+    )
     assert names(page1) + names(page2) == ["alpha", "alpha-2", "beta"] and "NextToken" not in page2
     with pytest.raises(ClientError) as err:
         client.list_hyper_parameter_tuning_jobs(MaxResults=0)
@@ -192,11 +255,20 @@ def test_list_training_jobs_and_paginator(env):
     client, store, _, _ = env
     add_job(store, "many", n=5)
     r = client.list_training_jobs_for_hyper_parameter_tuning_job(
-        HyperParameterTuningJobName="many", SortBy="FinalObjectiveMetricValue", SortOrder="Ascending", MaxResults=2)
+        HyperParameterTuningJobName="many",
+        SortBy="FinalObjectiveMetricValue",
+        SortOrder="Ascending",
+        MaxResults=2,
+    )
     assert_valid_output("ListTrainingJobsForHyperParameterTuningJob", r)
-    assert [s["TunedHyperParameters"]["x"] for s in r["TrainingJobSummaries"]] == ["2", "1"] and r["NextToken"]
-    pages = list(client.get_paginator("list_training_jobs_for_hyper_parameter_tuning_job").paginate(
-        HyperParameterTuningJobName="many", PaginationConfig={"PageSize": 2}))
+    assert [s["TunedHyperParameters"]["x"] for s in r["TrainingJobSummaries"]] == ["2", "1"] and r[
+        "NextToken"
+    ]
+    pages = list(
+        client.get_paginator("list_training_jobs_for_hyper_parameter_tuning_job").paginate(
+            HyperParameterTuningJobName="many", PaginationConfig={"PageSize": 2}
+        )
+    )
     assert [len(p["TrainingJobSummaries"]) for p in pages] == [2, 2, 1]
     assert len(client.all_training_jobs("many")) == 5
 
@@ -204,8 +276,10 @@ def test_list_training_jobs_and_paginator(env):
 def test_stop(env):
     client, store, backend, _ = env
     add_job(store, "running", status="InProgress")
-    assert_valid_output("StopHyperParameterTuningJob", client.stop_hyper_parameter_tuning_job(
-        HyperParameterTuningJobName="running"))
+    assert_valid_output(
+        "StopHyperParameterTuningJob",
+        client.stop_hyper_parameter_tuning_job(HyperParameterTuningJobName="running"),
+    )
     assert store.jobs["running"].status == "Stopping" and backend.stopped == ["running-003-0000abcd"]
     add_job(store, "finished")
     with pytest.raises(ClientError) as err:

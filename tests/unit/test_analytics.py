@@ -1,17 +1,24 @@
 """Analytics rows/DataFrame and the report's pure parts (no AWS, no moto)."""
+
 from __future__ import annotations
 
 import random
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
-
 from tuner import analytics, report
 
-T0 = datetime(2025, 1, 1, tzinfo=timezone.utc)
+T0 = datetime(2025, 1, 1, tzinfo=UTC)
 
 
-def summary(i: int, x: float, color: str, value: float | None, status: str = "Completed", definition: str | None = None):
+def summary(
+    i: int,
+    x: float,
+    color: str,
+    value: float | None,
+    status: str = "Completed",
+    definition: str | None = None,
+):
     s = {
         "TrainingJobName": f"job-{i:03d}-abc",
         "TrainingJobArn": f"arn:aws:sagemaker:us-east-1:123456789012:training-job/job-{i:03d}-abc",
@@ -23,7 +30,11 @@ def summary(i: int, x: float, color: str, value: float | None, status: str = "Co
         "ObjectiveStatus": "Succeeded" if value is not None else "Failed",
     }
     if value is not None:
-        s["FinalHyperParameterTuningJobObjectiveMetric"] = {"Type": "Minimize", "MetricName": "loss", "Value": value}
+        s["FinalHyperParameterTuningJobObjectiveMetric"] = {
+            "Type": "Minimize",
+            "MetricName": "loss",
+            "Value": value,
+        }
     if definition:
         s["TrainingJobDefinitionName"] = definition
     return s
@@ -37,11 +48,19 @@ DESCRIBE = {
         "Strategy": "Random",
         "HyperParameterTuningJobObjective": {"Type": "Minimize", "MetricName": "loss"},
         "ParameterRanges": {
-            "ContinuousParameterRanges": [{"Name": "x", "MinValue": "0.1", "MaxValue": "10", "ScalingType": "Logarithmic"}],
+            "ContinuousParameterRanges": [
+                {"Name": "x", "MinValue": "0.1", "MaxValue": "10", "ScalingType": "Logarithmic"}
+            ],
             "CategoricalParameterRanges": [{"Name": "color", "Values": ["red", "green", "blue"]}],
         },
     },
-    "TrainingJobStatusCounters": {"Completed": 30, "InProgress": 0, "RetryableError": 0, "NonRetryableError": 1, "Stopped": 0},
+    "TrainingJobStatusCounters": {
+        "Completed": 30,
+        "InProgress": 0,
+        "RetryableError": 0,
+        "NonRetryableError": 1,
+        "Stopped": 0,
+    },
 }
 
 
@@ -50,7 +69,9 @@ def jobs(n: int = 30):
     out = []
     for i in range(1, n + 1):
         x = 10 ** rng.uniform(-1, 1)
-        out.append(summary(i, round(x, 4), rng.choice(["red", "green", "blue"]), abs(x - 3) + rng.uniform(0, 0.01)))
+        out.append(
+            summary(i, round(x, 4), rng.choice(["red", "green", "blue"]), abs(x - 3) + rng.uniform(0, 0.01))
+        )
     out.append(summary(n + 1, 1.0, "red", None, status="Failed"))
     return out
 
@@ -58,9 +79,14 @@ def jobs(n: int = 30):
 def test_rows_have_the_sdk_columns_and_values():
     r = analytics.row(summary(1, 2.5, "red", 0.5))
     assert r == {
-        "x": 2.5, "color": "red", "TrainingJobName": "job-001-abc", "TrainingJobStatus": "Completed",
-        "FinalObjectiveValue": 0.5, "TrainingStartTime": T0 + timedelta(seconds=1),
-        "TrainingEndTime": T0 + timedelta(seconds=3.5), "TrainingElapsedTimeSeconds": 2.5,
+        "x": 2.5,
+        "color": "red",
+        "TrainingJobName": "job-001-abc",
+        "TrainingJobStatus": "Completed",
+        "FinalObjectiveValue": 0.5,
+        "TrainingStartTime": T0 + timedelta(seconds=1),
+        "TrainingEndTime": T0 + timedelta(seconds=3.5),
+        "TrainingElapsedTimeSeconds": 2.5,
     }
     failed = analytics.row(summary(2, 1.0, "red", None, status="Failed"))
     assert failed["FinalObjectiveValue"] is None

@@ -14,10 +14,12 @@ hyperparameter (numbers as floats, categorical values as strings), ``TrainingJob
 ``rows()`` is the same table as plain dicts (no pandas); pandas is imported only by
 ``dataframe()``, never on the Lambda path.
 """
+
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 BASE_COLUMNS = (
     "TrainingJobName",
@@ -41,7 +43,9 @@ def row(summary: Mapping[str, Any], *, multi_definition: bool = False) -> dict[s
     out: dict[str, Any] = {k: _number(v) for k, v in (summary.get("TunedHyperParameters") or {}).items()}
     out["TrainingJobName"] = summary["TrainingJobName"]
     out["TrainingJobStatus"] = summary["TrainingJobStatus"]
-    out["FinalObjectiveValue"] = (summary.get("FinalHyperParameterTuningJobObjectiveMetric") or {}).get("Value")
+    out["FinalObjectiveValue"] = (summary.get("FinalHyperParameterTuningJobObjectiveMetric") or {}).get(
+        "Value"
+    )
     start, end = summary.get("TrainingStartTime"), summary.get("TrainingEndTime")
     out["TrainingStartTime"] = start
     out["TrainingEndTime"] = end
@@ -114,7 +118,9 @@ class TuningJobAnalytics:
         return rows(self.training_job_summaries(), multi_definition=is_multi_definition(self.description()))
 
     def dataframe(self) -> Any:
-        return to_dataframe(self.training_job_summaries(), multi_definition=is_multi_definition(self.description()))
+        return to_dataframe(
+            self.training_job_summaries(), multi_definition=is_multi_definition(self.description())
+        )
 
     def export_csv(self, path: Path | str) -> Path:
         """Write the table as CSV (times as ISO-8601); returns the path."""

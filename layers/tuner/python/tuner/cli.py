@@ -21,14 +21,16 @@ Output is JSON on stdout (scripts); ``--table`` prints a readable table instead.
 live progress on stderr (jobs done / running / failed, best so far) until the job ends. Errors print
 one clear line on stderr and exit 2.
 """
+
 from __future__ import annotations
 
 import argparse
 import json
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 from tuner.errors import TuningError, ValidationError
 
@@ -36,11 +38,15 @@ from tuner.errors import TuningError, ValidationError
 def _load_request(path: str) -> dict[str, Any]:
     p = Path(path)
     if not p.is_file():
-        raise ValidationError(f"no such file: {path}; give the path of a CreateHyperParameterTuningJob request (JSON)")
+        raise ValidationError(
+            f"no such file: {path}; give the path of a CreateHyperParameterTuningJob request (JSON)"
+        )
     try:
         request = json.loads(p.read_text())
     except json.JSONDecodeError as err:
-        raise ValidationError(f"{path} is not valid JSON: {err.msg} at line {err.lineno}, column {err.colno}") from None
+        raise ValidationError(
+            f"{path} is not valid JSON: {err.msg} at line {err.lineno}, column {err.colno}"
+        ) from None
     if not isinstance(request, dict):
         raise ValidationError(f"{path} must hold a JSON object (the CreateHyperParameterTuningJob request)")
     return request
@@ -65,13 +71,17 @@ class Progress:
         best = describe.get("BestTrainingJob")
         done = c["Completed"] + c["Stopped"] + c["RetryableError"] + c["NonRetryableError"]
         failed = c["RetryableError"] + c["NonRetryableError"]
-        state = (done, c["InProgress"], failed, best and best["TrainingJobName"], describe["HyperParameterTuningJobStatus"])
+        state = (
+            done,
+            c["InProgress"],
+            failed,
+            best and best["TrainingJobName"],
+            describe["HyperParameterTuningJobStatus"],
+        )
         if state == self.last:
             return
         self.last = state
-        best_text = (
-            f"best {_objective_value(best):.6g} ({best['TrainingJobName']})" if best else "best -"
-        )
+        best_text = f"best {_objective_value(best):.6g} ({best['TrainingJobName']})" if best else "best -"
         print(
             f"[{time.monotonic() - self.start:7.1f}s] {describe['HyperParameterTuningJobStatus']:<10} "
             f"done {done}/{self.total}  running {c['InProgress']}  failed {failed}  {best_text}",
@@ -86,7 +96,9 @@ def leaderboard(summaries: list[dict[str, Any]], maximize: bool, top: int = 10) 
     lines = [f"{'rank':>4}  {'objective':>10}  {'status':<10}  training job / hyperparameters"]
     for i, s in enumerate(scored[:top], 1):
         hps = ", ".join(f"{k}={v}" for k, v in sorted(s["TunedHyperParameters"].items()))
-        lines.append(f"{i:>4}  {_objective_value(s):>10.6g}  {s['TrainingJobStatus']:<10}  {s['TrainingJobName']}")
+        lines.append(
+            f"{i:>4}  {_objective_value(s):>10.6g}  {s['TrainingJobStatus']:<10}  {s['TrainingJobName']}"
+        )
         lines.append(f"{'':>30}{hps}")
     unscored = len(summaries) - len(scored)
     if unscored:
@@ -135,11 +147,15 @@ def cmd_local(args: argparse.Namespace) -> int:
         print(f"FailureReason: {describe['FailureReason']}")
     best = describe.get("BestTrainingJob")
     if best:
-        print(f"Best training job: {best['TrainingJobName']}  {objective.get('MetricName', 'objective')} = {_objective_value(best):.6g}")
+        print(
+            f"Best training job: {best['TrainingJobName']}  "
+            f"{objective.get('MetricName', 'objective')} = {_objective_value(best):.6g}"
+        )
         print("Hyperparameters: " + json.dumps(best["TunedHyperParameters"]))
     n = len(jobs["TrainingJobSummaries"])
     print(
-        f"Wall time {wall:.1f} s (incl. synth + deploy); training time summed over {n} jobs {training:.1f} s; "
+        f"Wall time {wall:.1f} s (incl. synth + deploy); "
+        f"training time summed over {n} jobs {training:.1f} s; "
         f"{len(history)} execution history events ({len(history) / max(n, 1):.1f} per trial)"
     )
     print(f"Wrote {out / 'describe.json'} and {out / 'training-jobs.json'}")
@@ -201,9 +217,9 @@ def _table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
 
     cells = [[cell(v) for v in r] for r in rows]
     widths = [max([len(h), *(len(r[i]) for r in cells)]) for i, h in enumerate(headers)]
-    lines = ["  ".join(h.ljust(w) for h, w in zip(headers, widths))]
+    lines = ["  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True))]
     lines.append("  ".join("-" * w for w in widths))
-    lines += ["  ".join(c.ljust(w) for c, w in zip(r, widths)) for r in cells]
+    lines += ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) for r in cells]
     return "\n".join(lines)
 
 
@@ -235,11 +251,15 @@ def _jobs_table(summaries: list[dict[str, Any]]) -> str:
     rows = []
     for s in summaries:
         start, end = s.get("TrainingStartTime"), s.get("TrainingEndTime")
-        rows.append([
-            s["TrainingJobName"], s["TrainingJobStatus"], _objective_value(s),
-            *[s.get("TunedHyperParameters", {}).get(n) for n in names],
-            (end - start).total_seconds() if start and end else None,
-        ])
+        rows.append(
+            [
+                s["TrainingJobName"],
+                s["TrainingJobStatus"],
+                _objective_value(s),
+                *[s.get("TunedHyperParameters", {}).get(n) for n in names],
+                (end - start).total_seconds() if start and end else None,
+            ]
+        )
     return _table(["TrainingJobName", "Status", "Objective", *names, "Seconds"], rows)
 
 
@@ -259,7 +279,11 @@ def cmd_create(args: argparse.Namespace) -> int:
     request = client.upload_sources(request, base_dir) if client.bucket_name else request
     created = client.create_hyper_parameter_tuning_job(**request)
     if not args.wait:
-        _emit(created, args, lambda r: _table(["HyperParameterTuningJobArn"], [[r["HyperParameterTuningJobArn"]]]))
+        _emit(
+            created,
+            args,
+            lambda r: _table(["HyperParameterTuningJobArn"], [[r["HyperParameterTuningJobArn"]]]),
+        )
         return 0
     d = _wait(client, request["HyperParameterTuningJobName"], args)
     _emit(d, args, _describe_table)
@@ -277,7 +301,11 @@ def cmd_describe(args: argparse.Namespace) -> int:
 
 
 def cmd_list(args: argparse.Namespace) -> int:
-    params: dict[str, Any] = {"SortBy": args.sort_by, "SortOrder": args.sort_order, "MaxResults": args.max_results}
+    params: dict[str, Any] = {
+        "SortBy": args.sort_by,
+        "SortOrder": args.sort_order,
+        "MaxResults": args.max_results,
+    }
     if args.status:
         params["StatusEquals"] = args.status
     if args.name_contains:
@@ -288,9 +316,17 @@ def cmd_list(args: argparse.Namespace) -> int:
         rows = []
         for j in r["HyperParameterTuningJobSummaries"]:
             c = j["TrainingJobStatusCounters"]
-            rows.append([j["HyperParameterTuningJobName"], j["HyperParameterTuningJobStatus"], j["Strategy"],
-                         c["Completed"], c["InProgress"], c["RetryableError"] + c["NonRetryableError"],
-                         j["CreationTime"]])
+            rows.append(
+                [
+                    j["HyperParameterTuningJobName"],
+                    j["HyperParameterTuningJobStatus"],
+                    j["Strategy"],
+                    c["Completed"],
+                    c["InProgress"],
+                    c["RetryableError"] + c["NonRetryableError"],
+                    j["CreationTime"],
+                ]
+            )
         return _table(["Name", "Status", "Strategy", "Completed", "InProgress", "Failed", "Created"], rows)
 
     _emit(r, args, table)
@@ -354,8 +390,13 @@ def cmd_deploy(args: argparse.Namespace) -> int:
     from tuner.deploy_model import deploy_best
 
     r = deploy_best(
-        _client(args), args.name, args.endpoint_name, instance_type=args.instance_type,
-        initial_instance_count=args.instance_count, model_name=args.model_name, wait=args.wait,
+        _client(args),
+        args.name,
+        args.endpoint_name,
+        instance_type=args.instance_type,
+        initial_instance_count=args.instance_count,
+        model_name=args.model_name,
+        wait=args.wait,
     )
     _emit(r, args, lambda r: _table(["Field", "Value"], list(r.items())))
     return 0
@@ -364,22 +405,30 @@ def cmd_deploy(args: argparse.Namespace) -> int:
 def build_parser() -> argparse.ArgumentParser:
     from tuner import constants
 
-    p = argparse.ArgumentParser(prog="tuner", description="Self-hosted SageMaker-compatible hyperparameter tuning")
+    p = argparse.ArgumentParser(
+        prog="tuner", description="Self-hosted SageMaker-compatible hyperparameter tuning"
+    )
     sub = p.add_subparsers(dest="command", required=True)
 
     stack = argparse.ArgumentParser(add_help=False)
     stack.add_argument("--region", help="the tuner stack's region (default: the AWS configuration's)")
-    stack.add_argument("--stack-name", default=constants.DEFAULT_STACK_NAME, help="the tuner stack (CloudFormation)")
+    stack.add_argument(
+        "--stack-name", default=constants.DEFAULT_STACK_NAME, help="the tuner stack (CloudFormation)"
+    )
     stack.add_argument("--table", action="store_true", help="a readable table instead of JSON")
     waiting = argparse.ArgumentParser(add_help=False)
     waiting.add_argument("--wait", action="store_true", help="show live progress until the job ends")
     waiting.add_argument("--poll", type=float, default=5.0, help="seconds between polls with --wait")
-    waiting.add_argument("--timeout", type=float, default=24 * 3600.0, help="give up waiting after this many seconds")
+    waiting.add_argument(
+        "--timeout", type=float, default=24 * 3600.0, help="give up waiting after this many seconds"
+    )
 
     c = sub.add_parser("create", parents=[stack, waiting], help="start a tuning job on the deployed stack")
     c.add_argument("request", help="a CreateHyperParameterTuningJob request (JSON file)")
     c.add_argument("--name", help="override HyperParameterTuningJobName")
-    c.add_argument("--base-dir", help="local sources/data paths are relative to this (default: the request's folder)")
+    c.add_argument(
+        "--base-dir", help="local sources/data paths are relative to this (default: the request's folder)"
+    )
     c.set_defaults(func=cmd_create)
     d = sub.add_parser("describe", parents=[stack, waiting], help="DescribeHyperParameterTuningJob")
     d.add_argument("name")
@@ -391,10 +440,14 @@ def build_parser() -> argparse.ArgumentParser:
     ls.add_argument("--sort-order", default="Descending", choices=["Ascending", "Descending"])
     ls.add_argument("--max-results", type=int, default=100)
     ls.set_defaults(func=cmd_list)
-    tj = sub.add_parser("training-jobs", parents=[stack], help="the training jobs of a tuning job (all pages)")
+    tj = sub.add_parser(
+        "training-jobs", parents=[stack], help="the training jobs of a tuning job (all pages)"
+    )
     tj.add_argument("name")
     tj.add_argument("--status", choices=["InProgress", "Completed", "Failed", "Stopping", "Stopped"])
-    tj.add_argument("--sort-by", default="Name", choices=["Name", "CreationTime", "Status", "FinalObjectiveMetricValue"])
+    tj.add_argument(
+        "--sort-by", default="Name", choices=["Name", "CreationTime", "Status", "FinalObjectiveMetricValue"]
+    )
     tj.add_argument("--sort-order", default="Ascending", choices=["Ascending", "Descending"])
     tj.add_argument("--max-results", type=int, help="at most this many")
     tj.set_defaults(func=cmd_training_jobs)
@@ -423,7 +476,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     local = sub.add_parser("local", help="run a tuning job offline: the real stack and Lambdas inside moto")
     local.add_argument("request", help="a CreateHyperParameterTuningJob request (JSON file)")
-    local.add_argument("--output-dir", default="out/local", help="where describe.json, training-jobs.json and report/ go")
+    local.add_argument(
+        "--output-dir", default="out/local", help="where describe.json, training-jobs.json and report/ go"
+    )
     local.add_argument("--name", help="override HyperParameterTuningJobName")
     local.add_argument("--timeout", type=float, default=3600.0, help="give up after this many seconds")
     local.add_argument("--sweep-interval", type=float, default=5.0, help="seconds between sweeper runs")

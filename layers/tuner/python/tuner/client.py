@@ -26,14 +26,16 @@ Between ``StartExecution`` and the state machine's first step the job has no rec
 ``describe`` then answers from the execution (``InProgress``, or ``Failed`` with its error), so a
 caller that describes right after creating never sees ``ResourceNotFound``.
 """
+
 from __future__ import annotations
 
 import contextlib
 import json
 import time
 import uuid
-from datetime import datetime, timezone
-from typing import Any, Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from datetime import UTC, datetime
+from typing import Any
 
 from tuner import constants
 from tuner.errors import DuplicateTuningJobError, TuningError, TuningJobNotFoundError, ValidationError
@@ -74,7 +76,7 @@ def _aware(value: Any) -> datetime | None:
         return None
     if isinstance(value, str):
         value = datetime.fromisoformat(value)
-    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 class TunerClient:
@@ -155,7 +157,9 @@ class TunerClient:
                 ) from None
             self._outputs = {o["OutputKey"]: o["OutputValue"] for o in stacks[0].get("Outputs", [])}
             missing = [
-                k for k in (constants.OUTPUT_STATE_MACHINE_ARN, constants.OUTPUT_TABLE_NAME) if k not in self._outputs
+                k
+                for k in (constants.OUTPUT_STATE_MACHINE_ARN, constants.OUTPUT_TABLE_NAME)
+                if k not in self._outputs
             ]
             if missing:
                 raise client_error(
@@ -239,7 +243,8 @@ class TunerClient:
             name = request["HyperParameterTuningJobName"]
             if self.service.store.get_job(name) is not None:
                 raise DuplicateTuningJobError(
-                    f"HyperParameterTuningJobName: a tuning job named {name!r} exists already; choose another name"
+                    f"HyperParameterTuningJobName: a tuning job named {name!r} exists already; "
+                    "choose another name"
                 )
             try:
                 self.sfn.start_execution(
@@ -282,8 +287,9 @@ class TunerClient:
         definition = request.get("TrainingJobDefinition") or {}
         spec = definition.get("AlgorithmSpecification") or {}
         parents = (request.get("WarmStartConfig") or {}).get("ParentHyperParameterTuningJobs") or []
-        objective = ((request.get("HyperParameterTuningJobConfig") or {}).get("HyperParameterTuningJobObjective")
-                     or {}).get("MetricName")
+        objective = (
+            (request.get("HyperParameterTuningJobConfig") or {}).get("HyperParameterTuningJobObjective") or {}
+        ).get("MetricName")
         if not definition or spec.get("MetricDefinitions") or not parents or spec.get("AlgorithmName"):
             return request
         for parent in parents:
@@ -325,7 +331,7 @@ class TunerClient:
             request = json.loads(ex.get("input") or "{}")
         except ValueError:
             request = {}
-        started = _aware(ex.get("startDate")) or datetime.now(timezone.utc)
+        started = _aware(ex.get("startDate")) or datetime.now(UTC)
         stopped = _aware(ex.get("stopDate"))
         running = ex.get("status") == "RUNNING"
         return JobRecord(
@@ -335,7 +341,9 @@ class TunerClient:
             created=started.isoformat(),
             last_modified=(stopped or started).isoformat(),
             ended=None if running else (stopped or started).isoformat(),
-            failure_reason=None if running else _failure_reason(
+            failure_reason=None
+            if running
+            else _failure_reason(
                 {"Error": ex.get("error") or "States.Failed", "Cause": ex.get("cause") or ""}
             ),
             execution_arn=ex.get("executionArn"),
@@ -425,12 +433,18 @@ class TunerClient:
 
     # ---- paginators for the tuner's list operations ---------------------------------------------
     def can_paginate(self, operation_name: str) -> bool:
-        if operation_name in ("list_hyper_parameter_tuning_jobs", "list_training_jobs_for_hyper_parameter_tuning_job"):
+        if operation_name in (
+            "list_hyper_parameter_tuning_jobs",
+            "list_training_jobs_for_hyper_parameter_tuning_job",
+        ):
             return True
         return bool(self._sm.can_paginate(operation_name))
 
     def get_paginator(self, operation_name: str) -> Any:
-        if operation_name in ("list_hyper_parameter_tuning_jobs", "list_training_jobs_for_hyper_parameter_tuning_job"):
+        if operation_name in (
+            "list_hyper_parameter_tuning_jobs",
+            "list_training_jobs_for_hyper_parameter_tuning_job",
+        ):
             return _Paginator(getattr(self, operation_name))
         return self._sm.get_paginator(operation_name)
 
@@ -461,7 +475,9 @@ class TunerClient:
             if d["HyperParameterTuningJobStatus"] in TERMINAL:
                 return d
             if time.monotonic() > deadline:
-                raise TimeoutError(f"tuning job {name} still {d['HyperParameterTuningJobStatus']} after {timeout:.0f} s")
+                raise TimeoutError(
+                    f"tuning job {name} still {d['HyperParameterTuningJobStatus']} after {timeout:.0f} s"
+                )
             time.sleep(poll)
 
     def upload_sources(self, request: Mapping[str, Any], base_dir: Any = ".") -> dict[str, Any]:
@@ -473,10 +489,15 @@ class TunerClient:
 
         bucket = self.bucket_name
         if not bucket:
-            raise ValidationError(f"stack {self.stack_name!r} has no {constants.OUTPUT_BUCKET_NAME} output to upload to")
+            raise ValidationError(
+                f"stack {self.stack_name!r} has no {constants.OUTPUT_BUCKET_NAME} output to upload to"
+            )
         name = request.get("HyperParameterTuningJobName", "job")
         return prepare_request_sources(
-            dict(request), Path(base_dir), self._session.client("s3", region_name=self._region), bucket,
+            dict(request),
+            Path(base_dir),
+            self._session.client("s3", region_name=self._region),
+            bucket,
             f"sources/{name}",
         )
 
@@ -510,7 +531,9 @@ def _sdk_view(describe: dict[str, Any]) -> None:
         if hp and not d.get("ResourceConfig"):
             rc = {k: hp[k] for k in RESOURCE_FIELDS if hp.get(k) is not None}
             first = (hp.get("InstanceConfigs") or [{}])[0]
-            rc.update({k: first[k] for k in ("InstanceType", "InstanceCount", "VolumeSizeInGB") if k in first})
+            rc.update(
+                {k: first[k] for k in ("InstanceType", "InstanceCount", "VolumeSizeInGB") if k in first}
+            )
             d["ResourceConfig"] = rc
 
 
@@ -529,7 +552,7 @@ def _matches(job: Any, p: Mapping[str, Any]) -> bool:
         bound = p.get(field)
         if bound is None or value is None:
             continue
-        bound = _aware(bound if not isinstance(bound, (int, float)) else datetime.fromtimestamp(bound, timezone.utc))
+        bound = _aware(bound if not isinstance(bound, (int, float)) else datetime.fromtimestamp(bound, UTC))
         if (after and not value > bound) or (not after and not value < bound):
             return False
     return True

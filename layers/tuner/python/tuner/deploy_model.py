@@ -10,6 +10,7 @@ become the ``SAGEMAKER_PROGRAM`` / ``SAGEMAKER_SUBMIT_DIRECTORY`` environment of
 as the SageMaker SDK's framework models do. ``client`` is a ``TunerClient`` (or any SageMaker
 client that can describe the tuning job).
 """
+
 from __future__ import annotations
 
 import json
@@ -51,7 +52,11 @@ def model_request(training_job: dict[str, Any], model_name: str, region: str | N
     }
     if env:
         container["Environment"] = env
-    return {"ModelName": model_name, "PrimaryContainer": container, "ExecutionRoleArn": training_job["RoleArn"]}
+    return {
+        "ModelName": model_name,
+        "PrimaryContainer": container,
+        "ExecutionRoleArn": training_job["RoleArn"],
+    }
 
 
 def deploy_best(
@@ -85,13 +90,15 @@ def deploy_best(
     instance_type = instance_type or (job.get("ResourceConfig") or {}).get("InstanceType") or "ml.m5.large"
     client.create_endpoint_config(
         EndpointConfigName=endpoint_name,
-        ProductionVariants=[{
-            "VariantName": "AllTraffic",
-            "ModelName": model_name,
-            "InitialInstanceCount": initial_instance_count,
-            "InstanceType": instance_type,
-            "InitialVariantWeight": 1.0,
-        }],
+        ProductionVariants=[
+            {
+                "VariantName": "AllTraffic",
+                "ModelName": model_name,
+                "InitialInstanceCount": initial_instance_count,
+                "InstanceType": instance_type,
+                "InitialVariantWeight": 1.0,
+            }
+        ],
         **extra,
     )
     created = client.create_endpoint(EndpointName=endpoint_name, EndpointConfigName=endpoint_name, **extra)

@@ -21,15 +21,17 @@ external CSS, fonts or scripts: it opens offline, from a file or an e-mail attac
 The jobs table lists every training job, best first. Rendering uses matplotlib's Agg canvas
 directly (no pyplot, no global backend change).
 """
+
 from __future__ import annotations
 
 import base64
 import html
 import io
 import math
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 CHARTS = (
     ("best-so-far.png", "Best objective so far"),
@@ -51,17 +53,25 @@ def objective_of(describe: Mapping[str, Any]) -> tuple[str, bool]:
 
 
 def parameter_ranges(describe: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
-    """name -> {"kind": continuous|integer|categorical, "min", "max", "log", "values"} (union of definitions)."""
+    """name -> {"kind": continuous|integer|categorical, "min", "max", "log", "values"}.
+
+    The union over the job's ranges and every definition's ranges.
+    """
     sources = [(describe.get("HyperParameterTuningJobConfig") or {}).get("ParameterRanges") or {}]
     sources += [d.get("HyperParameterRanges") or {} for d in describe.get("TrainingJobDefinitions") or []]
     out: dict[str, dict[str, Any]] = {}
     for ranges in sources:
         for key, kind in (("ContinuousParameterRanges", "continuous"), ("IntegerParameterRanges", "integer")):
             for r in ranges.get(key) or []:
-                out.setdefault(r["Name"], {
-                    "kind": kind, "min": float(r["MinValue"]), "max": float(r["MaxValue"]),
-                    "log": r.get("ScalingType") == "Logarithmic",
-                })
+                out.setdefault(
+                    r["Name"],
+                    {
+                        "kind": kind,
+                        "min": float(r["MinValue"]),
+                        "max": float(r["MaxValue"]),
+                        "log": r.get("ScalingType") == "Logarithmic",
+                    },
+                )
         for r in ranges.get("CategoricalParameterRanges") or []:
             out.setdefault(r["Name"], {"kind": "categorical", "values": list(r["Values"])})
     return out
@@ -179,7 +189,9 @@ def chart_best_so_far(describe: Mapping[str, Any], summaries: Sequence[Mapping[s
 
 
 def chart_objective_vs_hyperparameters(
-    describe: Mapping[str, Any], summaries: Sequence[Mapping[str, Any]], ranges: Mapping[str, Mapping[str, Any]]
+    describe: Mapping[str, Any],
+    summaries: Sequence[Mapping[str, Any]],
+    ranges: Mapping[str, Mapping[str, Any]],
 ) -> bytes:
     metric, _ = objective_of(describe)
     scored = _scored(summaries)
@@ -230,7 +242,9 @@ def _unit(value: Any, r: Mapping[str, Any]) -> float | None:
 
 
 def chart_parallel_coordinates(
-    describe: Mapping[str, Any], summaries: Sequence[Mapping[str, Any]], ranges: Mapping[str, Mapping[str, Any]]
+    describe: Mapping[str, Any],
+    summaries: Sequence[Mapping[str, Any]],
+    ranges: Mapping[str, Mapping[str, Any]],
 ) -> bytes:
     from matplotlib import colormaps
 
@@ -246,7 +260,7 @@ def chart_parallel_coordinates(
     lo, hi = min(values), max(values)  # type: ignore[type-var]
     cmap = colormaps["viridis"]
     lines = []
-    for s, v in zip(scored, values):
+    for s, v in zip(scored, values, strict=True):
         goodness = 0.5 if hi == lo else ((v - lo) / (hi - lo) if maximize else (hi - v) / (hi - lo))  # type: ignore[operator]
         ys = [_unit(s.get("TunedHyperParameters", {}).get(n), ranges[n]) for n in names]
         ys.append(goodness if maximize else 1 - goodness)
@@ -254,10 +268,12 @@ def chart_parallel_coordinates(
     lines.sort(key=lambda t: t[0])
     xs = list(range(len(names) + 1))
     for goodness, ys in lines:
-        pts = [(x, y) for x, y in zip(xs, ys) if y is not None]
+        pts = [(x, y) for x, y in zip(xs, ys, strict=True) if y is not None]
         ax.plot([p[0] for p in pts], [p[1] for p in pts], color=cmap(goodness), alpha=0.7, linewidth=1.2)
     best = lines[-1][1]
-    ax.plot(xs, [y if y is not None else float("nan") for y in best], color="#c44e52", linewidth=2.5, label="best")
+    ax.plot(
+        xs, [y if y is not None else float("nan") for y in best], color="#c44e52", linewidth=2.5, label="best"
+    )
     for x in xs:
         ax.axvline(x, color="#999", linewidth=0.8)
     ax.set_xticks(xs)
@@ -313,29 +329,52 @@ def _fmt(v: Any) -> str:
     return str(v)
 
 
-def _jobs_table(summaries: Sequence[Mapping[str, Any]], names: Sequence[str], maximize: bool, best: str | None) -> str:
+def _jobs_table(
+    summaries: Sequence[Mapping[str, Any]], names: Sequence[str], maximize: bool, best: str | None
+) -> str:
     def key(s: Mapping[str, Any]) -> tuple[int, float, str]:
         v = _value(s)
         return (0 if v is not None else 1, -(v or 0) if maximize else (v or 0), s["TrainingJobName"])
 
     head = ["#", "training job", "status", "objective", *names, "seconds", "failure reason"]
-    out = ["<table id='jobs'><thead><tr>" + "".join(f"<th>{html.escape(h)}</th>" for h in head) + "</tr></thead><tbody>"]
+    out = [
+        "<table id='jobs'><thead><tr>"
+        + "".join(f"<th>{html.escape(h)}</th>" for h in head)
+        + "</tr></thead><tbody>"
+    ]
     for i, s in enumerate(sorted(summaries, key=key), 1):
         start, end = s.get("TrainingStartTime"), s.get("TrainingEndTime")
-        secs = (end - start).total_seconds() if isinstance(start, datetime) and isinstance(end, datetime) else None
+        secs = (
+            (end - start).total_seconds()
+            if isinstance(start, datetime) and isinstance(end, datetime)
+            else None
+        )
         hps = s.get("TunedHyperParameters", {})
-        cells = [str(i), s["TrainingJobName"], s.get("TrainingJobStatus", ""), _fmt(_value(s)),
-                 *[_fmt(hps.get(n)) for n in names], _fmt(secs), (s.get("FailureReason") or "")[:200]]
+        cells = [
+            str(i),
+            s["TrainingJobName"],
+            s.get("TrainingJobStatus", ""),
+            _fmt(_value(s)),
+            *[_fmt(hps.get(n)) for n in names],
+            _fmt(secs),
+            (s.get("FailureReason") or "")[:200],
+        ]
         cls = " class='best'" if s["TrainingJobName"] == best else ""
-        out.append(f"<tr{cls}>" + "".join(
-            f"<td class='num'>{html.escape(c)}</td>" if j in (0, 3) else f"<td>{html.escape(c)}</td>"
-            for j, c in enumerate(cells)
-        ) + "</tr>")
+        out.append(
+            f"<tr{cls}>"
+            + "".join(
+                f"<td class='num'>{html.escape(c)}</td>" if j in (0, 3) else f"<td>{html.escape(c)}</td>"
+                for j, c in enumerate(cells)
+            )
+            + "</tr>"
+        )
     out.append("</tbody></table>")
     return "\n".join(out)
 
 
-def render(describe: Mapping[str, Any], summaries: Sequence[Mapping[str, Any]]) -> tuple[str, dict[str, bytes]]:
+def render(
+    describe: Mapping[str, Any], summaries: Sequence[Mapping[str, Any]]
+) -> tuple[str, dict[str, bytes]]:
     """(the HTML page, {png file name: bytes})."""
     ranges = parameter_ranges(describe)
     metric, maximize = objective_of(describe)
@@ -364,7 +403,10 @@ def render(describe: Mapping[str, Any], summaries: Sequence[Mapping[str, Any]]) 
     if describe.get("FailureReason"):
         parts.append(f"<p><b>FailureReason:</b> {html.escape(describe['FailureReason'])}</p>")
     if best:
-        hps = ", ".join(f"{html.escape(k)}={html.escape(str(v))}" for k, v in sorted(best.get("TunedHyperParameters", {}).items()))
+        hps = ", ".join(
+            f"{html.escape(k)}={html.escape(str(v))}"
+            for k, v in sorted(best.get("TunedHyperParameters", {}).items())
+        )
         parts.append(
             f"<p>Best training job <b>{html.escape(best['TrainingJobName'])}</b>: {html.escape(metric)} = "
             f"<b>{_fmt(_value(best))}</b> ({hps})</p>"
@@ -377,14 +419,19 @@ def render(describe: Mapping[str, Any], summaries: Sequence[Mapping[str, Any]]) 
                 "<p class='meta'>Share of the objective's variance each hyperparameter explains on its own "
                 "(bias-corrected correlation ratio on quantile bins; ignores interactions).</p>"
             )
-        parts.append(f"<img class='chart' id='{file[:-4]}' alt='{html.escape(title)}' src='data:image/png;base64,{data}'>")
+        parts.append(
+            f"<img class='chart' id='{file[:-4]}' alt='{html.escape(title)}' "
+            f"src='data:image/png;base64,{data}'>"
+        )
     parts.append(f"<h2>Training jobs ({len(summaries)})</h2>")
     parts.append(_jobs_table(summaries, list(ranges), maximize, best.get("TrainingJobName")))
     parts.append(f"<script>{_SCRIPT}</script></body></html>")
     return "\n".join(parts), pngs
 
 
-def write_report(describe: Mapping[str, Any], summaries: Sequence[Mapping[str, Any]], out_dir: Path | str) -> Path:
+def write_report(
+    describe: Mapping[str, Any], summaries: Sequence[Mapping[str, Any]], out_dir: Path | str
+) -> Path:
     """Write ``index.html`` and the PNGs into ``out_dir``; returns the page's path."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)

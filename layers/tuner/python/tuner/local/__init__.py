@@ -3,6 +3,7 @@
 ``tuner.local.offline_client()`` (a context manager) yields the boto3-style ``TunerClient`` bound
 to the offline loop: see ``tuner.local.offline``.
 """
+
 from __future__ import annotations
 
 from typing import Any

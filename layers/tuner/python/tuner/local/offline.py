@@ -16,12 +16,14 @@ background thread invokes the sweeper Lambda every ``sweep_interval`` seconds, a
 would on AWS. ``local_tuner=`` reuses a running ``LocalTuner`` (one deployment, many clients); it
 is then neither entered nor exited here.
 """
+
 from __future__ import annotations
 
 import contextlib
 import threading
+from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import Any, Iterator, Mapping
+from typing import Any
 
 from tuner.client import TunerClient
 from tuner.local.harness import LocalTuner
@@ -77,7 +79,9 @@ def offline_client(
     with contextlib.ExitStack() as stack:
         lt = local_tuner
         if lt is None:
-            lt = stack.enter_context(LocalTuner(work_dir, sweep_interval=sweep_interval, **local_tuner_kwargs))
+            lt = stack.enter_context(
+                LocalTuner(work_dir, sweep_interval=sweep_interval, **local_tuner_kwargs)
+            )
         sweeper = _Sweeper(lt, sweep_interval)
         sweeper.start()
         try:
