@@ -8,7 +8,8 @@ Per proposal, stateless (everything is rebuilt from the history):
    fit the GP's hyperparameters (on a deterministic subsample when there are many observations),
    condition on every observation plus the pending trials as kriging-believer fantasies (their
    posterior mean: the variance collapses there, so a parallel proposal goes elsewhere), and
-   maximise log-EI over the incumbent. The first result not already observed or pending wins.
+   maximise log-EI over the incumbent plus a local penalty around each pending point. The first
+   result not already observed or pending wins.
 
 Reproducibility: the fit depends only on (RandomSeed, observations) and the acquisition
 optimiser's randomness only on (RandomSeed, trial number), so ``propose`` for trial *t* with the
@@ -50,6 +51,11 @@ class _Model:
 
 
 class BayesianStrategy(Strategy):
+    """GP-based Bayesian optimisation. ``config`` keys (all optional): ``initial_design_size``
+    (quasi-random trials first; default 5-12 by dimension), ``n_candidates`` (2048), ``xi``
+    (EI margin in standardised units, 0.01), ``penalty_radius`` (local penalisation of pending
+    points, in lengthscales, 0.25; 0 = kriging believer only), ``input_warping`` (False)."""
+
     name = "Bayesian"
 
     def __init__(
