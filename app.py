@@ -6,6 +6,8 @@ Context (``-c key=value`` or cdk.json):
                             CreateTrainingJob. Default: arn:aws:iam::<account>:role/*SageMaker*
                             (every role of the account whose name contains "SageMaker").
   tuner:local=true          no bootstrap-version rule (the offline harness deploys into moto).
+  tuner:workerWaitSeconds     how long a worker waits on a training job's token before its step
+                              checks again (default 3600; the offline harness uses 20).
   tuner:retryIntervalSeconds  first wait of every Lambda task's Retry (default 1; backoff 2, 6 tries).
   tuner:nag=false           skip the cdk-nag AwsSolutions checks (on by default).
   tuner:retune              JSON {"dataTriggers": [{"family", "bucket", "prefix"}],

@@ -10,6 +10,7 @@ CTX_ROLES = "allowedExecutionRoleArns"
 CTX_LOCAL = "tuner:local"
 CTX_NAG = "tuner:nag"
 CTX_RETRY_INTERVAL = "tuner:retryIntervalSeconds"
+CTX_WORKER_WAIT = "tuner:workerWaitSeconds"
 
 
 def _flag(app: cdk.App, key: str, default: bool) -> bool:
@@ -34,6 +35,11 @@ def stack_props(app: cdk.App) -> dict[str, Any]:
         if seconds < 1:
             raise ValueError(f"{CTX_RETRY_INTERVAL}={interval!r}: Step Functions retries wait at least 1 s")
         props["retry_interval"] = cdk.Duration.seconds(seconds)
+    wait = app.node.try_get_context(CTX_WORKER_WAIT)
+    if wait is not None:
+        if int(wait) < 1:
+            raise ValueError(f"{CTX_WORKER_WAIT}={wait!r}: give a whole number of seconds >= 1")
+        props["worker_wait_timeout"] = cdk.Duration.seconds(int(wait))
     if _flag(app, CTX_LOCAL, False):
         props["synthesizer"] = cdk.DefaultStackSynthesizer(generate_bootstrap_version_rule=False)
     return props

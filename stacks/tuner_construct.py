@@ -42,6 +42,7 @@ TASK_TOKEN_SENDERS = ("next_trial", "training_event", "sweeper")
 TRAINING_STATUSES_DONE = ["Completed", "Failed", "Stopped"]
 DEFAULT_SWEEPER_INTERVAL = Duration.minutes(5)
 DEFAULT_RETRY_INTERVAL = Duration.seconds(1)
+DEFAULT_WORKER_WAIT_TIMEOUT = Duration.hours(1)
 FEATURE_FLAGS = (
     "@aws-cdk/aws-s3:serverAccessLogsUseBucketPolicy",  # access logs via bucket policy, ACLs stay off
     "@aws-cdk/aws-lambda:recognizeLayerVersion",  # a layer change publishes a new function version
@@ -64,6 +65,9 @@ class TunerConstruct(Construct):
     :param sweeper_interval: how often the sweeper looks for trials whose event was lost.
     :param retry_interval: first wait of every Lambda task's Retry (backoff 2, 6 attempts); the
         offline tests shorten it because Step Functions emulation sleeps in real time.
+    :param worker_wait_timeout: how long a worker waits on its training job's token before its
+        NextTrial step runs again (idempotently) to check the job itself; the safety net for a
+        lost wake-up, beside the sweeper.
     :param log_level: ``TUNER_LOG_LEVEL`` of every function.
     :param scientific_layer_dir: the built numpy/scipy layer (``python layers/build.py``).
     :param retune_data_triggers: ``{family, bucket, prefix}`` each: retune the family when an object
@@ -83,6 +87,7 @@ class TunerConstruct(Construct):
         log_retention: logs.RetentionDays = logs.RetentionDays.THREE_MONTHS,
         sweeper_interval: Duration = DEFAULT_SWEEPER_INTERVAL,
         retry_interval: Duration = DEFAULT_RETRY_INTERVAL,
+        worker_wait_timeout: Duration = DEFAULT_WORKER_WAIT_TIMEOUT,
         log_level: str = "INFO",
         scientific_layer_dir: Path = SCIENTIFIC_LAYER_DIR,
         retune_data_triggers: Sequence[DataTrigger | Mapping[str, Any]] = (),
@@ -151,7 +156,12 @@ class TunerConstruct(Construct):
             "StateMachine",
             state_machine_type=sfn.StateMachineType.STANDARD,
             definition_body=sfn.DefinitionBody.from_chainable(
-                build_definition(Construct(self, "States"), self.functions, retry_interval=retry_interval)
+                build_definition(
+                    Construct(self, "States"),
+                    self.functions,
+                    retry_interval=retry_interval,
+                    worker_wait_timeout=worker_wait_timeout,
+                )
             ),
             logs=sfn.LogOptions(
                 destination=self._log_group("StateMachineLogs", encryption_key=self.key),

@@ -11,7 +11,12 @@ from constructs import Construct
 from tuner import constants
 
 from stacks.nag import acknowledge_findings
-from stacks.tuner_construct import DEFAULT_RETRY_INTERVAL, DEFAULT_SWEEPER_INTERVAL, TunerConstruct
+from stacks.tuner_construct import (
+    DEFAULT_RETRY_INTERVAL,
+    DEFAULT_SWEEPER_INTERVAL,
+    DEFAULT_WORKER_WAIT_TIMEOUT,
+    TunerConstruct,
+)
 
 
 class TunerStack(Stack):
@@ -27,6 +32,7 @@ class TunerStack(Stack):
         log_retention: logs.RetentionDays = logs.RetentionDays.THREE_MONTHS,
         sweeper_interval: Duration = DEFAULT_SWEEPER_INTERVAL,
         retry_interval: Duration = DEFAULT_RETRY_INTERVAL,
+        worker_wait_timeout: Duration = DEFAULT_WORKER_WAIT_TIMEOUT,
         log_level: str = "INFO",
         **kwargs: Any,
     ) -> None:
@@ -39,6 +45,7 @@ class TunerStack(Stack):
             log_retention=log_retention,
             sweeper_interval=sweeper_interval,
             retry_interval=retry_interval,
+            worker_wait_timeout=worker_wait_timeout,
             log_level=log_level,
         )
         tuner = self.tuner

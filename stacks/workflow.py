@@ -36,6 +36,7 @@ TUNER_TRANSIENT_ERRORS = ["ConcurrentUpdateError", "TransientBackendError"]
 REQUEST_ERRORS = ["ValidationError", "DuplicateTuningJobError"]
 
 RETRY_BACKOFF_RATE = 2.0
+WAIT_RETRIES = 100_000  # NextTrial timeouts retried (each costs 4 history events)
 RETRY_MAX_ATTEMPTS = 6
 FAILED_ERROR = "TuningJobFailed"
 
@@ -45,6 +46,7 @@ def build_definition(
     functions: Mapping[str, lambda_.IFunction],
     *,
     retry_interval: Duration,
+    worker_wait_timeout: Duration = Duration.hours(1),
 ) -> sfn.IChainable:
     """Return the chain that starts at ``CreateTuningJob``; ``functions`` maps LAMBDAS names."""
 
@@ -109,8 +111,16 @@ def build_definition(
         },
         integration_pattern=sfn.IntegrationPattern.WAIT_FOR_TASK_TOKEN,
         result_path="$.Result",
+        task_timeout=sfn.Timeout.duration(worker_wait_timeout),
         comment="Start the next training job; the token completes when it ends ({Done: bool, ...}). "
-        "No static timeout: the sweeper is the safety net for a lost event.",
+        "On a timeout the step runs again for the same worker iteration: it claims the same trial, "
+        "stores a fresh token and completes it at once if the job has ended (a lost wake-up costs "
+        "one timeout, never the job).",
+    )
+    # A lost token is survivable: the step is idempotent per worker iteration. Retry on the
+    # timeout indefinitely (a training job may run for days), without backoff.
+    next_trial.add_retry(
+        errors=[sfn.Errors.TIMEOUT], interval=Duration.seconds(1), backoff_rate=1.0, max_attempts=WAIT_RETRIES
     )
     advance = sfn.Pass(
         scope,

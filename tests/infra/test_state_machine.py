@@ -66,13 +66,16 @@ def test_the_lambda_tasks_are_exactly_the_expected_ones(all_states):
 def test_every_lambda_task_retries_service_and_transient_errors_with_backoff(all_states, name):
     retried = {}
     for retrier in all_states[name]["Retry"]:
+        if retrier["ErrorEquals"] == ["States.Timeout"]:  # NextTrial's lost-wake-up safety net
+            assert name == "NextTrial" and retrier["BackoffRate"] == 1 and retrier["MaxAttempts"] >= 1000
+            continue
         assert retrier["BackoffRate"] == 2
         assert retrier["MaxAttempts"] == 6
         assert retrier["IntervalSeconds"] >= 1
         for error in retrier["ErrorEquals"]:
             retried[error] = retrier
     assert set(LAMBDA_SERVICE_ERRORS + TUNER_TRANSIENT_ERRORS) <= set(retried)
-    assert "States.ALL" not in retried and "States.Timeout" not in retried
+    assert "States.ALL" not in retried
 
 
 def test_create_rejects_bad_requests_and_marks_other_failures(asl):
@@ -128,7 +131,7 @@ def test_workers_map_one_branch_per_parallel_slot_and_discards_results(asl):
     assert run["ItemProcessor"]["StartAt"] == "NextTrial"
 
 
-def test_next_trial_waits_for_its_task_token_without_a_static_timeout(all_states):
+def test_next_trial_waits_for_its_task_token_and_rechecks_after_a_timeout(all_states):
     task = all_states["NextTrial"]
     assert task["Resource"].endswith(":states:::lambda:invoke.waitForTaskToken")
     assert task["Parameters"]["Payload"] == {
@@ -138,7 +141,11 @@ def test_next_trial_waits_for_its_task_token_without_a_static_timeout(all_states
         "Iteration.$": "$.Iteration",
     }
     assert task["ResultPath"] == "$.Result"
-    assert not {"TimeoutSeconds", "TimeoutSecondsPath", "HeartbeatSeconds"} & set(task)
+    # a lost wake-up costs one timeout: the step runs again (idempotently) and checks the job
+    assert task["TimeoutSeconds"] == 3600
+    assert {"ErrorEquals": ["States.Timeout"], "IntervalSeconds": 1, "BackoffRate": 1, "MaxAttempts": 100000} in [
+        {k: r[k] for k in ("ErrorEquals", "IntervalSeconds", "BackoffRate", "MaxAttempts")} for r in task["Retry"]
+    ]
     assert task["Next"] == "WorkerDone?"
 
 
@@ -180,4 +187,5 @@ def test_retry_interval_is_a_construct_prop(tmp_path):
     )
     definition = stack.resolve(tuner.state_machine.node.default_child.definition_string)  # type: ignore[union-attr]
     text = "".join(p if isinstance(p, str) else "" for p in definition["Fn::Join"][1])
-    assert '"IntervalSeconds":3' in text and '"IntervalSeconds":1' not in text
+    assert '"IntervalSeconds":3' in text
+    assert text.count('"IntervalSeconds":1,') == 1  # only NextTrial's timeout retrier keeps 1 s

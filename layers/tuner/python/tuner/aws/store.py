@@ -135,6 +135,13 @@ class DynamoStore:
             kwargs["ExclusiveStartKey"] = r["LastEvaluatedKey"]
 
     # ---- claiming trial numbers ----------------------------------------------------------
+    def claimed(self, name: str, claim_key: str) -> int | None:
+        """The trial number ``claim_key`` claimed already, if any."""
+        item = self.ddb.get_item(
+            TableName=self.table, Key={"pk": {"S": name}, "sk": {"S": f"CLAIM#{claim_key}"}}, ConsistentRead=True
+        ).get("Item")
+        return _decode(item["trial"]) if item else None
+
     def claim_trial(self, name: str, claim_key: str, max_trials: int) -> int | None:
         """Atomically take the next trial number (1-based) for ``claim_key``.
 

@@ -48,7 +48,8 @@ class LocalTuner:
         self.region = region
         self.sweep_interval = sweep_interval
         self._fault = fault
-        self.context = dict(context or {})
+        # Offline waits are short: a worker re-checks its training job after 20 s without a wake-up.
+        self.context = {"tuner:workerWaitSeconds": "20", **dict(context or {})}
         self.deployment: Deployment | None = None
         self._mock: Any = None
         self._patches: list[Any] = []

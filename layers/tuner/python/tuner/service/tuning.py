@@ -38,6 +38,7 @@ from tuner.errors import DuplicateTuningJobError, TuningJobNotFoundError, Valida
 
 log = logging.getLogger(__name__)
 RETRYABLE_FAILURE = "InternalServerError"
+MAX_REASON = 4096  # a stored FailureReason (describe shows 1,024): a huge refusal must still fit an item
 register("Hyperband", "tuner.core.strategies.hyperband:HyperbandStrategy")
 
 
@@ -47,6 +48,7 @@ class Store(Protocol):  # the port; tuner.aws.store.DynamoStore implements it
     def update_job(self, name: str, *, expect_status: tuple[str, ...] | None = None, **v: Any) -> bool: ...
     def list_jobs(self) -> list[JobRecord]: ...
     def claim_trial(self, name: str, claim_key: str, max_trials: int) -> int | None: ...
+    def claimed(self, name: str, claim_key: str) -> int | None: ...
     def put_trial(self, trial: TrialRecord) -> TrialRecord: ...
     def get_trial(self, name: str, number: int) -> TrialRecord | None: ...
     def update_trial(self, name: str, number: int, *, only_unrecorded: bool = False, **v: Any) -> bool: ...
@@ -110,7 +112,7 @@ class TuningService:
         except ValidationError as err:
             if isinstance(name, str) and _storable_name(name):
                 failed = JobRecord(
-                    name=name, request=request, status=FAILED, failure_reason=str(err),
+                    name=name, request=request, status=FAILED, failure_reason=str(err)[:MAX_REASON],
                     ended=now_iso(), execution_arn=execution_arn, region=region, account=account,
                 )
                 existing = self.store.create_job(failed)
@@ -121,7 +123,7 @@ class TuningService:
             self._check_with_store(req)
         except ValidationError as err:
             failed = JobRecord(
-                name=req.name, request=request, status=FAILED, failure_reason=str(err),
+                name=req.name, request=request, status=FAILED, failure_reason=str(err)[:MAX_REASON],
                 ended=now_iso(), execution_arn=execution_arn, region=region, account=account,
             )
             existing = self.store.create_job(failed)
@@ -174,12 +176,20 @@ class TuningService:
         if retry is not None:
             n: int | None = retry.number
         else:
-            n = None if reason else self.store.claim_trial(name, claim, req.max_jobs)
+            # A re-run of this step (after a timed-out wait) keeps its trial even while stopping:
+            # its training job may still be running and must be waited for.
+            n = self.store.claimed(name, claim)
+            if n is None and not reason:
+                n = self.store.claim_trial(name, claim, req.max_jobs)
         if n is None:
             output = {"Done": True, "Reason": reason or "MaxNumberOfTrainingJobs reached"}
             self.tokens.succeed(token, output)
             return output
         trial = self.store.get_trial(name, n)
+        if reason and (trial is None or trial.status == PENDING):  # claimed, never started: nothing to wait for
+            output = {"Done": True, "Reason": reason}
+            self.tokens.succeed(token, output)
+            return output
         if trial is None:
             definition = self._definition_for(job, req, n)
             params = self._propose(job, req, definition, n)
@@ -200,6 +210,12 @@ class TuningService:
         if trial.recorded:  # a retried step whose job had already finished
             self.tokens.succeed(token, {"Done": False, "TrialNumber": n})
             return {"TrialNumber": n, "TrainingJobName": trial.training_job_name, "Recorded": True}
+        if trial.status != PENDING:
+            # The step runs again after its wait timed out: the wake-up may have been lost.
+            desc = self.backend.describe(trial.training_job_name)
+            if desc and desc.get("TrainingJobStatus") in TERMINAL_TRIAL:
+                self.record_training_job(trial.training_job_name)  # records and completes the new token
+                return {"TrialNumber": n, "TrainingJobName": trial.training_job_name, "Recorded": True}
         if trial.status == PENDING:
             definition = self._definition_named(req, trial.definition)
             hyperparameters = {**definition.static_hyperparameters, **trial.params}
@@ -383,7 +399,9 @@ class TuningService:
             if job.status == IN_PROGRESS and not job.stop_requested and not job.completion_reason:
                 self._schedule_retry(trial, desc, failure or RETRYABLE_FAILURE)
                 return
-        if status == COMPLETED and final is None:
+        if status in (COMPLETED, STOPPED) and getattr(objective, "error", None):
+            failure = objective.error  # a refused regex or an exhausted parsing budget, said plainly
+        elif status == COMPLETED and final is None:
             failure = (
                 f"The training job emitted no value for the objective metric "
                 f"{definition.objective_metric!r} (regex {_regex(definition)!r}); "
