@@ -486,6 +486,9 @@ def build_parser() -> argparse.ArgumentParser:
     val = sub.add_parser("validate", help="validate a request without running it")
     val.add_argument("request")
     val.set_defaults(func=cmd_validate)
+    from tuner import families_cli
+
+    families_cli.register(sub)
     return p
 
 
