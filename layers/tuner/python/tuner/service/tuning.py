@@ -38,6 +38,7 @@ from tuner.errors import DuplicateTuningJobError, TuningJobNotFoundError, Valida
 
 log = logging.getLogger(__name__)
 RETRYABLE_FAILURE = "InternalServerError"
+PROPOSAL_WAIT_SECONDS = 10.0  # how long a proposal waits for lower-numbered trials to be stored
 MAX_REASON = 4096  # a stored FailureReason (describe shows 1,024): a huge refusal must still fit an item
 register("Hyperband", "tuner.core.strategies.hyperband:HyperbandStrategy")
 
@@ -330,8 +331,23 @@ class TuningService:
                 return d
         raise ValidationError(f"no training job definition named {name!r}", "TrainingJobDefinitions")
 
+    def _trials_before(self, name: str, n: int) -> list[TrialRecord]:
+        """The stored trials, once every trial numbered below ``n`` is stored.
+
+        Trials are claimed in number order; one claimed a moment earlier by another worker may
+        still be being proposed. Waiting for it (bounded: its worker may have died) lets the
+        strategy see it as pending, so parallel workers never propose the same point.
+        """
+        deadline = time.monotonic() + PROPOSAL_WAIT_SECONDS
+        while True:
+            trials = self.store.list_trials(name)
+            stored = {t.number for t in trials}
+            if all(k in stored for k in range(1, n)) or time.monotonic() >= deadline:
+                return trials
+            time.sleep(0.05)
+
     def _propose(self, job: JobRecord, req: TuningRequest, definition: Definition, n: int) -> dict[str, str]:
-        trials = [t for t in self.store.list_trials(job.name) if t.definition == definition.name]
+        trials = [t for t in self._trials_before(job.name, n) if t.definition == definition.name]
         observations = [
             Observation(
                 params=t.params,
