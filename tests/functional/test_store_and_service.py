@@ -21,6 +21,9 @@ EXEC_ARN = "arn:aws:states:us-east-1:123456789012:execution:Tuner:"
 
 @pytest.fixture
 def aws():
+    from tuner.local import atomic  # DynamoDB's conditional writes are atomic; moto's need a lock
+
+    atomic.install()
     with mock_aws():
         ddb = boto3.client("dynamodb", region_name="us-east-1")
         ddb.create_table(
@@ -35,6 +38,7 @@ def aws():
             }],
         )
         yield boto3.session.Session(region_name="us-east-1")
+    atomic.uninstall()
 
 
 @pytest.fixture

@@ -71,7 +71,7 @@ class LocalTuner:
         import boto3
         from moto import mock_aws
 
-        from tuner.local import eventbridge
+        from tuner.local import atomic, eventbridge
         from tuner.local.lambda_runtime import InProcessLambdas
         from tuner.local.sagemaker import LocalSageMaker
         from tuner.service.runtime import build_service, reset
@@ -86,6 +86,8 @@ class LocalTuner:
             reset()
             self.session = boto3.session.Session(region_name=self.region)
             eventbridge.reset()
+            atomic.install()
+            self._patches.append(atomic)
             self.lambdas = InProcessLambdas(self.work_dir / "lambda-code").install()
             self._patches.append(self.lambdas)
             eventbridge.install_lambda_delivery()
