@@ -20,11 +20,11 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from tuner.aws.store import query_by_kind
 from tuner.core.records import now_iso
 
 FAMILY_SK = "FAMILY"
 KIND = "TuningFamily"
-INDEX = "by-kind"
 
 
 def family_pk(name: str) -> str:
@@ -103,20 +103,7 @@ class FamilyStore:
 
     def list_all(self) -> list[dict[str, Any]]:
         """Every family, newest first."""
-        out: list[dict[str, Any]] = []
-        kwargs: dict[str, Any] = {
-            "TableName": self.table,
-            "IndexName": INDEX,
-            "KeyConditionExpression": "kind = :k",
-            "ExpressionAttributeValues": {":k": {"S": KIND}},
-            "ScanIndexForward": False,
-        }
-        while True:
-            r = self.ddb.query(**kwargs)
-            out.extend(_item_to_dict(i) for i in r["Items"])
-            if "LastEvaluatedKey" not in r:
-                return out
-            kwargs["ExclusiveStartKey"] = r["LastEvaluatedKey"]
+        return [_item_to_dict(i) for i in query_by_kind(self.ddb, self.table, KIND)]
 
     def delete(self, name: str) -> bool:
         try:

@@ -65,6 +65,23 @@ def _from_item(cls: type, item: dict[str, Any]) -> Any:
     return cls(**kwargs)
 
 
+def query_by_kind(ddb: Any, table: str, kind: str) -> Iterator[dict[str, Any]]:
+    """Every item of one ``kind`` through the sparse by-kind index, newest first, all pages."""
+    kwargs: dict[str, Any] = {
+        "TableName": table,
+        "IndexName": INDEX,
+        "KeyConditionExpression": "kind = :k",
+        "ExpressionAttributeValues": {":k": {"S": kind}},
+        "ScanIndexForward": False,
+    }
+    while True:
+        r = ddb.query(**kwargs)
+        yield from r["Items"]
+        if "LastEvaluatedKey" not in r:
+            return
+        kwargs["ExclusiveStartKey"] = r["LastEvaluatedKey"]
+
+
 class DynamoStore:
     """The tuner's state in one DynamoDB table."""
 
@@ -119,20 +136,7 @@ class DynamoStore:
 
     def list_jobs(self) -> list[JobRecord]:
         """Every tuning job, newest first (the sparse by-kind index)."""
-        out = []
-        kwargs: dict[str, Any] = {
-            "TableName": self.table,
-            "IndexName": INDEX,
-            "KeyConditionExpression": "kind = :k",
-            "ExpressionAttributeValues": {":k": {"S": KIND}},
-            "ScanIndexForward": False,
-        }
-        while True:
-            r = self.ddb.query(**kwargs)
-            out.extend(_from_item(JobRecord, i) for i in r["Items"])
-            if "LastEvaluatedKey" not in r:
-                return out
-            kwargs["ExclusiveStartKey"] = r["LastEvaluatedKey"]
+        return [_from_item(JobRecord, i) for i in query_by_kind(self.ddb, self.table, KIND)]
 
     # ---- claiming trial numbers ----------------------------------------------------------
     def claimed(self, name: str, claim_key: str) -> int | None:
