@@ -33,12 +33,15 @@ def load(path: str) -> list[dict]:
 
 
 def common(rows: list[dict]) -> list[dict]:
-    """Only the (problem, seed) pairs that every optimiser has run: a like-for-like comparison."""
+    """Only the seeds that every optimiser has run on every problem: a like-for-like comparison
+    (a benchmark still running, or stopped early, reports its complete seeds)."""
     opts = {r["optimizer"] for r in rows}
-    have: dict[tuple[str, int], set[str]] = defaultdict(set)
+    probs = {r["problem"] for r in rows}
+    have: dict[int, set[tuple[str, str]]] = defaultdict(set)
     for r in rows:
-        have[(r["problem"], r["seed"])].add(r["optimizer"])
-    return [r for r in rows if have[(r["problem"], r["seed"])] == opts]
+        have[r["seed"]].add((r["problem"], r["optimizer"]))
+    complete = {s for s, pairs in have.items() if len(pairs) == len(opts) * len(probs)}
+    return [r for r in rows if r["seed"] in complete]
 
 
 def scores(rows: list[dict]) -> tuple[dict, dict, dict]:
