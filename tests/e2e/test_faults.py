@@ -267,3 +267,97 @@ def test_two_tuning_jobs_at_once_keep_their_own_limits_and_counters(local_tuner,
     names_a = {t.training_job_name for t in local_tuner.service.store.list_trials("flt-twoa")}
     names_b = {t.training_job_name for t in local_tuner.service.store.list_trials("flt-twob")}
     assert not names_a & names_b
+
+
+class LambdaFaults:
+    """Faults of the NextTrial step, keyed by tuning job: {job: {invocation number: fault}}."""
+
+    def __init__(self) -> None:
+        self.plan: dict[str, dict[int, str]] = {}
+        self.count: Counter = Counter()
+        self._lock = threading.Lock()
+
+    def __call__(self, function_name: str, event: dict) -> str | None:
+        if not isinstance(event, dict) or "TaskToken" not in event:  # NextTrial events carry a token
+            return None
+        job = event.get("TuningJobName", "")
+        with self._lock:
+            if job not in self.plan:
+                return None
+            self.count[job] += 1
+            return self.plan[job].get(self.count[job])
+
+
+@pytest.fixture(scope="module")
+def lambda_faults(local_tuner):
+    hook = LambdaFaults()
+    local_tuner.lambdas.fault = hook
+    yield hook
+    local_tuner.lambdas.fault = None
+
+
+def test_a_transient_lambda_error_mid_step_is_retried(local_tuner, lambda_faults):
+    # GIVEN the NextTrial step failing transiently on its 1st and 4th invocations
+    request = _grid("flt-transient", ["1", "2", "3", "4"])
+    lambda_faults.plan["flt-transient"] = {1: "before", 4: "before"}
+    describe = _run(local_tuner, request)
+    # THEN the step was retried and every trial ran exactly once
+    jobs = assert_invariants(local_tuner, request, describe)
+    assert len(jobs) == 4 and describe["TrainingJobStatusCounters"]["Completed"] == 4
+
+
+def test_a_worker_that_dies_after_starting_its_job_starts_no_second_job(local_tuner, lambda_faults):
+    # GIVEN NextTrial invocations that start the training job and then fail (the worker "dies"
+    # between starting the job and returning); the retried step claims the same trial
+    request = _grid("flt-dies", ["1", "2", "3"])
+    lambda_faults.plan["flt-dies"] = {1: "after", 3: "after"}
+    describe = _run(local_tuner, request)
+    jobs = assert_invariants(local_tuner, request, describe)
+    # THEN the deterministic name recognised the retried start: three jobs, not five
+    assert len(jobs) == 3
+
+
+def test_a_step_delivered_twice_runs_each_trial_once(local_tuner, lambda_faults):
+    # GIVEN at-least-once delivery: every NextTrial invocation runs its handler twice
+    request = _grid("flt-twice", ["1", "2", "3", "4"])
+    lambda_faults.plan["flt-twice"] = {i: "twice" for i in range(1, 20)}
+    describe = _run(local_tuner, request)
+    jobs = assert_invariants(local_tuner, request, describe)
+    assert len(jobs) == 4
+
+
+def test_events_out_of_order_change_nothing(local_tuner):
+    # GIVEN a finished tuning job
+    request = _grid("flt-order", ["2", "3"])
+    before = _run(local_tuner, request)
+    fn = local_tuner.deployment.outputs["TrainingEventHandlerName"]
+    lam = local_tuner.session.client("lambda")
+    # WHEN stale events arrive late and out of order: InProgress after Completed, then Completed again
+    for summary in local_tuner.all_training_jobs("flt-order")["TrainingJobSummaries"]:
+        for status in ("InProgress", "Completed", "InProgress"):
+            event = {
+                "source": "aws.sagemaker",
+                "detail-type": "SageMaker Training Job State Change",
+                "detail": {"TrainingJobName": summary["TrainingJobName"], "TrainingJobStatus": status},
+            }
+            lam.invoke(FunctionName=fn, Payload=json.dumps(event).encode())
+    after = local_tuner.describe("flt-order")
+    # THEN the recorded results and counters are unchanged (the handler re-reads the job itself)
+    assert after["TrainingJobStatusCounters"] == before["TrainingJobStatusCounters"]
+    assert after["ObjectiveStatusCounters"] == before["ObjectiveStatusCounters"]
+    assert after["BestTrainingJob"]["TrainingJobName"] == before["BestTrainingJob"]["TrainingJobName"]
+    assert_invariants(local_tuner, request, after)
+
+
+def test_internal_server_error_without_retry_strategy_is_a_retryable_error_not_retried(local_tuner, faults):
+    # GIVEN no RetryStrategy and one job that SageMaker fails with InternalServerError
+    request = _grid("flt-ise", ["1", "2", "3"])
+    faults.by_job["flt-ise"] = lambda job, req: (
+        "InternalServerError" if req["HyperParameters"].get("x") == "2" else None
+    )
+    describe = _run(local_tuner, request)
+    jobs = assert_invariants(local_tuner, request, describe)
+    # THEN it is not retried (3 jobs in all) and counts as a RetryableError, as SageMaker counts it
+    assert len(jobs) == 3
+    assert describe["TrainingJobStatusCounters"]["RetryableError"] == 1
+    assert describe["TrainingJobStatusCounters"]["Completed"] == 2

@@ -245,9 +245,15 @@ def test_a_family_retunes_warm_started_through_the_data_arrival_rule(local_tuner
 
     # AND the state-change events were published with the documented detail
     captured = _captured(lt)
-    ours = {e["detail"]["HyperParameterTuningJobName"]: e for e in captured}
+    by_job: dict[str, list] = {}
+    for e in captured:
+        by_job.setdefault(e["detail"]["HyperParameterTuningJobName"], []).append(e)
     for job, d in ((first["HyperParameterTuningJobName"], d1), (second, d2)):
-        event = ours[job]
+        # one event at every status change: stored (InProgress), then Completed (the log group
+        # target does not keep their order)
+        statuses = sorted(e["detail"]["HyperParameterTuningJobStatus"] for e in by_job[job])
+        assert statuses == ["Completed", "InProgress"]
+        event = next(e for e in by_job[job] if e["detail"]["HyperParameterTuningJobStatus"] == "Completed")
         assert event["source"] == "tuner" and event["detail-type"] == constants.TUNING_STATE_CHANGE
         assert event["resources"] == [d["HyperParameterTuningJobArn"]]
         assert event["detail"]["HyperParameterTuningJobStatus"] == "Completed"

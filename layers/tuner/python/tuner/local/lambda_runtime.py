@@ -24,6 +24,8 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any, Callable
 
+from tuner.errors import TransientBackendError
+
 _lock = threading.Lock()
 
 
@@ -46,6 +48,11 @@ class InProcessLambdas:
 
     def __init__(self, cache_dir: Path) -> None:
         self.cache_dir = Path(cache_dir)
+        # Test hook: ``fault(function_name, event)`` returns None, "before" (the invocation fails
+        # before the handler runs), "after" (the handler runs, then the invocation fails: the
+        # worker "dies" after its side effects) or "twice" (at-least-once: the handler runs twice).
+        # Failures raise ``TransientBackendError``, which the state machine retries.
+        self.fault: Callable[[str, Any], str | None] | None = None
         self._modules: dict[tuple[str, str], ModuleType] = {}
         self._original: Callable[..., Any] | None = None
         self.invocations: list[tuple[str, bool]] = []  # (function name, errored)
@@ -117,7 +124,14 @@ class InProcessLambdas:
         if isinstance(event, (str, bytes)):
             event = json.loads(event or "{}")
         try:
+            fault = self.fault(fn.function_name, event) if self.fault else None
+            if fault == "before":
+                raise TransientBackendError(f"injected fault before {fn.function_name} ran")
             result = self._handler(fn)(event, _Context(fn))
+            if fault == "twice":
+                result = self._handler(fn)(event, _Context(fn))
+            if fault == "after":
+                raise TransientBackendError(f"injected fault after {fn.function_name} ran")
             self.invocations.append((fn.function_name, False))
             return json.dumps(result, default=str), False, ""
         except Exception as exc:  # the Lambda runtime's error payload

@@ -135,6 +135,8 @@ class TuningService:
         existing = self.store.create_job(job)
         if existing is not None and not (execution_arn and existing.execution_arn == execution_arn):
             raise self._duplicate(existing)
+        if existing is None:
+            self._publish(req.name)  # InProgress
         workers = list(range(1, min(req.max_parallel, req.max_jobs) + 1))
         return {"TuningJobName": req.name, "Workers": workers}
 
@@ -262,6 +264,8 @@ class TuningService:
         if not self.store.update_job(name, expect_status=(IN_PROGRESS,), **values):
             return False
         log.info("tuning job %s ends early: %s", name, reason)
+        if stopping:
+            self._publish(name)  # Stopping (MaxRuntimeInSeconds)
         self._stop_running(name, reason)
         return True
 
@@ -532,7 +536,8 @@ class TuningService:
             raise TuningJobNotFoundError(f"no tuning job named {name!r}; check the name")
         if job.status in TERMINAL_JOB:
             raise ValidationError(f"the tuning job is {job.status} already; only a running job can be stopped")
-        self.store.update_job(name, expect_status=(IN_PROGRESS,), status=STOPPING, stop_requested=True)
+        if self.store.update_job(name, expect_status=(IN_PROGRESS,), status=STOPPING, stop_requested=True):
+            self._publish(name)  # Stopping
         self._stop_running(name, "StopTuningJob")
 
     def _stop_running(self, name: str, why: str | None = None) -> None:
