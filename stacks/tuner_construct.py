@@ -12,6 +12,8 @@ from pathlib import Path
 from typing import Any
 
 from aws_cdk import ArnFormat, Duration, RemovalPolicy, Stack
+from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_cloudwatch_actions as cw_actions
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
@@ -20,6 +22,7 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sqs as sqs
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
@@ -73,6 +76,9 @@ class TunerConstruct(Construct):
     :param retune_data_triggers: ``{family, bucket, prefix}`` each: retune the family when an object
         is created there (S3 -> EventBridge). More with ``self.retuning.add_data_trigger``.
     :param retune_schedules: ``{family, expression}`` each: retune the family on a rate/cron schedule.
+    :param alarms: CloudWatch alarms on failed or timed-out tuning executions, undeliverable
+        training events (the dead-letter queue) and errors of every tuner Lambda (``self.alarms``).
+    :param alarm_topic: an SNS topic every alarm notifies (none: the alarms only change state).
     :param retune_auto_deploy: let the retune Lambda deploy a family's new best model (SageMaker
         model/endpoint permissions and PassRole of the allowed roles); off by default.
     """
@@ -93,6 +99,8 @@ class TunerConstruct(Construct):
         retune_data_triggers: Sequence[DataTrigger | Mapping[str, Any]] = (),
         retune_schedules: Sequence[RetuneSchedule | Mapping[str, Any]] = (),
         retune_auto_deploy: bool = False,
+        alarms: bool = True,
+        alarm_topic: sns.ITopic | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
         # Feature flags the construct relies on, set on itself (not in cdk.json) so that
@@ -217,8 +225,44 @@ class TunerConstruct(Construct):
             dead_letter_queue=self.dead_letter_queue,
             auto_deploy=retune_auto_deploy,
         )
+        self.alarms: list[cloudwatch.Alarm] = self._alarms(alarm_topic) if alarms else []
 
     # --- resources -------------------------------------------------------------------------------
+
+    def _alarms(self, topic: sns.ITopic | None) -> list[cloudwatch.Alarm]:
+        """Alarms an operator wants: a tuning job failed or timed out, an event was undeliverable,
+        a tuner Lambda failed (retries usually absorb these; a sustained rate needs a look)."""
+        one_period = {"threshold": 1, "evaluation_periods": 1,
+                      "comparison_operator": cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+                      "treat_missing_data": cloudwatch.TreatMissingData.NOT_BREACHING}
+        five_minutes = Duration.minutes(5)
+        alarms = [
+            self.state_machine.metric_failed(period=five_minutes).create_alarm(
+                self, "TuningExecutionsFailed", alarm_description="A tuning job's execution failed", **one_period
+            ),
+            self.state_machine.metric_timed_out(period=five_minutes).create_alarm(
+                self, "TuningExecutionsTimedOut", alarm_description="A tuning job's execution timed out", **one_period
+            ),
+            self.dead_letter_queue.metric_approximate_number_of_messages_visible(period=five_minutes).create_alarm(
+                self,
+                "UndeliverableTrainingEvents",
+                alarm_description="Training job state-change events could not be delivered (the sweeper recovers them)",
+                **one_period,
+            ),
+        ]
+        for name, fn in sorted(self.functions.items()):
+            alarms.append(
+                fn.metric_errors(period=five_minutes).create_alarm(
+                    self,
+                    f"Errors{name.title().replace('_', '')}",
+                    alarm_description=f"The tuner's {name} Lambda reported errors",
+                    **{**one_period, "threshold": 3},
+                )
+            )
+        if topic is not None:
+            for alarm in alarms:
+                alarm.add_alarm_action(cw_actions.SnsAction(topic))
+        return alarms
 
     def _table(self) -> dynamodb.Table:
         table = dynamodb.Table(
