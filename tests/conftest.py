@@ -12,3 +12,9 @@ for key, value in {
     "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20",
 }.items():
     os.environ.setdefault(key, value)
+
+# DynamoDB's conditional writes and transactions are atomic; moto's are not across threads. Tests
+# that race writers (claims, family locks) need the real semantics: serialise moto's writes.
+from tuner.local import atomic  # noqa: E402
+
+atomic.install()

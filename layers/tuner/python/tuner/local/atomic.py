@@ -17,9 +17,14 @@ _lock = threading.RLock()
 _saved: dict[str, Callable[..., Any]] = {}
 
 
+_installs = 0  # install/uninstall pairs nest (the tests keep it on; each LocalTuner adds one)
+
+
 def install() -> None:
     from moto.dynamodb.models import DynamoDBBackend
 
+    global _installs
+    _installs += 1
     if _saved:
         return
     for name in _WRITES:
@@ -37,6 +42,10 @@ def install() -> None:
 def uninstall() -> None:
     from moto.dynamodb.models import DynamoDBBackend
 
+    global _installs
+    _installs = max(0, _installs - 1)
+    if _installs:
+        return
     for name, original in _saved.items():
         setattr(DynamoDBBackend, name, original)
     _saved.clear()
