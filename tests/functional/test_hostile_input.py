@@ -26,7 +26,7 @@ from tuner.aws.store import DynamoStore
 from tuner.core.records import FAILED, IN_PROGRESS
 from tuner.core.request import parse_request
 from tuner.errors import DuplicateTuningJobError, ValidationError
-from tuner.service.tuning import TuningService
+from tuner.service.tuning import MAX_REASON, TuningService
 
 from tests.unit.test_fuzz_request import SEEDS, mutated
 
@@ -99,7 +99,7 @@ def test_a_refused_request_stores_at_most_the_failed_job(ddb, request):
     if items:
         item = items[0]
         assert item["sk"]["S"] == "JOB" and item["status"]["S"] == FAILED
-        assert item["failure_reason"]["S"] == str(refused)
+        assert item["failure_reason"]["S"] == str(refused)[:MAX_REASON]  # bounded: the item must fit
         assert item["pk"]["S"] == request["HyperParameterTuningJobName"]
         assert int(item["next_trial"]["N"]) == 0
 
