@@ -8,11 +8,13 @@ Items (pk = tuning job name):
 Structured fields (request, params, series, metrics) are stored as JSON strings: exact floats,
 no Decimal conversions, and NaN never reaches DynamoDB.
 """
+
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from dataclasses import fields
-from typing import Any, Iterator
+from typing import Any
 
 from tuner.core.records import JobRecord, TrialRecord, now_iso
 from tuner.errors import ConcurrentUpdateError
@@ -95,44 +97,23 @@ class DynamoStore:
         item = _to_item(job, job.name, JOB_SK)
         item["kind"] = {"S": KIND}
         try:
-            self.ddb.put_item(
-                TableName=self.table, Item=item, ConditionExpression="attribute_not_exists(pk)"
-            )
+            self.ddb.put_item(TableName=self.table, Item=item, ConditionExpression="attribute_not_exists(pk)")
             return None
         except self.ddb.exceptions.ConditionalCheckFailedException:
             return self.get_job(job.name)
 
     def get_job(self, name: str) -> JobRecord | None:
-        r = self.ddb.get_item(
-            TableName=self.table, Key={"pk": {"S": name}, "sk": {"S": JOB_SK}}, ConsistentRead=True
-        )
+        r = self.ddb.get_item(TableName=self.table, Key={"pk": {"S": name}, "sk": {"S": JOB_SK}}, ConsistentRead=True)
         return _from_item(JobRecord, r["Item"]) if "Item" in r else None
 
     def update_job(self, name: str, *, expect_status: tuple[str, ...] | None = None, **values: Any) -> bool:
         """Set fields of a job; with ``expect_status`` only while the job is in one of them."""
         values["last_modified"] = now_iso()
-        names = {f"#{k}": k for k in values}
-        vals = {
-            f":{k}": ({"S": json.dumps(v)} if k in _JSON_FIELDS else _encode(v)) for k, v in values.items()
-        }
-        cond = "attribute_exists(pk)"
+        condition: dict[str, Any] = {}
         if expect_status:
-            names["#status"] = "status"
-            for i, s in enumerate(expect_status):
-                vals[f":expect{i}"] = {"S": s}
-            cond += " AND #status IN (" + ", ".join(f":expect{i}" for i in range(len(expect_status))) + ")"
-        try:
-            self.ddb.update_item(
-                TableName=self.table,
-                Key={"pk": {"S": name}, "sk": {"S": JOB_SK}},
-                UpdateExpression="SET " + ", ".join(f"#{k} = :{k}" for k in values),
-                ConditionExpression=cond,
-                ExpressionAttributeNames=names,
-                ExpressionAttributeValues=vals,
-            )
-            return True
-        except self.ddb.exceptions.ConditionalCheckFailedException:
-            return False
+            condition = {f":expect{i}": {"S": s} for i, s in enumerate(expect_status)}
+        cond = "#status IN (" + ", ".join(condition) + ")" if condition else None
+        return self._set(name, JOB_SK, values, cond, {"#status": "status"} if cond else {}, condition)
 
     def list_jobs(self) -> list[JobRecord]:
         """Every tuning job, newest first (the sparse by-kind index)."""
@@ -219,21 +200,38 @@ class DynamoStore:
 
     def update_trial(self, name: str, number: int, *, only_unrecorded: bool = False, **values: Any) -> bool:
         """Set fields of a trial; with ``only_unrecorded`` only if no result is written yet."""
-        names = {f"#{k}": k for k in values}
-        vals = {
-            f":{k}": ({"S": json.dumps(v)} if k in _JSON_FIELDS else _encode(v)) for k, v in values.items()
-        }
-        cond = "attribute_exists(pk)"
         if only_unrecorded:
-            names["#recorded"] = "recorded"
-            vals[":false"] = {"BOOL": False}
-            cond += " AND #recorded = :false"
+            return self._set(
+                name,
+                _trial_sk(number),
+                values,
+                "#recorded = :false",
+                {"#recorded": "recorded"},
+                {":false": {"BOOL": False}},
+            )
+        return self._set(name, _trial_sk(number), values, None, {}, {})
+
+    def _set(
+        self,
+        pk: str,
+        sk: str,
+        values: dict[str, Any],
+        condition: str | None,
+        names: dict[str, str],
+        vals: dict[str, Any],
+    ) -> bool:
+        """SET ``values`` on an existing item, under an extra ``condition``; False when it fails."""
+        names = {**names, **{f"#{k}": k for k in values}}
+        vals = {
+            **vals,
+            **{f":{k}": ({"S": json.dumps(v)} if k in _JSON_FIELDS else _encode(v)) for k, v in values.items()},
+        }
         try:
             self.ddb.update_item(
                 TableName=self.table,
-                Key={"pk": {"S": name}, "sk": {"S": _trial_sk(number)}},
+                Key={"pk": {"S": pk}, "sk": {"S": sk}},
                 UpdateExpression="SET " + ", ".join(f"#{k} = :{k}" for k in values),
-                ConditionExpression=cond,
+                ConditionExpression="attribute_exists(pk)" + (f" AND {condition}" if condition else ""),
                 ExpressionAttributeNames=names,
                 ExpressionAttributeValues=vals,
             )
