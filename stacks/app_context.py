@@ -11,6 +11,7 @@ CTX_LOCAL = "tuner:local"
 CTX_NAG = "tuner:nag"
 CTX_RETRY_INTERVAL = "tuner:retryIntervalSeconds"
 CTX_WORKER_WAIT = "tuner:workerWaitSeconds"
+CTX_LAP_TRIALS = "tuner:lapTrials"
 
 
 def _flag(app: cdk.App, key: str, default: bool) -> bool:
@@ -40,6 +41,11 @@ def stack_props(app: cdk.App) -> dict[str, Any]:
         if int(wait) < 1:
             raise ValueError(f"{CTX_WORKER_WAIT}={wait!r}: give a whole number of seconds >= 1")
         props["worker_wait_timeout"] = cdk.Duration.seconds(int(wait))
+    lap = app.node.try_get_context(CTX_LAP_TRIALS)
+    if lap is not None:
+        if int(lap) < 1:
+            raise ValueError(f"{CTX_LAP_TRIALS}={lap!r}: give a whole number of trials >= 1")
+        props["lap_trials"] = int(lap)
     if _flag(app, CTX_LOCAL, False):
         props["synthesizer"] = cdk.DefaultStackSynthesizer(generate_bootstrap_version_rule=False)
     return props

@@ -89,6 +89,18 @@ def acknowledge_findings(tuner: TunerConstruct) -> None:
         "/aws/sagemaker/TrainingJobs:*]",
         "Read-only access to the streams of SageMaker's training log group (one stream per job).",
     )
+    # The distributed Map's own policy (CDK's DistributedMapPolicy): it starts the laps as child
+    # executions of this state machine and describes/stops/redrives them.
+    machine = tuner.state_machine.node.default_child
+    assert isinstance(machine, CfnElement)
+    name = '{"Fn::Select":[6,{"Fn::Split":[":",{"Ref":"%s"}]}]}' % Stack.of(tuner).resolve(machine.logical_id)
+    for suffix in (":*", "/Laps:*"):
+        acknowledge(
+            tuner.state_machine,
+            f"IAM5[Resource::arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:{name}{suffix}]",
+            "The workers' distributed Map manages its own child executions (laps) of this state machine "
+            "only; their names are made by Step Functions at run time.",
+        )
     if tuner.uses_default_execution_roles:
         acknowledge(
             tuner,

@@ -71,6 +71,8 @@ class TunerConstruct(Construct):
     :param worker_wait_timeout: how long a worker waits on its training job's token before its
         NextTrial step runs again (idempotently) to check the job itself; the safety net for a
         lost wake-up, beside the sweeper.
+    :param lap_trials: trials per lap, i.e. per child execution of the workers' distributed Map
+        (about 10 history events each, against the 25,000-event quota of an execution).
     :param log_level: ``TUNER_LOG_LEVEL`` of every function.
     :param scientific_layer_dir: the built numpy/scipy layer (``python layers/build.py``).
     :param retune_data_triggers: ``{family, bucket, prefix}`` each: retune the family when an object
@@ -94,6 +96,7 @@ class TunerConstruct(Construct):
         sweeper_interval: Duration = DEFAULT_SWEEPER_INTERVAL,
         retry_interval: Duration = DEFAULT_RETRY_INTERVAL,
         worker_wait_timeout: Duration = DEFAULT_WORKER_WAIT_TIMEOUT,
+        lap_trials: int = constants.DEFAULT_LAP_TRIALS,
         log_level: str = "INFO",
         scientific_layer_dir: Path = SCIENTIFIC_LAYER_DIR,
         retune_data_triggers: Sequence[DataTrigger | Mapping[str, Any]] = (),
@@ -103,6 +106,8 @@ class TunerConstruct(Construct):
         alarm_topic: sns.ITopic | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
+        if lap_trials < 1:
+            raise ValueError(f"lap_trials={lap_trials!r}: a lap holds at least one trial")
         # Feature flags the construct relies on, set on itself (not in cdk.json) so that
         # `python app.py`, `cdk synth`, the tests and any other app get the same resources.
         for flag in FEATURE_FLAGS:
@@ -155,8 +160,10 @@ class TunerConstruct(Construct):
             constants.ENV_EVENT_BUS_NAME: "default",
             constants.ENV_LOG_LEVEL: log_level,
         }
+        own_environment = {"create_job": {constants.ENV_LAP_TRIALS: str(lap_trials)}}
         self.functions: dict[str, lambda_.Function] = {
-            name: self._function(name, environment, layers) for name in constants.LAMBDAS
+            name: self._function(name, {**environment, **own_environment.get(name, {})}, layers)
+            for name in constants.LAMBDAS
         }
 
         self.state_machine = sfn.StateMachine(

@@ -3,12 +3,16 @@
 Execution input: the ``CreateHyperParameterTuningJob`` request; execution name: the tuning job
 name. Shape::
 
-    CreateTuningJob --> RunWorkers (Map over $.Workers) --> Finalize --> Finalized? --> TuningJobSucceeded
-          |   \\             NextTrial (waitForTaskToken) <--+               \\--> TuningJobFailed
-          |    \\            WorkerDone? --no--> Advance ----+
-          |     \\                    \\--yes--> WorkerFinished
-          |      \\-- ValidationError / DuplicateTuningJobError --> RequestRejected (Fail)
-          \\-- anything else (also from RunWorkers and Finalize) --> MarkFailed --> TuningJobFailed
+    CreateTuningJob --> RunWorkers (distributed Map over $.Workers) --> Finalize --> Finalized? --> Succeeded
+      |  |         each lap (a child execution, MaxParallel at a time):          \\--> TuningJobFailed
+      |  |           NextTrial (waitForTaskToken) <--+    --error--> LapFailed --> LapAborted
+      |  |           WorkerDone? --no--> Advance ----+
+      |  |                       \\--yes--> WorkerFinished
+      |  \\-- ValidationError / DuplicateTuningJobError --> RequestRejected (Fail)
+      \\-- anything else (also from RunWorkers and Finalize) --> MarkFailed --> TuningJobFailed
+
+A lap is at most LapTrials trials (create_job's ``lap_plan``): each child execution keeps its own
+25,000-event history, so a tuning job of any size fits.
 
 Payloads stay small (names and numbers): the history of a tuning job lives in DynamoDB.
 """
@@ -91,7 +95,7 @@ def build_definition(
             "ExecutionArn": sfn.JsonPath.execution_id,
             "StartTime": sfn.JsonPath.execution_start_time,
         },
-        comment="Validate and store the request; output {TuningJobName, Workers: [1..P]}",
+        comment="Validate and store the request; output {TuningJobName, Workers: [1..K], MaxParallel, LapTrials}",
     )
     create.add_catch(
         sfn.Fail(scope, "RequestRejected", error_path="$.Error.Error", cause_path="$.Error.Cause"),
@@ -108,6 +112,7 @@ def build_definition(
             "TuningJobName": sfn.JsonPath.string_at("$.TuningJobName"),
             "Worker": sfn.JsonPath.number_at("$.Worker"),
             "Iteration": sfn.JsonPath.number_at("$.Iteration"),
+            "LapTrials": sfn.JsonPath.number_at("$.LapTrials"),
         },
         integration_pattern=sfn.IntegrationPattern.WAIT_FOR_TASK_TOKEN,
         result_path="$.Result",
@@ -122,6 +127,15 @@ def build_definition(
     next_trial.add_retry(
         errors=[sfn.Errors.TIMEOUT], interval=Duration.seconds(1), backoff_rate=1.0, max_attempts=WAIT_RETRIES
     )
+    # A lap that fails marks the tuning job Failed itself, with its own error and cause: the parent
+    # only sees the Map Run's "States.ExceedToleratedFailureThreshold".
+    lap_failed = invoke(
+        "LapFailed",
+        "fail_job",
+        {"TuningJobName": sfn.JsonPath.string_at("$.TuningJobName"), "Error": sfn.JsonPath.object_at("$.Error")},
+        result_path=sfn.JsonPath.DISCARD,
+    ).next(sfn.Fail(scope, "LapAborted", error=FAILED_ERROR, cause="The lap failed; the tuning job is Failed."))
+    next_trial.add_catch(lap_failed, errors=[sfn.Errors.ALL], result_path="$.Error")
     advance = sfn.Pass(
         scope,
         "Advance",
@@ -129,29 +143,39 @@ def build_definition(
             "TuningJobName": sfn.JsonPath.string_at("$.TuningJobName"),
             "Worker": sfn.JsonPath.number_at("$.Worker"),
             "Iteration": sfn.JsonPath.math_add(sfn.JsonPath.number_at("$.Iteration"), 1),
+            "LapTrials": sfn.JsonPath.number_at("$.LapTrials"),
         },
     )
     advance.next(next_trial)
-    worker = next_trial.next(
+    lap = next_trial.next(
         sfn.Choice(scope, "WorkerDone?")
-        .when(sfn.Condition.boolean_equals("$.Result.Done", True), sfn.Succeed(scope, "WorkerFinished"))
+        .when(
+            sfn.Condition.boolean_equals("$.Result.Done", True),
+            # the lap's output (collected by the Map Run, then discarded): a few bytes
+            sfn.Pass(scope, "WorkerFinished", parameters={"Reason": sfn.JsonPath.string_at("$.Result.Reason")}),
+        )
         .otherwise(advance)
     )
 
-    run_workers = sfn.Map(
+    run_workers = sfn.DistributedMap(
         scope,
         "RunWorkers",
         items_path="$.Workers",
         item_selector={
             "TuningJobName": sfn.JsonPath.string_at("$.TuningJobName"),
-            "Worker": sfn.JsonPath.string_at("$$.Map.Item.Value"),
+            "Worker": sfn.JsonPath.number_at("$$.Map.Item.Value"),
             "Iteration": 0,
+            "LapTrials": sfn.JsonPath.number_at("$.LapTrials"),
         },
-        max_concurrency=0,  # the list is MaxParallelTrainingJobs long
+        max_concurrency_path="$.MaxParallel",  # MaxParallelTrainingJobs laps run at a time
+        map_execution_type=sfn.StateMachineType.STANDARD,  # waitForTaskToken; a lap may run for days
+        label="Laps",
+        tolerated_failure_count=0,
         result_path=sfn.JsonPath.DISCARD,
-        comment="One worker per parallel slot; each loops NextTrial until it is told it is done",
+        comment="Laps of at most LapTrials trials, each a child execution with its own history; "
+        "MaxParallel run at once, each looping NextTrial until it is told it is done",
     )
-    run_workers.item_processor(worker)
+    run_workers.item_processor(lap)
     run_workers.add_catch(mark_failed, errors=[sfn.Errors.ALL], result_path="$.Error")
 
     finalize = invoke(

@@ -317,6 +317,19 @@ def test_a_worker_that_dies_after_starting_its_job_starts_no_second_job(local_tu
     assert len(jobs) == 3
 
 
+def test_a_lap_that_breaks_fails_the_tuning_job_with_its_own_error(local_tuner, lambda_faults):
+    # GIVEN a NextTrial invocation that fails with an error nothing retries (a bug), mid-run,
+    # while the other lap's training job is running
+    request = _grid("flt-broken", ["1", "2", "3", "4", "5", "6"], parallel=2)
+    lambda_faults.plan["flt-broken"] = {3: "broken"}
+    describe = _run(local_tuner, request)
+    # THEN the lap marks the tuning job Failed with that error (the parent's Map only learns that
+    # a child failed), the running job is stopped and the counters still match SageMaker
+    jobs = assert_invariants(local_tuner, request, describe, status="Failed")
+    assert "RuntimeError" in describe["FailureReason"] and "injected permanent fault" in describe["FailureReason"]
+    assert 2 <= len(jobs) < 6
+
+
 def test_a_step_delivered_twice_runs_each_trial_once(local_tuner, lambda_faults):
     # GIVEN at-least-once delivery: every NextTrial invocation runs its handler twice
     request = _grid("flt-twice", ["1", "2", "3", "4"])

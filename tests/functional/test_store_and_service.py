@@ -88,7 +88,7 @@ def test_trials_put_once_and_results_recorded_once(store):
 def test_duplicate_name_is_refused_but_the_same_execution_is_idempotent(aws):
     svc = build_service("tuner", session=aws)
     out = svc.create_job(request(), execution_arn=EXEC_ARN + "job-a")
-    assert out == {"TuningJobName": "job-a", "Workers": [1, 2, 3, 4]}
+    assert out == {"TuningJobName": "job-a", "Workers": [1, 2, 3, 4], "MaxParallel": 4, "LapTrials": 1000}
     assert svc.create_job(request(), execution_arn=EXEC_ARN + "job-a") == out  # Lambda retry
     with pytest.raises(DuplicateTuningJobError, match="exists already"):
         svc.create_job(request(), execution_arn=EXEC_ARN + "another")
@@ -138,3 +138,24 @@ def test_a_duplicated_event_is_counted_once_and_an_used_token_is_harmless(aws):
     assert d["TrainingJobStatusCounters"]["Completed"] == 1
     assert d["ObjectiveStatusCounters"]["Succeeded"] == 1
     assert svc.record_training_job("unrelated-training-job")["Ignored"]
+
+
+def test_a_job_failed_twice_keeps_the_first_reason_and_publishes_once(aws):
+    # GIVEN a consumer of the tuner's state-change events (a rule delivering to a log group)
+    logs, events = aws.client("logs"), aws.client("events")
+    logs.create_log_group(logGroupName="/consumer")
+    events.put_rule(Name="capture", EventPattern=json.dumps({"source": ["tuner"]}))
+    events.put_targets(Rule="capture", Targets=[{"Id": "l", "Arn": "arn:aws:logs:us-east-1:123456789012:log-group:/consumer"}])
+    svc = build_service("tuner", session=aws)
+    svc.create_job(request("job-f"), execution_arn=EXEC_ARN + "job-f")
+    # WHEN a lap marks it Failed with its own error, then the parent's MarkFailed with the Map Run's
+    svc.fail_job("job-f", {"Error": "RuntimeError", "Cause": "the lap's own error"})
+    svc.fail_job("job-f", {"Error": "States.ExceedToleratedFailureThreshold", "Cause": "a child failed"})
+    # THEN the first reason stays, and one Failed event was published
+    assert "the lap's own error" in svc.describe("job-f")["FailureReason"]
+    statuses = [
+        json.loads(e["message"])["detail"]["HyperParameterTuningJobStatus"]
+        for s in logs.describe_log_streams(logGroupName="/consumer")["logStreams"]
+        for e in logs.get_log_events(logGroupName="/consumer", logStreamName=s["logStreamName"])["events"]
+    ]
+    assert sorted(statuses) == ["Failed", "InProgress"]

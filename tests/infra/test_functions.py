@@ -75,10 +75,14 @@ def test_function_configuration(synth, name):
         constants.ENV_BUCKET_NAME,
         constants.ENV_EVENT_BUS_NAME,
         constants.ENV_LOG_LEVEL,
-    } | ({constants.ENV_STATE_MACHINE_ARN} if name == "retune" else set())
+    } | ({constants.ENV_STATE_MACHINE_ARN} if name == "retune" else set()) | (
+        {constants.ENV_LAP_TRIALS} if name == "create_job" else set()
+    )
     assert env[constants.ENV_EVENT_BUS_NAME] == "default"
     assert "Ref" in env[constants.ENV_TABLE_NAME] and "Ref" in env[constants.ENV_BUCKET_NAME]
     assert "LoggingConfig" in props  # its own log group, with the configured retention
+    if name == "create_job":
+        assert env[constants.ENV_LAP_TRIALS] == str(constants.DEFAULT_LAP_TRIALS)
 
 
 def test_sizing_of_the_heavy_functions():

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from aws_cdk.assertions import Match
 
 from stacks.workflow import LAMBDA_SERVICE_ERRORS, TUNER_TRANSIENT_ERRORS
 
-LAMBDA_TASKS = ["CreateTuningJob", "Finalize", "MarkFailed", "NextTrial"]
+LAMBDA_TASKS = ["CreateTuningJob", "Finalize", "LapFailed", "MarkFailed", "NextTrial"]
 
 
 def states(asl: dict) -> dict[str, dict]:
@@ -118,17 +120,43 @@ def test_mark_failed_names_the_job_by_execution_and_keeps_the_error(asl):
     assert "Catch" not in mark  # nothing left to mark if marking fails: the execution fails
 
 
-def test_workers_map_one_branch_per_parallel_slot_and_discards_results(asl):
+def test_workers_are_laps_of_a_distributed_map_at_max_parallel_and_discard_results(asl):
     run = asl["States"]["RunWorkers"]
     assert run["ItemsPath"] == "$.Workers"
     assert run["ItemSelector"] == {
         "TuningJobName.$": "$.TuningJobName",
         "Worker.$": "$$.Map.Item.Value",
         "Iteration": 0,
+        "LapTrials.$": "$.LapTrials",
     }
-    assert run.get("MaxConcurrency", 0) == 0
+    # each lap is a Standard child execution with its own history; P of them run at a time
+    assert run["ItemProcessor"]["ProcessorConfig"] == {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"}
+    assert run["MaxConcurrencyPath"] == "$.MaxParallel" and "MaxConcurrency" not in run
+    assert run.get("ToleratedFailureCount", 0) == 0
     assert run["ResultPath"] is None
     assert run["ItemProcessor"]["StartAt"] == "NextTrial"
+
+
+def test_the_state_machine_may_run_its_laps_as_child_executions(synth):
+    """CDK's DistributedMapPolicy: start, describe and stop child executions of this machine only."""
+    [(machine, props)] = synth.resources("AWS::StepFunctions::StateMachine").items()
+    role = props["Properties"]["RoleArn"]["Fn::GetAtt"][0]
+    statements = [
+        st
+        for p in synth.resources("AWS::IAM::Policy").values()
+        if {"Ref": role} in p["Properties"]["Roles"]
+        for st in p["Properties"]["PolicyDocument"]["Statement"]
+    ]
+
+    def actions(st: dict) -> list[str]:
+        return st["Action"] if isinstance(st["Action"], list) else [st["Action"]]
+
+    starts = [st for st in statements if "states:StartExecution" in actions(st)]
+    assert [st["Resource"] for st in starts] == [{"Ref": machine}]  # itself, nothing else
+    for st in statements:
+        if any(a in actions(st) for a in ("states:DescribeExecution", "states:StopExecution")):
+            text = json.dumps(st["Resource"])
+            assert ":execution:" in text and machine in text
 
 
 def test_next_trial_waits_for_its_task_token_and_rechecks_after_a_timeout(all_states):
@@ -139,6 +167,7 @@ def test_next_trial_waits_for_its_task_token_and_rechecks_after_a_timeout(all_st
         "TuningJobName.$": "$.TuningJobName",
         "Worker.$": "$.Worker",
         "Iteration.$": "$.Iteration",
+        "LapTrials.$": "$.LapTrials",
     }
     assert task["ResultPath"] == "$.Result"
     # a lost wake-up costs one timeout: the step runs again (idempotently) and checks the job
@@ -149,18 +178,32 @@ def test_next_trial_waits_for_its_task_token_and_rechecks_after_a_timeout(all_st
     assert task["Next"] == "WorkerDone?"
 
 
+def test_a_failing_lap_marks_the_job_failed_with_its_own_error(all_states):
+    """The parent sees only the Map Run's threshold error; the lap records the real one first."""
+    assert all_states["NextTrial"]["Catch"] == [
+        {"ErrorEquals": ["States.ALL"], "ResultPath": "$.Error", "Next": "LapFailed"}
+    ]
+    lap_failed = all_states["LapFailed"]
+    assert lap_failed["Parameters"] == {"TuningJobName.$": "$.TuningJobName", "Error.$": "$.Error"}
+    assert lap_failed["ResultPath"] is None
+    assert all_states[lap_failed["Next"]]["Type"] == "Fail"
+
+
 def test_worker_loops_until_done(all_states):
     choice = all_states["WorkerDone?"]
     assert choice["Choices"] == [
         {"Variable": "$.Result.Done", "BooleanEquals": True, "Next": "WorkerFinished"}
     ]
     assert choice["Default"] == "Advance"
-    assert all_states["WorkerFinished"]["Type"] == "Succeed"
+    finished = all_states["WorkerFinished"]  # the lap's output: a few bytes, whatever the lap did
+    assert finished["Type"] == "Pass" and finished["Parameters"] == {"Reason.$": "$.Result.Reason"}
+    assert finished["End"] is True
     advance = all_states["Advance"]
     assert advance["Parameters"] == {
         "TuningJobName.$": "$.TuningJobName",
         "Worker.$": "$.Worker",
         "Iteration.$": "States.MathAdd($.Iteration, 1)",
+        "LapTrials.$": "$.LapTrials",
     }
     assert advance["Next"] == "NextTrial"
 

@@ -6,6 +6,10 @@ ENV_TABLE_NAME = "TUNER_TABLE_NAME"
 ENV_BUCKET_NAME = "TUNER_BUCKET_NAME"
 ENV_EVENT_BUS_NAME = "TUNER_EVENT_BUS_NAME"
 ENV_LOG_LEVEL = "TUNER_LOG_LEVEL"
+# Trials per lap (child execution of the workers' distributed Map); read by create_job.
+ENV_LAP_TRIALS = "TUNER_LAP_TRIALS"
+# Trials per lap (one child execution): ~10 history events each, so <= ~10,000 of the 25,000 quota.
+DEFAULT_LAP_TRIALS = 1_000
 # Set on the retune Lambda only (it is not a state of the machine, so there is no cycle).
 ENV_STATE_MACHINE_ARN = "TUNER_STATE_MACHINE_ARN"
 

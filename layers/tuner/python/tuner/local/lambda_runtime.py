@@ -50,8 +50,9 @@ class InProcessLambdas:
         self.cache_dir = Path(cache_dir)
         # Test hook: ``fault(function_name, event)`` returns None, "before" (the invocation fails
         # before the handler runs), "after" (the handler runs, then the invocation fails: the
-        # worker "dies" after its side effects) or "twice" (at-least-once: the handler runs twice).
-        # Failures raise ``TransientBackendError``, which the state machine retries.
+        # worker "dies" after its side effects), "twice" (at-least-once: the handler runs twice) or
+        # "broken" (a bug: ``RuntimeError`` before the handler runs, which nothing retries).
+        # The other failures raise ``TransientBackendError``, which the state machine retries.
         self.fault: Callable[[str, Any], str | None] | None = None
         self._modules: dict[tuple[str, str], ModuleType] = {}
         self._original: Callable[..., Any] | None = None
@@ -127,6 +128,8 @@ class InProcessLambdas:
             fault = self.fault(fn.function_name, event) if self.fault else None
             if fault == "before":
                 raise TransientBackendError(f"injected fault before {fn.function_name} ran")
+            if fault == "broken":
+                raise RuntimeError(f"injected permanent fault in {fn.function_name}")
             result = self._handler(fn)(event, _Context(fn))
             if fault == "twice":
                 result = self._handler(fn)(event, _Context(fn))

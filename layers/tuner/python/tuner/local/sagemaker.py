@@ -250,7 +250,7 @@ class LocalSageMaker:
     threads and event emission, also logged).
     """
 
-    def __init__(self, work_dir: Path, *, python: str = sys.executable,
+    def __init__(self, work_dir: Path, *, python: str = os.path.abspath(sys.executable),
                  fault: Callable[[str, dict], str | None] | None = None,
                  poll_interval: float = 0.05, stop_grace: float = 2.0,
                  emit_events: bool = True) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import math
 import time
 from collections.abc import Mapping
 from datetime import UTC, datetime
@@ -34,11 +35,13 @@ from tuner.core.request import Definition, TuningRequest, parse_request
 from tuner.core.strategies import Observation, make_strategy, register
 from tuner.core.warm_start import IDENTICAL, check_parents, parent_names
 from tuner.core.warm_start import observations as warm_observations
+from tuner.constants import DEFAULT_LAP_TRIALS
 from tuner.errors import DuplicateTuningJobError, TuningJobNotFoundError, ValidationError
 
 log = logging.getLogger(__name__)
 RETRYABLE_FAILURE = "InternalServerError"
 PROPOSAL_WAIT_SECONDS = 10.0  # how long a proposal waits for lower-numbered trials to be stored
+LAP_FULL = "lap full: the next lap continues the tuning job"
 MAX_REASON = 4096  # a stored FailureReason (describe shows 1,024): a huge refusal must still fit an item
 register("Hyperband", "tuner.core.strategies.hyperband:HyperbandStrategy")
 
@@ -99,9 +102,12 @@ class TuningService:
 
     # ---- create ---------------------------------------------------------------------------
     def create_job(
-        self, request: Mapping[str, Any], execution_arn: str | None = None
+        self, request: Mapping[str, Any], execution_arn: str | None = None, lap_trials: int = DEFAULT_LAP_TRIALS
     ) -> dict[str, Any]:
-        """Validate and store a tuning job. Returns the workers the state machine fans out to."""
+        """Validate and store a tuning job. Returns the laps the state machine fans out to.
+
+        Output: ``{TuningJobName, Workers: [1..K], MaxParallel: P, LapTrials: L}`` (``lap_plan``).
+        """
         from tuner.shapes import validate_input  # botocore's model: loaded only here
 
         request = dict(request)
@@ -137,8 +143,7 @@ class TuningService:
             raise self._duplicate(existing)
         if existing is None:
             self._publish(req.name)  # InProgress
-        workers = list(range(1, min(req.max_parallel, req.max_jobs) + 1))
-        return {"TuningJobName": req.name, "Workers": workers}
+        return {"TuningJobName": req.name, **lap_plan(req.max_jobs, req.max_parallel, lap_trials)}
 
     def _check_with_store(self, req: TuningRequest) -> None:
         """Rules beyond parse_request: Hyperband's resources, warm-start parents."""
@@ -164,13 +169,18 @@ class TuningService:
             raise TuningJobNotFoundError(f"no tuning job named {name!r}; check the name")
         return job, parse_request(job.request)
 
-    def next_trial(self, name: str, worker: int, iteration: int, token: str) -> dict[str, Any]:
+    def next_trial(
+        self, name: str, worker: int, iteration: int, token: str, lap_trials: int | None = None
+    ) -> dict[str, Any]:
         """Claim, propose and start the next trial; the token completes when it ends.
 
-        When nothing is left to do, the worker's own token is completed with ``Done``.
+        ``worker`` is the lap (a child execution, ``lap_plan``); from iteration ``lap_trials`` on it
+        claims no new trial, only finishes its own retries. When nothing is left to do, the lap's
+        own token is completed with ``Done``.
         """
         job, req = self._load(name)
         reason = self._stop_reason(job, req)
+        lap_full = lap_trials is not None and iteration >= lap_trials
         claim = f"{worker}#{iteration}"
         retry = self._retry_for(name, worker, claim)
         if retry is not None and reason:
@@ -182,10 +192,10 @@ class TuningService:
             # A re-run of this step (after a timed-out wait) keeps its trial even while stopping:
             # its training job may still be running and must be waited for.
             n = self.store.claimed(name, claim)
-            if n is None and not reason:
+            if n is None and not reason and not lap_full:
                 n = self.store.claim_trial(name, claim, req.max_jobs)
         if n is None:
-            output = {"Done": True, "Reason": reason or "MaxNumberOfTrainingJobs reached"}
+            output = {"Done": True, "Reason": reason or (LAP_FULL if lap_full else "MaxNumberOfTrainingJobs reached")}
             self.tokens.succeed(token, output)
             return output
         trial = self.store.get_trial(name, n)
@@ -522,11 +532,12 @@ class TuningService:
         job = self.store.get_job(name)
         if job is None:
             return {"TuningJobName": name, "Status": FAILED, "FailureReason": reason}
-        self.store.update_job(
+        changed = self.store.update_job(
             name, expect_status=(IN_PROGRESS, STOPPING), status=FAILED, ended=now_iso(), failure_reason=reason
         )
         self._stop_running(name)
-        self._publish(name)
+        if changed:  # a failed lap marks the job first; the parent's MarkFailed then changes nothing
+            self._publish(name)
         return {"TuningJobName": name, "Status": FAILED, "FailureReason": reason}
 
     def stop(self, name: str) -> None:
@@ -609,6 +620,21 @@ class TuningService:
         if job is None:
             raise TuningJobNotFoundError(f"no tuning job named {name!r}; check the name")
         return results.list_training_jobs(job, self.store.list_trials(name), **kwargs)
+
+
+def lap_plan(max_jobs: int, max_parallel: int, lap_trials: int = DEFAULT_LAP_TRIALS) -> dict[str, Any]:
+    """The state machine's fan-out: ``K`` laps of at most ``L`` trials, ``P`` of them at a time.
+
+    Each lap is a child execution of the distributed Map with its own history, so a lap's events
+    (about 10 per trial) stay far inside the 25,000-event quota however many jobs the tuning job
+    runs. ``K = P * ceil(N / (P * L))`` laps hold ``K * L >= N`` trials: the job never runs out of
+    laps; laps started after the last trial was claimed answer ``Done`` at once.
+    """
+    if lap_trials < 1:
+        raise ValueError(f"lap_trials must be at least 1, got {lap_trials}")
+    parallel = max(1, min(max_parallel, max_jobs))
+    laps = parallel * max(1, math.ceil(max_jobs / (parallel * lap_trials)))
+    return {"Workers": list(range(1, laps + 1)), "MaxParallel": parallel, "LapTrials": lap_trials}
 
 
 def _regex(definition: Definition) -> str:
