@@ -9,7 +9,6 @@ from pathlib import Path
 import boto3
 import pytest
 from moto import mock_aws
-
 from tuner.aws.store import DynamoStore
 from tuner.core.records import JobRecord, TrialRecord
 from tuner.errors import DuplicateTuningJobError, ValidationError
@@ -145,7 +144,8 @@ def test_a_job_failed_twice_keeps_the_first_reason_and_publishes_once(aws):
     logs, events = aws.client("logs"), aws.client("events")
     logs.create_log_group(logGroupName="/consumer")
     events.put_rule(Name="capture", EventPattern=json.dumps({"source": ["tuner"]}))
-    events.put_targets(Rule="capture", Targets=[{"Id": "l", "Arn": "arn:aws:logs:us-east-1:123456789012:log-group:/consumer"}])
+    consumer = "arn:aws:logs:us-east-1:123456789012:log-group:/consumer"
+    events.put_targets(Rule="capture", Targets=[{"Id": "l", "Arn": consumer}])
     svc = build_service("tuner", session=aws)
     svc.create_job(request("job-f"), execution_arn=EXEC_ARN + "job-f")
     # WHEN a lap marks it Failed with its own error, then the parent's MarkFailed with the Map Run's

@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
+from tuner.constants import DEFAULT_LAP_TRIALS
 from tuner.core import completion, results
 from tuner.core.allocation import choose_definition
 from tuner.core.metrics import parse_metrics, thin
@@ -35,7 +36,6 @@ from tuner.core.request import Definition, TuningRequest, parse_request
 from tuner.core.strategies import Observation, make_strategy, register
 from tuner.core.warm_start import IDENTICAL, check_parents, parent_names
 from tuner.core.warm_start import observations as warm_observations
-from tuner.constants import DEFAULT_LAP_TRIALS
 from tuner.errors import DuplicateTuningJobError, TuningJobNotFoundError, ValidationError
 
 log = logging.getLogger(__name__)
