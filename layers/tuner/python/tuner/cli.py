@@ -156,7 +156,7 @@ def cmd_local(args: argparse.Namespace) -> int:
     print(
         f"Wall time {wall:.1f} s (incl. synth + deploy); "
         f"training time summed over {n} jobs {training:.1f} s; "
-        f"{len(history)} execution history events ({len(history) / max(n, 1):.1f} per trial)"
+        f"{len(history)} history events in the tuning job's execution (its laps keep their own)"
     )
     print(f"Wrote {out / 'describe.json'} and {out / 'training-jobs.json'}")
     if report:
