@@ -159,3 +159,46 @@ def test_a_job_failed_twice_keeps_the_first_reason_and_publishes_once(aws):
         for e in logs.get_log_events(logGroupName="/consumer", logStreamName=s["logStreamName"])["events"]
     ]
     assert sorted(statuses) == ["Failed", "InProgress"]
+
+
+class _CountingStore:
+    """The real store, counting the reads of a tuning job's whole trial list."""
+
+    def __init__(self, store):
+        self._store, self.lists = store, 0
+
+    def list_trials(self, name):
+        self.lists += 1
+        return self._store.list_trials(name)
+
+    def __getattr__(self, attr):
+        return getattr(self._store, attr)
+
+
+@pytest.mark.parametrize(
+    ("strategy", "retries", "reads_per_step"),
+    [("Random", False, 0), ("Grid", False, 0), ("Random", True, 1), ("Bayesian", False, 1)],
+)
+def test_steps_read_the_trial_list_only_when_they_need_it(aws, strategy, retries, reads_per_step):
+    """At 10,000 trials a full read of the trials dominates a step: Grid and Random over a
+    continuous range propose from the trial number, and only RetryStrategy needs the retry scan."""
+    name = f"job-{strategy.lower()}-{retries}".lower()
+    r = request(name, Strategy=strategy)
+    if strategy == "Grid":
+        r["HyperParameterTuningJobConfig"]["ParameterRanges"] = {
+            "CategoricalParameterRanges": [{"Name": "booster", "Values": ["gbtree", "dart", "gblinear"]}]
+        }
+        r["HyperParameterTuningJobConfig"]["ResourceLimits"]["MaxNumberOfTrainingJobs"] = 3
+    if not retries:
+        del r["TrainingJobDefinition"]["RetryStrategy"]
+    svc = build_service("tuner", session=aws)
+    svc.create_job(r, execution_arn=EXEC_ARN + name)
+    svc.store = counting = _CountingStore(svc.store)
+    started = [svc.next_trial(name, worker, 0, f"token-{worker}") for worker in (1, 2, 3)]
+    assert [s["TrialNumber"] for s in started] == [1, 2, 3]
+    params = [counting.get_trial(name, n).params for n in (1, 2, 3)]
+    assert len({json.dumps(p, sort_keys=True) for p in params}) == 3  # three different proposals
+    if reads_per_step:
+        assert counting.lists >= 3 * reads_per_step
+    else:
+        assert counting.lists == 0

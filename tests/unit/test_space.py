@@ -85,3 +85,20 @@ def test_grid_enumerates_every_combination_once():
     grid = space.grid()
     assert len(grid) == space.grid_size() == 6
     assert len({tuple(sorted(g.items())) for g in grid}) == 6
+
+
+@pytest.mark.parametrize(
+    ("strategy", "ranges", "needs"),
+    [
+        ("Random", {"ContinuousParameterRanges": [{"Name": "x", "MinValue": "0", "MaxValue": "1"}]}, False),
+        ("Random", {"IntegerParameterRanges": [{"Name": "n", "MinValue": "1", "MaxValue": "4"}]}, True),
+        ("Random", {"ContinuousParameterRanges": [{"Name": "x", "MinValue": "1", "MaxValue": "1"}]}, True),
+        ("Grid", {"CategoricalParameterRanges": [{"Name": "k", "Values": ["a", "b"]}]}, False),
+        ("Bayesian", {"ContinuousParameterRanges": [{"Name": "x", "MinValue": "0", "MaxValue": "1"}]}, True),
+    ],
+)
+def test_strategies_say_whether_they_read_the_history(strategy, ranges, needs):
+    """Random reads it only to avoid repeats, which a continuous range of positive width rules out."""
+    from tuner.core.strategies import make_strategy
+
+    assert make_strategy(strategy, SearchSpace.from_ranges(ranges), maximize=True, seed=1).needs_history() is needs

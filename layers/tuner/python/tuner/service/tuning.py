@@ -182,7 +182,8 @@ class TuningService:
         reason = self._stop_reason(job, req)
         lap_full = lap_trials is not None and iteration >= lap_trials
         claim = f"{worker}#{iteration}"
-        retry = self._retry_for(name, worker, claim)
+        retries = any(d.retry_attempts for d in req.definitions)  # else no trial is ever retried
+        retry = self._retry_for(name, worker, claim) if retries else None
         if retry is not None and reason:
             self._give_up_retry(retry, reason)
             retry = None
@@ -361,6 +362,15 @@ class TuningService:
             time.sleep(0.05)
 
     def _propose(self, job: JobRecord, req: TuningRequest, definition: Definition, n: int) -> dict[str, str]:
+        strategy = make_strategy(
+            req.strategy,
+            definition.space,
+            maximize=definition.objective_type == "Maximize",
+            seed=_job_seed(job, req),
+            config=req.strategy_config,
+        )
+        if not strategy.needs_history():  # Grid; Random over a continuous range
+            return strategy.propose(n, [], [])
         trials = [t for t in self._trials_before(job.name, n) if t.definition == definition.name]
         observations = [
             Observation(
@@ -374,13 +384,6 @@ class TuningService:
         ]
         pending = [t.params for t in trials if not t.recorded and t.number != n]
         observations = self._parent_observations(req) + observations
-        strategy = make_strategy(
-            req.strategy,
-            definition.space,
-            maximize=definition.objective_type == "Maximize",
-            seed=_job_seed(job, req),
-            config=req.strategy_config,
-        )
         return strategy.propose(n, observations, pending)
 
     def _parent_observations(self, req: TuningRequest) -> list[Observation]:

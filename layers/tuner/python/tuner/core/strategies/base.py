@@ -79,3 +79,11 @@ class Strategy(ABC):
     def max_trials(self) -> int | None:
         """How many distinct proposals exist (Grid), or None when unbounded."""
         return None
+
+    def needs_history(self) -> bool:
+        """Whether ``propose`` reads the observations and pending trials at all.
+
+        When it does not, the service proposes from the trial number alone and skips reading the
+        tuning job's trials (at 10,000 trials that read dominates a step).
+        """
+        return True

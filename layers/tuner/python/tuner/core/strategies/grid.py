@@ -36,3 +36,6 @@ class GridStrategy(Strategy):
 
     def max_trials(self) -> int | None:
         return self.space.grid_size()
+
+    def needs_history(self) -> bool:
+        return False  # trial n is the n-th combination

@@ -27,3 +27,7 @@ class RandomStrategy(Strategy):
                 break
             config = self.space.from_unit(rng.random(self.space.dim))
         return config
+
+    def needs_history(self) -> bool:
+        # Only to avoid repeats, which a continuous range (of positive width) makes impossible.
+        return not any(p.cardinality is None and p.high > p.low for p in self.space.params)
