@@ -43,7 +43,10 @@ BUCKET_USERS = ("create_job", "next_trial", "training_event")
 TRAINING_JOB_READERS = ("next_trial", "training_event", "sweeper")  # describe/stop jobs, read their logs
 TASK_TOKEN_SENDERS = ("next_trial", "training_event", "sweeper")
 TRAINING_STATUSES_DONE = ["Completed", "Failed", "Stopped"]
-DEFAULT_SWEEPER_INTERVAL = Duration.minutes(5)
+# The monitor (early stopping, Hyperband rungs, runtime limit) acts at this pace: a stopped job
+# trains about this long past its rung. Sweeps are idempotent (conditional writes, StopTrainingJob
+# of an ended job ignored), so an overlapping sweep is harmless.
+DEFAULT_SWEEPER_INTERVAL = Duration.minutes(1)
 DEFAULT_RETRY_INTERVAL = Duration.seconds(1)
 DEFAULT_WORKER_WAIT_TIMEOUT = Duration.hours(1)
 FEATURE_FLAGS = (
@@ -65,7 +68,8 @@ class TunerConstruct(Construct):
         Default: every role of this account whose name contains ``SageMaker``.
     :param removal_policy: for the table, the buckets, the log groups and the key.
     :param log_retention: of every log group the construct creates.
-    :param sweeper_interval: how often the sweeper looks for trials whose event was lost.
+    :param sweeper_interval: how often the sweeper looks for trials whose event was lost and
+        monitors running jobs (early stopping, Hyperband rungs, completion criteria, runtime limit).
     :param retry_interval: first wait of every Lambda task's Retry (backoff 2, 6 attempts); the
         offline tests shorten it because Step Functions emulation sleeps in real time.
     :param worker_wait_timeout: how long a worker waits on its training job's token before its

@@ -73,7 +73,7 @@ def test_sweeper_runs_on_a_schedule(synth):
     synth.template.has_resource_properties(
         "AWS::Events::Rule",
         {
-            "ScheduleExpression": "rate(5 minutes)",
+            "ScheduleExpression": "rate(1 minute)",
             "Targets": [
                 Match.object_like({"Arn": {"Fn::GetAtt": [function_logical_id(synth, "sweeper"), "Arn"]}})
             ],
