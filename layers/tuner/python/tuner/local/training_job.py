@@ -1,0 +1,136 @@
+"""A training job's record in the local SageMaker stand-in (see ``tuner.local.sagemaker``).
+
+``_Job`` holds one job's request and state (status, secondary transitions, metrics, log lines,
+process) and renders the ``DescribeTrainingJob`` view and the state-change event ``detail``.
+"""
+from __future__ import annotations
+
+import copy
+import subprocess
+import threading
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from tuner.local.sagemaker import LocalSageMaker
+
+ACTIVE = ("InProgress", "Stopping")
+TERMINAL = ("Completed", "Failed", "Stopped")
+_EPOCH = datetime(1970, 1, 1)
+
+
+def _now() -> datetime:
+    """Naive UTC, like moto's own timestamps (so moto's list filters can compare them)."""
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+def _millis(dt: datetime) -> int:
+    return int((dt - _EPOCH).total_seconds() * 1000)
+
+
+class _Job:
+    """One training job. Stored in moto's ``training_jobs`` map so ``ListTrainingJobs`` works."""
+
+    def __init__(self, owner: LocalSageMaker, request: dict[str, Any], account: str, region: str,
+                 fault: str | None) -> None:
+        self.owner = owner
+        self.request = request
+        self.account = account
+        self.region = region
+        self.fault = fault
+        self.training_job_name: str = request["TrainingJobName"]
+        self.arn = f"arn:aws:sagemaker:{region}:{account}:training-job/{self.training_job_name.lower()}"
+        now = _now()
+        self.creation_time = now
+        self.last_modified_time = now
+        self.training_start_time: datetime | None = None
+        self.training_end_time: datetime | None = None
+        self.training_job_status = "InProgress"
+        self.secondary_status = "Starting"
+        self.failure_reason: str | None = None
+        self.model_artifacts: dict[str, str] | None = None
+        self.secondary_transitions: list[dict[str, Any]] = [
+            {"Status": "Starting", "StartTime": now,
+             "StatusMessage": "Launching requested ML instances"}]
+        self.final_metrics: list[dict[str, Any]] = []
+        self.stop_requested = threading.Event()
+        self.stop_reason: str | None = None  # "Stopped" (API) or "MaxRuntimeExceeded"
+        self.process: subprocess.Popen[str] | None = None
+        self.thread: threading.Thread | None = None
+        self.pending_events: list[dict[str, Any]] = []
+        self.lines: list[tuple[int, str, str]] = []  # (epoch ms, "stdout"|"stderr", text)
+        self.shipped = 0
+        self.log_stream: str | None = None
+        self.job_dir: Path | None = None
+
+    # -- moto compatibility -------------------------------------------------------------------
+    @property
+    def response_object(self) -> dict[str, Any]:
+        return self.describe()
+
+    @property
+    def training_job_arn(self) -> str:
+        return self.arn
+
+    # -- views --------------------------------------------------------------------------------
+    def describe(self) -> dict[str, Any]:
+        with self.owner._lock:
+            r = self.request
+            out: dict[str, Any] = {
+                "TrainingJobName": self.training_job_name,
+                "TrainingJobArn": self.arn,
+                "TrainingJobStatus": self.training_job_status,
+                "SecondaryStatus": self.secondary_status,
+                "HyperParameters": dict(r.get("HyperParameters") or {}),
+                "AlgorithmSpecification": copy.deepcopy(r.get("AlgorithmSpecification") or {}),
+                "RoleArn": r.get("RoleArn"),
+                "InputDataConfig": copy.deepcopy(r.get("InputDataConfig")),
+                "OutputDataConfig": copy.deepcopy(r.get("OutputDataConfig")),
+                "ResourceConfig": copy.deepcopy(r.get("ResourceConfig")),
+                "VpcConfig": copy.deepcopy(r.get("VpcConfig")),
+                "StoppingCondition": copy.deepcopy(r.get("StoppingCondition")),
+                "CreationTime": self.creation_time,
+                "TrainingStartTime": self.training_start_time,
+                "TrainingEndTime": self.training_end_time,
+                "LastModifiedTime": self.last_modified_time,
+                "SecondaryStatusTransitions": copy.deepcopy(self.secondary_transitions),
+                "FinalMetricDataList": copy.deepcopy(self.final_metrics),
+                "EnableNetworkIsolation": bool(r.get("EnableNetworkIsolation", False)),
+                "EnableInterContainerTrafficEncryption":
+                    bool(r.get("EnableInterContainerTrafficEncryption", False)),
+                "EnableManagedSpotTraining": bool(r.get("EnableManagedSpotTraining", False)),
+                "CheckpointConfig": copy.deepcopy(r.get("CheckpointConfig")),
+                "Environment": dict(r.get("Environment") or {}) or None,
+                "RetryStrategy": copy.deepcopy(r.get("RetryStrategy")),
+                "ExperimentConfig": copy.deepcopy(r.get("ExperimentConfig")),
+                "DebugHookConfig": copy.deepcopy(r.get("DebugHookConfig")),
+                "TensorBoardOutputConfig": copy.deepcopy(r.get("TensorBoardOutputConfig")),
+                "ModelArtifacts": copy.deepcopy(self.model_artifacts),
+                "FailureReason": self.failure_reason,
+                "Tags": copy.deepcopy(r.get("Tags")),
+            }
+            if self.training_start_time and self.training_end_time:
+                secs = max(1, int(round((self.training_end_time
+                                         - self.training_start_time).total_seconds())))
+                out["TrainingTimeInSeconds"] = secs
+                out["BillableTimeInSeconds"] = secs
+            return {k: v for k, v in out.items() if v is not None}
+
+    def event_detail(self) -> dict[str, Any]:
+        """The ``detail`` of SageMaker's state-change event: times in epoch ms, Tags as a map."""
+        d = self.describe()
+
+        def conv(value: Any) -> Any:
+            if isinstance(value, datetime):
+                return _millis(value)
+            if isinstance(value, dict):
+                return {k: conv(v) for k, v in value.items()}
+            if isinstance(value, list):
+                return [conv(v) for v in value]
+            return value
+
+        d = conv(d)
+        d["Tags"] = {t["Key"]: t.get("Value", "") for t in (self.request.get("Tags") or [])}
+        d.setdefault("SecondaryStatusTransitions", [])
+        return d
