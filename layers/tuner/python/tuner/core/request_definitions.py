@@ -1,0 +1,428 @@
+"""The training job definitions of a tuning request: the ``Definition`` model and its parsing.
+
+``_single`` parses ``TrainingJobDefinition`` (objective and ranges may come from
+``HyperParameterTuningJobConfig``), ``_multi`` parses ``TrainingJobDefinitions``; both check each
+definition with ``_definition`` (algorithm and metric definitions, resources, static
+hyperparameters, retry strategy). ``tuner.core.request.parse_request`` calls them.
+Pure: no botocore or boto3.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from tuner.core.metrics import regex_problem
+from tuner.core.request_checks import _CONFIG, _check_name, _choice, _int, _mapping
+from tuner.core.space import SearchSpace
+from tuner.errors import ValidationError
+
+OBJECTIVE_TYPES = ("Maximize", "Minimize")
+
+DEFINITION_NAME_PATTERN = re.compile(r"[a-zA-Z0-9](-*[a-zA-Z0-9]){0,63}")
+MAX_DEFINITIONS = 10
+MAX_HYPERPARAMETERS = 100  # static + tunable
+MAX_METRIC_DEFINITIONS = 40
+MAX_RETRY_ATTEMPTS = 30
+
+# How each member of a HyperParameterTrainingJobDefinition reaches CreateTrainingJob.
+# Copied unchanged (CreateTrainingJob has a member of the same name and shape):
+PASSTHROUGH_FIELDS = (
+    "RoleArn",
+    "InputDataConfig",
+    "OutputDataConfig",
+    "StoppingCondition",
+    "Environment",
+    "VpcConfig",
+    "EnableNetworkIsolation",
+    "EnableInterContainerTrafficEncryption",
+    "EnableManagedSpotTraining",
+    "CheckpointConfig",
+)
+# Rebuilt: AlgorithmSpecification (TrainingImage | AlgorithmName, TrainingInputMode,
+# MetricDefinitions) and ResourceConfig (given, or converted from HyperParameterTuningResourceConfig).
+CONVERTED_FIELDS = ("AlgorithmSpecification", "ResourceConfig", "HyperParameterTuningResourceConfig")
+# Used by the tuner itself and not passed on. RetryStrategy is deliberately kept back: the tuner
+# retries a trial (a new training job) itself, so SageMaker must not retry it as well.
+TUNER_FIELDS = (
+    "DefinitionName",
+    "TuningObjective",
+    "HyperParameterRanges",
+    "StaticHyperParameters",
+    "RetryStrategy",
+)
+ALGORITHM_FIELDS = ("TrainingImage", "AlgorithmName", "TrainingInputMode", "MetricDefinitions")
+RESOURCE_FIELDS = ("InstanceType", "InstanceCount", "VolumeSizeInGB", "VolumeKmsKeyId")
+
+
+# ---- the model ------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Definition:
+    """One training job definition: what a trial of it runs and how it is scored."""
+
+    name: str | None  # DefinitionName; None for the single TrainingJobDefinition
+    raw: Mapping[str, Any]  # the HyperParameterTrainingJobDefinition dict, as given
+    space: SearchSpace
+    static_hyperparameters: Mapping[str, str]
+    metric_definitions: tuple[Mapping[str, str], ...]  # ({"Name": ..., "Regex": ...}, ...)
+    objective_metric: str
+    objective_type: str  # "Maximize" | "Minimize"
+    retry_attempts: int = 0  # RetryStrategy.MaximumRetryAttempts, 0 when absent
+
+    @property
+    def maximize(self) -> bool:
+        return self.objective_type == "Maximize"
+
+    @property
+    def objective_regex(self) -> str | None:
+        """The Regex of the objective metric (None for a built-in algorithm without definitions)."""
+        for md in self.metric_definitions:
+            if md["Name"] == self.objective_metric:
+                return md["Regex"]
+        return None
+
+    def resource_config(self) -> dict[str, Any]:
+        """CreateTrainingJob's ``ResourceConfig``.
+
+        ``ResourceConfig`` is copied as given. ``HyperParameterTuningResourceConfig`` is
+        converted: ``InstanceType``, ``InstanceCount``, ``VolumeSizeInGB`` and ``VolumeKmsKeyId``
+        carry over; with ``InstanceConfigs`` (instance-type flexibility) the first configuration
+        is used for every trial (AMT would fall back to the next ones on capacity errors; this
+        rebuild does not), and ``AllocationStrategy`` is dropped.
+        """
+        if self.raw.get("ResourceConfig") is not None:
+            return dict(self.raw["ResourceConfig"])
+        hp = dict(self.raw.get("HyperParameterTuningResourceConfig") or {})
+        out = {k: hp[k] for k in RESOURCE_FIELDS if hp.get(k) is not None}
+        configs = hp.get("InstanceConfigs") or []
+        if configs:
+            first = configs[0]
+            out.update(
+                {k: first[k] for k in ("InstanceType", "InstanceCount", "VolumeSizeInGB") if k in first}
+            )
+        return out
+
+    def algorithm_specification(self) -> dict[str, Any]:
+        spec = self.raw.get("AlgorithmSpecification") or {}
+        out = {k: spec[k] for k in ALGORITHM_FIELDS if spec.get(k) is not None}
+        if self.metric_definitions:
+            out["MetricDefinitions"] = [dict(md) for md in self.metric_definitions]
+        return out
+
+    def training_job_request(
+        self,
+        training_job_name: str,
+        hyperparameters: Mapping[str, str],
+        tags: Sequence[Mapping[str, str]] | None = None,
+    ) -> dict[str, Any]:
+        """The exact ``CreateTrainingJob`` request of one trial.
+
+        ``hyperparameters`` are the trial's tuned values (the static ones may be included too,
+        unchanged). ``HyperParameters`` is the static hyperparameters overlaid with them (all
+        strings); every member of the definition that CreateTrainingJob also has is passed
+        through (see ``PASSTHROUGH_FIELDS``); ``RetryStrategy`` is not (the tuner retries).
+        """
+        tuned = {str(k): str(v) for k, v in hyperparameters.items()}
+        clash = sorted(
+            k
+            for k in set(tuned) & set(self.static_hyperparameters)
+            if tuned[k] != self.static_hyperparameters[k]
+        )
+        if clash:
+            raise ValueError(f"hyperparameters {clash} are static; a trial cannot change their values")
+        req: dict[str, Any] = {
+            "TrainingJobName": training_job_name,
+            "AlgorithmSpecification": self.algorithm_specification(),
+            "HyperParameters": {**self.static_hyperparameters, **tuned},
+        }
+        for key in PASSTHROUGH_FIELDS:
+            if self.raw.get(key) is not None:
+                req[key] = self.raw[key]
+        resources = self.resource_config()
+        if resources:
+            req["ResourceConfig"] = resources
+        if tags:
+            req["Tags"] = [dict(t) for t in tags]
+        return req
+
+
+# ---- definitions -----------------------------------------------------------------------------
+def _objective(value: Any, path: str) -> tuple[str, str]:
+    obj = _mapping(value, path)
+    metric = obj.get("MetricName")
+    if not isinstance(metric, str) or not metric:
+        raise ValidationError(
+            "give the objective's MetricName (a metric definition's Name)", f"{path}.MetricName"
+        )
+    kind = _choice(obj.get("Type"), OBJECTIVE_TYPES, f"{path}.Type")
+    return metric, kind
+
+
+def _metric_definitions(spec: Mapping[str, Any], path: str) -> tuple[dict[str, str], ...]:
+    raw = spec.get("MetricDefinitions")
+    if raw is None:
+        return ()
+    if not isinstance(raw, (list, tuple)):
+        raise ValidationError("must be a list of {Name, Regex}", path)
+    if len(raw) > MAX_METRIC_DEFINITIONS:
+        raise ValidationError(f"{len(raw)} given; at most {MAX_METRIC_DEFINITIONS} are allowed", path)
+    out: list[dict[str, str]] = []
+    names: set[str] = set()
+    for i, md in enumerate(raw):
+        p = f"{path}[{i}]"
+        md = _mapping(md, p)
+        name, regex = md.get("Name"), md.get("Regex")
+        if not isinstance(name, str) or not name:
+            raise ValidationError("every metric definition needs a Name", f"{p}.Name")
+        if not isinstance(regex, str) or not regex:
+            raise ValidationError(f"metric {name!r} needs a Regex with one capture group", f"{p}.Regex")
+        if name in names:
+            raise ValidationError(f"metric name {name!r} is defined twice; keep one", f"{p}.Name")
+        try:
+            re.compile(regex)
+        except re.error as exc:
+            raise ValidationError(
+                f"Regex {regex!r} does not compile ({exc}); fix the expression", f"{p}.Regex"
+            ) from None
+        problem = regex_problem(regex)
+        if problem:
+            raise ValidationError(problem, f"{p}.Regex")
+        names.add(name)
+        out.append({"Name": name, "Regex": regex})
+    return tuple(out)
+
+
+def _static(value: Any, path: str) -> dict[str, str]:
+    static = _mapping(value, path)
+    for key, v in static.items():
+        if not isinstance(v, str):
+            raise ValidationError(
+                f'static hyperparameter values are strings; give {_json_like(v)} as "{v}"', f"{path}.{key}"
+            )
+    return dict(static)
+
+
+def _json_like(v: Any) -> str:
+    return "true" if v is True else "false" if v is False else repr(v)
+
+
+def _ranges(value: Any, path: str) -> SearchSpace:
+    ranges = _mapping(value, path)
+    if ranges.get("AutoParameters"):
+        raise ValidationError(
+            "AutoParameters (Autotune) is not supported; give explicit Integer/Continuous/Categorical ranges",
+            f"{path}.AutoParameters",
+        )
+    space = SearchSpace.from_ranges(ranges, field=path)
+    if space.dim == 0:
+        raise ValidationError("give at least one hyperparameter range to tune", path)
+    return space
+
+
+def _resources(d: Mapping[str, Any], path: str) -> None:
+    rc, hp = d.get("ResourceConfig"), d.get("HyperParameterTuningResourceConfig")
+    if rc is not None and hp is not None:
+        raise ValidationError(
+            "give ResourceConfig or HyperParameterTuningResourceConfig, not both", f"{path}.ResourceConfig"
+        )
+    if rc is None and hp is None:
+        raise ValidationError(
+            "give ResourceConfig (InstanceType, InstanceCount, VolumeSizeInGB) or "
+            "HyperParameterTuningResourceConfig",
+            f"{path}.ResourceConfig",
+        )
+    if rc is not None:
+        rc = _mapping(rc, f"{path}.ResourceConfig")
+        if not rc.get("InstanceType") and not rc.get("InstanceGroups"):
+            raise ValidationError("give the InstanceType", f"{path}.ResourceConfig.InstanceType")
+        if rc.get("InstanceCount") is not None:
+            _int(rc["InstanceCount"], f"{path}.ResourceConfig.InstanceCount", lo=1, what="an integer >= 1")
+        return
+    hp_path = f"{path}.HyperParameterTuningResourceConfig"
+    hp = _mapping(hp, hp_path)
+    configs = hp.get("InstanceConfigs")
+    if configs:
+        mixed = [k for k in ("InstanceType", "InstanceCount", "VolumeSizeInGB") if hp.get(k) is not None]
+        if mixed:
+            raise ValidationError(
+                f"with InstanceConfigs do not give {', '.join(mixed)}; put them in each instance config",
+                f"{hp_path}.{mixed[0]}",
+            )
+        for i, ic in enumerate(configs):
+            _int(
+                _mapping(ic, f"{hp_path}.InstanceConfigs[{i}]").get("InstanceCount"),
+                f"{hp_path}.InstanceConfigs[{i}].InstanceCount",
+                lo=1,
+                what="an integer >= 1",
+            )
+        return
+    if not hp.get("InstanceType"):
+        raise ValidationError("give the InstanceType (or InstanceConfigs)", f"{hp_path}.InstanceType")
+    _int(hp.get("InstanceCount"), f"{hp_path}.InstanceCount", lo=1, what="an integer >= 1")
+
+
+def _definition(
+    d: Any,
+    path: str,
+    *,
+    name: str | None,
+    objective: tuple[str, str],
+    space: SearchSpace,
+) -> Definition:
+    d = _mapping(d, path)
+    algo_path = f"{path}.AlgorithmSpecification"
+    algo = _mapping(d.get("AlgorithmSpecification"), algo_path)
+    if not algo:
+        raise ValidationError("give the AlgorithmSpecification (TrainingImage, TrainingInputMode)", algo_path)
+    image, algorithm = algo.get("TrainingImage"), algo.get("AlgorithmName")
+    if bool(image) == bool(algorithm):
+        raise ValidationError(
+            "give exactly one of TrainingImage or AlgorithmName", f"{algo_path}.TrainingImage"
+        )
+    metrics = _metric_definitions(algo, f"{algo_path}.MetricDefinitions")
+    metric, kind = objective
+    names = [m["Name"] for m in metrics]
+    if image and not metrics:
+        raise ValidationError(
+            f"a TrainingImage needs MetricDefinitions; add {{Name: {metric!r}, Regex: ...}} so the tuner "
+            "can read the objective from the logs",
+            f"{algo_path}.MetricDefinitions",
+        )
+    if metrics and metric not in names:
+        raise ValidationError(
+            f"objective metric {metric!r} is not among the MetricDefinitions names {names}; "
+            "add a definition for it or change the objective's MetricName",
+            f"{algo_path}.MetricDefinitions",
+        )
+    regex = next((m["Regex"] for m in metrics if m["Name"] == metric), None)
+    if regex is not None and re.compile(regex).groups < 1:
+        idx = names.index(metric)
+        raise ValidationError(
+            f"the objective's Regex {regex!r} has no capture group; wrap the number in (...)",
+            f"{algo_path}.MetricDefinitions[{idx}].Regex",
+        )
+    for key in ("RoleArn", "OutputDataConfig", "StoppingCondition"):
+        if not d.get(key):
+            raise ValidationError(f"{key} is required in a training job definition; add it", f"{path}.{key}")
+    _resources(d, path)
+
+    static_path = f"{path}.StaticHyperParameters"
+    static = _static(d.get("StaticHyperParameters"), static_path)
+    both = sorted(set(static) & set(space.names))
+    if both:
+        raise ValidationError(
+            f"{both} are both static and tuned; remove them from StaticHyperParameters or from the ranges",
+            f"{static_path}.{both[0]}",
+        )
+    total = len(static) + space.dim
+    if total > MAX_HYPERPARAMETERS:
+        raise ValidationError(
+            f"{len(static)} static + {space.dim} tuned = {total} hyperparameters; at most "
+            f"{MAX_HYPERPARAMETERS} are allowed",
+            static_path,
+        )
+    retries = 0
+    if d.get("RetryStrategy") is not None:
+        rs_path = f"{path}.RetryStrategy.MaximumRetryAttempts"
+        retries = _int(
+            _mapping(d["RetryStrategy"], f"{path}.RetryStrategy").get("MaximumRetryAttempts"),
+            rs_path,
+            lo=1,
+            hi=MAX_RETRY_ATTEMPTS,
+            what=f"an integer between 1 and {MAX_RETRY_ATTEMPTS}",
+        )
+    return Definition(
+        name=name,
+        raw=d,
+        space=space,
+        static_hyperparameters=static,
+        metric_definitions=metrics,
+        objective_metric=metric,
+        objective_type=kind,
+        retry_attempts=retries,
+    )
+
+
+def _single(request: Mapping[str, Any], config: Mapping[str, Any]) -> Definition:
+    path = "TrainingJobDefinition"
+    d = _mapping(request["TrainingJobDefinition"], path)
+    top_obj, own_obj = config.get("HyperParameterTuningJobObjective"), d.get("TuningObjective")
+    if top_obj is None and own_obj is None:
+        raise ValidationError(
+            "give the objective (Type Maximize|Minimize and MetricName)",
+            f"{_CONFIG}.HyperParameterTuningJobObjective",
+        )
+    if top_obj is not None and own_obj is not None and dict(top_obj) != dict(own_obj):
+        raise ValidationError(
+            "differs from HyperParameterTuningJobConfig.HyperParameterTuningJobObjective; "
+            "give the objective once",
+            f"{path}.TuningObjective",
+        )
+    objective = (
+        _objective(top_obj, f"{_CONFIG}.HyperParameterTuningJobObjective")
+        if top_obj is not None
+        else _objective(own_obj, f"{path}.TuningObjective")
+    )
+    top_ranges, own_ranges = config.get("ParameterRanges"), d.get("HyperParameterRanges")
+    if top_ranges is not None and own_ranges is not None and dict(top_ranges) != dict(own_ranges):
+        raise ValidationError(
+            "differs from HyperParameterTuningJobConfig.ParameterRanges; give the ranges once",
+            f"{path}.HyperParameterRanges",
+        )
+    if top_ranges is None and own_ranges is None:
+        raise ValidationError("give the hyperparameter ranges to tune", f"{_CONFIG}.ParameterRanges")
+    space = (
+        _ranges(top_ranges, f"{_CONFIG}.ParameterRanges")
+        if top_ranges is not None
+        else _ranges(own_ranges, f"{path}.HyperParameterRanges")
+    )
+    return _definition(d, path, name=None, objective=objective, space=space)
+
+
+def _multi(request: Mapping[str, Any], config: Mapping[str, Any]) -> tuple[Definition, ...]:
+    path = "TrainingJobDefinitions"
+    defs = request["TrainingJobDefinitions"]
+    if not isinstance(defs, (list, tuple)) or not 1 <= len(defs) <= MAX_DEFINITIONS:
+        n = len(defs) if isinstance(defs, (list, tuple)) else 0
+        raise ValidationError(f"{n} definitions given; give 1 to {MAX_DEFINITIONS}", path)
+    for key, what in (
+        ("HyperParameterTuningJobObjective", "TuningObjective"),
+        ("ParameterRanges", "HyperParameterRanges"),
+    ):
+        if config.get(key) is not None:
+            raise ValidationError(
+                f"with TrainingJobDefinitions each definition gives its own {what}; remove {key}",
+                f"{_CONFIG}.{key}",
+            )
+    out: list[Definition] = []
+    seen: set[str] = set()
+    for i, d in enumerate(defs):
+        p = f"{path}[{i}]"
+        d = _mapping(d, p)
+        name = _check_name(d.get("DefinitionName"), f"{p}.DefinitionName", DEFINITION_NAME_PATTERN, 64)
+        if name in seen:
+            raise ValidationError(
+                f"DefinitionName {name!r} repeats; give each definition its own name", f"{p}.DefinitionName"
+            )
+        seen.add(name)
+        if d.get("TuningObjective") is None:
+            raise ValidationError(
+                "each definition needs a TuningObjective (Type, MetricName)", f"{p}.TuningObjective"
+            )
+        if d.get("HyperParameterRanges") is None:
+            raise ValidationError("each definition needs HyperParameterRanges", f"{p}.HyperParameterRanges")
+        objective = _objective(d["TuningObjective"], f"{p}.TuningObjective")
+        space = _ranges(d["HyperParameterRanges"], f"{p}.HyperParameterRanges")
+        out.append(_definition(d, p, name=name, objective=objective, space=space))
+    kinds = {d.objective_type for d in out}
+    if len(kinds) > 1:
+        first = out[0].objective_type
+        bad = next(i for i, d in enumerate(out) if d.objective_type != first)
+        raise ValidationError(
+            f"every definition must {first} (the best job is chosen across definitions); "
+            "make the Types agree",
+            f"{path}[{bad}].TuningObjective.Type",
+        )
+    return tuple(out)
