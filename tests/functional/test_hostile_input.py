@@ -3,7 +3,7 @@
 * A refused request stores at most the Failed job record (with the refusal as FailureReason) and
   never a trial, a claim or an InProgress job (hypothesis, mutated example requests).
 * A trial whose logs cannot be parsed within the metric budgets gets a FailureReason that says so
-  (xfail: service/tuning.py does not read ``MetricSeries.error`` yet).
+  (``MetricSeries.error``).
 * ``tuner validate`` / ``tuner local`` with a missing file, invalid JSON or a non-object exit
   non-zero with one clear line on stderr.
 """

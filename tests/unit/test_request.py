@@ -790,17 +790,29 @@ def test_training_job_request_accepts_static_values_unchanged_but_not_changed() 
         d.training_job_request("j", {"epochs": "6", "lr": "0.01"}, None)
 
 
-def test_request_module_is_pure() -> None:
-    """core.request must not import botocore or boto3 (it runs in the pure core)."""
+def _core_modules() -> list[Path]:
+    import tuner.core as core
+
+    return sorted(Path(core.__file__).parent.rglob("*.py"))
+
+
+@pytest.mark.parametrize("path", _core_modules(), ids=lambda p: p.name)
+def test_every_core_module_is_pure(path: Path) -> None:
+    """The pure core (request parsing, spaces, strategies, the GP) imports no AWS SDK and nothing
+    from the adapters, the service or the offline harness."""
     import ast
 
-    import tuner.core.request as mod
-
-    tree = ast.parse(Path(mod.__file__).read_text())
+    tree = ast.parse(path.read_text())
     imported = {
         (n.module or "") if isinstance(n, ast.ImportFrom) else a.name
         for n in ast.walk(tree)
         if isinstance(n, (ast.Import, ast.ImportFrom))
         for a in (n.names if isinstance(n, ast.Import) else [n])
     }
-    assert not any(m.split(".")[0] in {"botocore", "boto3"} for m in imported)
+    assert not any(m.split(".")[0] in {"botocore", "boto3"} for m in imported), imported
+    assert not any(m.startswith(("tuner.aws", "tuner.service", "tuner.local")) for m in imported), imported
+
+
+def test_the_request_modules_are_part_of_the_core() -> None:
+    names = {p.name for p in _core_modules()}
+    assert {"request.py", "request_definitions.py", "request_checks.py"} <= names
