@@ -33,6 +33,7 @@ class TunerStack(Stack):
         sweeper_interval: Duration = DEFAULT_SWEEPER_INTERVAL,
         retry_interval: Duration = DEFAULT_RETRY_INTERVAL,
         worker_wait_timeout: Duration = DEFAULT_WORKER_WAIT_TIMEOUT,
+        lap_trials: int = constants.DEFAULT_LAP_TRIALS,
         log_level: str = "INFO",
         **kwargs: Any,
     ) -> None:
@@ -46,6 +47,7 @@ class TunerStack(Stack):
             sweeper_interval=sweeper_interval,
             retry_interval=retry_interval,
             worker_wait_timeout=worker_wait_timeout,
+            lap_trials=lap_trials,
             log_level=log_level,
         )
         tuner = self.tuner

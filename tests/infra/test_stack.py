@@ -77,3 +77,24 @@ def test_context_props(tmp_path):
     with pytest.raises(ValueError, match="at least 1 s"):
         stack_props(cdk.App(outdir=str(tmp_path), context={"tuner:retryIntervalSeconds": 0}))
     assert "synthesizer" in stack_props(cdk.App(outdir=str(tmp_path), context={"tuner:local": "true"}))
+
+
+def test_lap_trials_context_reaches_create_job(tmp_path):
+    import aws_cdk as cdk
+    from aws_cdk.assertions import Match, Template
+    from tuner import constants
+
+    from stacks.app_context import stack_props
+    from stacks.tuner_stack import TunerStack
+
+    assert stack_props(cdk.App(outdir=str(tmp_path), context={"tuner:lapTrials": "250"}))["lap_trials"] == 250
+    with pytest.raises(ValueError, match="tuner:lapTrials=0"):
+        stack_props(cdk.App(outdir=str(tmp_path), context={"tuner:lapTrials": 0}))
+    app = cdk.App(outdir=str(tmp_path), context={"tuner:nag": "false"})
+    stack = TunerStack(app, "Laps", lap_trials=250)
+    Template.from_stack(stack).has_resource_properties(
+        "AWS::Lambda::Function",
+        {"Environment": {"Variables": Match.object_like({constants.ENV_LAP_TRIALS: "250"})}},
+    )
+    with pytest.raises(ValueError, match="at least one trial"):
+        TunerStack(cdk.App(outdir=str(tmp_path / "b"), context={"tuner:nag": "false"}), "Bad", lap_trials=0)
