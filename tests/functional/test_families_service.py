@@ -254,6 +254,27 @@ def test_a_failed_start_releases_the_lock_and_forgets_the_job(env, monkeypatch):
     assert item["running"] is None and item["jobs"] == []
 
 
+def test_a_lock_whose_start_has_not_happened_yet_is_busy_then_taken_over(env):
+    """The lock is taken before StartExecution: a concurrent retune in between must not read the
+    missing execution as a dead job (that started two jobs); after the grace period it is one."""
+    from tuner.aws.families import _key as family_key
+    from tuner.service import families as families_module
+
+    env.register(family_spec())
+    assert env.families.acquire("churn", "churn-crashed", previous=None, jobs=[])  # its Lambda then died
+    with pytest.raises(FamilyBusyError, match="churn-crashed"):
+        env.retune("churn")
+    env.families.ddb.update_item(
+        TableName=env.families.table,
+        Key=family_key("churn"),
+        UpdateExpression="SET running_since = :t",
+        ExpressionAttributeValues={":t": {"S": "2025-05-01T00:00:00+00:00"}},
+    )
+    assert families_module.START_GRACE_SECONDS <= 3600
+    taken = env.retune("churn")  # the start never happened: the lock is taken over
+    assert env.families.get("churn")["running"] == taken["HyperParameterTuningJobName"]
+
+
 def test_the_job_ended_event_releases_the_lock_and_starts_the_deferred_retune(env):
     env.register(family_spec())
     first = env.retune("churn")["HyperParameterTuningJobName"]

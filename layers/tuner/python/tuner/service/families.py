@@ -39,6 +39,22 @@ from tuner.core.families import (
 from tuner.core.request import MAX_WARM_START_PARENTS
 from tuner.errors import ValidationError
 
+# How long a family's lock may name a tuning job whose execution does not exist yet: the lock is
+# taken first, StartExecution follows; a concurrent retune must not take over in between.
+START_GRACE_SECONDS = 60.0
+
+
+def _within_grace(since: str | None) -> bool:
+    if not since:
+        return False
+    try:
+        taken = datetime.fromisoformat(since)
+    except ValueError:
+        return False
+    if taken.tzinfo is None:
+        taken = taken.replace(tzinfo=UTC)
+    return (datetime.now(UTC) - taken).total_seconds() < START_GRACE_SECONDS
+
 log = logging.getLogger(__name__)
 
 RECENT_JOBS = 20  # parents are chosen among the family's latest jobs
@@ -97,7 +113,7 @@ class FamilyService:
     def delete(self, name: str) -> None:
         """Forget the family (its tuning jobs stay). Refused while one of its retunes runs."""
         item = self._item(name)
-        if item["running"] and self._status(item["running"]) not in TERMINAL:
+        if item["running"] and self._status(item["running"], item["running_since"]) not in TERMINAL:
             raise FamilyBusyError(
                 f"family {name!r} is running tuning job {item['running']!r}; stop it or wait, then delete"
             )
@@ -123,7 +139,7 @@ class FamilyService:
         if item["running"]:
             out["RunningTuningJob"] = {
                 "HyperParameterTuningJobName": item["running"],
-                "HyperParameterTuningJobStatus": self._status(item["running"]),
+                "HyperParameterTuningJobStatus": self._status(item["running"], item["running_since"]),
                 "Since": item["running_since"],
             }
         return out
@@ -152,7 +168,7 @@ class FamilyService:
             family = parse_family(item["spec"])
             running = item["running"]
             if running:
-                status = self._status(running)
+                status = self._status(running, item["running_since"])
                 if status not in TERMINAL:
                     return self._busy(name, running, status, trigger, checked, defer_if_busy)
             request = next_request(family, self.clock(), self._candidates(family, item["jobs"]), checked)
@@ -196,9 +212,11 @@ class FamilyService:
         log.info("family %s: %s still %s; retune (%s) deferred", name, running, status, trigger)
         return {"FamilyName": name, "Deferred": True, "RunningTuningJob": running, "Trigger": trigger}
 
-    def _status(self, job: str) -> str:
+    def _status(self, job: str, since: str | None = None) -> str:
         """The tuning job's status from its job item; before the state machine wrote it, from the
-        execution (RUNNING -> InProgress; missing or ended -> Failed: it will never run)."""
+        execution (RUNNING -> InProgress; ended -> Failed: it will never run). A missing execution
+        is "starting" for ``START_GRACE_SECONDS`` after the lock was taken at ``since`` (the lock is
+        taken before StartExecution), then Failed: its start never happened."""
         record = self.tuning.store.get_job(job)
         if record is not None:
             return str(record.status)
@@ -207,8 +225,8 @@ class FamilyService:
         arn = self.state_machine_arn.replace(":stateMachine:", ":execution:") + f":{job}"
         try:
             status = self.sfn.describe_execution(executionArn=arn)["status"]
-        except Exception:  # ExecutionDoesNotExist: the start never happened
-            return "Failed"
+        except Exception:  # ExecutionDoesNotExist: not started yet, or the start never happened
+            return "InProgress" if _within_grace(since) else "Failed"
         return "InProgress" if status == "RUNNING" else "Failed"
 
     def _candidates(self, family: Family, jobs: list[str]) -> list[ParentSummary]:
