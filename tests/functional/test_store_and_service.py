@@ -202,3 +202,41 @@ def test_steps_read_the_trial_list_only_when_they_need_it(aws, strategy, retries
         assert counting.lists >= 3 * reads_per_step
     else:
         assert counting.lists == 0
+
+
+def test_a_warm_start_parent_is_read_once_per_container(aws):
+    """A terminal parent's trials never change: proposals read them once, then check the job item."""
+    from tuner.core.records import TrialRecord
+
+    svc = build_service("tuner", session=aws)
+    parent = request("parent", Strategy="Bayesian")
+    del parent["TrainingJobDefinition"]["RetryStrategy"]
+    svc.create_job(parent, execution_arn=EXEC_ARN + "parent")
+    for n in range(1, 4):
+        svc.store.put_trial(TrialRecord(
+            job="parent", number=n, params={"max_depth": str(n + 2), "eta": "0.1", "subsample": "0.8",
+                                            "booster": "gbtree"},
+            training_job_name=f"parent-00{n}-0000000{n}", status="Completed", objective_status="Succeeded",
+            final_objective=0.5 + n / 10, recorded=True,
+        ))
+    svc.store.update_job("parent", status="Completed", ended="2026-11-28T00:00:00+00:00")
+    child = request("child", Strategy="Bayesian")
+    del child["TrainingJobDefinition"]["RetryStrategy"]
+    child["WarmStartConfig"] = {
+        "ParentHyperParameterTuningJobs": [{"HyperParameterTuningJobName": "parent"}],
+        "WarmStartType": "TransferLearning",
+    }
+    svc.create_job(child, execution_arn=EXEC_ARN + "child")
+    reads: list[str] = []
+    original = svc.store.list_trials
+
+    def counting(name):
+        reads.append(name)
+        return original(name)
+
+    svc.store.list_trials = counting
+    for worker in (1, 2, 3):
+        svc.next_trial("child", worker, 0, f"token-{worker}")
+    assert reads.count("parent") == 1 and reads.count("child") >= 3
+    # the parent's three results reached every proposal (not only the first)
+    assert len(svc._parent_observations(svc._load("child")[1])) == 3

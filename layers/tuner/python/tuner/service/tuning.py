@@ -99,6 +99,9 @@ class TuningService:
         self.tokens = tokens
         self.events = events
         self.clock = clock
+        # Warm-start parents are terminal: their trials no longer change. Kept per (name, ended)
+        # for the life of the Lambda container instead of read again at every proposal.
+        self._parent_cache: dict[str, tuple[str, list[TrialRecord]]] = {}
 
     # ---- create ---------------------------------------------------------------------------
     def create_job(
@@ -390,8 +393,21 @@ class TuningService:
         """Warm start: the parents' scored trials, read at proposal time (nothing is copied)."""
         trials: list[TrialRecord] = []
         for parent in parent_names(req.warm_start):
-            trials.extend(self.store.list_trials(parent))
+            trials.extend(self._terminal_trials(parent))
         return warm_observations(req, trials) if trials else []
+
+    def _terminal_trials(self, name: str) -> list[TrialRecord]:
+        """A terminal job's trials: one read per container (a job item read checks the cache)."""
+        job = self.store.get_job(name)
+        if job is None or job.status not in TERMINAL_JOB or not job.ended:
+            return self.store.list_trials(name)
+        cached = self._parent_cache.get(name)
+        if cached is not None and cached[0] == job.ended:
+            return cached[1]
+        trials = self.store.list_trials(name)
+        if all(t.recorded for t in trials):  # a Failed job's stopped trials may still be recorded
+            self._parent_cache[name] = (job.ended, trials)
+        return trials
 
     # ---- results ------------------------------------------------------------------------------
     def record_training_job(self, training_job: str) -> dict[str, Any]:
