@@ -5,7 +5,6 @@ import math
 
 import numpy as np
 import pytest
-
 from tuner.core.space import SearchSpace, param_from_range
 from tuner.errors import ValidationError
 

@@ -20,9 +20,10 @@ import sys
 import threading
 import traceback
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
-from typing import Any, Callable
+from typing import Any
 
 from tuner.errors import TransientBackendError
 
@@ -59,7 +60,7 @@ class InProcessLambdas:
         self.invocations: list[tuple[str, bool]] = []  # (function name, errored)
         self.errors: list[tuple[str, str]] = []  # (function name, traceback) of handler errors
 
-    def install(self) -> "InProcessLambdas":
+    def install(self) -> InProcessLambdas:
         from moto.awslambda.models import LambdaFunction
 
         if self._original is None:
@@ -79,7 +80,7 @@ class InProcessLambdas:
             LambdaFunction._invoke_lambda = self._original  # type: ignore[method-assign]
             self._original = None
 
-    def __enter__(self) -> "InProcessLambdas":
+    def __enter__(self) -> InProcessLambdas:
         return self.install()
 
     def __exit__(self, *exc: Any) -> None:

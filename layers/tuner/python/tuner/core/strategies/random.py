@@ -1,7 +1,7 @@
 """Random search: every coordinate uniform on the scaled axis (log, reverse-log, integer cells)."""
 from __future__ import annotations
 
-from typing import Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 from tuner.core.space import config_key
 from tuner.core.strategies.base import Observation, Strategy, trial_rng
