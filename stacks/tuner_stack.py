@@ -2,54 +2,29 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import inspect
 from typing import Any
 
-from aws_cdk import CfnOutput, Duration, RemovalPolicy, Stack
-from aws_cdk import aws_logs as logs
+from aws_cdk import CfnOutput, Stack
 from constructs import Construct
 from tuner import constants
 
 from stacks.nag import acknowledge_findings
-from stacks.tuner_construct import (
-    DEFAULT_RETRY_INTERVAL,
-    DEFAULT_SWEEPER_INTERVAL,
-    DEFAULT_WORKER_WAIT_TIMEOUT,
-    TunerConstruct,
-)
+from stacks.tuner_construct import TunerConstruct
+
+# The construct's own settings, read from its signature: a new construct prop reaches the stack
+# without a second list to keep in step (a prop missing here once fell through to Stack).
+TUNER_PROPS = frozenset(inspect.signature(TunerConstruct.__init__).parameters) - {"self", "scope", "construct_id"}
 
 
 class TunerStack(Stack):
-    """The tuner service as a stack. Keyword props go to ``TunerConstruct``; ``**kwargs`` to ``Stack``."""
+    """The tuner service as a stack. Keyword arguments that ``TunerConstruct`` takes (its settings:
+    ``allowed_execution_role_arns``, ``lap_trials``, ...) go to it; the rest to ``Stack``."""
 
-    def __init__(
-        self,
-        scope: Construct,
-        construct_id: str = constants.DEFAULT_STACK_NAME,
-        *,
-        allowed_execution_role_arns: Sequence[str] | None = None,
-        removal_policy: RemovalPolicy = RemovalPolicy.RETAIN,
-        log_retention: logs.RetentionDays = logs.RetentionDays.THREE_MONTHS,
-        sweeper_interval: Duration = DEFAULT_SWEEPER_INTERVAL,
-        retry_interval: Duration = DEFAULT_RETRY_INTERVAL,
-        worker_wait_timeout: Duration = DEFAULT_WORKER_WAIT_TIMEOUT,
-        lap_trials: int = constants.DEFAULT_LAP_TRIALS,
-        log_level: str = "INFO",
-        **kwargs: Any,
-    ) -> None:
+    def __init__(self, scope: Construct, construct_id: str = constants.DEFAULT_STACK_NAME, **kwargs: Any) -> None:
+        tuner_props = {k: kwargs.pop(k) for k in list(kwargs) if k in TUNER_PROPS}
         super().__init__(scope, construct_id, **kwargs)
-        self.tuner = TunerConstruct(
-            self,
-            "Tuner",
-            allowed_execution_role_arns=allowed_execution_role_arns,
-            removal_policy=removal_policy,
-            log_retention=log_retention,
-            sweeper_interval=sweeper_interval,
-            retry_interval=retry_interval,
-            worker_wait_timeout=worker_wait_timeout,
-            lap_trials=lap_trials,
-            log_level=log_level,
-        )
+        self.tuner = TunerConstruct(self, "Tuner", **tuner_props)
         tuner = self.tuner
         outputs = {
             constants.OUTPUT_STATE_MACHINE_ARN: (
