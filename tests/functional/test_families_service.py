@@ -18,6 +18,8 @@ from tuner.errors import ValidationError
 from tuner.service.families import FamilyService, parse_event
 from tuner.service.runtime import build_service
 
+from tests.functional.tables import create_tuner_table
+
 REGION = "us-east-1"
 IMAGE = "123456789012.dkr.ecr.us-east-1.amazonaws.com/quick:latest"
 ROLE = "arn:aws:iam::123456789012:role/SageMakerExecutionRole"
@@ -88,27 +90,7 @@ def env():
     with mock_aws():
         session = boto3.session.Session(region_name=REGION)
         ddb = session.client("dynamodb")
-        ddb.create_table(
-            TableName="tuner",
-            BillingMode="PAY_PER_REQUEST",
-            AttributeDefinitions=[
-                {"AttributeName": n, "AttributeType": "S"} for n in ("pk", "sk", "kind", "created")
-            ],
-            KeySchema=[
-                {"AttributeName": "pk", "KeyType": "HASH"},
-                {"AttributeName": "sk", "KeyType": "RANGE"},
-            ],
-            GlobalSecondaryIndexes=[
-                {
-                    "IndexName": "by-kind",
-                    "KeySchema": [
-                        {"AttributeName": "kind", "KeyType": "HASH"},
-                        {"AttributeName": "created", "KeyType": "RANGE"},
-                    ],
-                    "Projection": {"ProjectionType": "ALL"},
-                }
-            ],
-        )
+        create_tuner_table(ddb)
         sfn = session.client("stepfunctions")
         machine = sfn.create_state_machine(
             name="Tuner",

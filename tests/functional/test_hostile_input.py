@@ -28,31 +28,11 @@ from tuner.core.request import parse_request
 from tuner.errors import DuplicateTuningJobError, ValidationError
 from tuner.service.tuning import MAX_REASON, TuningService
 
+from tests.functional.tables import create_tuner_table
 from tests.unit.test_fuzz_request import SEEDS, mutated
 
 EXEC_ARN = "arn:aws:states:us-east-1:123456789012:execution:Tuner:"
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def _create_table(ddb, name: str) -> None:
-    ddb.create_table(
-        TableName=name,
-        BillingMode="PAY_PER_REQUEST",
-        AttributeDefinitions=[
-            {"AttributeName": n, "AttributeType": "S"} for n in ("pk", "sk", "kind", "created")
-        ],
-        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
-        GlobalSecondaryIndexes=[
-            {
-                "IndexName": "by-kind",
-                "KeySchema": [
-                    {"AttributeName": "kind", "KeyType": "HASH"},
-                    {"AttributeName": "created", "KeyType": "RANGE"},
-                ],
-                "Projection": {"ProjectionType": "ALL"},
-            }
-        ],
-    )
 
 
 @pytest.fixture(scope="module")
@@ -78,7 +58,7 @@ _tables = itertools.count()
 def test_a_refused_request_stores_at_most_the_failed_job(ddb, request):
     # GIVEN an empty table WHEN the service creates the job (as the CreateTuningJob step does)
     table = f"t{next(_tables)}"
-    _create_table(ddb, table)
+    create_tuner_table(ddb, table)
     service = TuningService(DynamoStore(table, ddb))
     original = copy.deepcopy(request)
     try:
@@ -105,7 +85,7 @@ def test_a_refused_request_stores_at_most_the_failed_job(ddb, request):
 
 
 def test_a_refused_request_under_a_taken_name_leaves_the_stored_job_alone(ddb):
-    _create_table(ddb, "taken")
+    create_tuner_table(ddb, "taken")
     service = TuningService(DynamoStore("taken", ddb))
     good = copy.deepcopy(SEEDS[0])
     service.create_job(good, execution_arn=EXEC_ARN + "first")
@@ -149,7 +129,7 @@ class _Logs:
 
 
 def _one_trial(ddb, table: str, regex: str, lines) -> tuple[TuningService, str, int]:
-    _create_table(ddb, table)
+    create_tuner_table(ddb, table)
     request = copy.deepcopy(SEEDS[0])
     request["HyperParameterTuningJobName"] = table
     algo = (request.get("TrainingJobDefinition") or request["TrainingJobDefinitions"][0])[
@@ -262,7 +242,7 @@ def _huge_refused_request(name: str) -> dict:
 
 
 def test_a_refused_request_near_the_payload_limit_still_stores_its_failed_job(ddb):
-    _create_table(ddb, "huge")
+    create_tuner_table(ddb, "huge")
     request = _huge_refused_request("huge")
     assert len(json.dumps(request)) < 256 * 1024
     service = TuningService(DynamoStore("huge", ddb))

@@ -14,6 +14,8 @@ from tuner.core.records import JobRecord, TrialRecord
 from tuner.errors import DuplicateTuningJobError, ValidationError
 from tuner.service.runtime import build_service
 
+from tests.functional.tables import create_tuner_table
+
 EVENTS = Path(__file__).resolve().parents[1] / "events"
 EXEC_ARN = "arn:aws:states:us-east-1:123456789012:execution:Tuner:"
 
@@ -25,17 +27,7 @@ def aws():
     atomic.install()
     with mock_aws():
         ddb = boto3.client("dynamodb", region_name="us-east-1")
-        ddb.create_table(
-            TableName="tuner",
-            BillingMode="PAY_PER_REQUEST",
-            AttributeDefinitions=[{"AttributeName": n, "AttributeType": "S"} for n in ("pk", "sk", "kind", "created")],
-            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
-            GlobalSecondaryIndexes=[{
-                "IndexName": "by-kind",
-                "KeySchema": [{"AttributeName": "kind", "KeyType": "HASH"}, {"AttributeName": "created", "KeyType": "RANGE"}],
-                "Projection": {"ProjectionType": "ALL"},
-            }],
-        )
+        create_tuner_table(ddb)
         yield boto3.session.Session(region_name="us-east-1")
     atomic.uninstall()
 

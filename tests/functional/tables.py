@@ -1,0 +1,27 @@
+"""The tuner's DynamoDB table as the stack creates it (pk/sk, the sparse ``by-kind`` index), for
+tests that run the service on moto without deploying the stack."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tuner.aws.store import INDEX
+
+
+def create_tuner_table(ddb: Any, name: str = "tuner") -> None:
+    ddb.create_table(
+        TableName=name,
+        BillingMode="PAY_PER_REQUEST",
+        AttributeDefinitions=[{"AttributeName": n, "AttributeType": "S"} for n in ("pk", "sk", "kind", "created")],
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+        GlobalSecondaryIndexes=[
+            {
+                "IndexName": INDEX,
+                "KeySchema": [
+                    {"AttributeName": "kind", "KeyType": "HASH"},
+                    {"AttributeName": "created", "KeyType": "RANGE"},
+                ],
+                "Projection": {"ProjectionType": "ALL"},
+            }
+        ],
+    )
