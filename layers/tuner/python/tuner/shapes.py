@@ -251,17 +251,9 @@ def _walk(value: Any, shape: Any, path: str, out: list[tuple[str, str]], *, outp
         if rx is not None and rx.fullmatch(value) is None:
             out.append((path, f"{value!r:.80} does not match the pattern {pat}; give {describe(shape)}"))
         return
-    if t in ("integer", "long"):
-        if isinstance(value, bool) or not isinstance(value, int):
-            if output:
-                out.append(
-                    (path, f"wrong type {type(value).__name__} ({value!r:.60}); give {describe(shape)}")
-                )
-            return
-        _check_value(value, shape, path, out, check_min=output)
-        return
-    if t in ("float", "double"):
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
+    if t in ("integer", "long", "float", "double"):
+        kinds = int if t in ("integer", "long") else (int, float)
+        if isinstance(value, bool) or not isinstance(value, kinds):
             if output:
                 out.append(
                     (path, f"wrong type {type(value).__name__} ({value!r:.60}); give {describe(shape)}")
