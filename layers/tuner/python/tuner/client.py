@@ -39,6 +39,7 @@ from typing import Any
 
 from tuner import constants
 from tuner.errors import DuplicateTuningJobError, TuningError, TuningJobNotFoundError, ValidationError
+from tuner.stack_outputs import StackOutputs
 
 OPERATIONS = {
     "create_hyper_parameter_tuning_job": "CreateHyperParameterTuningJob",
@@ -79,7 +80,7 @@ def _aware(value: Any) -> datetime | None:
     return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
-class TunerClient:
+class TunerClient(StackOutputs):
     """boto3-style SageMaker client for the tuner stack. See the module docstring.
 
     ``region_name``: the stack's region (default: the session's). ``stack_name``: the CloudFormation
@@ -168,18 +169,6 @@ class TunerClient:
                     "DescribeStacks",
                 )
         return self._outputs
-
-    @property
-    def state_machine_arn(self) -> str:
-        return self.outputs[constants.OUTPUT_STATE_MACHINE_ARN]
-
-    @property
-    def table_name(self) -> str:
-        return self.outputs[constants.OUTPUT_TABLE_NAME]
-
-    @property
-    def bucket_name(self) -> str | None:
-        return self.outputs.get(constants.OUTPUT_BUCKET_NAME)
 
     @property
     def service(self) -> Any:

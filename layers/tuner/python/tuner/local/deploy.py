@@ -24,6 +24,7 @@ from typing import Any
 
 from tuner import constants
 from tuner.errors import TuningError
+from tuner.stack_outputs import StackOutputs
 
 ACCOUNT = "123456789012"
 
@@ -95,23 +96,12 @@ def _zip_dir(src: Path, dest: Path) -> None:
 
 
 @dataclass
-class Deployment:
+class Deployment(StackOutputs):
     stack_name: str
     outputs: dict[str, str]
     template: dict[str, Any]
     assembly: Path
 
-    @property
-    def state_machine_arn(self) -> str:
-        return self.outputs[constants.OUTPUT_STATE_MACHINE_ARN]
-
-    @property
-    def table_name(self) -> str:
-        return self.outputs[constants.OUTPUT_TABLE_NAME]
-
-    @property
-    def bucket_name(self) -> str:
-        return self.outputs[constants.OUTPUT_BUCKET_NAME]
 
 
 def _substitute(text: str, region: str) -> str:

@@ -127,7 +127,7 @@ class LocalTuner:
         """Upload local sources/data named in the request (as the SageMaker SDK does)."""
         from tuner.local.sources import prepare_request_sources
 
-        assert self.deployment is not None
+        assert self.deployment is not None and self.deployment.bucket_name is not None
         name = request.get("HyperParameterTuningJobName", "job")
         self._create_output_buckets(request)
         return prepare_request_sources(
