@@ -6,9 +6,11 @@ Context (``-c key=value`` or cdk.json):
                             CreateTrainingJob. Default: arn:aws:iam::<account>:role/*SageMaker*
                             (every role of the account whose name contains "SageMaker").
   tuner:local=true          no bootstrap-version rule (the offline harness deploys into moto).
-  tuner:workerWaitSeconds     how long a worker waits on a training job's token before its step
+  tuner:lapWaitSeconds        how long a lap waits on a training job's token before its step
                               checks again (default 3600; the offline harness uses 20).
-  tuner:lapTrials             trials per lap, one child execution of the workers' distributed Map
+                              tuner:workerWaitSeconds is its deprecated alias (read when
+                              tuner:lapWaitSeconds is not given).
+  tuner:lapTrials             trials per lap, one child execution of the distributed Map RunLaps
                               (default 1000: about 10,000 of an execution's 25,000 history events).
   tuner:retryIntervalSeconds  first wait of every Lambda task's Retry (default 1; backoff 2, 6 tries).
   tuner:nag=false           skip the cdk-nag AwsSolutions checks (on by default).

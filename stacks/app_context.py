@@ -10,7 +10,9 @@ CTX_ROLES = "allowedExecutionRoleArns"
 CTX_LOCAL = "tuner:local"
 CTX_NAG = "tuner:nag"
 CTX_RETRY_INTERVAL = "tuner:retryIntervalSeconds"
-CTX_WORKER_WAIT = "tuner:workerWaitSeconds"
+CTX_LAP_WAIT = "tuner:lapWaitSeconds"
+# Deprecated alias of ``tuner:lapWaitSeconds`` (its name before laps), still read; the new key wins.
+CTX_LAP_WAIT_DEPRECATED = "tuner:workerWaitSeconds"
 CTX_LAP_TRIALS = "tuner:lapTrials"
 
 
@@ -23,8 +25,11 @@ def _flag(app: cdk.App, key: str, default: bool) -> bool:
 
 def stack_props(app: cdk.App) -> dict[str, Any]:
     """``allowedExecutionRoleArns`` (comma list); ``tuner:retryIntervalSeconds`` (whole seconds,
-    at least 1: the first wait of every Lambda task's Retry); with ``tuner:local=true``, a
-    synthesizer without the bootstrap-version rule (moto's CloudFormation cannot evaluate it)."""
+    at least 1: the first wait of every Lambda task's Retry); ``tuner:lapWaitSeconds`` (whole
+    seconds, at least 1: how long a lap waits on a training job's token; ``tuner:workerWaitSeconds``
+    is its deprecated alias, read when the new key is absent); ``tuner:lapTrials``; with
+    ``tuner:local=true``, a synthesizer without the bootstrap-version rule (moto's CloudFormation
+    cannot evaluate it)."""
     props: dict[str, Any] = {}
     roles = app.node.try_get_context(CTX_ROLES)
     if roles:
@@ -36,11 +41,14 @@ def stack_props(app: cdk.App) -> dict[str, Any]:
         if seconds < 1:
             raise ValueError(f"{CTX_RETRY_INTERVAL}={interval!r}: Step Functions retries wait at least 1 s")
         props["retry_interval"] = cdk.Duration.seconds(seconds)
-    wait = app.node.try_get_context(CTX_WORKER_WAIT)
+    wait_key, wait = CTX_LAP_WAIT, app.node.try_get_context(CTX_LAP_WAIT)
+    if wait is None:
+        wait_key, wait = CTX_LAP_WAIT_DEPRECATED, app.node.try_get_context(CTX_LAP_WAIT_DEPRECATED)
     if wait is not None:
         if int(wait) < 1:
-            raise ValueError(f"{CTX_WORKER_WAIT}={wait!r}: give a whole number of seconds >= 1")
-        props["worker_wait_timeout"] = cdk.Duration.seconds(int(wait))
+            alias = f" (deprecated alias of {CTX_LAP_WAIT})" if wait_key == CTX_LAP_WAIT_DEPRECATED else ""
+            raise ValueError(f"{wait_key}={wait!r}{alias}: give a whole number of seconds >= 1")
+        props["lap_wait_timeout"] = cdk.Duration.seconds(int(wait))
     lap = app.node.try_get_context(CTX_LAP_TRIALS)
     if lap is not None:
         if int(lap) < 1:

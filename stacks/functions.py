@@ -6,7 +6,7 @@ same table. Keys are the entries of ``tuner.constants.LAMBDAS``; the code of eac
 
 Layers: every function gets the ``tuner`` layer. The ``scientific`` layer (numpy + scipy, by far
 the largest part of any function) goes to each function whose handler can import numpy/scipy.
-Today that is all six: ``tuner.service.tuning`` imports the pure core (``tuner.core.space`` ->
+Today that is every one of them: ``tuner.service.tuning`` imports the pure core (``tuner.core.space`` ->
 numpy) at module level, so even ``finalize`` and ``fail_job`` load numpy. ``tests/infra`` checks
 this statically (the handler's import closure through the ``tuner`` package): drop the layer from
 a function only once its handler no longer reaches numpy/scipy, and that test will say so.

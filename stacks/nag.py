@@ -99,7 +99,7 @@ def acknowledge_findings(tuner: TunerConstruct) -> None:
         acknowledge(
             tuner.state_machine,
             f"IAM5[Resource::arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:{name}{suffix}]",
-            "The workers' distributed Map manages its own child executions (laps) of this state machine "
+            "The RunLaps distributed Map manages its own child executions (laps) of this state machine "
             "only; their names are made by Step Functions at run time.",
         )
     if tuner.uses_default_execution_roles:

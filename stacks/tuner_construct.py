@@ -30,7 +30,7 @@ from tuner import constants
 
 from stacks.functions import CODE_EXCLUDE, FUNCTIONS, SCIENTIFIC, TUNER
 from stacks.retuning import DataTrigger, RetuneSchedule, Retuning
-from stacks.workflow import build_definition
+from stacks.workflow import DEFAULT_LAP_WAIT_TIMEOUT, build_definition
 
 ROOT = Path(__file__).resolve().parent.parent
 LAMBDAS_DIR = ROOT / "lambdas"
@@ -38,7 +38,7 @@ TUNER_LAYER_DIR = ROOT / "layers" / "tuner"
 SCIENTIFIC_LAYER_DIR = ROOT / "build" / "layers" / "scientific"
 RUNTIME = lambda_.Runtime.PYTHON_3_12  # the scientific layer's wheels are built for CPython 3.12
 
-# Functions that touch each resource (all six use the table).
+# Functions that touch each resource (every tuner Lambda uses the table).
 BUCKET_USERS = ("create_job", "next_trial", "training_event")
 TRAINING_JOB_READERS = ("next_trial", "training_event", "sweeper")  # describe/stop jobs, read their logs
 TASK_TOKEN_SENDERS = ("next_trial", "training_event", "sweeper")
@@ -48,7 +48,6 @@ TRAINING_STATUSES_DONE = ["Completed", "Failed", "Stopped"]
 # of an ended job ignored), so an overlapping sweep is harmless.
 DEFAULT_SWEEPER_INTERVAL = Duration.minutes(1)
 DEFAULT_RETRY_INTERVAL = Duration.seconds(1)
-DEFAULT_WORKER_WAIT_TIMEOUT = Duration.hours(1)
 FEATURE_FLAGS = (
     "@aws-cdk/aws-s3:serverAccessLogsUseBucketPolicy",  # access logs via bucket policy, ACLs stay off
     "@aws-cdk/aws-lambda:recognizeLayerVersion",  # a layer change publishes a new function version
@@ -72,10 +71,10 @@ class TunerConstruct(Construct):
         monitors running jobs (early stopping, Hyperband rungs, completion criteria, runtime limit).
     :param retry_interval: first wait of every Lambda task's Retry (backoff 2, 6 attempts); the
         offline tests shorten it because Step Functions emulation sleeps in real time.
-    :param worker_wait_timeout: how long a worker waits on its training job's token before its
+    :param lap_wait_timeout: how long a lap waits on its training job's token before its
         NextTrial step runs again (idempotently) to check the job itself; the safety net for a
         lost wake-up, beside the sweeper.
-    :param lap_trials: trials per lap, i.e. per child execution of the workers' distributed Map
+    :param lap_trials: trials per lap, i.e. per child execution of the distributed Map ``RunLaps``
         (about 10 history events each, against the 25,000-event quota of an execution).
     :param log_level: ``TUNER_LOG_LEVEL`` of every function.
     :param scientific_layer_dir: the built numpy/scipy layer (``python layers/build.py``).
@@ -99,7 +98,7 @@ class TunerConstruct(Construct):
         log_retention: logs.RetentionDays = logs.RetentionDays.THREE_MONTHS,
         sweeper_interval: Duration = DEFAULT_SWEEPER_INTERVAL,
         retry_interval: Duration = DEFAULT_RETRY_INTERVAL,
-        worker_wait_timeout: Duration = DEFAULT_WORKER_WAIT_TIMEOUT,
+        lap_wait_timeout: Duration = DEFAULT_LAP_WAIT_TIMEOUT,
         lap_trials: int = constants.DEFAULT_LAP_TRIALS,
         log_level: str = "INFO",
         scientific_layer_dir: Path = SCIENTIFIC_LAYER_DIR,
@@ -179,7 +178,7 @@ class TunerConstruct(Construct):
                     Construct(self, "States"),
                     self.functions,
                     retry_interval=retry_interval,
-                    worker_wait_timeout=worker_wait_timeout,
+                    lap_wait_timeout=lap_wait_timeout,
                 )
             ),
             logs=sfn.LogOptions(
@@ -202,7 +201,7 @@ class TunerConstruct(Construct):
         self.training_event_rule = events.Rule(
             self,
             "TrainingJobStateChange",
-            description="Finished SageMaker training jobs wake their tuner worker",
+            description="Finished SageMaker training jobs wake the tuner lap waiting on them",
             event_pattern=events.EventPattern(
                 source=[constants.SAGEMAKER_SOURCE],
                 detail_type=[constants.TRAINING_STATE_CHANGE],

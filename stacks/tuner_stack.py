@@ -35,7 +35,7 @@ class TunerStack(Stack):
             constants.OUTPUT_BUCKET_NAME: (tuner.bucket.bucket_name, "tuner artifacts (S3)"),
             constants.OUTPUT_EVENT_HANDLER: (
                 tuner.functions["training_event"].function_name,
-                "Lambda completing a worker's task token on a training job state change",
+                "Lambda completing a lap's task token on a training job state change",
             ),
             constants.OUTPUT_SWEEPER: (
                 tuner.functions["sweeper"].function_name,

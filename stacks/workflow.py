@@ -3,16 +3,20 @@
 Execution input: the ``CreateHyperParameterTuningJob`` request; execution name: the tuning job
 name. Shape::
 
-    CreateTuningJob --> RunWorkers (distributed Map over $.Workers) --> Finalize --> Finalized? --> Succeeded
-      |  |         each lap (a child execution, MaxParallel at a time):          \\--> TuningJobFailed
+    CreateTuningJob --> RunLaps (distributed Map over $.Laps) --> Finalize --> Finalized? --> Succeeded
+      |  |         each lap (a child execution, MaxParallel at a time):    \\--> TuningJobFailed
       |  |           NextTrial (waitForTaskToken) <--+    --error--> LapFailed --> LapAborted
-      |  |           WorkerDone? --no--> Advance ----+
-      |  |                       \\--yes--> WorkerFinished
-      |  \\-- ValidationError / DuplicateTuningJobError --> RequestRejected (Fail)
-      \\-- anything else (also from RunWorkers and Finalize) --> MarkFailed --> TuningJobFailed
+      |  |           LapDone? --no--> Advance -------+
+      |  |                    \\--yes--> LapFinished
+      |  \\-- REQUEST_ERRORS (ValidationError, DuplicateTuningJobError) --> RequestRejected (Fail)
+      \\-- anything else (also from RunLaps and Finalize) --> MarkFailed --> TuningJobFailed
 
-A lap is at most LapTrials trials (create_job's ``lap_plan``): each child execution keeps its own
-25,000-event history, so a tuning job of any size fits.
+A lap is one child execution of the distributed Map: it runs at most LapTrials trials one after
+another (create_job's ``lap_plan``). Each lap keeps its own 25,000-event history, so a tuning job of
+any size fits.
+
+Retry/Catch error names come from the exception classes of ``tuner.errors`` (a Lambda's unhandled
+exception's error name is its class name), so renaming a class cannot silently break a clause.
 
 Payloads stay small (names and numbers): the history of a tuning job lives in DynamoDB.
 """
@@ -26,6 +30,7 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
+from tuner import errors
 
 # Lambda's own transient failures (what ``retry_on_service_exceptions`` would add, plus throttling).
 LAMBDA_SERVICE_ERRORS = [
@@ -34,15 +39,19 @@ LAMBDA_SERVICE_ERRORS = [
     "Lambda.SdkClientException",
     "Lambda.TooManyRequestsException",
 ]
-# The tuner's transient errors (tuner.errors): an optimistic-lock conflict, a throttled backend.
-TUNER_TRANSIENT_ERRORS = ["ConcurrentUpdateError", "TransientBackendError"]
-# Request errors: the request is rejected, no tuning job record is marked (there may be none).
-REQUEST_ERRORS = ["ValidationError", "DuplicateTuningJobError"]
+# The tuner's transient errors (tuner.errors.TRANSIENT_ERRORS): an optimistic-lock conflict, a
+# throttled backend. Every Lambda task retries them with backoff.
+TUNER_TRANSIENT_ERRORS = errors.error_names(errors.TRANSIENT_ERRORS)
+# Request errors (tuner.errors.REQUEST_ERRORS): the request is rejected, no tuning job record is
+# marked (there may be none).
+REQUEST_ERRORS = errors.error_names(errors.REQUEST_ERRORS)
 
 RETRY_BACKOFF_RATE = 2.0
 WAIT_RETRIES = 100_000  # NextTrial timeouts retried (each costs 4 history events)
 RETRY_MAX_ATTEMPTS = 6
 FAILED_ERROR = "TuningJobFailed"
+# How long a lap waits on its training job's token before NextTrial runs again to check the job.
+DEFAULT_LAP_WAIT_TIMEOUT = Duration.hours(1)
 
 
 def build_definition(
@@ -50,7 +59,7 @@ def build_definition(
     functions: Mapping[str, lambda_.IFunction],
     *,
     retry_interval: Duration,
-    worker_wait_timeout: Duration = Duration.hours(1),
+    lap_wait_timeout: Duration = DEFAULT_LAP_WAIT_TIMEOUT,
 ) -> sfn.IChainable:
     """Return the chain that starts at ``CreateTuningJob``; ``functions`` maps LAMBDAS names."""
 
@@ -65,9 +74,9 @@ def build_definition(
             retry_on_service_exceptions=False,  # replaced by the retriers below (configurable interval)
             **kwargs,  # type: ignore[arg-type]
         )
-        for errors in (LAMBDA_SERVICE_ERRORS, TUNER_TRANSIENT_ERRORS):
+        for names in (LAMBDA_SERVICE_ERRORS, TUNER_TRANSIENT_ERRORS):
             task.add_retry(
-                errors=errors,
+                errors=names,
                 interval=retry_interval,
                 backoff_rate=RETRY_BACKOFF_RATE,
                 max_attempts=RETRY_MAX_ATTEMPTS,
@@ -95,7 +104,7 @@ def build_definition(
             "ExecutionArn": sfn.JsonPath.execution_id,
             "StartTime": sfn.JsonPath.execution_start_time,
         },
-        comment="Validate and store the request; output {TuningJobName, Workers: [1..K], MaxParallel, LapTrials}",
+        comment="Validate and store the request; output {TuningJobName, Laps: [1..K], MaxParallel, LapTrials}",
     )
     create.add_catch(
         sfn.Fail(scope, "RequestRejected", error_path="$.Error.Error", cause_path="$.Error.Cause"),
@@ -110,19 +119,19 @@ def build_definition(
         {
             "TaskToken": sfn.JsonPath.task_token,
             "TuningJobName": sfn.JsonPath.string_at("$.TuningJobName"),
-            "Worker": sfn.JsonPath.number_at("$.Worker"),
+            "Lap": sfn.JsonPath.number_at("$.Lap"),
             "Iteration": sfn.JsonPath.number_at("$.Iteration"),
             "LapTrials": sfn.JsonPath.number_at("$.LapTrials"),
         },
         integration_pattern=sfn.IntegrationPattern.WAIT_FOR_TASK_TOKEN,
         result_path="$.Result",
-        task_timeout=sfn.Timeout.duration(worker_wait_timeout),
+        task_timeout=sfn.Timeout.duration(lap_wait_timeout),
         comment="Start the next training job; the token completes when it ends ({Done: bool, ...}). "
-        "On a timeout the step runs again for the same worker iteration: it claims the same trial, "
+        "On a timeout the step runs again for the same lap iteration: it claims the same trial, "
         "stores a fresh token and completes it at once if the job has ended (a lost wake-up costs "
         "one timeout, never the job).",
     )
-    # A lost token is survivable: the step is idempotent per worker iteration. Retry on the
+    # A lost token is survivable: the step is idempotent per lap iteration. Retry on the
     # timeout indefinitely (a training job may run for days), without backoff.
     next_trial.add_retry(
         errors=[sfn.Errors.TIMEOUT], interval=Duration.seconds(1), backoff_rate=1.0, max_attempts=WAIT_RETRIES
@@ -141,29 +150,29 @@ def build_definition(
         "Advance",
         parameters={
             "TuningJobName": sfn.JsonPath.string_at("$.TuningJobName"),
-            "Worker": sfn.JsonPath.number_at("$.Worker"),
+            "Lap": sfn.JsonPath.number_at("$.Lap"),
             "Iteration": sfn.JsonPath.math_add(sfn.JsonPath.number_at("$.Iteration"), 1),
             "LapTrials": sfn.JsonPath.number_at("$.LapTrials"),
         },
     )
     advance.next(next_trial)
     lap = next_trial.next(
-        sfn.Choice(scope, "WorkerDone?")
+        sfn.Choice(scope, "LapDone?")
         .when(
             sfn.Condition.boolean_equals("$.Result.Done", True),
             # the lap's output (collected by the Map Run, then discarded): a few bytes
-            sfn.Pass(scope, "WorkerFinished", parameters={"Reason": sfn.JsonPath.string_at("$.Result.Reason")}),
+            sfn.Pass(scope, "LapFinished", parameters={"Reason": sfn.JsonPath.string_at("$.Result.Reason")}),
         )
         .otherwise(advance)
     )
 
-    run_workers = sfn.DistributedMap(
+    run_laps = sfn.DistributedMap(
         scope,
-        "RunWorkers",
-        items_path="$.Workers",
+        "RunLaps",
+        items_path="$.Laps",
         item_selector={
             "TuningJobName": sfn.JsonPath.string_at("$.TuningJobName"),
-            "Worker": sfn.JsonPath.number_at("$$.Map.Item.Value"),
+            "Lap": sfn.JsonPath.number_at("$$.Map.Item.Value"),
             "Iteration": 0,
             "LapTrials": sfn.JsonPath.number_at("$.LapTrials"),
         },
@@ -175,8 +184,8 @@ def build_definition(
         comment="Laps of at most LapTrials trials, each a child execution with its own history; "
         "MaxParallel run at once, each looping NextTrial until it is told it is done",
     )
-    run_workers.item_processor(lap)
-    run_workers.add_catch(mark_failed, errors=[sfn.Errors.ALL], result_path="$.Error")
+    run_laps.item_processor(lap)
+    run_laps.add_catch(mark_failed, errors=[sfn.Errors.ALL], result_path="$.Error")
 
     finalize = invoke(
         "Finalize",
@@ -190,4 +199,4 @@ def build_definition(
         .when(sfn.Condition.string_equals("$.Status", "Failed"), job_failed)
         .otherwise(sfn.Succeed(scope, "TuningJobSucceeded"))
     )
-    return create.next(run_workers).next(finalize).next(finalized)
+    return create.next(run_laps).next(finalize).next(finalized)

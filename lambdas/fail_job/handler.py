@@ -1,6 +1,6 @@
-"""MarkFailed step: record the state machine's error as the tuning job's FailureReason."""
-from tuner.service.runtime import service
+"""MarkFailed / LapFailed steps: record the state machine's error as the tuning job's FailureReason."""
+from tuner import wiring
 
 
 def handler(event, context):
-    return service().fail_job(event["TuningJobName"], event.get("Error"))
+    return wiring.service().fail_job(event["TuningJobName"], event.get("Error"))

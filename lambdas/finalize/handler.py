@@ -1,6 +1,6 @@
 """Finalize step: best job, final status and counters; publishes the tuning-job event."""
-from tuner.service.runtime import service
+from tuner import wiring
 
 
 def handler(event, context):
-    return service().finalize(event["TuningJobName"])
+    return wiring.service().finalize(event["TuningJobName"])

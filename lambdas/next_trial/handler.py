@@ -1,12 +1,13 @@
 """NextTrial step (waitForTaskToken): claim, propose and start the lap's next training job."""
-from tuner.service.runtime import service
+from tuner import wiring
 
 
 def handler(event, context):
     lap_trials = event.get("LapTrials")
-    return service().next_trial(
+    lap = event["Lap"] if "Lap" in event else event["Worker"]  # "Worker": definitions deployed before laps
+    return wiring.service().next_trial(
         event["TuningJobName"],
-        int(event["Worker"]),
+        int(lap),
         int(event.get("Iteration", 0)),
         event["TaskToken"],
         lap_trials=int(lap_trials) if lap_trials is not None else None,

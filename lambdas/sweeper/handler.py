@@ -1,6 +1,6 @@
-"""Scheduled safety net: record finished training jobs whose state-change event was lost."""
-from tuner.service.runtime import service
+"""Scheduled monitor and safety net: early stopping, Hyperband rungs, limits, lost events."""
+from tuner import wiring
 
 
 def handler(event, context):
-    return service().sweep()
+    return wiring.service().sweep()

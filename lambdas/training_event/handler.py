@@ -1,6 +1,6 @@
-"""EventBridge target for SageMaker "Training Job State Change": record the job, wake its worker."""
-from tuner.service.runtime import service
+"""EventBridge target for SageMaker "Training Job State Change": record the job, wake its lap."""
+from tuner import wiring
 
 
 def handler(event, context):
-    return service().record_training_job(event["detail"]["TrainingJobName"])
+    return wiring.service().record_training_job(event["detail"]["TrainingJobName"])

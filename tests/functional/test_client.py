@@ -12,10 +12,11 @@ from botocore.exceptions import ClientError
 from botocore.stub import ANY, Stubber
 from tuner.client import TunerClient
 from tuner.core.records import JobRecord, TrialRecord
+from tuner.aws.stepfunctions import Executions
 from tuner.service.tuning import TuningService
 from tuner.shapes import assert_valid_output
 
-from tests.e2e.conftest import quick_request
+from tests.builders import tuning_request
 
 SM_ARN = "arn:aws:states:us-east-1:123456789012:stateMachine:Tuner"
 OUTPUTS = {"StateMachineArn": SM_ARN, "TableName": "tuner", "BucketName": "tuner-bucket"}
@@ -63,8 +64,9 @@ class Backend:
 
 def add_job(store, name, status="Completed", minutes=0, n=3):
     created = (T0 + timedelta(minutes=minutes)).isoformat()
-    req = quick_request(
+    req = tuning_request(
         name,
+        source="quick",
         strategy="Random",
         ranges={"ContinuousParameterRanges": [{"Name": "x", "MinValue": "0.5", "MaxValue": "8"}]},
         max_jobs=n,
@@ -102,9 +104,9 @@ def env():
     session = boto3.session.Session(region_name="us-east-1")
     client = TunerClient(session=session, outputs=OUTPUTS)
     store, backend = MemoryStore(), Backend()
-    client._service = TuningService(store=store, backend=backend)
-    client._sfn = session.client("stepfunctions")
-    stub = Stubber(client._sfn)
+    sfn = session.client("stepfunctions")
+    client._service = TuningService.over(store, backend=backend, executions=Executions(sfn, SM_ARN))
+    stub = Stubber(sfn)
     stub.activate()
     yield client, store, backend, stub
     stub.deactivate()
@@ -116,8 +118,9 @@ def code(err: pytest.ExceptionInfo) -> str:
 
 def test_create_starts_the_execution_named_after_the_job(env):
     client, store, _, stub = env
-    req = quick_request(
+    req = tuning_request(
         "new-job",
+        source="quick",
         strategy="Random",
         ranges={"ContinuousParameterRanges": [{"Name": "x", "MinValue": "0.5", "MaxValue": "8"}]},
         max_jobs=2,
@@ -140,8 +143,9 @@ def test_create_starts_the_execution_named_after_the_job(env):
 def test_create_errors_have_sagemaker_codes(env):
     client, store, _, stub = env
     add_job(store, "taken")
-    req = quick_request(
+    req = tuning_request(
         "taken",
+        source="quick",
         strategy="Random",
         ranges={"ContinuousParameterRanges": [{"Name": "x", "MinValue": "0.5", "MaxValue": "8"}]},
         max_jobs=2,
@@ -190,8 +194,9 @@ def test_describe_shape_and_sdk_view(env):
 
 def test_describe_before_the_first_step_answers_from_the_execution(env):
     client, _, _, stub = env
-    req = quick_request(
+    req = tuning_request(
         "starting",
+        source="quick",
         strategy="Random",
         ranges={"ContinuousParameterRanges": [{"Name": "x", "MinValue": "0.5", "MaxValue": "8"}]},
         max_jobs=2,

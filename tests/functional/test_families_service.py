@@ -7,16 +7,19 @@ import copy
 import json
 import threading
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import boto3
 import pytest
 from moto import mock_aws
 from tuner.aws.families import FamilyStore
+from tuner.aws.sagemaker import ModelHosting
 from tuner.core.families import FamilyBusyError, FamilyNotFoundError
 from tuner.core.records import JobRecord, TrialRecord
 from tuner.errors import ValidationError
+from tuner.service.deploy import BestModelDeployment
 from tuner.service.families import FamilyService, parse_event
-from tuner.service.runtime import build_service
+from tuner.wiring import build_service
 
 from tests.functional.tables import create_tuner_table
 
@@ -85,6 +88,14 @@ class UpdatableSageMaker:
         return {}
 
 
+class FamilyEnv(FamilyService):
+    """The service under test, with the clients the tests inspect beside it."""
+
+    sfn: Any
+    state_machine_arn: str
+    sagemaker: UpdatableSageMaker
+
+
 @pytest.fixture
 def env():
     with mock_aws():
@@ -97,16 +108,15 @@ def env():
             roleArn="arn:aws:iam::123456789012:role/sfn",
             definition=json.dumps({"StartAt": "P", "States": {"P": {"Type": "Pass", "End": True}}}),
         )["stateMachineArn"]
-        tuning = build_service("tuner", session=session)
+        tuning = build_service("tuner", session=session, state_machine_arn=machine)
         sagemaker = UpdatableSageMaker(session.client("sagemaker"))
-        svc = FamilyService(
+        svc = FamilyEnv(
             FamilyStore("tuner", session.client("dynamodb")),
             tuning,
-            sfn,
-            machine,
-            sagemaker=sagemaker,
+            deployment=BestModelDeployment(tuning.describe, ModelHosting(sagemaker, REGION)),
             clock=Clock(),
         )
+        svc.sfn, svc.state_machine_arn, svc.sagemaker = sfn, machine, sagemaker
         yield svc
 
 
@@ -229,7 +239,7 @@ def test_a_failed_start_releases_the_lock_and_forgets_the_job(env, monkeypatch):
     def boom(**kwargs):
         raise RuntimeError("throttled")
 
-    monkeypatch.setattr(env, "sfn", type("S", (), {"start_execution": staticmethod(boom)})())
+    monkeypatch.setattr(env.executions.sfn, "start_execution", boom)
     with pytest.raises(RuntimeError):
         env.retune("churn")
     item = env.families.get("churn")
@@ -294,7 +304,12 @@ def test_auto_deploy_creates_then_updates_only_when_the_margin_is_beaten(env):
     model = sm.describe_model(ModelName=first["EndpointConfigName"])
     assert model["PrimaryContainer"]["Image"] == IMAGE
     assert model["PrimaryContainer"]["ModelDataUrl"]
-    assert model["PrimaryContainer"]["Environment"] == {"SAGEMAKER_PROGRAM": "train.py"}
+    # the one best-model deployment: the SageMaker SDK's framework-model environment (tuner deploy's too)
+    assert model["PrimaryContainer"]["Environment"] == {
+        "SAGEMAKER_PROGRAM": "train.py",
+        "SAGEMAKER_CONTAINER_LOG_LEVEL": "20",
+        "SAGEMAKER_REGION": REGION,
+    }
     assert model["ExecutionRoleArn"] == ROLE
     # 0.47 is better (minimise) but not by 0.05: nothing deployed
     second = run(0.47)

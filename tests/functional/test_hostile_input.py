@@ -26,10 +26,11 @@ from tuner.aws.store import DynamoStore
 from tuner.core.records import FAILED, IN_PROGRESS
 from tuner.core.request import parse_request
 from tuner.errors import DuplicateTuningJobError, ValidationError
-from tuner.service.tuning import MAX_REASON, TuningService
+from tuner.service.jobs import MAX_REASON
+from tuner.service.tuning import TuningService
 
 from tests.functional.tables import create_tuner_table
-from tests.unit.test_fuzz_request import SEEDS, mutated
+from tests.builders import SEEDS, mutated
 
 EXEC_ARN = "arn:aws:states:us-east-1:123456789012:execution:Tuner:"
 ROOT = Path(__file__).resolve().parents[2]
@@ -59,7 +60,7 @@ def test_a_refused_request_stores_at_most_the_failed_job(ddb, request):
     # GIVEN an empty table WHEN the service creates the job (as the CreateTuningJob step does)
     table = f"t{next(_tables)}"
     create_tuner_table(ddb, table)
-    service = TuningService(DynamoStore(table, ddb))
+    service = TuningService.over(DynamoStore(table, ddb))
     original = copy.deepcopy(request)
     try:
         out = service.create_job(request, execution_arn=EXEC_ARN + "x")
@@ -72,7 +73,7 @@ def test_a_refused_request_stores_at_most_the_failed_job(ddb, request):
     if refused is None:
         # THEN an accepted request is one InProgress job record and nothing else
         assert [i["sk"]["S"] for i in items] == ["JOB"] and items[0]["status"]["S"] == IN_PROGRESS
-        assert out["Workers"] and out["TuningJobName"] == request["HyperParameterTuningJobName"]
+        assert out["Laps"] and out["TuningJobName"] == request["HyperParameterTuningJobName"]
         return
     # THEN a refused one leaves nothing, or only the Failed job record carrying the refusal
     assert len(items) <= 1
@@ -86,7 +87,7 @@ def test_a_refused_request_stores_at_most_the_failed_job(ddb, request):
 
 def test_a_refused_request_under_a_taken_name_leaves_the_stored_job_alone(ddb):
     create_tuner_table(ddb, "taken")
-    service = TuningService(DynamoStore("taken", ddb))
+    service = TuningService.over(DynamoStore("taken", ddb))
     good = copy.deepcopy(SEEDS[0])
     service.create_job(good, execution_arn=EXEC_ARN + "first")
     bad = copy.deepcopy(good)
@@ -137,7 +138,7 @@ def _one_trial(ddb, table: str, regex: str, lines) -> tuple[TuningService, str, 
     ]
     metric = parse_request(request).definitions[0].objective_metric
     algo["MetricDefinitions"] = [{"Name": metric, "Regex": regex}]
-    service = TuningService(DynamoStore(table, ddb), backend=_Backend(), logs=_Logs(lines), tokens=_Tokens())
+    service = TuningService.over(DynamoStore(table, ddb), backend=_Backend(), logs=_Logs(lines), tokens=_Tokens())
     service.create_job(request, execution_arn=EXEC_ARN + table)
     started = service.next_trial(table, 1, 0, "token")
     service.record_training_job(started["TrainingJobName"])
@@ -245,7 +246,7 @@ def test_a_refused_request_near_the_payload_limit_still_stores_its_failed_job(dd
     create_tuner_table(ddb, "huge")
     request = _huge_refused_request("huge")
     assert len(json.dumps(request)) < 256 * 1024
-    service = TuningService(DynamoStore("huge", ddb))
+    service = TuningService.over(DynamoStore("huge", ddb))
     with pytest.raises(ValidationError):
         service.create_job(request, execution_arn=EXEC_ARN + "huge")
     job = service.store.get_job("huge")

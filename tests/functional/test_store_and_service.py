@@ -1,6 +1,7 @@
 """The DynamoDB store and the service's idempotency, against moto (DynamoDB, SageMaker, Logs, SFN)."""
 from __future__ import annotations
 
+import dataclasses
 import json
 import threading
 import time
@@ -12,7 +13,9 @@ from moto import mock_aws
 from tuner.aws.store import DynamoStore
 from tuner.core.records import JobRecord, TrialRecord
 from tuner.errors import DuplicateTuningJobError, ValidationError
-from tuner.service.runtime import build_service
+from tuner.service.jobs import load
+from tuner.service.tuning import TuningService
+from tuner.wiring import build_service
 
 from tests.functional.tables import create_tuner_table
 
@@ -51,9 +54,9 @@ def test_claims_are_idempotent_per_key_and_never_exceed_the_budget(store):
     results: list[int | None] = []
     lock = threading.Lock()
 
-    def claim(worker: int) -> None:
+    def claim(lap: int) -> None:
         for it in range(3):
-            n = store.claim_trial("j", f"{worker + 2}#{it}", 5)
+            n = store.claim_trial("j", f"{lap + 2}#{it}", 5)
             with lock:
                 results.append(n)
 
@@ -79,7 +82,7 @@ def test_trials_put_once_and_results_recorded_once(store):
 def test_duplicate_name_is_refused_but_the_same_execution_is_idempotent(aws):
     svc = build_service("tuner", session=aws)
     out = svc.create_job(request(), execution_arn=EXEC_ARN + "job-a")
-    assert out == {"TuningJobName": "job-a", "Workers": [1, 2, 3, 4], "MaxParallel": 4, "LapTrials": 1000}
+    assert out == {"TuningJobName": "job-a", "Laps": [1, 2, 3, 4], "MaxParallel": 4, "LapTrials": 1000}
     assert svc.create_job(request(), execution_arn=EXEC_ARN + "job-a") == out  # Lambda retry
     with pytest.raises(DuplicateTuningJobError, match="exists already"):
         svc.create_job(request(), execution_arn=EXEC_ARN + "another")
@@ -122,7 +125,7 @@ def test_a_duplicated_event_is_counted_once_and_an_used_token_is_harmless(aws):
     first = svc.record_training_job(name)
     second = svc.record_training_job(name)  # the same event delivered twice
     assert first["Status"] == second["Status"] == "Completed"
-    assert "WorkerWoken" in first  # moto accepts any token; a used one is tolerated either way
+    assert "LapWoken" in first  # moto accepts any token; a used one is tolerated either way
     t = svc.store.get_trial("job-e", 1)
     assert t.final_objective == 0.8 and t.series == [0.7, 0.8]  # latest value; NaN and garbage skipped
     d = svc.describe("job-e")
@@ -185,8 +188,9 @@ def test_steps_read_the_trial_list_only_when_they_need_it(aws, strategy, retries
         del r["TrainingJobDefinition"]["RetryStrategy"]
     svc = build_service("tuner", session=aws)
     svc.create_job(r, execution_arn=EXEC_ARN + name)
-    svc.store = counting = _CountingStore(svc.store)
-    started = [svc.next_trial(name, worker, 0, f"token-{worker}") for worker in (1, 2, 3)]
+    counting = _CountingStore(svc.store)
+    svc = TuningService(dataclasses.replace(svc.ports, store=counting))
+    started = [svc.next_trial(name, lap, 0, f"token-{lap}") for lap in (1, 2, 3)]
     assert [s["TrialNumber"] for s in started] == [1, 2, 3]
     params = [counting.get_trial(name, n).params for n in (1, 2, 3)]
     assert len({json.dumps(p, sort_keys=True) for p in params}) == 3  # three different proposals
@@ -227,8 +231,8 @@ def test_a_warm_start_parent_is_read_once_per_container(aws):
         return original(name)
 
     svc.store.list_trials = counting
-    for worker in (1, 2, 3):
-        svc.next_trial("child", worker, 0, f"token-{worker}")
+    for lap in (1, 2, 3):
+        svc.next_trial("child", lap, 0, f"token-{lap}")
     assert reads.count("parent") == 1 and reads.count("child") >= 3
     # the parent's three results reached every proposal (not only the first)
-    assert len(svc._parent_observations(svc._load("child")[1])) == 3
+    assert len(svc.proposals.parent_observations(load(svc.store, "child")[1])) == 3

@@ -1,4 +1,4 @@
-"""The six Lambdas: configuration, layers, sizes, and what their code can import."""
+"""The tuner's Lambdas (tuner.constants.LAMBDAS): configuration, layers, sizes, and what their code can import."""
 
 from __future__ import annotations
 

@@ -98,3 +98,42 @@ def test_lap_trials_context_reaches_create_job(tmp_path):
     )
     with pytest.raises(ValueError, match="at least one trial"):
         TunerStack(cdk.App(outdir=str(tmp_path / "b"), context={"tuner:nag": "false"}), "Bad", lap_trials=0)
+
+
+def test_lap_wait_context_and_its_deprecated_alias(tmp_path):
+    """``tuner:lapWaitSeconds`` sets the lap's wait; ``tuner:workerWaitSeconds`` (its old name) is a
+    deprecated alias still read, so existing deployments keep their setting; the new key wins."""
+    import aws_cdk as cdk
+
+    from stacks.app_context import stack_props
+
+    def props(context: dict) -> dict:
+        return stack_props(cdk.App(outdir=str(tmp_path), context=context))
+
+    assert "lap_wait_timeout" not in props({})
+    assert props({"tuner:lapWaitSeconds": "20"})["lap_wait_timeout"].to_seconds() == 20
+    assert props({"tuner:workerWaitSeconds": "30"})["lap_wait_timeout"].to_seconds() == 30
+    both = {"tuner:lapWaitSeconds": "20", "tuner:workerWaitSeconds": "30"}
+    assert props(both)["lap_wait_timeout"].to_seconds() == 20
+    with pytest.raises(ValueError, match="tuner:lapWaitSeconds=0"):
+        props({"tuner:lapWaitSeconds": 0})
+    with pytest.raises(ValueError, match=r"tuner:workerWaitSeconds=0 \(deprecated alias of tuner:lapWaitSeconds\)"):
+        props({"tuner:workerWaitSeconds": 0})
+
+
+def test_lap_wait_timeout_reaches_next_trial_through_the_stack(tmp_path):
+    """``TunerStack`` forwards the construct's settings by its signature: the new name passes through."""
+    import json
+
+    import aws_cdk as cdk
+
+    from stacks.tuner_stack import TunerStack
+
+    (tmp_path / "layer" / "python").mkdir(parents=True)  # an empty stand-in: no 140 MB copy
+    app = cdk.App(outdir=str(tmp_path / "out"), context={"tuner:nag": "false"})
+    stack = TunerStack(
+        app, "LapWait", lap_wait_timeout=cdk.Duration.seconds(42), scientific_layer_dir=tmp_path / "layer"
+    )
+    definition = stack.resolve(stack.tuner.state_machine.node.default_child.definition_string)  # type: ignore[union-attr]
+    asl = json.loads("".join(p if isinstance(p, str) else "X" for p in definition["Fn::Join"][1]))
+    assert asl["States"]["RunLaps"]["ItemProcessor"]["States"]["NextTrial"]["TimeoutSeconds"] == 42

@@ -1,4 +1,4 @@
-"""The tuning job's state machine: retries, catches, the worker loop and the task-token wait."""
+"""The tuning job's state machine: retries, catches, the lap loop and the task-token wait."""
 
 from __future__ import annotations
 
@@ -6,8 +6,9 @@ import json
 
 import pytest
 from aws_cdk.assertions import Match
+from tuner import errors
 
-from stacks.workflow import LAMBDA_SERVICE_ERRORS, TUNER_TRANSIENT_ERRORS
+from stacks.workflow import LAMBDA_SERVICE_ERRORS
 
 LAMBDA_TASKS = ["CreateTuningJob", "Finalize", "LapFailed", "MarkFailed", "NextTrial"]
 
@@ -49,10 +50,10 @@ def test_no_jsonata(asl, all_states):
     assert all(s.get("QueryLanguage", "JSONPath") == "JSONPath" for s in all_states.values())
 
 
-def test_flow_create_then_workers_then_finalize(asl):
+def test_flow_create_then_laps_then_finalize(asl):
     assert asl["StartAt"] == "CreateTuningJob"
-    assert asl["States"]["CreateTuningJob"]["Next"] == "RunWorkers"
-    assert asl["States"]["RunWorkers"]["Next"] == "Finalize"
+    assert asl["States"]["CreateTuningJob"]["Next"] == "RunLaps"
+    assert asl["States"]["RunLaps"]["Next"] == "Finalize"
     assert asl["States"]["Finalize"]["Next"] == "Finalized?"
     assert asl["States"]["MarkFailed"]["Next"] == "TuningJobFailed"
     failed = asl["States"]["TuningJobFailed"]
@@ -76,14 +77,33 @@ def test_every_lambda_task_retries_service_and_transient_errors_with_backoff(all
         assert retrier["IntervalSeconds"] >= 1
         for error in retrier["ErrorEquals"]:
             retried[error] = retrier
-    assert set(LAMBDA_SERVICE_ERRORS + TUNER_TRANSIENT_ERRORS) <= set(retried)
+    assert set(LAMBDA_SERVICE_ERRORS) <= set(retried)
     assert "States.ALL" not in retried
+
+
+@pytest.mark.parametrize("name", LAMBDA_TASKS)
+@pytest.mark.parametrize("error", errors.TRANSIENT_ERRORS, ids=lambda c: c.__name__)
+def test_every_lambda_task_retries_every_transient_tuner_error(all_states, name, error):
+    """A class in ``tuner.errors.TRANSIENT_ERRORS`` is retried by every task, matched by its class name."""
+    [retrier] = [r for r in all_states[name]["Retry"] if error.__name__ in r["ErrorEquals"]]
+    assert (retrier["BackoffRate"], retrier["MaxAttempts"]) == (2, 6)
+    assert retrier["IntervalSeconds"] >= 1
+
+
+@pytest.mark.parametrize("error", errors.REQUEST_ERRORS, ids=lambda c: c.__name__)
+def test_create_rejects_every_request_error_without_retrying_it(asl, error):
+    """A class in ``tuner.errors.REQUEST_ERRORS`` ends the execution in ``RequestRejected``: the first
+    catcher that matches it (Step Functions tries them in order) is that one, and no retrier repeats it."""
+    create = asl["States"]["CreateTuningJob"]
+    first = next(c for c in create["Catch"] if {error.__name__, "States.ALL"} & set(c["ErrorEquals"]))
+    assert (first["Next"], first["ResultPath"]) == ("RequestRejected", "$.Error")
+    assert not any(error.__name__ in r["ErrorEquals"] for r in create["Retry"])
 
 
 def test_create_rejects_bad_requests_and_marks_other_failures(asl):
     catches = asl["States"]["CreateTuningJob"]["Catch"]
     assert catches[0] == {
-        "ErrorEquals": ["ValidationError", "DuplicateTuningJobError"],
+        "ErrorEquals": errors.error_names(errors.REQUEST_ERRORS),
         "ResultPath": "$.Error",
         "Next": "RequestRejected",
     }
@@ -106,7 +126,7 @@ def test_create_payload_carries_request_execution_and_start_time(asl):
     assert "Payload" not in create["Parameters"] and "lambda:invoke" not in create["Resource"]
 
 
-@pytest.mark.parametrize("name", ["RunWorkers", "Finalize"])
+@pytest.mark.parametrize("name", ["RunLaps", "Finalize"])
 def test_later_steps_mark_the_job_failed_on_any_error(asl, name):
     assert asl["States"][name]["Catch"] == [
         {"ErrorEquals": ["States.ALL"], "ResultPath": "$.Error", "Next": "MarkFailed"}
@@ -120,12 +140,12 @@ def test_mark_failed_names_the_job_by_execution_and_keeps_the_error(asl):
     assert "Catch" not in mark  # nothing left to mark if marking fails: the execution fails
 
 
-def test_workers_are_laps_of_a_distributed_map_at_max_parallel_and_discard_results(asl):
-    run = asl["States"]["RunWorkers"]
-    assert run["ItemsPath"] == "$.Workers"
+def test_laps_are_child_executions_of_a_distributed_map_at_max_parallel_and_discard_results(asl):
+    run = asl["States"]["RunLaps"]
+    assert run["ItemsPath"] == "$.Laps"  # create_job's {TuningJobName, Laps: [1..K], MaxParallel, LapTrials}
     assert run["ItemSelector"] == {
         "TuningJobName.$": "$.TuningJobName",
-        "Worker.$": "$$.Map.Item.Value",
+        "Lap.$": "$$.Map.Item.Value",
         "Iteration": 0,
         "LapTrials.$": "$.LapTrials",
     }
@@ -165,7 +185,7 @@ def test_next_trial_waits_for_its_task_token_and_rechecks_after_a_timeout(all_st
     assert task["Parameters"]["Payload"] == {
         "TaskToken.$": "$$.Task.Token",
         "TuningJobName.$": "$.TuningJobName",
-        "Worker.$": "$.Worker",
+        "Lap.$": "$.Lap",
         "Iteration.$": "$.Iteration",
         "LapTrials.$": "$.LapTrials",
     }
@@ -175,7 +195,7 @@ def test_next_trial_waits_for_its_task_token_and_rechecks_after_a_timeout(all_st
     assert {"ErrorEquals": ["States.Timeout"], "IntervalSeconds": 1, "BackoffRate": 1, "MaxAttempts": 100000} in [
         {k: r[k] for k in ("ErrorEquals", "IntervalSeconds", "BackoffRate", "MaxAttempts")} for r in task["Retry"]
     ]
-    assert task["Next"] == "WorkerDone?"
+    assert task["Next"] == "LapDone?"
 
 
 def test_a_failing_lap_marks_the_job_failed_with_its_own_error(all_states):
@@ -189,19 +209,19 @@ def test_a_failing_lap_marks_the_job_failed_with_its_own_error(all_states):
     assert all_states[lap_failed["Next"]]["Type"] == "Fail"
 
 
-def test_worker_loops_until_done(all_states):
-    choice = all_states["WorkerDone?"]
+def test_a_lap_loops_until_done(all_states):
+    choice = all_states["LapDone?"]
     assert choice["Choices"] == [
-        {"Variable": "$.Result.Done", "BooleanEquals": True, "Next": "WorkerFinished"}
+        {"Variable": "$.Result.Done", "BooleanEquals": True, "Next": "LapFinished"}
     ]
     assert choice["Default"] == "Advance"
-    finished = all_states["WorkerFinished"]  # the lap's output: a few bytes, whatever the lap did
+    finished = all_states["LapFinished"]  # the lap's output: a few bytes, whatever the lap did
     assert finished["Type"] == "Pass" and finished["Parameters"] == {"Reason.$": "$.Result.Reason"}
     assert finished["End"] is True
     advance = all_states["Advance"]
     assert advance["Parameters"] == {
         "TuningJobName.$": "$.TuningJobName",
-        "Worker.$": "$.Worker",
+        "Lap.$": "$.Lap",
         "Iteration.$": "States.MathAdd($.Iteration, 1)",
         "LapTrials.$": "$.LapTrials",
     }

@@ -32,6 +32,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from tuner.core.objective import job_maximizes, objective_of
 from tuner.errors import TuningError, ValidationError
 
 
@@ -138,19 +139,16 @@ def cmd_local(args: argparse.Namespace) -> int:
         if s.get("TrainingEndTime") and s.get("TrainingStartTime")
     )
     status = describe["HyperParameterTuningJobStatus"]
-    objective = describe["HyperParameterTuningJobConfig"].get("HyperParameterTuningJobObjective") or {}
     print()
-    print(leaderboard(jobs["TrainingJobSummaries"], objective.get("Type", "Maximize") == "Maximize"))
+    print(leaderboard(jobs["TrainingJobSummaries"], job_maximizes(describe)))
     print()
     print(f"Tuning job {name}: {status}")
     if describe.get("FailureReason"):
         print(f"FailureReason: {describe['FailureReason']}")
     best = describe.get("BestTrainingJob")
     if best:
-        print(
-            f"Best training job: {best['TrainingJobName']}  "
-            f"{objective.get('MetricName', 'objective')} = {_objective_value(best):.6g}"
-        )
+        metric = (best.get("FinalHyperParameterTuningJobObjectiveMetric") or {}).get("MetricName", "objective")
+        print(f"Best training job: {best['TrainingJobName']}  {metric} = {_objective_value(best):.6g}")
         print("Hyperparameters: " + json.dumps(best["TunedHyperParameters"]))
     n = len(jobs["TrainingJobSummaries"])
     print(
@@ -227,8 +225,10 @@ def _describe_table(d: dict[str, Any]) -> str:
     c = d["TrainingJobStatusCounters"]
     o = d["ObjectiveStatusCounters"]
     config = d.get("HyperParameterTuningJobConfig") or {}
-    objective = config.get("HyperParameterTuningJobObjective") or {}
+    objective = objective_of(d) or {}
     best = d.get("BestTrainingJob")
+    overall = d.get("OverallBestTrainingJob")
+    details = d.get("TuningJobCompletionDetails") or {}
     rows = [
         ("Name", d["HyperParameterTuningJobName"]),
         ("Status", d["HyperParameterTuningJobStatus"]),
@@ -241,6 +241,13 @@ def _describe_table(d: dict[str, Any]) -> str:
         ("Best training job", best["TrainingJobName"] if best else None),
         ("Best objective", _objective_value(best)),
         ("Best hyperparameters", json.dumps(best["TunedHyperParameters"]) if best else None),
+        (
+            "Overall best (with parents)",
+            f"{overall['TrainingJobName']} ({overall.get('TuningJobName')}) {_objective_value(overall):.6g}"
+            if overall and _objective_value(overall) is not None
+            else None,
+        ),
+        ("Converged", details.get("ConvergenceDetectedTime")),
         ("FailureReason", d.get("FailureReason")),
     ]
     return _table(["Field", "Value"], [r for r in rows if r[1] is not None])

@@ -30,15 +30,15 @@ caller that describes right after creating never sees ``ResourceNotFound``.
 from __future__ import annotations
 
 import contextlib
-import json
 import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping
-from datetime import UTC, datetime
 from typing import Any
 
 from tuner import constants
-from tuner.errors import DuplicateTuningJobError, TuningError, TuningJobNotFoundError, ValidationError
+from tuner.core import arns
+from tuner.errors import TuningError, ValidationError
+from tuner.service.tuning import TuningService
 from tuner.stack_outputs import StackOutputs
 
 OPERATIONS = {
@@ -72,14 +72,6 @@ def _metadata() -> dict[str, Any]:
     return {"RequestId": str(uuid.uuid4()), "HTTPStatusCode": 200, "HTTPHeaders": {}, "RetryAttempts": 0}
 
 
-def _aware(value: Any) -> datetime | None:
-    if value is None:
-        return None
-    if isinstance(value, str):
-        value = datetime.fromisoformat(value)
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
-
-
 class TunerClient(StackOutputs):
     """boto3-style SageMaker client for the tuner stack. See the module docstring.
 
@@ -107,8 +99,7 @@ class TunerClient(StackOutputs):
         self._sm = sagemaker_client or self._session.client("sagemaker", region_name=self._region)
         self.stack_name = stack_name
         self._outputs: dict[str, str] | None = dict(outputs) if outputs else None
-        self._service: Any = None
-        self._sfn: Any = None
+        self._service: TuningService | None = None
 
     # ---- delegation ----------------------------------------------------------------------------
     def __getattr__(self, name: str) -> Any:
@@ -171,29 +162,19 @@ class TunerClient(StackOutputs):
         return self._outputs
 
     @property
-    def service(self) -> Any:
-        """The ``TuningService`` over the stack's table (reads and stop)."""
+    def service(self) -> TuningService:
+        """The ``TuningService`` over the stack's table and state machine."""
         if self._service is None:
-            from tuner.service.runtime import build_service
+            from tuner.wiring import build_service
 
-            self._service = build_service(self.table_name, region=self._region, session=self._session)
+            self._service = build_service(
+                self.table_name, region=self._region, session=self._session, state_machine_arn=self.state_machine_arn
+            )
         return self._service
 
-    @property
-    def sfn(self) -> Any:
-        if self._sfn is None:
-            self._sfn = self._session.client("stepfunctions", region_name=self._region)
-        return self._sfn
-
-    def _account(self) -> str:
-        parts = self.state_machine_arn.split(":")
-        return parts[4] if len(parts) > 4 else "123456789012"
-
-    def _execution_arn(self, name: str) -> str:
-        return self.state_machine_arn.replace(":stateMachine:", ":execution:") + f":{name}"
-
     def tuning_job_arn(self, name: str) -> str:
-        return f"arn:aws:sagemaker:{self._region}:{self._account()}:hyper-parameter-tuning-job/{name.lower()}"
+        account = arns.region_and_account(self.state_machine_arn)[1]
+        return arns.tuning_job_arn(self._region, account, name)
 
     # ---- errors ----------------------------------------------------------------------------------
     def _error(self, code: str, message: str, operation: str) -> Exception:
@@ -201,17 +182,11 @@ class TunerClient(StackOutputs):
 
     @contextlib.contextmanager
     def _errors(self, operation: str) -> Iterator[None]:
-        """Tuner errors -> ClientError with SageMaker's codes."""
+        """Tuner errors -> ClientError with SageMaker's codes (each error class names its code)."""
         try:
             yield
-        except TuningJobNotFoundError as err:
-            raise self._error("ResourceNotFound", str(err), operation) from None
-        except DuplicateTuningJobError as err:
-            raise self._error("ResourceInUse", str(err), operation) from None
-        except ValidationError as err:
-            raise self._error("ValidationException", str(err), operation) from None
         except TuningError as err:
-            raise self._error("ValidationException", str(err), operation) from None
+            raise self._error(err.code, str(err), operation) from None
 
     def _validate(self, operation: str, params: dict[str, Any]) -> None:
         from tuner.shapes import validate_input
@@ -220,189 +195,40 @@ class TunerClient(StackOutputs):
 
     # ---- the five operations ---------------------------------------------------------------------
     def create_hyper_parameter_tuning_job(self, **request: Any) -> dict[str, Any]:
-        """Validate, then StartExecution of the tuner's state machine (execution name = job name)."""
-        from tuner.core.request import parse_request
-
+        """Check the request, then StartExecution of the tuner's state machine (execution name = job name)."""
         op = OPERATIONS["create_hyper_parameter_tuning_job"]
         with self._errors(op):
             self._validate(op, request)
-            self._check_parents(request, op)
-            request = self._inherit_metric_definitions(request)
-            parse_request(request)
-            name = request["HyperParameterTuningJobName"]
-            if self.service.store.get_job(name) is not None:
-                raise DuplicateTuningJobError(
-                    f"HyperParameterTuningJobName: a tuning job named {name!r} exists already; "
-                    "choose another name"
-                )
-            try:
-                self.sfn.start_execution(
-                    stateMachineArn=self.state_machine_arn, name=name, input=json.dumps(request, default=str)
-                )
-            except self.sfn.exceptions.ExecutionAlreadyExists:
-                raise DuplicateTuningJobError(
-                    f"HyperParameterTuningJobName: a tuning job named {name!r} was started already; "
-                    "choose another name"
-                ) from None
+            self.service.submit(request)
+        name = request["HyperParameterTuningJobName"]
         return {"HyperParameterTuningJobArn": self.tuning_job_arn(name), "ResponseMetadata": _metadata()}
-
-    def _check_parents(self, request: Mapping[str, Any], op: str) -> None:
-        """Warm-start parents must exist and have ended (SageMaker checks this on create)."""
-        warm = request.get("WarmStartConfig") or {}
-        for parent in warm.get("ParentHyperParameterTuningJobs") or ():
-            pname = parent.get("HyperParameterTuningJobName")
-            job = self.service.store.get_job(pname)
-            if job is None:
-                raise self._error(
-                    "ResourceNotFound", f"warm-start parent tuning job {pname!r} does not exist", op
-                )
-            if job.status not in TERMINAL:
-                raise ValidationError(
-                    f"the warm-start parent {pname!r} is {job.status}; a parent must have ended "
-                    "(Completed, Failed or Stopped)",
-                    "WarmStartConfig.ParentHyperParameterTuningJobs",
-                )
-
-    def _inherit_metric_definitions(self, request: dict[str, Any]) -> dict[str, Any]:
-        """A warm-started single definition without ``MetricDefinitions`` takes its parent's.
-
-        The SageMaker SDK's warm-start helpers (``identical_dataset_and_algorithm_tuner``,
-        ``transfer_learning_tuner``) drop the tuner's metric definitions (``_create_warm_start_tuner``
-        does not pass them on); the parent ran the same algorithm, so its definitions are the
-        ones meant. Only filled in when the parent defines the objective metric.
-        """
-        import copy
-
-        definition = request.get("TrainingJobDefinition") or {}
-        spec = definition.get("AlgorithmSpecification") or {}
-        parents = (request.get("WarmStartConfig") or {}).get("ParentHyperParameterTuningJobs") or []
-        objective = (
-            (request.get("HyperParameterTuningJobConfig") or {}).get("HyperParameterTuningJobObjective") or {}
-        ).get("MetricName")
-        if not definition or spec.get("MetricDefinitions") or not parents or spec.get("AlgorithmName"):
-            return request
-        for parent in parents:
-            job = self.service.store.get_job(parent.get("HyperParameterTuningJobName"))
-            parent_def = (job.request.get("TrainingJobDefinition") or {}) if job else {}
-            inherited = (parent_def.get("AlgorithmSpecification") or {}).get("MetricDefinitions") or []
-            if any(md.get("Name") == objective for md in inherited):
-                request = copy.deepcopy(request)
-                request["TrainingJobDefinition"]["AlgorithmSpecification"]["MetricDefinitions"] = inherited
-                return request
-        return request
 
     def describe_hyper_parameter_tuning_job(self, **params: Any) -> dict[str, Any]:
         op = OPERATIONS["describe_hyper_parameter_tuning_job"]
         with self._errors(op):
             self._validate(op, params)
-            name = params["HyperParameterTuningJobName"]
-            from tuner.core import results
-
-            job = self.service.store.get_job(name)
-            if job is None:
-                out = results.describe(self._record_from_execution(name), [])
-            else:
-                out = results.describe(job, self.service.store.list_trials(name))
+            out = self.service.describe(params["HyperParameterTuningJobName"])
         _sdk_view(out)
         out["ResponseMetadata"] = _metadata()
         return out
-
-    def _record_from_execution(self, name: str) -> Any:
-        """A job that has an execution but no record yet (or whose create step failed)."""
-        from tuner.core.records import FAILED, IN_PROGRESS, JobRecord
-        from tuner.service.tuning import _failure_reason
-
-        try:
-            ex = self.sfn.describe_execution(executionArn=self._execution_arn(name))
-        except Exception:
-            raise TuningJobNotFoundError(f"no tuning job named {name!r}; check the name") from None
-        try:
-            request = json.loads(ex.get("input") or "{}")
-        except ValueError:
-            request = {}
-        started = _aware(ex.get("startDate")) or datetime.now(UTC)
-        stopped = _aware(ex.get("stopDate"))
-        running = ex.get("status") == "RUNNING"
-        return JobRecord(
-            name=name,
-            request=request if isinstance(request, dict) else {},
-            status=IN_PROGRESS if running else FAILED,
-            created=started.isoformat(),
-            last_modified=(stopped or started).isoformat(),
-            ended=None if running else (stopped or started).isoformat(),
-            failure_reason=None
-            if running
-            else _failure_reason(
-                {"Error": ex.get("error") or "States.Failed", "Cause": ex.get("cause") or ""}
-            ),
-            execution_arn=ex.get("executionArn"),
-            region=self._region,
-            account=self._account(),
-        )
 
     def list_training_jobs_for_hyper_parameter_tuning_job(self, **params: Any) -> dict[str, Any]:
         op = OPERATIONS["list_training_jobs_for_hyper_parameter_tuning_job"]
         with self._errors(op):
             self._validate(op, params)
             params = dict(params)
-            name = params.pop("HyperParameterTuningJobName")
-            job = self.service.store.get_job(name)
-            if job is None:
-                self._record_from_execution(name)  # ResourceNotFound when there is no execution
-                out: dict[str, Any] = {"TrainingJobSummaries": []}
-            else:
-                from tuner.core import results
-
-                out = results.list_training_jobs(job, self.service.store.list_trials(name), **params)
+            out = self.service.list_training_jobs(params.pop("HyperParameterTuningJobName"), **params)
         out["ResponseMetadata"] = _metadata()
         return out
 
     def list_hyper_parameter_tuning_jobs(self, **params: Any) -> dict[str, Any]:
         """ListHyperParameterTuningJobs over the stored jobs (newest first by default)."""
-        from tuner.core import results
-
         op = OPERATIONS["list_hyper_parameter_tuning_jobs"]
         with self._errors(op):
             self._validate(op, params)
-            jobs = self.service.store.list_jobs()
-            jobs = [j for j in jobs if _matches(j, params)]
-            sort_by = params.get("SortBy", "CreationTime")
-            key: Callable[[Any], Any] = {
-                "Name": lambda j: j.name,
-                "Status": lambda j: (j.status, j.name),
-            }.get(sort_by, lambda j: (j.created, j.name))
-            jobs.sort(key=key, reverse=params.get("SortOrder", "Descending") == "Descending")
-            start = results.decode_token(params["NextToken"]) if params.get("NextToken") else 0
-            size = int(params.get("MaxResults", 100))
-            page = jobs[start : start + size]
-            out: dict[str, Any] = {
-                "HyperParameterTuningJobSummaries": [self._job_summary(j) for j in page],
-                "ResponseMetadata": _metadata(),
-            }
-            if start + size < len(jobs):
-                out["NextToken"] = results.encode_token(start + size)
+            out = self.service.list_jobs(**params)
+        out["ResponseMetadata"] = _metadata()
         return out
-
-    def _job_summary(self, job: Any) -> dict[str, Any]:
-        from tuner.core import results
-
-        trials = self.service.store.list_trials(job.name)
-        config = job.request.get("HyperParameterTuningJobConfig") or {}
-        s: dict[str, Any] = {
-            "HyperParameterTuningJobName": job.name,
-            "HyperParameterTuningJobArn": results.job_arn(job),
-            "HyperParameterTuningJobStatus": job.status,
-            "Strategy": config.get("Strategy", "Bayesian"),
-            "CreationTime": _aware(job.created),
-            "LastModifiedTime": _aware(job.last_modified),
-            "TrainingJobStatusCounters": results.training_status_counters(trials),
-            "ObjectiveStatusCounters": results.objective_status_counters(trials),
-        }
-        if job.ended:
-            s["HyperParameterTuningEndTime"] = _aware(job.ended)
-        if config.get("ResourceLimits"):
-            s["ResourceLimits"] = config["ResourceLimits"]
-        return s
 
     def stop_hyper_parameter_tuning_job(self, **params: Any) -> dict[str, Any]:
         op = OPERATIONS["stop_hyper_parameter_tuning_job"]
@@ -411,9 +237,11 @@ class TunerClient(StackOutputs):
             name = params["HyperParameterTuningJobName"]
             deadline = time.monotonic() + self.create_grace
             while self.service.store.get_job(name) is None:
-                job = self._record_from_execution(name)  # ResourceNotFound without an execution
-                if job.status != "InProgress":
-                    raise ValidationError(f"the tuning job {name!r} is {job.status} already")
+                job = self.service.describe(name)  # ResourceNotFound without an execution
+                if job["HyperParameterTuningJobStatus"] != "InProgress":
+                    raise ValidationError(
+                        f"the tuning job {name!r} is {job['HyperParameterTuningJobStatus']} already"
+                    )
                 if time.monotonic() > deadline:
                     raise ValidationError(f"the tuning job {name!r} is still being created; try again")
                 time.sleep(0.2)  # stopped right after create: the first step is about to store it
@@ -524,27 +352,6 @@ def _sdk_view(describe: dict[str, Any]) -> None:
                 {k: first[k] for k in ("InstanceType", "InstanceCount", "VolumeSizeInGB") if k in first}
             )
             d["ResourceConfig"] = rc
-
-
-def _matches(job: Any, p: Mapping[str, Any]) -> bool:
-    if p.get("NameContains") and p["NameContains"].lower() not in job.name.lower():
-        return False
-    if p.get("StatusEquals") and job.status != p["StatusEquals"]:
-        return False
-    created, modified = _aware(job.created), _aware(job.last_modified)
-    for field, value, after in (
-        ("CreationTimeAfter", created, True),
-        ("CreationTimeBefore", created, False),
-        ("LastModifiedTimeAfter", modified, True),
-        ("LastModifiedTimeBefore", modified, False),
-    ):
-        bound = p.get(field)
-        if bound is None or value is None:
-            continue
-        bound = _aware(bound if not isinstance(bound, (int, float)) else datetime.fromtimestamp(bound, UTC))
-        if (after and not value > bound) or (not after and not value < bound):
-            return False
-    return True
 
 
 class _Paginator:

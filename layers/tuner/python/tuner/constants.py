@@ -6,7 +6,7 @@ ENV_TABLE_NAME = "TUNER_TABLE_NAME"
 ENV_BUCKET_NAME = "TUNER_BUCKET_NAME"
 ENV_EVENT_BUS_NAME = "TUNER_EVENT_BUS_NAME"
 ENV_LOG_LEVEL = "TUNER_LOG_LEVEL"
-# Trials per lap (child execution of the workers' distributed Map); read by create_job.
+# Trials per lap (one child execution of the state machine's distributed Map); read by create_job.
 ENV_LAP_TRIALS = "TUNER_LAP_TRIALS"
 # Trials per lap (one child execution): ~10 history events each, so <= ~10,000 of the 25,000 quota.
 DEFAULT_LAP_TRIALS = 1_000
@@ -26,8 +26,8 @@ DEFAULT_STACK_NAME = "SageMakerTuner"
 LAMBDAS = {
     "create_job": "validate the request, store the tuning job, load warm-start parents",
     "next_trial": "claim, propose and start the next training job (waitForTaskToken)",
-    "training_event": "record a finished training job and wake its worker (EventBridge target)",
-    "sweeper": "periodic safety net: finish trials whose state-change event was lost",
+    "training_event": "record a finished training job and wake its lap (EventBridge target)",
+    "sweeper": "periodic monitor and safety net: early stopping, Hyperband rungs, limits, lost events",
     "finalize": "best job, final status and counters; publish the tuning-job event",
     "fail_job": "mark the tuning job Failed with the state machine's error and cause",
     "retune": "start a tuning family's next warm-started tuning job; react to its end (EventBridge target)",

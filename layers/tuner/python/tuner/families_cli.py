@@ -97,7 +97,7 @@ def service(args: argparse.Namespace) -> Any:
     from botocore.exceptions import BotoCoreError, ClientError
 
     from tuner.client import TunerClient
-    from tuner.service.families import build_family_service
+    from tuner.wiring import build_family_service
 
     client = TunerClient(region_name=args.region, stack_name=args.stack_name)
     try:

@@ -33,6 +33,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from tuner.core import objective as objectives
+
 CHARTS = (
     ("best-so-far.png", "Best objective so far"),
     ("objective-vs-hyperparameters.png", "Objective against each hyperparameter"),
@@ -44,12 +46,8 @@ CHARTS = (
 # ---- the data ----------------------------------------------------------------------------------
 def objective_of(describe: Mapping[str, Any]) -> tuple[str, bool]:
     """(metric name, maximize) of a tuning job."""
-    config = describe.get("HyperParameterTuningJobConfig") or {}
-    objective = config.get("HyperParameterTuningJobObjective")
-    if not objective:
-        defs = describe.get("TrainingJobDefinitions") or [{}]
-        objective = defs[0].get("TuningObjective") or {}
-    return objective.get("MetricName", "objective"), objective.get("Type", "Maximize") == "Maximize"
+    objective = objectives.objective_of(describe) or {}
+    return objective.get("MetricName", "objective"), objectives.job_maximizes(describe)
 
 
 def parameter_ranges(describe: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
@@ -256,12 +254,12 @@ def chart_parallel_coordinates(
     if not scored or not names:
         _empty(ax, "no objective values yet" if names else "no tuned hyperparameters")
         return _png(fig)
-    values = [_value(s) for s in scored]
-    lo, hi = min(values), max(values)  # type: ignore[type-var]
+    values = [v for s in scored if (v := _value(s)) is not None]  # every scored summary has one
+    lo, hi = min(values), max(values)
     cmap = colormaps["viridis"]
     lines = []
     for s, v in zip(scored, values, strict=True):
-        goodness = 0.5 if hi == lo else ((v - lo) / (hi - lo) if maximize else (hi - v) / (hi - lo))  # type: ignore[operator]
+        goodness = 0.5 if hi == lo else ((v - lo) / (hi - lo) if maximize else (hi - v) / (hi - lo))
         ys = [_unit(s.get("TunedHyperParameters", {}).get(n), ranges[n]) for n in names]
         ys.append(goodness if maximize else 1 - goodness)
         lines.append((goodness, ys))

@@ -1,4 +1,5 @@
-"""SageMaker training backend: start (idempotently), describe and stop training jobs."""
+"""SageMaker: the training backend (start idempotently, describe and stop training jobs) and
+model hosting (models, endpoint configurations, endpoints)."""
 from __future__ import annotations
 
 from typing import Any
@@ -57,3 +58,40 @@ class SageMakerBackend:
         except ClientError as err:
             if _code(err) not in ("ValidationException", "ResourceNotFound"):
                 raise
+
+
+class ModelHosting:
+    """SageMaker models, endpoint configurations and endpoints (deploying a best model)."""
+
+    def __init__(self, client: Any, region: str | None = None) -> None:
+        self.sm = client
+        self.region = region or client.meta.region_name
+
+    def describe_training_job(self, name: str) -> dict[str, Any]:
+        return dict(self.sm.describe_training_job(TrainingJobName=name))
+
+    def create_model(self, request: dict[str, Any]) -> None:
+        self.sm.create_model(**request)
+
+    def create_endpoint_config(self, request: dict[str, Any]) -> None:
+        self.sm.create_endpoint_config(**request)
+
+    def endpoint_exists(self, name: str) -> bool:
+        """DescribeEndpoint answers ValidationException ("Could not find endpoint") for a missing one."""
+        try:
+            self.sm.describe_endpoint(EndpointName=name)
+        except ClientError as err:
+            if _code(err) == "ValidationException":
+                return False
+            raise
+        return True
+
+    def create_endpoint(self, name: str, config: str, tags: list[dict[str, str]]) -> str:
+        extra = {"Tags": tags} if tags else {}
+        return str(self.sm.create_endpoint(EndpointName=name, EndpointConfigName=config, **extra).get("EndpointArn"))
+
+    def update_endpoint(self, name: str, config: str) -> str:
+        return str(self.sm.update_endpoint(EndpointName=name, EndpointConfigName=config).get("EndpointArn"))
+
+    def wait_in_service(self, name: str) -> None:
+        self.sm.get_waiter("endpoint_in_service").wait(EndpointName=name)

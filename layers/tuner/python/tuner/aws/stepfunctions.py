@@ -1,10 +1,16 @@
-"""Task tokens: wake a waiting worker. A token that is already used or expired is not an error."""
+"""Step Functions: task tokens (wake a waiting lap; a token already used or expired is not an
+error) and the executions of the tuner's state machine."""
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from typing import Any
 
 from botocore.exceptions import ClientError
+
+from tuner.constants import ENV_STATE_MACHINE_ARN
+from tuner.core.arns import execution_arn
+from tuner.errors import DuplicateTuningJobError, ValidationError
 
 _GONE = {"TaskTimedOut", "InvalidToken", "TaskDoesNotExist"}
 
@@ -22,3 +28,42 @@ class TaskTokens:
             if err.response.get("Error", {}).get("Code") in _GONE:
                 return False
             raise
+
+
+class Executions:
+    """Executions of the tuner's state machine, one per tuning job, named after it."""
+
+    def __init__(self, client: Any, state_machine_arn: str | None) -> None:
+        self.sfn = client
+        self.state_machine_arn = state_machine_arn
+
+    def _machine(self) -> str:
+        if not self.state_machine_arn:
+            raise ValidationError(
+                f"the tuner's state machine is not known here: set {ENV_STATE_MACHINE_ARN} "
+                "(the stack sets it on the retune Lambda) or use the stack's StateMachineArn output",
+                "StateMachineArn",
+            )
+        return self.state_machine_arn
+
+    def start(self, name: str, request: Mapping[str, Any]) -> str:
+        """StartExecution named ``name`` with the request as input; the execution's ARN."""
+        try:
+            r = self.sfn.start_execution(
+                stateMachineArn=self._machine(), name=name, input=json.dumps(request, default=str)
+            )
+        except self.sfn.exceptions.ExecutionAlreadyExists:
+            raise DuplicateTuningJobError(
+                f"HyperParameterTuningJobName: a tuning job named {name!r} was started already; "
+                "choose another name"
+            ) from None
+        return str(r["executionArn"])
+
+    def describe(self, name: str) -> dict[str, Any] | None:
+        """DescribeExecution of the execution ``name``; None when it does not exist."""
+        if not self.state_machine_arn:
+            return None
+        try:
+            return dict(self.sfn.describe_execution(executionArn=execution_arn(self.state_machine_arn, name)))
+        except self.sfn.exceptions.ExecutionDoesNotExist:
+            return None

@@ -3,7 +3,7 @@
 Items (pk = tuning job name):
 - ``sk = "JOB"``: the job record; ``kind``/``created`` feed the sparse ``by-kind`` index.
 - ``sk = "TRIAL#000042"``: one trial.
-- ``sk = "CLAIM#<worker>#<iteration>"``: which trial a worker's iteration claimed, so that an
+- ``sk = "CLAIM#<lap>#<iteration>"``: which trial a lap's iteration claimed, so that an
   at-least-once retry of the claiming step gets the same trial instead of a new one.
 Structured fields (request, params, series, metrics) are stored as JSON strings: exact floats,
 no Decimal conversions, and NaN never reaches DynamoDB.
@@ -58,7 +58,15 @@ def _to_item(record: Any, pk: str, sk: str) -> dict[str, Any]:
     return item
 
 
+# Attributes renamed since items were first written: (old name, new name). Read both, write the new.
+_RENAMED = (("worker", "lap"),)
+
+
 def _from_item(cls: type, item: dict[str, Any]) -> Any:
+    item = dict(item)
+    for old, new in _RENAMED:
+        if old in item and new not in item:
+            item[new] = item.pop(old)
     kwargs = {}
     for f in fields(cls):
         if f.name in item:
@@ -172,7 +180,7 @@ class DynamoStore:
                 previous = self.ddb.get_item(TableName=self.table, Key=key, ConsistentRead=True).get("Item")
                 if previous:
                     return _decode(previous["trial"])
-                continue  # another worker took n first: try n + 1
+                continue  # another lap took n first: try n + 1
         raise ConcurrentUpdateError(f"could not claim a trial of {name} after 20 attempts; retry")
 
     # ---- trials --------------------------------------------------------------------------
@@ -187,7 +195,8 @@ class DynamoStore:
             return trial
         except self.ddb.exceptions.ConditionalCheckFailedException:
             stored = self.get_trial(trial.job, trial.number)
-            assert stored is not None
+            if stored is None:  # the condition failed, so the item existed; it cannot vanish (no deletes)
+                raise ConcurrentUpdateError(f"trial {trial.number} of {trial.job} changed while being stored; retry") from None
             return stored
 
     def get_trial(self, name: str, number: int) -> TrialRecord | None:

@@ -20,8 +20,9 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from tuner.core.objective import improves, within
 from tuner.core.records import TrialRecord
-from tuner.core.results import IMPROVEMENT, jobs_not_improving
+from tuner.core.results import jobs_not_improving
 
 REASON_TARGET = "TargetObjectiveMetricValue reached"
 REASON_NOT_IMPROVING = "BestObjectiveNotImproving: MaxNumberOfTrainingJobsNotImproving reached"
@@ -32,7 +33,7 @@ CONVERGENCE_MIN_TRIALS = 10  # fewer values say nothing about a plateau
 CONVERGENCE_TOP_K = 5  # how many distinct configurations must share the best level
 
 
-def _values(trials: Sequence[TrialRecord]) -> list[tuple[str, int, float, tuple]]:
+def _values(trials: Sequence[TrialRecord]) -> list[tuple[str, int, float, tuple[tuple[str, str], ...]]]:
     """(end time, number, value, params key) of every trial with an objective value, in end order."""
     out = []
     for t in trials:
@@ -44,12 +45,6 @@ def _values(trials: Sequence[TrialRecord]) -> list[tuple[str, int, float, tuple]
 
 def target_reached(best: float | None, target: float, maximize: bool) -> bool:
     return best is not None and (best >= target if maximize else best <= target)
-
-
-def _within(v: float, best: float, maximize: bool, rel: float = IMPROVEMENT) -> bool:
-    """v is within ``rel`` (relative to |best|) of best: it would not improve on it by ``rel``."""
-    margin = rel * max(abs(best), 1e-12)
-    return v >= best - margin if maximize else v <= best + margin
 
 
 def converged(trials: Sequence[TrialRecord], maximize: bool) -> bool:
@@ -79,13 +74,10 @@ def converged(trials: Sequence[TrialRecord], maximize: bool) -> bool:
     best_first = max(first) if maximize else min(first)
     all_values = [v for _, _, v, _ in values]
     best = max(all_values) if maximize else min(all_values)
-    improved = best > best_first + IMPROVEMENT * max(abs(best_first), 1e-12) if maximize else (
-        best < best_first - IMPROVEMENT * max(abs(best_first), 1e-12)
-    )
-    if improved:
+    if improves(best, best_first, maximize):
         return False
     k = min(CONVERGENCE_TOP_K, math.ceil(n / 3))
-    near = {key for _, _, v, key in values if _within(v, best, maximize)}
+    near = {key for _, _, v, key in values if within(v, best, maximize)}
     return len(near) >= k
 
 

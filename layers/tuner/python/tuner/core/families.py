@@ -26,17 +26,18 @@ from __future__ import annotations
 import copy
 import hashlib
 import math
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from tuner.core.naming import MAX_ENDPOINT_NAME, is_valid_name, name_pattern
+from tuner.core.objective import job_maximizes
 from tuner.core.request import MAX_NAME_LENGTH, MAX_WARM_START_PARENTS, WARM_START_TYPES, parse_request
 from tuner.core.space import CATEGORICAL, INTEGER, RANGE_KEYS, Param, param_from_range
 from tuner.errors import TuningError, ValidationError
 
-FAMILY_NAME_PATTERN = re.compile(r"[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}")
+FAMILY_NAME_PATTERN = name_pattern(MAX_ENDPOINT_NAME)  # a family names its jobs and endpoint
 FAMILY_TAG = "tuner:family"
 TIMESTAMP_FORMAT = "%Y%m%d%H%M%S"
 _STAMP = 14  # len("yyyymmddHHMMSS")
@@ -122,8 +123,7 @@ class Family:
 
     @property
     def maximize(self) -> bool:
-        objective = self.base_request["HyperParameterTuningJobConfig"]["HyperParameterTuningJobObjective"]
-        return objective["Type"] == "Maximize"
+        return job_maximizes(self.base_request)
 
     def to_json(self) -> dict[str, Any]:
         """The family as registered (``parse_family(f.to_json()) == f``)."""
@@ -195,7 +195,7 @@ def _auto_deploy(value: Any, path: str = "AutoDeploy") -> AutoDeploy | None:
     if unknown:
         raise ValidationError(f"unknown members {unknown}", path)
     endpoint = value.get("EndpointName")
-    if not isinstance(endpoint, str) or not re.fullmatch(r"[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}", endpoint):
+    if not isinstance(endpoint, str) or not is_valid_name(endpoint, MAX_ENDPOINT_NAME):
         raise ValidationError(
             f"{endpoint!r} is not a SageMaker endpoint name (1-63 letters, digits, -)", f"{path}.EndpointName"
         )

@@ -1,4 +1,10 @@
-"""Deterministic AMT-style training job names: ``<tuning-job>-<NNN>-<hash>``.
+"""SageMaker's name rules, and the tuner's deterministic training job names (pure).
+
+SageMaker resource names (tuning jobs, definitions, endpoints, families here) share one pattern,
+``[a-zA-Z0-9](-*[a-zA-Z0-9]){0,N-1}``: letters, digits and hyphens, starting and ending with a
+letter or digit, at most ``N`` characters. ``name_pattern(N)`` is that rule, once.
+
+Training jobs are named AMT-style: ``<tuning-job>-<NNN>-<hash>``.
 
 The name depends only on the tuning job, the trial number and the hyperparameters, so a
 retried start of the same trial is recognised by SageMaker's unique-name rule instead of
@@ -9,7 +15,23 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from typing import Mapping
+from collections.abc import Mapping
+from functools import cache
+
+MAX_TUNING_JOB_NAME = 32
+MAX_DEFINITION_NAME = 64
+MAX_ENDPOINT_NAME = 63
+
+
+@cache
+def name_pattern(max_length: int) -> re.Pattern[str]:
+    """SageMaker's name pattern for names of at most ``max_length`` characters (use ``fullmatch``)."""
+    return re.compile(rf"[a-zA-Z0-9](-*[a-zA-Z0-9]){{0,{max_length - 1}}}")
+
+
+def is_valid_name(value: object, max_length: int = MAX_TUNING_JOB_NAME) -> bool:
+    return isinstance(value, str) and name_pattern(max_length).fullmatch(value) is not None
+
 
 _NAME = re.compile(r"^(?P<job>.+)-(?P<trial>\d{3,})-(?P<hash>[0-9a-f]{8})$")
 

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 # Tuning-job statuses (SageMaker's).
@@ -15,7 +15,7 @@ TERMINAL_TRIAL = (COMPLETED, FAILED, STOPPED)
 
 
 def now_iso() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
+    return datetime.now(UTC).isoformat(timespec="milliseconds")
 
 
 @dataclass
@@ -49,7 +49,7 @@ class TrialRecord:
     training_job_name: str
     definition: str | None = None
     status: str = PENDING
-    worker: int | None = None
+    lap: int | None = None  # the lap (child execution of the state machine's Map) that runs it
     created: str = field(default_factory=now_iso)
     started: str | None = None
     ended: str | None = None
@@ -65,7 +65,7 @@ class TrialRecord:
     attempts: list[dict[str, Any]] = field(default_factory=list)  # earlier attempts (name, reason, times)
     stopped_by: str | None = None  # EarlyStopping | Hyperband | a completion reason | StopTuningJob
     rung: int = 0  # Hyperband: the highest rung this trial passed
-    retry_claim: str | None = None  # the worker iteration that started the current retry
+    retry_claim: str | None = None  # the lap iteration that started the current retry
 
     @property
     def terminal(self) -> bool:

@@ -18,11 +18,12 @@ public names are importable from here too.
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from tuner.core.naming import MAX_TUNING_JOB_NAME, name_pattern
+from tuner.core.objective import maximizes
 from tuner.core.request_checks import _CONFIG, _check_name, _choice, _int, _mapping
 from tuner.core.request_definitions import (  # noqa: F401 - re-exported: this module's public names
     ALGORITHM_FIELDS,
@@ -49,8 +50,8 @@ EARLY_STOPPING_TYPES = ("Off", "Auto")
 WARM_START_TYPES = ("IdenticalDataAndAlgorithm", "TransferLearning")
 CONVERGENCE_VALUES = ("Disabled", "Enabled")
 
-NAME_PATTERN = re.compile(r"[a-zA-Z0-9](-*[a-zA-Z0-9]){0,31}")
-MAX_NAME_LENGTH = 32
+MAX_NAME_LENGTH = MAX_TUNING_JOB_NAME
+NAME_PATTERN = name_pattern(MAX_NAME_LENGTH)
 MAX_WARM_START_PARENTS = 5
 MIN_RUNTIME_SECONDS = 120
 MAX_RUNTIME_SECONDS = 15_768_000
@@ -82,7 +83,7 @@ class TuningRequest:
 
     @property
     def maximize(self) -> bool:
-        return self.objective_type == "Maximize"
+        return maximizes(self.objective_type)
 
     @property
     def multi_definition(self) -> bool:

@@ -15,13 +15,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from tuner.core.metrics import regex_problem
+from tuner.core.naming import MAX_DEFINITION_NAME, name_pattern
+from tuner.core.objective import OBJECTIVE_TYPES, maximizes
 from tuner.core.request_checks import _CONFIG, _check_name, _choice, _int, _mapping
 from tuner.core.space import SearchSpace
 from tuner.errors import ValidationError
 
-OBJECTIVE_TYPES = ("Maximize", "Minimize")
-
-DEFINITION_NAME_PATTERN = re.compile(r"[a-zA-Z0-9](-*[a-zA-Z0-9]){0,63}")
+DEFINITION_NAME_PATTERN = name_pattern(MAX_DEFINITION_NAME)
 MAX_DEFINITIONS = 10
 MAX_HYPERPARAMETERS = 100  # static + tunable
 MAX_METRIC_DEFINITIONS = 40
@@ -73,7 +73,7 @@ class Definition:
 
     @property
     def maximize(self) -> bool:
-        return self.objective_type == "Maximize"
+        return maximizes(self.objective_type)
 
     @property
     def objective_regex(self) -> str | None:
@@ -401,7 +401,7 @@ def _multi(request: Mapping[str, Any], config: Mapping[str, Any]) -> tuple[Defin
     for i, d in enumerate(defs):
         p = f"{path}[{i}]"
         d = _mapping(d, p)
-        name = _check_name(d.get("DefinitionName"), f"{p}.DefinitionName", DEFINITION_NAME_PATTERN, 64)
+        name = _check_name(d.get("DefinitionName"), f"{p}.DefinitionName", DEFINITION_NAME_PATTERN, MAX_DEFINITION_NAME)
         if name in seen:
             raise ValidationError(
                 f"DefinitionName {name!r} repeats; give each definition its own name", f"{p}.DefinitionName"

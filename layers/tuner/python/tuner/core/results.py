@@ -8,9 +8,12 @@ from __future__ import annotations
 
 import base64
 import json
+from collections.abc import Iterable, Sequence
 from datetime import datetime
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any
 
+from tuner.core import arns
+from tuner.core.objective import improves, is_better, job_maximizes, objective_of
 from tuner.core.records import (
     COMPLETED,
     FAILED,
@@ -21,8 +24,7 @@ from tuner.core.records import (
     JobRecord,
     TrialRecord,
 )
-
-IMPROVEMENT = 0.01  # AMT: "not improving" = no improvement of at least 1%
+from tuner.core.warm_start import IDENTICAL
 
 
 def _dt(text: str | None) -> datetime | None:
@@ -30,24 +32,11 @@ def _dt(text: str | None) -> datetime | None:
 
 
 def job_arn(job: JobRecord) -> str:
-    return f"arn:aws:sagemaker:{job.region}:{job.account}:hyper-parameter-tuning-job/{job.name.lower()}"
+    return arns.tuning_job_arn(job.region, job.account, job.name)
 
 
 def training_job_arn(job: JobRecord, training_job_name: str) -> str:
-    return f"arn:aws:sagemaker:{job.region}:{job.account}:training-job/{training_job_name.lower()}"
-
-
-def _objective(request: Mapping[str, Any], definition: str | None) -> dict[str, str] | None:
-    """The objective (Type, MetricName) of the job or of one of its definitions."""
-    if definition is not None:
-        for d in request.get("TrainingJobDefinitions") or ():
-            if d.get("DefinitionName") == definition and d.get("TuningObjective"):
-                return d["TuningObjective"]
-    return request.get("HyperParameterTuningJobConfig", {}).get("HyperParameterTuningJobObjective")
-
-
-def is_better(a: float, b: float | None, maximize: bool) -> bool:
-    return b is None or (a > b if maximize else a < b)
+    return arns.training_job_arn(job.region, job.account, training_job_name)
 
 
 def best_trial(trials: Iterable[TrialRecord], maximize: bool) -> TrialRecord | None:
@@ -65,16 +54,11 @@ def jobs_not_improving(trials: Iterable[TrialRecord], maximize: bool) -> int:
     count = 0
     for t in sorted((t for t in trials if t.terminal), key=lambda t: (t.ended or "", t.number)):
         v = t.final_objective if t.objective_status == "Succeeded" else None
-        if v is not None and (best is None or _improves(v, best, maximize)):
+        if v is not None and (best is None or improves(v, best, maximize)):
             best, count = v, 0
         else:
             count += 1
     return count
-
-
-def _improves(v: float, best: float, maximize: bool) -> bool:
-    margin = IMPROVEMENT * max(abs(best), 1e-12)
-    return v > best + margin if maximize else v < best - margin
 
 
 def training_status_counters(trials: Iterable[TrialRecord]) -> dict[str, int]:
@@ -119,7 +103,7 @@ def trial_summary(job: JobRecord, t: TrialRecord) -> dict[str, Any]:
         s["TrainingEndTime"] = _dt(t.ended)
     if t.failure_reason:
         s["FailureReason"] = t.failure_reason[:1024]
-    objective = _objective(job.request, t.definition)
+    objective = objective_of(job.request, t.definition)
     if t.final_objective is not None and objective:
         s["FinalHyperParameterTuningJobObjectiveMetric"] = {
             "Type": objective["Type"],
@@ -129,16 +113,37 @@ def trial_summary(job: JobRecord, t: TrialRecord) -> dict[str, Any]:
     return s
 
 
-def _maximize(job: JobRecord) -> bool:
-    objective = _objective(job.request, None)
-    if objective is None:  # multi-definition: every definition shares the direction in practice
-        defs = job.request.get("TrainingJobDefinitions") or [{}]
-        objective = defs[0].get("TuningObjective", {"Type": "Maximize"})
-    return objective.get("Type") == "Maximize"
+def overall_best(
+    job: JobRecord, trials: Sequence[TrialRecord], parents: Sequence[tuple[JobRecord, Sequence[TrialRecord]]]
+) -> dict[str, Any] | None:
+    """``OverallBestTrainingJob``: the best training job of this job and its warm-start parents.
+
+    AMT returns it for an ``IdenticalDataAndAlgorithm`` warm start only (the parents' objective
+    values are comparable with the child's). On a tie the child's own job wins, then the parents'
+    in the order they are listed.
+    """
+    if (job.request.get("WarmStartConfig") or {}).get("WarmStartType") != IDENTICAL:
+        return None
+    maximize = job_maximizes(job.request)
+    winner: tuple[JobRecord, TrialRecord] | None = None
+    for owner, owned in ((job, trials), *parents):
+        best = best_trial(owned, maximize)
+        if best is None or best.final_objective is None:
+            continue
+        if winner is None or is_better(best.final_objective, winner[1].final_objective, maximize):
+            winner = (owner, best)
+    return trial_summary(*winner) if winner is not None else None
 
 
-def describe(job: JobRecord, trials: Sequence[TrialRecord]) -> dict[str, Any]:
-    """A ``DescribeHyperParameterTuningJob`` response."""
+def describe(
+    job: JobRecord,
+    trials: Sequence[TrialRecord],
+    parents: Sequence[tuple[JobRecord, Sequence[TrialRecord]]] = (),
+) -> dict[str, Any]:
+    """A ``DescribeHyperParameterTuningJob`` response.
+
+    ``parents``: the warm-start parents' records and trials, for ``OverallBestTrainingJob``.
+    """
     req = job.request
     r: dict[str, Any] = {
         "HyperParameterTuningJobName": job.name,
@@ -157,18 +162,43 @@ def describe(job: JobRecord, trials: Sequence[TrialRecord]) -> dict[str, Any]:
         r["HyperParameterTuningEndTime"] = _dt(job.ended)
     if job.failure_reason:
         r["FailureReason"] = job.failure_reason[:1024]
-    maximize = _maximize(job)
+    maximize = job_maximizes(req)
     best = best_trial(trials, maximize)
     if best is not None:
         r["BestTrainingJob"] = trial_summary(job, best)
+    overall = overall_best(job, trials, parents)
+    if overall is not None:
+        r["OverallBestTrainingJob"] = overall
     r["TuningJobCompletionDetails"] = {
         "NumberOfTrainingJobsObjectiveNotImproving": jobs_not_improving(trials, maximize)
     }
+    if job.convergence_detected:
+        r["TuningJobCompletionDetails"]["ConvergenceDetectedTime"] = _dt(job.convergence_detected)
     end = _dt(job.ended) if job.status in TERMINAL_JOB and job.ended else _dt(job.last_modified)
     start = _dt(job.created)
     if start and end:
         r["ConsumedResources"] = {"RuntimeInSeconds": max(0, int((end - start).total_seconds()))}
     return r
+
+
+def job_summary(job: JobRecord, trials: Sequence[TrialRecord]) -> dict[str, Any]:
+    """A ``HyperParameterTuningJobSummary`` (ListHyperParameterTuningJobs)."""
+    config = job.request.get("HyperParameterTuningJobConfig") or {}
+    s: dict[str, Any] = {
+        "HyperParameterTuningJobName": job.name,
+        "HyperParameterTuningJobArn": job_arn(job),
+        "HyperParameterTuningJobStatus": job.status,
+        "Strategy": config.get("Strategy", "Bayesian"),
+        "CreationTime": _dt(job.created),
+        "LastModifiedTime": _dt(job.last_modified),
+        "TrainingJobStatusCounters": training_status_counters(trials),
+        "ObjectiveStatusCounters": objective_status_counters(trials),
+    }
+    if job.ended:
+        s["HyperParameterTuningEndTime"] = _dt(job.ended)
+    if config.get("ResourceLimits"):
+        s["ResourceLimits"] = config["ResourceLimits"]
+    return s
 
 
 SORT_KEYS = ("Name", "CreationTime", "Status", "FinalObjectiveMetricValue")

@@ -47,7 +47,9 @@ def check_parents(child: TuningRequest, parents: Sequence[tuple[str, JobRecord |
     for i, (name, job) in enumerate(parents):
         path = f"{_PATH}[{i}].HyperParameterTuningJobName"
         if job is None:
-            raise ValidationError(f"no tuning job named {name!r}; name an existing parent tuning job", path)
+            raise ValidationError(
+                f"no tuning job named {name!r}; name an existing parent tuning job", path, code="ResourceNotFound"
+            )
         if job.status not in TERMINAL_JOB:
             raise ValidationError(
                 f"parent {name!r} is {job.status}; a parent must be Completed, Stopped or Failed (wait for it)", path

@@ -19,10 +19,12 @@ import json
 import os
 import tempfile
 import time
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any
 
 from tuner import constants
+from tuner.core import arns
 from tuner.core.records import TERMINAL_JOB
 from tuner.local.deploy import ACCOUNT, Deployment, deploy
 
@@ -48,8 +50,8 @@ class LocalTuner:
         self.region = region
         self.sweep_interval = sweep_interval
         self._fault = fault
-        # Offline waits are short: a worker re-checks its training job after 20 s without a wake-up.
-        self.context = {"tuner:workerWaitSeconds": "20", **dict(context or {})}
+        # Offline waits are short: a lap re-checks its training job after 20 s without a wake-up.
+        self.context = {"tuner:lapWaitSeconds": "20", **dict(context or {})}
         self.deployment: Deployment | None = None
         self._mock: Any = None
         self._patches: list[Any] = []
@@ -67,14 +69,14 @@ class LocalTuner:
             sagemaker.fault = hook
 
     # ---- lifecycle -------------------------------------------------------------------------
-    def __enter__(self) -> "LocalTuner":
+    def __enter__(self) -> LocalTuner:
         import boto3
         from moto import mock_aws
 
         from tuner.local import atomic, eventbridge
         from tuner.local.lambda_runtime import InProcessLambdas
         from tuner.local.sagemaker import LocalSageMaker
-        from tuner.service.runtime import build_service, reset
+        from tuner.wiring import build_service, reset
 
         for k, v in _CREDENTIALS.items():
             os.environ.setdefault(k, v)
@@ -96,7 +98,12 @@ class LocalTuner:
             self.sagemaker.install()
             self._patches.append(self.sagemaker)
             self.deployment = deploy(self.session, region=self.region, context=self.context)
-            self.service = build_service(self.deployment.table_name, region=self.region, session=self.session)
+            self.service = build_service(
+                self.deployment.table_name,
+                region=self.region,
+                session=self.session,
+                state_machine_arn=self.deployment.state_machine_arn,
+            )
             self.sfn = self.session.client("stepfunctions")
             self.lam = self.session.client("lambda")
         except BaseException:
@@ -127,14 +134,16 @@ class LocalTuner:
         """Upload local sources/data named in the request (as the SageMaker SDK does)."""
         from tuner.local.sources import prepare_request_sources
 
-        assert self.deployment is not None and self.deployment.bucket_name is not None
+        bucket = self._deployed().bucket_name
+        if bucket is None:
+            raise RuntimeError("the offline stack has no bucket output; redeploy it")
         name = request.get("HyperParameterTuningJobName", "job")
         self._create_output_buckets(request)
         return prepare_request_sources(
             dict(request),
             Path(base_dir or "."),
             self.session.client("s3"),
-            self.deployment.bucket_name,
+            bucket,
             f"sources/{name}",
         )
 
@@ -155,22 +164,25 @@ class LocalTuner:
 
     def start(self, request: Mapping[str, Any], base_dir: Path | str | None = None) -> str:
         """StartExecution with the request as input and the tuning job's name as execution name."""
-        assert self.deployment is not None
+        deployment = self._deployed()
         prepared = self.prepare(request, base_dir)
         name = str(prepared.get("HyperParameterTuningJobName") or "unnamed")
         r = self.sfn.start_execution(
-            stateMachineArn=self.deployment.state_machine_arn, name=name, input=json.dumps(prepared)
+            stateMachineArn=deployment.state_machine_arn, name=name, input=json.dumps(prepared)
         )
         return r["executionArn"]
 
+    def _deployed(self) -> Deployment:
+        if self.deployment is None:
+            raise RuntimeError("enter the LocalTuner first (with LocalTuner(...) as lt:)")
+        return self.deployment
+
     def execution_arn(self, name: str) -> str:
-        assert self.deployment is not None
-        return self.deployment.state_machine_arn.replace(":stateMachine:", ":execution:") + f":{name}"
+        return arns.execution_arn(self._deployed().state_machine_arn, name)
 
     def sweep(self) -> Any:
         """Invoke the sweeper Lambda, as its schedule rule does on AWS."""
-        assert self.deployment is not None
-        fn = self.deployment.outputs.get(constants.OUTPUT_SWEEPER)
+        fn = self._deployed().outputs.get(constants.OUTPUT_SWEEPER)
         if not fn:
             return None
         r = self.lam.invoke(FunctionName=fn, Payload=b"{}")

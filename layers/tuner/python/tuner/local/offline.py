@@ -34,7 +34,8 @@ class OfflineTunerClient(TunerClient):
     local source paths are uploaded (AWS has those buckets already; moto starts empty)."""
 
     def __init__(self, local_tuner: LocalTuner) -> None:
-        assert local_tuner.deployment is not None, "enter the LocalTuner first"
+        if local_tuner.deployment is None:
+            raise RuntimeError("enter the LocalTuner first (with LocalTuner(...) as lt:)")
         super().__init__(
             region_name=local_tuner.region,
             stack_name=local_tuner.deployment.stack_name,

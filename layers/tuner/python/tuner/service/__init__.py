@@ -1,1 +1,4 @@
-"""Use cases over ports; ``tuner.service.runtime`` wires them to AWS for the Lambdas."""
+"""Use cases over ports (``service.ports``), one per module; ``tuner.wiring`` builds them over AWS.
+
+``tuning.TuningService`` assembles them; ``families.FamilyService`` runs tuning families.
+"""

@@ -14,11 +14,8 @@ was deferred while the job ran.
 
 from __future__ import annotations
 
-import json
 import logging
-import os
-import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -38,13 +35,16 @@ from tuner.core.families import (
 )
 from tuner.core.request import MAX_WARM_START_PARENTS
 from tuner.errors import ValidationError
+from tuner.service.deploy import BestModelDeployment
+from tuner.service.ports import Clock, FamilyStore, system_clock
+from tuner.service.tuning import TuningService
 
 # How long a family's lock may name a tuning job whose execution does not exist yet: the lock is
 # taken first, StartExecution follows; a concurrent retune must not take over in between.
 START_GRACE_SECONDS = 60.0
 
 
-def _within_grace(since: str | None) -> bool:
+def _within_grace(since: str | None, now: datetime) -> bool:
     if not since:
         return False
     try:
@@ -53,7 +53,7 @@ def _within_grace(since: str | None) -> bool:
         return False
     if taken.tzinfo is None:
         taken = taken.replace(tzinfo=UTC)
-    return (datetime.now(UTC) - taken).total_seconds() < START_GRACE_SECONDS
+    return (now - taken).total_seconds() < START_GRACE_SECONDS
 
 log = logging.getLogger(__name__)
 
@@ -62,29 +62,26 @@ TRIGGERS = ("api", "cli", "event", "data", "schedule", "deferred")
 
 
 class FamilyService:
-    """Use cases over the family store, the tuning service (job store + describe) and Step Functions.
+    """Use cases over the family store, the tuning jobs' store and queries, and the state machine.
 
-    ``tuning``: a ``TuningService`` (its ``store`` reads job items, ``describe`` builds
-    DescribeHyperParameterTuningJob responses). ``sfn``: a Step Functions client.
-    ``sagemaker``: a SageMaker client (auto-deploy only). ``clock``: returns an aware UTC datetime.
+    ``deployment``: deploys a family's new best model (``AutoDeploy``); None when the service was
+    built without SageMaker hosting. ``clock``: returns an aware UTC datetime.
     """
 
     def __init__(
         self,
-        families: Any,
-        tuning: Any,
-        sfn: Any,
-        state_machine_arn: str | None,
+        families: FamilyStore,
+        tuning: TuningService,
         *,
-        sagemaker: Any = None,
-        clock: Callable[[], datetime] | None = None,
+        deployment: BestModelDeployment | None = None,
+        clock: Clock = system_clock,
     ) -> None:
         self.families = families
         self.tuning = tuning
-        self.sfn = sfn
-        self.state_machine_arn = state_machine_arn
-        self.sagemaker = sagemaker
-        self.clock = clock or (lambda: datetime.now(UTC))
+        self.store = tuning.store
+        self.executions = tuning.ports.executions
+        self.deployment = deployment
+        self.clock = clock
 
     # ---- registry -------------------------------------------------------------------------------
     def register(self, spec: Mapping[str, Any], *, replace: bool = False) -> dict[str, Any]:
@@ -157,11 +154,6 @@ class FamilyService:
         ExecutionArn, Parents, Trigger}``. When a retune of the family still runs: raise
         ``FamilyBusyError``, or with ``defer_if_busy`` record the request and return
         ``{..., "Deferred": True, "RunningTuningJob": ...}`` (it starts when that job ends)."""
-        if not self.state_machine_arn:
-            raise ValidationError(
-                f"{constants.ENV_STATE_MACHINE_ARN} is not set: the retune Lambda gets it from the stack",
-                "StateMachineArn",
-            )
         checked = parse_overrides(overrides)
         for _ in range(3):
             item = self._item(name)
@@ -180,10 +172,8 @@ class FamilyService:
             if not self.families.acquire(name, job, previous=running, jobs=item["jobs"]):
                 continue  # another retune moved first: read again
             try:
-                r = self.sfn.start_execution(
-                    stateMachineArn=self.state_machine_arn, name=job, input=json.dumps(request, default=str)
-                )
-            except Exception:
+                execution_arn = self.executions.start(job, request)
+            except BaseException:  # whatever stopped the start, the lock must not name a job that never ran
                 self.families.release(name, job, forget=True)
                 raise
             parents = [
@@ -194,7 +184,7 @@ class FamilyService:
             return {
                 "FamilyName": name,
                 "HyperParameterTuningJobName": job,
-                "ExecutionArn": r["executionArn"],
+                "ExecutionArn": execution_arn,
                 "Parents": parents,
                 "Trigger": trigger,
             }
@@ -217,23 +207,19 @@ class FamilyService:
         execution (RUNNING -> InProgress; ended -> Failed: it will never run). A missing execution
         is "starting" for ``START_GRACE_SECONDS`` after the lock was taken at ``since`` (the lock is
         taken before StartExecution), then Failed: its start never happened."""
-        record = self.tuning.store.get_job(job)
+        record = self.store.get_job(job)
         if record is not None:
             return str(record.status)
-        if not self.state_machine_arn:
-            return "Failed"
-        arn = self.state_machine_arn.replace(":stateMachine:", ":execution:") + f":{job}"
-        try:
-            status = self.sfn.describe_execution(executionArn=arn)["status"]
-        except Exception:  # ExecutionDoesNotExist: not started yet, or the start never happened
-            return "InProgress" if _within_grace(since) else "Failed"
-        return "InProgress" if status == "RUNNING" else "Failed"
+        execution = self.executions.describe(job)
+        if execution is None:  # not started yet, or the start never happened
+            return "InProgress" if _within_grace(since, self.clock()) else "Failed"
+        return "InProgress" if execution.get("status") == "RUNNING" else "Failed"
 
     def _candidates(self, family: Family, jobs: list[str]) -> list[ParentSummary]:
         """The family's recent terminal jobs, with the best result of those that can be parents."""
         summaries = []
         for name in jobs[-RECENT_JOBS:]:
-            record = self.tuning.store.get_job(name)
+            record = self.store.get_job(name)
             if record is not None:
                 summaries.append(ParentSummary(name=name, status=record.status, created=record.created))
         out = []
@@ -253,7 +239,7 @@ class FamilyService:
         """React to the tuner's state-change event (detail = DescribeHyperParameterTuningJob)."""
         job = detail.get("HyperParameterTuningJobName")
         status = detail.get("HyperParameterTuningJobStatus")
-        record = self.tuning.store.get_job(job) if job else None
+        record = self.store.get_job(str(job)) if job else None
         name = family_of(record.request) if record is not None else None
         out: dict[str, Any] = {"HyperParameterTuningJobName": job, "FamilyName": name}
         if name is None or status not in TERMINAL:
@@ -294,62 +280,30 @@ class FamilyService:
                 "Reason": f"{value} does not beat the deployed {previous['Value']} "
                 f"by the margin {policy.margin} ({policy.margin_type})",
             }
-        sm = self._sagemaker()
-        training = sm.describe_training_job(TrainingJobName=best["TrainingJobName"])
-        model = best["TrainingJobName"][:63]
-        container: dict[str, Any] = {
-            "Image": training["AlgorithmSpecification"]["TrainingImage"],
-            "ModelDataUrl": training["ModelArtifacts"]["S3ModelArtifacts"],
-        }
-        environment = _script_mode_environment(training.get("HyperParameters") or {})
-        if environment:
-            container["Environment"] = environment
-        sm.create_model(
-            ModelName=model,
-            PrimaryContainer=container,
-            ExecutionRoleArn=policy.execution_role_arn or training["RoleArn"],
-            Tags=[{"Key": "tuner:family", "Value": name}],
+        if self.deployment is None:
+            raise ValidationError("this tuner service has no SageMaker hosting for AutoDeploy", "AutoDeploy")
+        deployed = self.deployment.deploy(
+            job,
+            policy.endpoint_name,
+            instance_type=policy.instance_type,
+            initial_instance_count=policy.initial_instance_count,
+            role_arn=policy.execution_role_arn,
+            tags=[{"Key": "tuner:family", "Value": name}],
+            best=best,
         )
-        sm.create_endpoint_config(
-            EndpointConfigName=model,
-            ProductionVariants=[
-                {
-                    "VariantName": "AllTraffic",
-                    "ModelName": model,
-                    "InstanceType": policy.instance_type,
-                    "InitialInstanceCount": policy.initial_instance_count,
-                }
-            ],
-        )
-        try:
-            sm.describe_endpoint(EndpointName=policy.endpoint_name)
-            exists = True
-        except Exception as err:  # ValidationException "Could not find endpoint"
-            if "not find" not in str(err).lower() and "validation" not in str(err).lower():
-                raise
-            exists = False
-        if exists:
-            sm.update_endpoint(EndpointName=policy.endpoint_name, EndpointConfigName=model)
-        else:
-            sm.create_endpoint(EndpointName=policy.endpoint_name, EndpointConfigName=model)
         record = {
             "HyperParameterTuningJobName": job,
             "TrainingJobName": best["TrainingJobName"],
             "Value": value,
             "EndpointName": policy.endpoint_name,
-            "EndpointConfigName": model,
+            "EndpointConfigName": deployed["EndpointConfigName"],
             "DeployedAt": self.clock().isoformat(),
         }
         self.families.set_best(name, record, previous=previous)
         log.info(
             "family %s: deployed %s (%s) to %s", name, best["TrainingJobName"], value, policy.endpoint_name
         )
-        return {"Deployed": True, **record, "Updated": exists}
-
-    def _sagemaker(self) -> Any:
-        if self.sagemaker is None:
-            raise ValidationError("no SageMaker client configured for auto-deploy")
-        return self.sagemaker
+        return {"Deployed": True, **record, "Updated": deployed["Updated"]}
 
     # ---- events ---------------------------------------------------------------------------------
     def handle(self, event: Mapping[str, Any]) -> dict[str, Any]:
@@ -383,74 +337,3 @@ def parse_event(event: Mapping[str, Any]) -> tuple[str, str | None, str, dict[st
     if not isinstance(family, str) or not family:
         raise ValidationError('name the family to retune: {"Family": "<name>"}', "Family")
     return "retune", family, trigger, parse_overrides(overrides)
-
-
-def _script_mode_environment(hyperparameters: Mapping[str, str]) -> dict[str, str]:
-    """Script-mode containers serve with the same program and sources they trained with."""
-    out = {}
-    for key, env in (
-        ("sagemaker_program", "SAGEMAKER_PROGRAM"),
-        ("sagemaker_submit_directory", "SAGEMAKER_SUBMIT_DIRECTORY"),
-    ):
-        value = hyperparameters.get(key)
-        if value is None:
-            continue
-        try:
-            decoded = json.loads(value)
-            value = decoded if isinstance(decoded, str) else value
-        except (TypeError, ValueError):
-            pass
-        out[env] = value
-    return out
-
-
-# ---- wiring (Lambda / client) --------------------------------------------------------------------
-_lock = threading.Lock()
-_cache: dict[tuple[str, ...], FamilyService] = {}
-
-
-def build_family_service(
-    table: str,
-    state_machine_arn: str | None,
-    *,
-    bus: str = "default",
-    region: str | None = None,
-    session: Any = None,
-) -> FamilyService:
-    """A FamilyService over real (or moto) AWS clients."""
-    import boto3
-
-    from tuner.aws.families import FamilyStore
-    from tuner.service.runtime import build_service
-
-    session = session or boto3.session.Session(region_name=region)
-    return FamilyService(
-        FamilyStore(table, session.client("dynamodb")),
-        build_service(table, bus, region=region, session=session),
-        session.client("stepfunctions"),
-        state_machine_arn,
-        sagemaker=session.client("sagemaker"),
-    )
-
-
-def family_service() -> FamilyService:
-    """From the Lambda environment (read at call time; cached per configuration)."""
-    config = (
-        os.environ.get(constants.ENV_TABLE_NAME, ""),
-        os.environ.get(constants.ENV_STATE_MACHINE_ARN, ""),
-        os.environ.get(constants.ENV_EVENT_BUS_NAME, "default"),
-        os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1",
-    )
-    if not config[0]:
-        raise RuntimeError(f"{constants.ENV_TABLE_NAME} is not set; the stack sets it on every tuner Lambda")
-    with _lock:
-        if config not in _cache:
-            _cache[config] = build_family_service(
-                config[0], config[1] or None, bus=config[2], region=config[3]
-            )
-        return _cache[config]
-
-
-def reset() -> None:
-    with _lock:
-        _cache.clear()

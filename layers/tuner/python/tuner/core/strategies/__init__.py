@@ -2,7 +2,8 @@
 from __future__ import annotations
 
 import importlib
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from tuner.core.space import SearchSpace
 from tuner.core.strategies.base import Observation, Strategy, trial_rng
@@ -13,12 +14,18 @@ _REGISTRY: dict[str, str] = {
     "Random": "tuner.core.strategies.random:RandomStrategy",
     "Grid": "tuner.core.strategies.grid:GridStrategy",
     "Bayesian": "tuner.core.bayes.strategy:BayesianStrategy",
+    "Hyperband": "tuner.core.strategies.hyperband:HyperbandStrategy",
 }
 
 
 def register(name: str, target: str) -> None:
     """Register a strategy class as ``"module:Class"``."""
     _REGISTRY[name] = target
+
+
+def registered() -> list[str]:
+    """The names of every registered strategy."""
+    return sorted(_REGISTRY)
 
 
 def strategy_class(name: str) -> type[Strategy]:

@@ -1,0 +1,28 @@
+"""The state machine's fan-out of a tuning job into laps (pure).
+
+A lap is one child execution of the distributed Map: it runs trials one after another, at most
+``lap_trials`` of them, so that its own execution history (about 10 events per trial) stays far
+inside Step Functions' 25,000-event quota however many training jobs the tuning job runs.
+"""
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from tuner.constants import DEFAULT_LAP_TRIALS
+
+#: The reason a lap that has run ``lap_trials`` trials ends; the next lap continues the job.
+LAP_FULL = "lap full: the next lap continues the tuning job"
+
+
+def lap_plan(max_jobs: int, max_parallel: int, lap_trials: int = DEFAULT_LAP_TRIALS) -> dict[str, Any]:
+    """``{Laps: [1..K], MaxParallel: P, LapTrials: L}``: ``K`` laps of at most ``L`` trials, ``P`` at a time.
+
+    ``K = P * ceil(N / (P * L))`` laps hold ``K * L >= N`` trials: the job never runs out of
+    laps; laps started after the last trial was claimed answer ``Done`` at once.
+    """
+    if lap_trials < 1:
+        raise ValueError(f"lap_trials must be at least 1, got {lap_trials}")
+    parallel = max(1, min(max_parallel, max_jobs))
+    laps = parallel * max(1, math.ceil(max_jobs / (parallel * lap_trials)))
+    return {"Laps": list(range(1, laps + 1)), "MaxParallel": parallel, "LapTrials": lap_trials}

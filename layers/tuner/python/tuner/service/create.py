@@ -1,0 +1,136 @@
+"""Creating a tuning job: the checks of a CreateHyperParameterTuningJob request, once.
+
+``check`` is every rule a request must pass (botocore's shape, AMT's semantic rules, the rules
+that need the store: Hyperband's resources, warm-start parents); ``submit`` (the client, CLI and
+SDK path) checks, then starts the state machine's execution named after the job; ``create_job``
+(the state machine's first step) checks again and stores the job. An invalid request ends as a
+``Failed`` job whose FailureReason names the field and the fix; a duplicate name is refused and
+the stored job is left alone.
+"""
+from __future__ import annotations
+
+import copy
+from collections.abc import Mapping
+from typing import Any
+
+from tuner.constants import DEFAULT_LAP_TRIALS
+from tuner.core import arns
+from tuner.core.laps import lap_plan
+from tuner.core.naming import is_valid_name
+from tuner.core.records import FAILED, JobRecord
+from tuner.core.request import TuningRequest, parse_request
+from tuner.core.strategies.hyperband import resources
+from tuner.core.warm_start import check_parents, parent_names
+from tuner.errors import DuplicateTuningJobError, ValidationError
+from tuner.service.jobs import MAX_REASON
+from tuner.service.lifecycle import Lifecycle
+from tuner.service.ports import Ports
+
+
+class CreateJob:
+    def __init__(self, ports: Ports, lifecycle: Lifecycle) -> None:
+        self.ports = ports
+        self.lifecycle = lifecycle
+
+    def prepare(self, request: Mapping[str, Any]) -> dict[str, Any]:
+        """The request as it will be stored: a warm-started single definition without
+        ``MetricDefinitions`` takes its parent's.
+
+        The SageMaker SDK's warm-start helpers (``identical_dataset_and_algorithm_tuner``,
+        ``transfer_learning_tuner``) drop the tuner's metric definitions; the parent ran the same
+        algorithm, so its definitions are the ones meant. Only filled in when the parent defines
+        the objective metric.
+        """
+        out = dict(request)
+        definition = out.get("TrainingJobDefinition")
+        if not isinstance(definition, Mapping):
+            return out
+        spec = definition.get("AlgorithmSpecification") or {}
+        warm = out.get("WarmStartConfig")
+        if spec.get("MetricDefinitions") or spec.get("AlgorithmName") or not isinstance(warm, Mapping):
+            return out
+        objective = (
+            (out.get("HyperParameterTuningJobConfig") or {}).get("HyperParameterTuningJobObjective") or {}
+        ).get("MetricName")
+        for parent in parent_names(warm):
+            job = self.ports.store.get_job(parent)
+            parent_def = (job.request.get("TrainingJobDefinition") or {}) if job else {}
+            inherited = (parent_def.get("AlgorithmSpecification") or {}).get("MetricDefinitions") or []
+            if any(md.get("Name") == objective for md in inherited):
+                out = copy.deepcopy(out)
+                out["TrainingJobDefinition"]["AlgorithmSpecification"]["MetricDefinitions"] = inherited
+                return out
+        return out
+
+    def check(self, request: Mapping[str, Any]) -> TuningRequest:
+        """Every rule of a request, in order; raises ``ValidationError`` naming the field and the fix."""
+        from tuner.shapes import validate_input  # botocore's model: loaded only here
+
+        validate_input("CreateHyperParameterTuningJob", dict(request))
+        req = parse_request(request)
+        if req.strategy == "Hyperband":
+            resources(req.strategy_config, req.definitions[0].static_hyperparameters)
+        names = parent_names(req.warm_start)
+        if names:
+            check_parents(req, [(n, self.ports.store.get_job(n)) for n in names])
+        return req
+
+    def submit(self, request: Mapping[str, Any]) -> str:
+        """Check the request, then start the state machine's execution for it; its ARN.
+
+        What CreateHyperParameterTuningJob does for the client, the CLI and the SageMaker SDK.
+        """
+        prepared = self.prepare(request)
+        req = self.check(prepared)
+        existing = self.ports.store.get_job(req.name)
+        if existing is not None:
+            raise duplicate(existing)
+        return self.ports.executions.start(req.name, prepared)
+
+    def create_job(
+        self, request: Mapping[str, Any], execution_arn: str | None = None, lap_trials: int = DEFAULT_LAP_TRIALS
+    ) -> dict[str, Any]:
+        """Validate and store a tuning job (the state machine's first step); the laps to fan out to.
+
+        Output: ``{TuningJobName, Laps: [1..K], MaxParallel: P, LapTrials: L}`` (``lap_plan``).
+        """
+        request = self.prepare(request)
+        try:
+            req = self.check(request)
+        except ValidationError as err:
+            self._store_refusal(request, execution_arn, err)
+            raise
+        region, account = arns.region_and_account(execution_arn)
+        now = self.ports.now()
+        job = JobRecord(
+            name=req.name, request=request, execution_arn=execution_arn, region=region, account=account,
+            created=now, last_modified=now,
+        )
+        existing = self.ports.store.create_job(job)
+        if existing is not None and not (execution_arn and existing.execution_arn == execution_arn):
+            raise duplicate(existing)
+        if existing is None:
+            self.lifecycle.publish(req.name)  # InProgress
+        return {"TuningJobName": req.name, **lap_plan(req.max_jobs, req.max_parallel, lap_trials)}
+
+    def _store_refusal(self, request: Mapping[str, Any], execution_arn: str | None, err: ValidationError) -> None:
+        """A refused request with a usable name is stored as a Failed job saying why (describe shows it)."""
+        name = request.get("HyperParameterTuningJobName")
+        if not is_valid_name(name):
+            return
+        region, account = arns.region_and_account(execution_arn)
+        now = self.ports.now()
+        failed = JobRecord(
+            name=str(name), request=dict(request), status=FAILED, failure_reason=str(err)[:MAX_REASON],
+            created=now, last_modified=now, ended=now, execution_arn=execution_arn, region=region, account=account,
+        )
+        existing = self.ports.store.create_job(failed)
+        if existing is not None and existing.execution_arn != execution_arn:
+            raise duplicate(existing) from None
+
+
+def duplicate(existing: JobRecord) -> DuplicateTuningJobError:
+    return DuplicateTuningJobError(
+        f"HyperParameterTuningJobName: a tuning job named {existing.name!r} exists already "
+        f"(status {existing.status}, created {existing.created}); choose another name"
+    )

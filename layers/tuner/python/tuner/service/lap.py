@@ -1,0 +1,136 @@
+"""The lap's step: claim the next trial, propose it, start its training job, or retry one.
+
+A lap is one child execution of the state machine's distributed Map. Its ``NextTrial`` task
+waits on a task token; this use case stores the token on the trial before the training job
+starts, so whoever sees the job end (the training_event Lambda, the sweeper, a re-run of this
+step) can wake the lap. The step is idempotent per ``(lap, iteration)``: a retried or timed-out
+step claims the same trial (the store's claim key), recognises a started training job by its
+deterministic name, and completes the new token at once if the job has already ended.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from tuner.core.laps import LAP_FULL
+from tuner.core.naming import training_job_name
+from tuner.core.records import FAILED, IN_PROGRESS, PENDING, TERMINAL_TRIAL, JobRecord, TrialRecord
+from tuner.core.request import TuningRequest
+from tuner.service.jobs import RETRYABLE_FAILURE, definition_named, load
+from tuner.service.limits import Limits
+from tuner.service.ports import Ports
+from tuner.service.proposals import Proposals
+from tuner.service.record import RecordResult
+
+MAX_JOBS_REACHED = "MaxNumberOfTrainingJobs reached"
+
+
+class LapStep:
+    def __init__(self, ports: Ports, proposals: Proposals, recorder: RecordResult, limits: Limits) -> None:
+        self.ports = ports
+        self.proposals = proposals
+        self.recorder = recorder
+        self.limits = limits
+
+    def next_trial(
+        self, name: str, lap: int, iteration: int, token: str, lap_trials: int | None = None
+    ) -> dict[str, Any]:
+        """Claim, propose and start the next trial; the token completes when it ends.
+
+        From iteration ``lap_trials`` on the lap claims no new trial, only finishes its own
+        retries. When nothing is left to do, the lap's own token is completed with ``Done``.
+        """
+        job, req = load(self.ports.store, name)
+        reason = self.limits.stop_reason(job, req)
+        lap_full = lap_trials is not None and iteration >= lap_trials
+        n = self._trial_number(job, req, lap, f"{lap}#{iteration}", reason, lap_full)
+        if n is None:
+            return self._done(token, reason or (LAP_FULL if lap_full else MAX_JOBS_REACHED))
+        trial = self.ports.store.get_trial(name, n)
+        if reason and (trial is None or trial.status == PENDING):  # claimed, never started: nothing to wait for
+            return self._done(token, reason)
+        if trial is None:
+            trial = self._new_trial(job, req, lap, n)
+        # The token is stored before the job starts: the event handler can always find it.
+        self.ports.store.update_trial(name, n, task_token=token)
+        trial = self.ports.store.get_trial(name, n) or trial
+        if trial.recorded:  # a retried step whose job had already finished
+            self.ports.tokens.succeed(token, {"Done": False, "TrialNumber": n})
+            return {"TrialNumber": n, "TrainingJobName": trial.training_job_name, "Recorded": True}
+        if trial.status != PENDING:
+            # The step runs again after its wait timed out: the wake-up may have been lost.
+            desc = self.ports.backend.describe(trial.training_job_name)
+            if desc and desc.get("TrainingJobStatus") in TERMINAL_TRIAL:
+                self.recorder.record_training_job(trial.training_job_name)  # records and completes the new token
+                return {"TrialNumber": n, "TrainingJobName": trial.training_job_name, "Recorded": True}
+        if trial.status == PENDING:
+            self._start(job, req, trial)
+        return {"TrialNumber": n, "TrainingJobName": trial.training_job_name}
+
+    def _done(self, token: str, reason: str) -> dict[str, Any]:
+        output = {"Done": True, "Reason": reason}
+        self.ports.tokens.succeed(token, output)
+        return output
+
+    def _trial_number(
+        self, job: JobRecord, req: TuningRequest, lap: int, claim: str, reason: str | None, lap_full: bool
+    ) -> int | None:
+        """This iteration's trial: a retry of the lap's own failed trial, the trial it claimed
+        already (a re-run step), or a new claim; None when there is nothing to run."""
+        retries = any(d.retry_attempts for d in req.definitions)  # else no trial is ever retried
+        retry = self._retry_for(job.name, lap, claim) if retries else None
+        if retry is not None and reason:
+            self._give_up_retry(retry, reason)
+            retry = None
+        if retry is not None:
+            return retry.number
+        # A re-run of this step (after a timed-out wait) keeps its trial even while stopping:
+        # its training job may still be running and must be waited for.
+        n = self.ports.store.claimed(job.name, claim)
+        if n is None and not reason and not lap_full:
+            n = self.ports.store.claim_trial(job.name, claim, req.max_jobs)
+        return n
+
+    def _new_trial(self, job: JobRecord, req: TuningRequest, lap: int, n: int) -> TrialRecord:
+        definition = self.proposals.definition_for(job, req, n)
+        params = self.proposals.propose(job, req, definition, n)
+        return self.ports.store.put_trial(
+            TrialRecord(
+                job=job.name,
+                number=n,
+                params=params,
+                training_job_name=training_job_name(job.name, n, params),
+                definition=definition.name,
+                lap=lap,
+                created=self.ports.now(),
+            )
+        )
+
+    def _start(self, job: JobRecord, req: TuningRequest, trial: TrialRecord) -> None:
+        definition = definition_named(req, trial.definition)
+        hyperparameters = {**definition.static_hyperparameters, **trial.params}
+        request = definition.training_job_request(trial.training_job_name, hyperparameters, job.request.get("Tags"))
+        self.ports.backend.start(request)
+        self.ports.store.update_trial(
+            job.name, trial.number, only_unrecorded=True, status=IN_PROGRESS, started=self.ports.now()
+        )
+
+    # ---- retries (RetryStrategy) ---------------------------------------------------------------
+    def _retry_for(self, name: str, lap: int, claim: str) -> TrialRecord | None:
+        """This lap's trial waiting for a retry (or the one this very iteration started)."""
+        for t in self.ports.store.list_trials(name):
+            if t.lap != lap or t.attempt == 0 or t.recorded:
+                continue
+            if t.retry_claim == claim or (t.status == PENDING and t.retry_claim is None):
+                if t.retry_claim is None:
+                    self.ports.store.update_trial(name, t.number, only_unrecorded=True, retry_claim=claim)
+                return t
+        return None
+
+    def _give_up_retry(self, trial: TrialRecord, reason: str) -> None:
+        last = trial.attempts[-1] if trial.attempts else {}
+        self.ports.store.update_trial(
+            trial.job, trial.number, only_unrecorded=True, status=FAILED, retryable=True,
+            objective_status="Failed", recorded=True, ended=self.ports.now(),
+            training_job_name=last.get("TrainingJobName", trial.training_job_name),
+            failure_reason=f"{last.get('FailureReason', RETRYABLE_FAILURE)} (not retried: {reason})",
+        )

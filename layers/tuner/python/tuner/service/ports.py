@@ -1,0 +1,154 @@
+"""The ports the use cases work through (``typing.Protocol``s); ``tuner.aws`` implements them.
+
+Each use case receives a ``Ports`` bundle. The composition root (``tuner.wiring``) fills it with
+boto3-backed adapters; tests fill it with fakes. A port a deployment does not need (a read-only
+client has no task tokens) is a null object that says so when used, never ``None``.
+"""
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+from tuner.core.records import JobRecord, TrialRecord
+
+
+class Store(Protocol):
+    """Tuning jobs and their trials (``tuner.aws.store.DynamoStore``)."""
+
+    def create_job(self, job: JobRecord) -> JobRecord | None: ...
+    def get_job(self, name: str) -> JobRecord | None: ...
+    def update_job(self, name: str, *, expect_status: tuple[str, ...] | None = None, **v: Any) -> bool: ...
+    def list_jobs(self) -> list[JobRecord]: ...
+    def claim_trial(self, name: str, claim_key: str, max_trials: int) -> int | None: ...
+    def claimed(self, name: str, claim_key: str) -> int | None: ...
+    def put_trial(self, trial: TrialRecord) -> TrialRecord: ...
+    def get_trial(self, name: str, number: int) -> TrialRecord | None: ...
+    def update_trial(self, name: str, number: int, *, only_unrecorded: bool = False, **v: Any) -> bool: ...
+    def list_trials(self, name: str) -> list[TrialRecord]: ...
+
+
+class TrainingBackend(Protocol):
+    """SageMaker training jobs (``tuner.aws.sagemaker.SageMakerBackend``)."""
+
+    def start(self, request: dict[str, Any]) -> bool: ...
+    def describe(self, name: str) -> dict[str, Any] | None: ...
+    def stop(self, name: str) -> None: ...
+
+
+class LogSource(Protocol):
+    """A training job's log lines, oldest first (``tuner.aws.logs.CloudWatchLogSource``)."""
+
+    def lines(self, job: str) -> Iterable[str]: ...
+
+
+class TaskTokens(Protocol):
+    """Step Functions task tokens (``tuner.aws.stepfunctions.TaskTokens``)."""
+
+    def succeed(self, token: str, output: dict[str, Any]) -> bool: ...
+
+
+class Events(Protocol):
+    """The tuner's EventBridge events (``tuner.aws.events.EventPublisher``)."""
+
+    def tuning_job_state_change(self, detail: dict[str, Any], resources: list[str]) -> None: ...
+
+
+class Executions(Protocol):
+    """Executions of the tuner's state machine, one per tuning job, named after it
+    (``tuner.aws.stepfunctions.Executions``)."""
+
+    def start(self, name: str, request: Mapping[str, Any]) -> str:
+        """Start the execution ``name``; its ARN. ``DuplicateTuningJobError`` if it exists."""
+        ...
+
+    def describe(self, name: str) -> dict[str, Any] | None:
+        """DescribeExecution's answer for the execution ``name``; None when there is none."""
+        ...
+
+
+class FamilyStore(Protocol):
+    """Tuning families and their retune lock (``tuner.aws.families.FamilyStore``)."""
+
+    def put(self, name: str, spec: dict[str, Any], *, replace: bool = False) -> bool: ...
+    def get(self, name: str) -> dict[str, Any] | None: ...
+    def list_all(self) -> list[dict[str, Any]]: ...
+    def delete(self, name: str) -> bool: ...
+    def acquire(self, name: str, job: str, *, previous: str | None, jobs: list[str]) -> bool: ...
+    def release(self, name: str, job: str, *, forget: bool = False) -> bool: ...
+    def set_pending(self, name: str, pending: dict[str, Any]) -> None: ...
+    def set_best(self, name: str, best: dict[str, Any], *, previous: dict[str, Any] | None) -> bool: ...
+
+
+class ModelHosting(Protocol):
+    """SageMaker models and endpoints, for deploying a best model (``tuner.aws.sagemaker.ModelHosting``)."""
+
+    region: str
+
+    def describe_training_job(self, name: str) -> dict[str, Any]: ...
+    def create_model(self, request: dict[str, Any]) -> None: ...
+    def create_endpoint_config(self, request: dict[str, Any]) -> None: ...
+    def endpoint_exists(self, name: str) -> bool: ...
+    def create_endpoint(self, name: str, config: str, tags: list[dict[str, str]]) -> str: ...
+    def update_endpoint(self, name: str, config: str) -> str: ...
+    def wait_in_service(self, name: str) -> None: ...
+
+
+class Clock(Protocol):
+    """The current time, timezone-aware (UTC)."""
+
+    def __call__(self) -> datetime: ...
+
+
+def system_clock() -> datetime:
+    return datetime.now(UTC)
+
+
+def iso(moment: datetime) -> str:
+    """How the store keeps a time: ISO-8601 in UTC, milliseconds."""
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds")
+
+
+class PortMissingError(RuntimeError):
+    """A use case needed a port this service was built without (a wiring mistake, not user input)."""
+
+
+class _Missing:
+    def __init__(self, port: str) -> None:
+        self._port = port
+
+    def _fail(self, *args: Any, **kwargs: Any) -> Any:
+        raise PortMissingError(
+            f"this tuner service was built without a {self._port}; build it with tuner.wiring.build_service"
+        )
+
+    start = describe = stop = lines = succeed = _fail
+
+
+class _NoEvents:
+    """Events are notifications: a service built without a publisher sends none."""
+
+    def tuning_job_state_change(self, detail: dict[str, Any], resources: list[str]) -> None:
+        return None
+
+
+def _missing(port: str) -> Any:
+    return _Missing(port)
+
+
+@dataclass
+class Ports:
+    """Everything a use case may touch. Only ``store`` is required."""
+
+    store: Store
+    backend: TrainingBackend = field(default_factory=lambda: _missing("training backend"))
+    logs: LogSource = field(default_factory=lambda: _missing("log source"))
+    tokens: TaskTokens = field(default_factory=lambda: _missing("task-token client"))
+    events: Events = field(default_factory=_NoEvents)
+    executions: Executions = field(default_factory=lambda: _missing("state machine (executions)"))
+    clock: Clock = system_clock
+
+    def now(self) -> str:
+        """The clock's time as the store keeps it."""
+        return iso(self.clock())

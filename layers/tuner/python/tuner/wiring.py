@@ -1,0 +1,127 @@
+"""The composition root: builds the use cases over boto3-backed adapters.
+
+Handlers call ``service()`` / ``family_service()``, which read the Lambda environment
+(``tuner.constants.ENV_*``) at call time and cache one service per configuration; the client and
+the offline harness call ``build_service`` with their own session. Clients are created on first
+use, never at import (moto must be active first).
+"""
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from typing import Any
+
+from tuner import constants
+from tuner.service.families import FamilyService
+from tuner.service.ports import Ports
+from tuner.service.tuning import TuningService
+
+_lock = threading.Lock()
+_services: dict[tuple[str, ...], TuningService] = {}
+_families: dict[tuple[str, ...], FamilyService] = {}
+
+
+def build_service(
+    table: str,
+    bus: str = "default",
+    region: str | None = None,
+    session: Any = None,
+    *,
+    state_machine_arn: str | None = None,
+) -> TuningService:
+    """A TuningService over real (or moto) AWS clients."""
+    import boto3
+
+    from tuner.aws.events import EventPublisher
+    from tuner.aws.logs import CloudWatchLogSource
+    from tuner.aws.sagemaker import SageMakerBackend
+    from tuner.aws.stepfunctions import Executions, TaskTokens
+    from tuner.aws.store import DynamoStore
+
+    session = session or boto3.session.Session(region_name=region)
+    region = region or session.region_name
+    sfn = session.client("stepfunctions", region_name=region)
+    return TuningService(
+        Ports(
+            store=DynamoStore(table, session.client("dynamodb", region_name=region)),
+            backend=SageMakerBackend(session.client("sagemaker", region_name=region)),
+            logs=CloudWatchLogSource(session.client("logs", region_name=region)),
+            tokens=TaskTokens(sfn),
+            events=EventPublisher(session.client("events", region_name=region), bus),
+            executions=Executions(sfn, state_machine_arn),
+        )
+    )
+
+
+def build_family_service(
+    table: str,
+    state_machine_arn: str | None,
+    *,
+    bus: str = "default",
+    region: str | None = None,
+    session: Any = None,
+    tuning: TuningService | None = None,
+) -> FamilyService:
+    """A FamilyService over real (or moto) AWS clients."""
+    import boto3
+
+    from tuner.aws.families import FamilyStore
+    from tuner.aws.sagemaker import ModelHosting
+    from tuner.service.deploy import BestModelDeployment
+
+    session = session or boto3.session.Session(region_name=region)
+    region = region or session.region_name
+    tuning = tuning or build_service(table, bus, region=region, session=session, state_machine_arn=state_machine_arn)
+    hosting = ModelHosting(session.client("sagemaker", region_name=region), region)
+    return FamilyService(
+        FamilyStore(table, session.client("dynamodb", region_name=region)),
+        tuning,
+        deployment=BestModelDeployment(tuning.describe, hosting),
+    )
+
+
+def _config() -> tuple[str, ...]:
+    table = os.environ.get(constants.ENV_TABLE_NAME, "")
+    if not table:
+        raise RuntimeError(f"{constants.ENV_TABLE_NAME} is not set; the stack sets it on every tuner Lambda")
+    return (
+        table,
+        os.environ.get(constants.ENV_EVENT_BUS_NAME, "default"),
+        os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1",
+        os.environ.get(constants.ENV_STATE_MACHINE_ARN, ""),
+    )
+
+
+def service() -> TuningService:
+    """The TuningService of this Lambda's environment (cached per configuration)."""
+    config = _config()
+    with _lock:
+        if config not in _services:
+            logging.getLogger("tuner").setLevel(os.environ.get(constants.ENV_LOG_LEVEL, "INFO"))
+            table, bus, region, machine = config
+            _services[config] = build_service(table, bus, region, state_machine_arn=machine or None)
+        return _services[config]
+
+
+def family_service() -> FamilyService:
+    """The FamilyService of this Lambda's environment (cached per configuration)."""
+    config = _config()
+    tuning = service()
+    with _lock:
+        if config not in _families:
+            table, bus, region, machine = config
+            _families[config] = build_family_service(table, machine or None, bus=bus, region=region, tuning=tuning)
+        return _families[config]
+
+
+def lap_trials() -> int:
+    """Trials per lap (``constants.ENV_LAP_TRIALS``; the stack sets it on create_job)."""
+    return int(os.environ.get(constants.ENV_LAP_TRIALS) or constants.DEFAULT_LAP_TRIALS)
+
+
+def reset() -> None:
+    """Forget cached services (tests that start a new moto session call this)."""
+    with _lock:
+        _services.clear()
+        _families.clear()
