@@ -24,7 +24,8 @@ layers: setup
 demo: setup layers
 	$(VENV)/bin/tuner local examples/xgboost/tuning-job.json --output-dir out/demo
 
-test: setup layers
+# CI (.ci/run) runs this: the lint first (a finding fails the run), then the tests.
+test: setup layers lint
 	$(PY) -m pytest -q
 
 test-fast: setup
@@ -36,8 +37,13 @@ synth: setup layers
 deploy: setup layers
 	npx -y aws-cdk@2 deploy --no-notices
 
+# ruff, then mypy (files and strictness: [tool.mypy] in pyproject.toml; cache in .mypy_cache).
+# Both always run; a finding of either fails the target.
 lint: setup
-	$(VENV)/bin/ruff check . || true
+	status=0; \
+	$(VENV)/bin/ruff check . || status=1; \
+	$(VENV)/bin/mypy || status=1; \
+	exit $$status
 
 clean:
-	rm -rf build cdk.out out .pytest_cache
+	rm -rf build cdk.out out .pytest_cache .mypy_cache .ruff_cache

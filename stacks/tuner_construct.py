@@ -242,7 +242,7 @@ class TunerConstruct(Construct):
     def _alarms(self, topic: sns.ITopic | None) -> list[cloudwatch.Alarm]:
         """Alarms an operator wants: a tuning job failed or timed out, an event was undeliverable,
         a tuner Lambda failed (retries usually absorb these; a sustained rate needs a look)."""
-        one_period = {"threshold": 1, "evaluation_periods": 1,
+        one_period: dict[str, Any] = {"threshold": 1, "evaluation_periods": 1,
                       "comparison_operator": cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
                       "treat_missing_data": cloudwatch.TreatMissingData.NOT_BREACHING}
         five_minutes = Duration.minutes(5)

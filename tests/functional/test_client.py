@@ -10,9 +10,9 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 from botocore.stub import ANY, Stubber
+from tuner.aws.stepfunctions import Executions
 from tuner.client import TunerClient
 from tuner.core.records import JobRecord, TrialRecord
-from tuner.aws.stepfunctions import Executions
 from tuner.service.tuning import TuningService
 from tuner.shapes import assert_valid_output
 

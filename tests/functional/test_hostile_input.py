@@ -29,8 +29,8 @@ from tuner.errors import DuplicateTuningJobError, ValidationError
 from tuner.service.jobs import MAX_REASON
 from tuner.service.tuning import TuningService
 
-from tests.functional.tables import create_tuner_table
 from tests.builders import SEEDS, mutated
+from tests.functional.tables import create_tuner_table
 
 EXEC_ARN = "arn:aws:states:us-east-1:123456789012:execution:Tuner:"
 ROOT = Path(__file__).resolve().parents[2]

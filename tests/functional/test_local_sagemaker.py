@@ -14,7 +14,6 @@ import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
 from moto import mock_aws
-
 from tuner.constants import SAGEMAKER_SOURCE, TRAINING_LOG_GROUP, TRAINING_STATE_CHANGE
 from tuner.errors import ValidationError
 from tuner.local import eventbridge

@@ -120,7 +120,10 @@ def test_a_duplicated_event_is_counted_once_and_an_used_token_is_harmless(aws):
     logs.create_log_stream(logGroupName="/aws/sagemaker/TrainingJobs", logStreamName=f"{name}/algo-1-1")
     logs.put_log_events(
         logGroupName="/aws/sagemaker/TrainingJobs", logStreamName=f"{name}/algo-1-1",
-        logEvents=[{"timestamp": int(time.time() * 1000) + i, "message": f"validation-auc:{v}"} for i, v in enumerate([0.7, "nan", 0.8, "junk"])],
+        logEvents=[
+            {"timestamp": int(time.time() * 1000) + i, "message": f"validation-auc:{v}"}
+            for i, v in enumerate([0.7, "nan", 0.8, "junk"])
+        ],
     )
     first = svc.record_training_job(name)
     second = svc.record_training_job(name)  # the same event delivered twice

@@ -32,7 +32,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from tuner.core.objective import job_maximizes, objective_of
+from tuner.cli_output import Progress, describe_table, jobs_table, leaderboard, objective_value, table
+from tuner.core.objective import job_maximizes
 from tuner.errors import TuningError, ValidationError
 
 
@@ -51,60 +52,6 @@ def _load_request(path: str) -> dict[str, Any]:
     if not isinstance(request, dict):
         raise ValidationError(f"{path} must hold a JSON object (the CreateHyperParameterTuningJob request)")
     return request
-
-
-def _objective_value(summary: dict[str, Any] | None) -> float | None:
-    metric = (summary or {}).get("FinalHyperParameterTuningJobObjectiveMetric")
-    return metric["Value"] if metric else None
-
-
-class Progress:
-    """One line per change: jobs done / running / failed and the best so far."""
-
-    def __init__(self, total: int, stream: Any = sys.stdout) -> None:
-        self.total = total
-        self.stream = stream
-        self.start = time.monotonic()
-        self.last: tuple[Any, ...] | None = None
-
-    def __call__(self, describe: dict[str, Any]) -> None:
-        c = describe["TrainingJobStatusCounters"]
-        best = describe.get("BestTrainingJob")
-        done = c["Completed"] + c["Stopped"] + c["RetryableError"] + c["NonRetryableError"]
-        failed = c["RetryableError"] + c["NonRetryableError"]
-        state = (
-            done,
-            c["InProgress"],
-            failed,
-            best and best["TrainingJobName"],
-            describe["HyperParameterTuningJobStatus"],
-        )
-        if state == self.last:
-            return
-        self.last = state
-        best_text = f"best {_objective_value(best):.6g} ({best['TrainingJobName']})" if best else "best -"
-        print(
-            f"[{time.monotonic() - self.start:7.1f}s] {describe['HyperParameterTuningJobStatus']:<10} "
-            f"done {done}/{self.total}  running {c['InProgress']}  failed {failed}  {best_text}",
-            file=self.stream,
-            flush=True,
-        )
-
-
-def leaderboard(summaries: list[dict[str, Any]], maximize: bool, top: int = 10) -> str:
-    scored = [s for s in summaries if _objective_value(s) is not None]
-    scored.sort(key=lambda s: _objective_value(s), reverse=maximize)  # type: ignore[arg-type,return-value]
-    lines = [f"{'rank':>4}  {'objective':>10}  {'status':<10}  training job / hyperparameters"]
-    for i, s in enumerate(scored[:top], 1):
-        hps = ", ".join(f"{k}={v}" for k, v in sorted(s["TunedHyperParameters"].items()))
-        lines.append(
-            f"{i:>4}  {_objective_value(s):>10.6g}  {s['TrainingJobStatus']:<10}  {s['TrainingJobName']}"
-        )
-        lines.append(f"{'':>30}{hps}")
-    unscored = len(summaries) - len(scored)
-    if unscored:
-        lines.append(f"({unscored} training job(s) without an objective value)")
-    return "\n".join(lines)
 
 
 def cmd_local(args: argparse.Namespace) -> int:
@@ -148,7 +95,7 @@ def cmd_local(args: argparse.Namespace) -> int:
     best = describe.get("BestTrainingJob")
     if best:
         metric = (best.get("FinalHyperParameterTuningJobObjectiveMetric") or {}).get("MetricName", "objective")
-        print(f"Best training job: {best['TrainingJobName']}  {metric} = {_objective_value(best):.6g}")
+        print(f"Best training job: {best['TrainingJobName']}  {metric} = {objective_value(best):.6g}")
         print("Hyperparameters: " + json.dumps(best["TunedHyperParameters"]))
     n = len(jobs["TrainingJobSummaries"])
     print(
@@ -194,80 +141,13 @@ def _strip(response: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in response.items() if k != "ResponseMetadata"}
 
 
-def _emit(obj: Any, args: argparse.Namespace, table: Any = None) -> None:
+def _emit(obj: Any, args: argparse.Namespace, render: Any = None) -> None:
     from tuner.core.results import to_json
 
-    if getattr(args, "table", False) and table is not None:
-        print(table(obj))
+    if getattr(args, "table", False) and render is not None:
+        print(render(obj))
     else:
         print(to_json(_strip(obj) if isinstance(obj, dict) else obj))
-
-
-def _table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
-    def cell(v: Any) -> str:
-        if v is None:
-            return "-"
-        if isinstance(v, float):
-            return f"{v:.6g}"
-        if hasattr(v, "strftime"):
-            return v.strftime("%Y-%m-%d %H:%M:%S")
-        return str(v)
-
-    cells = [[cell(v) for v in r] for r in rows]
-    widths = [max([len(h), *(len(r[i]) for r in cells)]) for i, h in enumerate(headers)]
-    lines = ["  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True))]
-    lines.append("  ".join("-" * w for w in widths))
-    lines += ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) for r in cells]
-    return "\n".join(lines)
-
-
-def _describe_table(d: dict[str, Any]) -> str:
-    c = d["TrainingJobStatusCounters"]
-    o = d["ObjectiveStatusCounters"]
-    config = d.get("HyperParameterTuningJobConfig") or {}
-    objective = objective_of(d) or {}
-    best = d.get("BestTrainingJob")
-    overall = d.get("OverallBestTrainingJob")
-    details = d.get("TuningJobCompletionDetails") or {}
-    rows = [
-        ("Name", d["HyperParameterTuningJobName"]),
-        ("Status", d["HyperParameterTuningJobStatus"]),
-        ("Strategy", config.get("Strategy")),
-        ("Objective", f"{objective.get('Type', '')} {objective.get('MetricName', '')}".strip() or None),
-        ("Training jobs", ", ".join(f"{k} {v}" for k, v in c.items())),
-        ("Objective status", ", ".join(f"{k} {v}" for k, v in o.items())),
-        ("Created", d.get("CreationTime")),
-        ("Ended", d.get("HyperParameterTuningEndTime")),
-        ("Best training job", best["TrainingJobName"] if best else None),
-        ("Best objective", _objective_value(best)),
-        ("Best hyperparameters", json.dumps(best["TunedHyperParameters"]) if best else None),
-        (
-            "Overall best (with parents)",
-            f"{overall['TrainingJobName']} ({overall.get('TuningJobName')}) {_objective_value(overall):.6g}"
-            if overall and _objective_value(overall) is not None
-            else None,
-        ),
-        ("Converged", details.get("ConvergenceDetectedTime")),
-        ("FailureReason", d.get("FailureReason")),
-    ]
-    return _table(["Field", "Value"], [r for r in rows if r[1] is not None])
-
-
-def _jobs_table(summaries: list[dict[str, Any]]) -> str:
-    names = sorted({k for s in summaries for k in s.get("TunedHyperParameters", {})})
-    rows = []
-    for s in summaries:
-        start, end = s.get("TrainingStartTime"), s.get("TrainingEndTime")
-        rows.append(
-            [
-                s["TrainingJobName"],
-                s["TrainingJobStatus"],
-                _objective_value(s),
-                *[s.get("TunedHyperParameters", {}).get(n) for n in names],
-                (end - start).total_seconds() if start and end else None,
-            ]
-        )
-    return _table(["TrainingJobName", "Status", "Objective", *names, "Seconds"], rows)
 
 
 def _wait(client: Any, name: str, args: argparse.Namespace) -> dict[str, Any]:
@@ -289,11 +169,11 @@ def cmd_create(args: argparse.Namespace) -> int:
         _emit(
             created,
             args,
-            lambda r: _table(["HyperParameterTuningJobArn"], [[r["HyperParameterTuningJobArn"]]]),
+            lambda r: table(["HyperParameterTuningJobArn"], [[r["HyperParameterTuningJobArn"]]]),
         )
         return 0
     d = _wait(client, request["HyperParameterTuningJobName"], args)
-    _emit(d, args, _describe_table)
+    _emit(d, args, describe_table)
     return 0 if d["HyperParameterTuningJobStatus"] == "Completed" else 1
 
 
@@ -303,7 +183,7 @@ def cmd_describe(args: argparse.Namespace) -> int:
         d = _wait(client, args.name, args)
     else:
         d = client.describe_hyper_parameter_tuning_job(HyperParameterTuningJobName=args.name)
-    _emit(d, args, _describe_table)
+    _emit(d, args, describe_table)
     return 0
 
 
@@ -319,7 +199,7 @@ def cmd_list(args: argparse.Namespace) -> int:
         params["NameContains"] = args.name_contains
     r = _client(args).list_hyper_parameter_tuning_jobs(**params)
 
-    def table(r: dict[str, Any]) -> str:
+    def render(r: dict[str, Any]) -> str:
         rows = []
         for j in r["HyperParameterTuningJobSummaries"]:
             c = j["TrainingJobStatusCounters"]
@@ -334,9 +214,9 @@ def cmd_list(args: argparse.Namespace) -> int:
                     j["CreationTime"],
                 ]
             )
-        return _table(["Name", "Status", "Strategy", "Completed", "InProgress", "Failed", "Created"], rows)
+        return table(["Name", "Status", "Strategy", "Completed", "InProgress", "Failed", "Created"], rows)
 
-    _emit(r, args, table)
+    _emit(r, args, render)
     return 0
 
 
@@ -347,7 +227,7 @@ def cmd_training_jobs(args: argparse.Namespace) -> int:
     jobs = _client(args).all_training_jobs(args.name, **params)
     if args.max_results:
         jobs = jobs[: args.max_results]
-    _emit({"TrainingJobSummaries": jobs}, args, lambda r: _jobs_table(r["TrainingJobSummaries"]))
+    _emit({"TrainingJobSummaries": jobs}, args, lambda r: jobs_table(r["TrainingJobSummaries"]))
     return 0
 
 
@@ -358,7 +238,7 @@ def cmd_best(args: argparse.Namespace) -> int:
         raise ValidationError(
             f"tuning job {args.name} ({d['HyperParameterTuningJobStatus']}) has no best training job yet"
         )
-    _emit(best, args, lambda b: _jobs_table([b]))
+    _emit(best, args, lambda b: jobs_table([b]))
     return 0
 
 
@@ -366,7 +246,7 @@ def cmd_stop(args: argparse.Namespace) -> int:
     client = _client(args)
     client.stop_hyper_parameter_tuning_job(HyperParameterTuningJobName=args.name)
     if args.wait:
-        _emit(_wait(client, args.name, args), args, _describe_table)
+        _emit(_wait(client, args.name, args), args, describe_table)
     else:
         print(f"Stopping {args.name}", file=sys.stderr)
     return 0
@@ -405,7 +285,7 @@ def cmd_deploy(args: argparse.Namespace) -> int:
         model_name=args.model_name,
         wait=args.wait,
     )
-    _emit(r, args, lambda r: _table(["Field", "Value"], list(r.items())))
+    _emit(r, args, lambda r: table(["Field", "Value"], list(r.items())))
     return 0
 
 
@@ -430,6 +310,17 @@ def build_parser() -> argparse.ArgumentParser:
         "--timeout", type=float, default=24 * 3600.0, help="give up waiting after this many seconds"
     )
 
+    _add_job_commands(sub, stack, waiting)
+    _add_result_commands(sub, stack)
+    _add_offline_commands(sub)
+    from tuner import families_cli
+
+    families_cli.register(sub)
+    return p
+
+
+def _add_job_commands(sub: Any, stack: argparse.ArgumentParser, waiting: argparse.ArgumentParser) -> None:
+    """The SageMaker operations on the deployed stack."""
     c = sub.add_parser("create", parents=[stack, waiting], help="start a tuning job on the deployed stack")
     c.add_argument("request", help="a CreateHyperParameterTuningJob request (JSON file)")
     c.add_argument("--name", help="override HyperParameterTuningJobName")
@@ -458,12 +349,17 @@ def build_parser() -> argparse.ArgumentParser:
     tj.add_argument("--sort-order", default="Ascending", choices=["Ascending", "Descending"])
     tj.add_argument("--max-results", type=int, help="at most this many")
     tj.set_defaults(func=cmd_training_jobs)
-    b = sub.add_parser("best", parents=[stack], help="the best training job")
-    b.add_argument("name")
-    b.set_defaults(func=cmd_best)
+
     st = sub.add_parser("stop", parents=[stack, waiting], help="StopHyperParameterTuningJob")
     st.add_argument("name")
     st.set_defaults(func=cmd_stop)
+
+
+def _add_result_commands(sub: Any, stack: argparse.ArgumentParser) -> None:
+    """What to do with a tuning job's results: the best job, analytics, a report, a deployment."""
+    b = sub.add_parser("best", parents=[stack], help="the best training job")
+    b.add_argument("name")
+    b.set_defaults(func=cmd_best)
     an = sub.add_parser("analytics", parents=[stack], help="one row per training job (the SDK's columns)")
     an.add_argument("name")
     an.add_argument("--csv", help="also write the table as CSV to this file")
@@ -481,6 +377,10 @@ def build_parser() -> argparse.ArgumentParser:
     dp.add_argument("--wait", action="store_true", help="wait until the endpoint is InService")
     dp.set_defaults(func=cmd_deploy)
 
+
+
+def _add_offline_commands(sub: Any) -> None:
+    """What runs without an AWS account."""
     local = sub.add_parser("local", help="run a tuning job offline: the real stack and Lambdas inside moto")
     local.add_argument("request", help="a CreateHyperParameterTuningJob request (JSON file)")
     local.add_argument(
@@ -493,10 +393,6 @@ def build_parser() -> argparse.ArgumentParser:
     val = sub.add_parser("validate", help="validate a request without running it")
     val.add_argument("request")
     val.set_defaults(func=cmd_validate)
-    from tuner import families_cli
-
-    families_cli.register(sub)
-    return p
 
 
 def _quiet_moto() -> None:

@@ -4,24 +4,30 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Protocol
 
 from tuner import constants
 
 
-class StackOutputs:
-    """Mixin: the class provides ``outputs`` (output key -> value)."""
+class _HasOutputs(Protocol):
+    @property
+    def outputs(self) -> Mapping[str, str]: ...
 
-    outputs: Mapping[str, str]
+
+class StackOutputs:
+    """Mixin: the class provides ``outputs`` (output key -> value), as an attribute (a dataclass
+    field) or a property; the methods' ``self`` type says so without declaring it here (a declared
+    attribute could not be overridden by a read-only property)."""
 
     @property
-    def state_machine_arn(self) -> str:
+    def state_machine_arn(self: _HasOutputs) -> str:
         return self.outputs[constants.OUTPUT_STATE_MACHINE_ARN]
 
     @property
-    def table_name(self) -> str:
+    def table_name(self: _HasOutputs) -> str:
         return self.outputs[constants.OUTPUT_TABLE_NAME]
 
     @property
-    def bucket_name(self) -> str | None:
+    def bucket_name(self: _HasOutputs) -> str | None:
         """None for a stack without the bucket output (sources are then not uploaded)."""
         return self.outputs.get(constants.OUTPUT_BUCKET_NAME)

@@ -5,6 +5,7 @@ import json
 from typing import Any
 
 from tuner.constants import TUNER_SOURCE, TUNING_STATE_CHANGE
+from tuner.errors import TransientBackendError
 
 
 class EventPublisher:
@@ -13,7 +14,7 @@ class EventPublisher:
         self.bus = bus
 
     def tuning_job_state_change(self, detail: dict[str, Any], resources: list[str]) -> None:
-        self.events.put_events(
+        r = self.events.put_events(
             Entries=[
                 {
                     "Source": TUNER_SOURCE,
@@ -24,3 +25,9 @@ class EventPublisher:
                 }
             ]
         )
+        if r.get("FailedEntryCount"):  # PutEvents answers 200 and names each entry it did not take
+            failed: dict[str, Any] = next((e for e in r.get("Entries", []) if e.get("ErrorCode")), {})
+            raise TransientBackendError(
+                f"PutEvents did not take the {TUNING_STATE_CHANGE} event: "
+                f"{failed.get('ErrorCode', 'unknown')}: {failed.get('ErrorMessage', '')}"
+            )

@@ -53,11 +53,15 @@ class SageMakerBackend:
             raise
 
     def stop(self, name: str) -> None:
+        """StopTrainingJob; a job that is unknown or has ended already is not an error."""
         try:
             self.sm.stop_training_job(TrainingJobName=name)
         except ClientError as err:
-            if _code(err) not in ("ValidationException", "ResourceNotFound"):
-                raise
+            if _code(err) in ("ValidationException", "ResourceNotFound"):
+                return
+            if _code(err) in _TRANSIENT:
+                raise TransientBackendError(f"StopTrainingJob {name}: {_code(err)}; retried with backoff") from err
+            raise
 
 
 class ModelHosting:

@@ -196,7 +196,9 @@ class DynamoStore:
         except self.ddb.exceptions.ConditionalCheckFailedException:
             stored = self.get_trial(trial.job, trial.number)
             if stored is None:  # the condition failed, so the item existed; it cannot vanish (no deletes)
-                raise ConcurrentUpdateError(f"trial {trial.number} of {trial.job} changed while being stored; retry") from None
+                raise ConcurrentUpdateError(
+                    f"trial {trial.number} of {trial.job} changed while being stored; retry"
+                ) from None
             return stored
 
     def get_trial(self, name: str, number: int) -> TrialRecord | None:

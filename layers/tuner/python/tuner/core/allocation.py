@@ -42,14 +42,14 @@ def choose_definition(
     for name in names:
         if counts.get(name, 0) == 0:
             return name
-    scored = [n for n in names if best.get(n) is not None]
-    scored.sort(key=lambda n: best[n], reverse=maximize)  # type: ignore[arg-type,return-value]
+    values = {n: v for n in names if (v := best.get(n)) is not None}
+    scored = sorted((n for n in names if n in values), key=values.__getitem__, reverse=maximize)
     unscored = [n for n in names if best.get(n) is None]
     order = scored + unscored
     weights = [EXPLORE + 2.0 ** -i for i in range(len(order))]
     total = sum(weights)
     u = trial_rng(seed, trial_number, _SALT).random() * total
-    for name, w in zip(order, weights):
+    for name, w in zip(order, weights, strict=True):
         u -= w
         if u <= 0:
             return name

@@ -25,6 +25,7 @@ Bounded in time and memory, whatever the training script prints or the request's
 """
 from __future__ import annotations
 
+import importlib
 import math
 import re
 import time
@@ -38,12 +39,16 @@ MAX_LINES = 1_000_000  # log lines read per training job
 MAX_SECONDS = 120.0  # wall time spent per training job (reading + matching); Lambda timeout is 300 s
 STEP_BUDGET = 2e8  # worst-case regex steps (cost model below) allowed for one line segment
 
-try:  # CPython 3.11+: the parser behind ``re`` (``sre_parse`` before)
-    from re import _constants as _sre
-    from re import _parser as _sre_parse
+# The parser behind ``re``: private modules that typeshed has no stubs for, so loaded by name and
+# typed Any (CPython 3.11+: ``re._parser``; ``sre_parse`` before).
+_sre: Any
+_sre_parse: Any
+try:
+    _sre = importlib.import_module("re._constants")
+    _sre_parse = importlib.import_module("re._parser")
 except ImportError:  # pragma: no cover - older interpreters
-    import sre_constants as _sre  # type: ignore[no-redef]
-    import sre_parse as _sre_parse  # type: ignore[no-redef]
+    _sre = importlib.import_module("sre_constants")
+    _sre_parse = importlib.import_module("sre_parse")
 
 _REPEATS = {_sre.MAX_REPEAT, _sre.MIN_REPEAT}
 _UNBOUNDED = _sre.MAXREPEAT
@@ -96,8 +101,8 @@ class _Sample:
         self.last = x
 
     def values(self) -> list[float]:
-        if self.seen and (self.seen - 1) % self.stride != 0:
-            return [*self.kept, self.last]  # type: ignore[list-item]
+        if self.last is not None and (self.seen - 1) % self.stride != 0:  # last is set once seen > 0
+            return [*self.kept, self.last]
         return list(self.kept)
 
 
@@ -165,6 +170,12 @@ def _backtracking_spans(seq: Any, fail_after: bool = False) -> list[float]:
 
 
 _PROBE = [chr(c) for c in range(32, 127)] + ["\t", "\u00e9", "\u0661"]
+
+
+def _any_char(ch: str) -> bool:
+    return True
+
+
 _CATEGORY_TESTS: dict[Any, Callable[[str], bool]] = {
     _sre.CATEGORY_DIGIT: lambda ch: bool(re.match(r"\d", ch)),
     _sre.CATEGORY_NOT_DIGIT: lambda ch: not re.match(r"\d", ch),
@@ -198,7 +209,7 @@ def _first_chars(seq: Any) -> set[str] | None:
                     ok = True
                 elif o is _sre.RANGE and a[0] <= ord(ch) <= a[1]:
                     ok = True
-                elif o is _sre.CATEGORY and _CATEGORY_TESTS.get(a, lambda _c: True)(ch):
+                elif o is _sre.CATEGORY and _CATEGORY_TESTS.get(a, _any_char)(ch):
                     ok = True
             if ok != negate:
                 hit.add(ch)
@@ -356,7 +367,7 @@ def parse_metrics(
     what the logs or the regexes contain: problems end up in ``MetricSeries.error``.
     """
     metrics = _prepare(definitions, series_limit)
-    active = [m for m in metrics if m.pattern is not None]
+    active = [(m, m.pattern) for m in metrics if m.pattern is not None]
     budget_error: str | None = None
     start = clock()
     n = 0
@@ -382,12 +393,12 @@ def parse_metrics(
                 continue
             text = message if isinstance(message, str) else str(message)
             for segment in text.split("\r") if "\r" in text else (text,):
-                for m in active:
+                for m, pattern in active:
                     seg = segment
                     if len(seg) > m.cap:
                         seg = seg[: m.cap]
                         m.truncated += 1
-                    for match in m.pattern.finditer(seg):  # type: ignore[union-attr]
+                    for match in pattern.finditer(seg):
                         x = _value(match)
                         if x is None:
                             m.rejected += 1

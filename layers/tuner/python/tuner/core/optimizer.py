@@ -51,7 +51,7 @@ class Optimizer:
             strategy, self.space, maximize=self.maximize, seed=self.random_seed, config=strategy_config
         )
         self.observations: list[Observation] = []
-        self.pending: dict[tuple, tuple[int, dict[str, str]]] = {}
+        self.pending: dict[tuple[tuple[str, str], ...], tuple[int, dict[str, str]]] = {}
         self._next_trial = 1
 
     def ask(self, n: int = 1) -> list[dict[str, str]]:

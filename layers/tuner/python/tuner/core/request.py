@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from tuner.core.naming import MAX_TUNING_JOB_NAME, name_pattern
-from tuner.core.objective import maximizes
+from tuner.core.objective import OBJECTIVE_TYPES, maximizes
 from tuner.core.request_checks import _CONFIG, _check_name, _choice, _int, _mapping
 from tuner.core.request_definitions import (  # noqa: F401 - re-exported: this module's public names
     ALGORITHM_FIELDS,
@@ -33,7 +33,6 @@ from tuner.core.request_definitions import (  # noqa: F401 - re-exported: this m
     MAX_HYPERPARAMETERS,
     MAX_METRIC_DEFINITIONS,
     MAX_RETRY_ATTEMPTS,
-    OBJECTIVE_TYPES,
     PASSTHROUGH_FIELDS,
     RESOURCE_FIELDS,
     TUNER_FIELDS,
@@ -42,6 +41,7 @@ from tuner.core.request_definitions import (  # noqa: F401 - re-exported: this m
     _single,
 )
 from tuner.core.space import CATEGORICAL, RANGE_KEYS
+from tuner.core.strategies.hyperband import resources as hyperband_resources
 from tuner.errors import ValidationError
 
 STRATEGIES = ("Bayesian", "Random", "Hyperband", "Grid")
@@ -174,29 +174,8 @@ def _warm_start(value: Any, name: str) -> Mapping[str, Any] | None:
     return ws
 
 
-def parse_request(request: Mapping[str, Any]) -> TuningRequest:
-    """Check AMT's semantic rules and build the ``TuningRequest`` (raises ``ValidationError``)."""
-    request = _mapping(request, "request")
-    name = _check_name(
-        request.get("HyperParameterTuningJobName"),
-        "HyperParameterTuningJobName",
-        NAME_PATTERN,
-        MAX_NAME_LENGTH,
-    )
-    config = _mapping(request.get(_CONFIG), _CONFIG)
-    if not config:
-        raise ValidationError(
-            "give the HyperParameterTuningJobConfig (Strategy, ResourceLimits, ...)", _CONFIG
-        )
-    if request.get("Autotune") is not None:
-        raise ValidationError(
-            "Autotune is not supported; give the ranges, limits and strategy explicitly", "Autotune"
-        )
-
-    strategy = config.get("Strategy")
-    strategy = DEFAULT_STRATEGY if strategy is None else _choice(strategy, STRATEGIES, f"{_CONFIG}.Strategy")
-
-    # exactly one of TrainingJobDefinition / TrainingJobDefinitions
+def _definitions(request: Mapping[str, Any], config: Mapping[str, Any]) -> tuple[Definition, ...]:
+    """Exactly one of ``TrainingJobDefinition`` / ``TrainingJobDefinitions``, parsed."""
     single, multi = request.get("TrainingJobDefinition"), request.get("TrainingJobDefinitions")
     if single is not None and multi is not None:
         raise ValidationError(
@@ -208,27 +187,22 @@ def parse_request(request: Mapping[str, Any]) -> TuningRequest:
             "give TrainingJobDefinition (or TrainingJobDefinitions for several algorithms)",
             "TrainingJobDefinition",
         )
-    definitions = (_single(request, config),) if single is not None else _multi(request, config)
+    return (_single(request, config),) if single is not None else _multi(request, config)
 
-    # early stopping
-    early = config.get("TrainingJobEarlyStoppingType")
-    early = (
-        "Off"
-        if early is None
-        else _choice(early, EARLY_STOPPING_TYPES, f"{_CONFIG}.TrainingJobEarlyStoppingType")
-    )
-    if early == "Auto" and multi is not None:
-        raise ValidationError(
-            "early stopping works with a single TrainingJobDefinition only; set it to Off",
-            f"{_CONFIG}.TrainingJobEarlyStoppingType",
-        )
+
+def _early_stopping(config: Mapping[str, Any], strategy: str, multi: bool) -> str:
+    path = f"{_CONFIG}.TrainingJobEarlyStoppingType"
+    value = config.get("TrainingJobEarlyStoppingType")
+    early = "Off" if value is None else _choice(value, EARLY_STOPPING_TYPES, path)
+    if early == "Auto" and multi:
+        raise ValidationError("early stopping works with a single TrainingJobDefinition only; set it to Off", path)
     if early == "Auto" and strategy == "Hyperband":
-        raise ValidationError(
-            "Hyperband stops jobs itself; set TrainingJobEarlyStoppingType to Off",
-            f"{_CONFIG}.TrainingJobEarlyStoppingType",
-        )
+        raise ValidationError("Hyperband stops jobs itself; set TrainingJobEarlyStoppingType to Off", path)
+    return early
 
-    # strategy config
+
+def _strategy_config(config: Mapping[str, Any], strategy: str, definitions: Sequence[Definition]) -> dict[str, Any]:
+    """``StrategyConfig`` (Hyperband only), with Hyperband's resources checked here, once."""
     strategy_config = dict(_mapping(config.get("StrategyConfig"), f"{_CONFIG}.StrategyConfig"))
     if strategy_config and strategy != "Hyperband":
         raise ValidationError(
@@ -246,39 +220,39 @@ def parse_request(request: Mapping[str, Any]) -> TuningRequest:
         if hi is not None:
             _int(hi, f"{hb_path}.MaxResource", lo=1, what="an integer >= 1")
         if lo is not None and hi is not None and lo > hi:
-            raise ValidationError(
-                f"MinResource {lo} is above MaxResource {hi}; lower it", f"{hb_path}.MinResource"
-            )
+            raise ValidationError(f"MinResource {lo} is above MaxResource {hi}; lower it", f"{hb_path}.MinResource")
+    if strategy == "Hyperband":  # MaxResource given, or inferable from an epochs-like static hyperparameter
+        hyperband_resources(strategy_config, definitions[0].static_hyperparameters)
+    return strategy_config
 
-    # resource limits
-    limits = _mapping(config.get("ResourceLimits"), f"{_CONFIG}.ResourceLimits")
+
+def _limits(config: Mapping[str, Any], strategy: str, definitions: Sequence[Definition]) -> tuple[int, int, int | None]:
+    """(MaxNumberOfTrainingJobs, MaxParallelTrainingJobs, MaxRuntimeInSeconds) with AMT's rules."""
+    limits = _mapping(config.get("ResourceLimits"), _LIMITS)
     if limits.get("MaxParallelTrainingJobs") is None:
-        raise ValidationError(
-            "give MaxParallelTrainingJobs (an integer >= 1)", f"{_LIMITS}.MaxParallelTrainingJobs"
-        )
+        raise ValidationError("give MaxParallelTrainingJobs (an integer >= 1)", f"{_LIMITS}.MaxParallelTrainingJobs")
     max_parallel = _int(
         limits["MaxParallelTrainingJobs"], f"{_LIMITS}.MaxParallelTrainingJobs", lo=1, what="an integer >= 1"
     )
-    given_jobs = limits.get("MaxNumberOfTrainingJobs")
-    if given_jobs is not None:
-        given_jobs = _int(given_jobs, f"{_LIMITS}.MaxNumberOfTrainingJobs", lo=1, what="an integer >= 1")
+    given = limits.get("MaxNumberOfTrainingJobs")
+    if given is not None:
+        given = _int(given, f"{_LIMITS}.MaxNumberOfTrainingJobs", lo=1, what="an integer >= 1")
     if strategy == "Grid":
         combos = _grid_count(definitions)
-        if given_jobs is not None and given_jobs != combos:
+        if given is not None and given != combos:
             raise ValidationError(
                 f"Grid search runs every combination once: {combos} jobs; set MaxNumberOfTrainingJobs to "
                 f"{combos} or leave it out",
                 f"{_LIMITS}.MaxNumberOfTrainingJobs",
             )
         max_jobs = combos
+    elif given is None:
+        raise ValidationError(
+            f"give MaxNumberOfTrainingJobs (an integer >= 1); only Grid may leave it out ({strategy} is used)",
+            f"{_LIMITS}.MaxNumberOfTrainingJobs",
+        )
     else:
-        if given_jobs is None:
-            raise ValidationError(
-                f"give MaxNumberOfTrainingJobs (an integer >= 1); only Grid may leave it out "
-                f"({strategy} is used)",
-                f"{_LIMITS}.MaxNumberOfTrainingJobs",
-            )
-        max_jobs = given_jobs
+        max_jobs = given
     runtime = limits.get("MaxRuntimeInSeconds")
     if runtime is not None:
         runtime = _int(
@@ -288,24 +262,42 @@ def parse_request(request: Mapping[str, Any]) -> TuningRequest:
             hi=MAX_RUNTIME_SECONDS,
             what=f"an integer between {MIN_RUNTIME_SECONDS} and {MAX_RUNTIME_SECONDS} seconds",
         )
+    return max_jobs, max_parallel, runtime
 
+
+def parse_request(request: Mapping[str, Any]) -> TuningRequest:
+    """Check AMT's semantic rules and build the ``TuningRequest`` (raises ``ValidationError``).
+
+    One section parser per part of the request, in the order AMT reports problems.
+    """
+    request = _mapping(request, "request")
+    name = _check_name(
+        request.get("HyperParameterTuningJobName"), "HyperParameterTuningJobName", NAME_PATTERN, MAX_NAME_LENGTH
+    )
+    config = _mapping(request.get(_CONFIG), _CONFIG)
+    if not config:
+        raise ValidationError("give the HyperParameterTuningJobConfig (Strategy, ResourceLimits, ...)", _CONFIG)
+    if request.get("Autotune") is not None:
+        raise ValidationError("Autotune is not supported; give the ranges, limits and strategy explicitly", "Autotune")
+    strategy = config.get("Strategy")
+    strategy = DEFAULT_STRATEGY if strategy is None else _choice(strategy, STRATEGIES, f"{_CONFIG}.Strategy")
+    definitions = _definitions(request, config)
+    multi = request.get("TrainingJobDefinitions") is not None
+    early = _early_stopping(config, strategy, multi)
+    strategy_config = _strategy_config(config, strategy, definitions)
+    max_jobs, max_parallel, runtime = _limits(config, strategy, definitions)
     completion = _completion(config.get("TuningJobCompletionCriteria"))
-
     seed = config.get("RandomSeed")
     if seed is not None:
         seed = _int(seed, f"{_CONFIG}.RandomSeed", lo=0, what="an integer >= 0")
-
     warm_start = _warm_start(request.get("WarmStartConfig"), name)
-    if warm_start is not None and multi is not None:
+    if warm_start is not None and multi:
         raise ValidationError(
-            "warm start works with a single TrainingJobDefinition only; remove WarmStartConfig",
-            "WarmStartConfig",
+            "warm start works with a single TrainingJobDefinition only; remove WarmStartConfig", "WarmStartConfig"
         )
-
     tags = request.get("Tags") or ()
     if not isinstance(tags, (list, tuple)):
         raise ValidationError("must be a list of {Key, Value}", "Tags")
-
     metric_names = {d.objective_metric for d in definitions}
     return TuningRequest(
         name=name,
@@ -327,7 +319,15 @@ def parse_request(request: Mapping[str, Any]) -> TuningRequest:
 
 
 __all__ = [
+    "ALGORITHM_FIELDS",
     "CONVERTED_FIELDS",
+    "DEFINITION_NAME_PATTERN",
+    "MAX_DEFINITIONS",
+    "MAX_HYPERPARAMETERS",
+    "MAX_METRIC_DEFINITIONS",
+    "MAX_RETRY_ATTEMPTS",
+    "OBJECTIVE_TYPES",
+    "RESOURCE_FIELDS",
     "PASSTHROUGH_FIELDS",
     "TUNER_FIELDS",
     "Definition",

@@ -38,7 +38,7 @@ def _int(
 def _choice(value: Any, allowed: Sequence[str], path: str) -> str:
     if value not in allowed:
         raise ValidationError(f"{value!r} is not valid; use one of {', '.join(allowed)}", path)
-    return value
+    return str(value)
 
 
 def _check_name(value: Any, path: str, pattern: re.Pattern[str], max_len: int) -> str:

@@ -263,26 +263,17 @@ def _resources(d: Mapping[str, Any], path: str) -> None:
     _int(hp.get("InstanceCount"), f"{hp_path}.InstanceCount", lo=1, what="an integer >= 1")
 
 
-def _definition(
-    d: Any,
-    path: str,
-    *,
-    name: str | None,
-    objective: tuple[str, str],
-    space: SearchSpace,
-) -> Definition:
-    d = _mapping(d, path)
+def _algorithm(d: Mapping[str, Any], path: str, objective: tuple[str, str]) -> tuple[dict[str, str], ...]:
+    """The AlgorithmSpecification's rules; its MetricDefinitions, checked against the objective."""
     algo_path = f"{path}.AlgorithmSpecification"
     algo = _mapping(d.get("AlgorithmSpecification"), algo_path)
     if not algo:
         raise ValidationError("give the AlgorithmSpecification (TrainingImage, TrainingInputMode)", algo_path)
     image, algorithm = algo.get("TrainingImage"), algo.get("AlgorithmName")
     if bool(image) == bool(algorithm):
-        raise ValidationError(
-            "give exactly one of TrainingImage or AlgorithmName", f"{algo_path}.TrainingImage"
-        )
+        raise ValidationError("give exactly one of TrainingImage or AlgorithmName", f"{algo_path}.TrainingImage")
     metrics = _metric_definitions(algo, f"{algo_path}.MetricDefinitions")
-    metric, kind = objective
+    metric = objective[0]
     names = [m["Name"] for m in metrics]
     if image and not metrics:
         raise ValidationError(
@@ -298,16 +289,15 @@ def _definition(
         )
     regex = next((m["Regex"] for m in metrics if m["Name"] == metric), None)
     if regex is not None and re.compile(regex).groups < 1:
-        idx = names.index(metric)
         raise ValidationError(
             f"the objective's Regex {regex!r} has no capture group; wrap the number in (...)",
-            f"{algo_path}.MetricDefinitions[{idx}].Regex",
+            f"{algo_path}.MetricDefinitions[{names.index(metric)}].Regex",
         )
-    for key in ("RoleArn", "OutputDataConfig", "StoppingCondition"):
-        if not d.get(key):
-            raise ValidationError(f"{key} is required in a training job definition; add it", f"{path}.{key}")
-    _resources(d, path)
+    return metrics
 
+
+def _hyperparameters(d: Mapping[str, Any], path: str, space: SearchSpace) -> dict[str, str]:
+    """StaticHyperParameters: none also tuned, and at most MAX_HYPERPARAMETERS in all."""
     static_path = f"{path}.StaticHyperParameters"
     static = _static(d.get("StaticHyperParameters"), static_path)
     both = sorted(set(static) & set(space.names))
@@ -323,25 +313,44 @@ def _definition(
             f"{MAX_HYPERPARAMETERS} are allowed",
             static_path,
         )
-    retries = 0
-    if d.get("RetryStrategy") is not None:
-        rs_path = f"{path}.RetryStrategy.MaximumRetryAttempts"
-        retries = _int(
-            _mapping(d["RetryStrategy"], f"{path}.RetryStrategy").get("MaximumRetryAttempts"),
-            rs_path,
-            lo=1,
-            hi=MAX_RETRY_ATTEMPTS,
-            what=f"an integer between 1 and {MAX_RETRY_ATTEMPTS}",
-        )
+    return static
+
+
+def _retry_attempts(d: Mapping[str, Any], path: str) -> int:
+    if d.get("RetryStrategy") is None:
+        return 0
+    return _int(
+        _mapping(d["RetryStrategy"], f"{path}.RetryStrategy").get("MaximumRetryAttempts"),
+        f"{path}.RetryStrategy.MaximumRetryAttempts",
+        lo=1,
+        hi=MAX_RETRY_ATTEMPTS,
+        what=f"an integer between 1 and {MAX_RETRY_ATTEMPTS}",
+    )
+
+
+def _definition(
+    d: Any,
+    path: str,
+    *,
+    name: str | None,
+    objective: tuple[str, str],
+    space: SearchSpace,
+) -> Definition:
+    d = _mapping(d, path)
+    metrics = _algorithm(d, path, objective)
+    for key in ("RoleArn", "OutputDataConfig", "StoppingCondition"):
+        if not d.get(key):
+            raise ValidationError(f"{key} is required in a training job definition; add it", f"{path}.{key}")
+    _resources(d, path)
     return Definition(
         name=name,
         raw=d,
         space=space,
-        static_hyperparameters=static,
+        static_hyperparameters=_hyperparameters(d, path, space),
         metric_definitions=metrics,
-        objective_metric=metric,
-        objective_type=kind,
-        retry_attempts=retries,
+        objective_metric=objective[0],
+        objective_type=objective[1],
+        retry_attempts=_retry_attempts(d, path),
     )
 
 

@@ -18,8 +18,9 @@ from __future__ import annotations
 
 import itertools
 import math
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Iterator, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -211,11 +212,11 @@ class SearchSpace:
     params: tuple[Param, ...]
 
     @classmethod
-    def from_ranges(cls, ranges: Mapping[str, Any], field: str = "ParameterRanges") -> "SearchSpace":
+    def from_ranges(cls, ranges: Mapping[str, Any], field: str = "ParameterRanges") -> SearchSpace:
         """From an AMT ``ParameterRanges`` dict (the three ``*ParameterRanges`` lists)."""
         params: list[Param] = []
         for key, kind in RANGE_KEYS.items():
-            for i, spec in enumerate(ranges.get(key) or ()):
+            for spec in ranges.get(key) or ():
                 params.append(param_from_range(kind, spec, f"{field}.{key}"))
         names = [p.name for p in params]
         dup = sorted({n for n in names if names.count(n) > 1})
@@ -242,7 +243,7 @@ class SearchSpace:
 
     def from_unit(self, u: Sequence[float] | np.ndarray) -> dict[str, str]:
         """Unit vector, shape (d,) -> configuration of strings."""
-        return {p.name: p.format(p.from_unit(x)) for p, x in zip(self.params, u)}
+        return {p.name: p.format(p.from_unit(x)) for p, x in zip(self.params, u, strict=True)}
 
     def contains(self, config: Mapping[str, str]) -> bool:
         try:
@@ -257,7 +258,7 @@ class SearchSpace:
         if any(p.kind != CATEGORICAL for p in self.params):
             raise ValidationError("Grid search takes categorical ranges only", "ParameterRanges")
         combos = itertools.product(*(p.values for p in self.params))
-        return [dict(zip(self.names, c)) for c in combos]
+        return [dict(zip(self.names, c, strict=True)) for c in combos]
 
     def grid_size(self) -> int:
         return math.prod(len(p.values) for p in self.params) if self.params else 0

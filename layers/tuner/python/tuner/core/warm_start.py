@@ -73,35 +73,42 @@ def check_parents(child: TuningRequest, parents: Sequence[tuple[str, JobRecord |
                     path,
                 )
         if kind == IDENTICAL:
-            if _image(preq) != _image(child):
-                raise ValidationError(
-                    f"IdenticalDataAndAlgorithm needs the parent's training image; {name!r} used "
-                    f"{_image(preq)!r} (use TransferLearning for another algorithm)",
-                    path,
-                )
-            if (pdef.raw.get("InputDataConfig") or None) != (cdef.raw.get("InputDataConfig") or None):
-                raise ValidationError(
-                    f"IdenticalDataAndAlgorithm needs the parent's InputDataConfig; {name!r} used other data "
-                    "(use TransferLearning for new data)",
-                    path,
-                )
-            pnames = set(pdef.static_hyperparameters) | set(ptypes)
-            cnames = set(cdef.static_hyperparameters) | set(cdef.space.names)
-            if pnames != cnames:
-                raise ValidationError(
-                    f"IdenticalDataAndAlgorithm keeps the set of hyperparameters; differences with {name!r}: "
-                    f"{sorted(pnames ^ cnames)}",
-                    path,
-                )
-            for key, value in cdef.static_hyperparameters.items():
-                if key.startswith("sagemaker_"):
-                    continue  # sources are re-uploaded per job
-                if key in pdef.static_hyperparameters and pdef.static_hyperparameters[key] != value:
-                    raise ValidationError(
-                        f"static hyperparameter {key!r} is {value!r} here but "
-                        f"{pdef.static_hyperparameters[key]!r} in {name!r}; keep it (or use TransferLearning)",
-                        path,
-                    )
+            _check_identical(name, path, child, preq)
+
+
+def _check_identical(name: str, path: str, child: TuningRequest, preq: TuningRequest) -> None:
+    """IdenticalDataAndAlgorithm: the parent's image, data, hyperparameter names and static values."""
+    cdef, pdef = child.definitions[0], preq.definitions[0]
+    ptypes = {p.name: p.kind for p in pdef.space}
+    if _image(preq) != _image(child):
+        raise ValidationError(
+            f"IdenticalDataAndAlgorithm needs the parent's training image; {name!r} used "
+            f"{_image(preq)!r} (use TransferLearning for another algorithm)",
+            path,
+        )
+    if (pdef.raw.get("InputDataConfig") or None) != (cdef.raw.get("InputDataConfig") or None):
+        raise ValidationError(
+            f"IdenticalDataAndAlgorithm needs the parent's InputDataConfig; {name!r} used other data "
+            "(use TransferLearning for new data)",
+            path,
+        )
+    pnames = set(pdef.static_hyperparameters) | set(ptypes)
+    cnames = set(cdef.static_hyperparameters) | set(cdef.space.names)
+    if pnames != cnames:
+        raise ValidationError(
+            f"IdenticalDataAndAlgorithm keeps the set of hyperparameters; differences with {name!r}: "
+            f"{sorted(pnames ^ cnames)}",
+            path,
+        )
+    for key, value in cdef.static_hyperparameters.items():
+        if key.startswith("sagemaker_"):
+            continue  # sources are re-uploaded per job
+        if key in pdef.static_hyperparameters and pdef.static_hyperparameters[key] != value:
+            raise ValidationError(
+                f"static hyperparameter {key!r} is {value!r} here but "
+                f"{pdef.static_hyperparameters[key]!r} in {name!r}; keep it (or use TransferLearning)",
+                path,
+            )
 
 
 def observations(child: TuningRequest, parent_trials: Sequence[TrialRecord]) -> list[Observation]:

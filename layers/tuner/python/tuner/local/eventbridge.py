@@ -62,7 +62,8 @@ def install_lambda_delivery() -> None:
                             transform_input: bool = True) -> None:
             _send_to_targets(rule, original_event, transform_input)
 
-        Rule.send_to_targets = send_to_targets  # type: ignore[method-assign]
+        # A monkeypatch: moto's method is replaced by a plain function of another signature.
+        Rule.send_to_targets = send_to_targets  # type: ignore[method-assign,assignment]
 
 
 def uninstall_lambda_delivery() -> None:

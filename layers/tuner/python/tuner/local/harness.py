@@ -229,7 +229,7 @@ class LocalTuner:
         out: list[dict[str, Any]] = []
         token = None
         while True:
-            extra = {"NextToken": token} if token else {}
+            extra: dict[str, Any] = {"NextToken": token} if token else {}
             page = self.list_training_jobs(name, MaxResults=100, **kwargs, **extra)
             out.extend(page["TrainingJobSummaries"])
             token = page.get("NextToken")

@@ -70,7 +70,8 @@ class InProcessLambdas:
             def _invoke_lambda(fn: Any, event: Any = None) -> tuple[str, bool, str]:
                 return runtime.invoke(fn, event)
 
-            LambdaFunction._invoke_lambda = _invoke_lambda  # type: ignore[method-assign]
+            # A monkeypatch: moto's method is replaced by a plain function of another signature.
+            LambdaFunction._invoke_lambda = _invoke_lambda  # type: ignore[method-assign,assignment]
         return self
 
     def uninstall(self) -> None:

@@ -157,8 +157,10 @@ class LocalSageMaker(_ProcessRunner):
         def stop_training_job(resp: Any) -> Any:
             return owner._api_stop(resp)
 
-        SageMakerResponse.create_training_job = create_training_job  # type: ignore[method-assign]
-        SageMakerResponse.describe_training_job = describe_training_job  # type: ignore[method-assign]
+        # A monkeypatch: moto's methods are replaced by plain functions of other signatures (moto has
+        # no stop_training_job to replace: it is added).
+        SageMakerResponse.create_training_job = create_training_job  # type: ignore[method-assign,assignment]
+        SageMakerResponse.describe_training_job = describe_training_job  # type: ignore[method-assign,assignment]
         SageMakerResponse.stop_training_job = stop_training_job  # type: ignore[attr-defined]
         self._installed = True
         return self

@@ -1,7 +1,7 @@
 """Creating a tuning job: the checks of a CreateHyperParameterTuningJob request, once.
 
-``check`` is every rule a request must pass (botocore's shape, AMT's semantic rules, the rules
-that need the store: Hyperband's resources, warm-start parents); ``submit`` (the client, CLI and
+``check`` is every rule a request must pass (botocore's shape, AMT's semantic rules, and the rule
+that needs the store: the warm-start parents); ``submit`` (the client, CLI and
 SDK path) checks, then starts the state machine's execution named after the job; ``create_job``
 (the state machine's first step) checks again and stores the job. An invalid request ends as a
 ``Failed`` job whose FailureReason names the field and the fix; a duplicate name is refused and
@@ -19,7 +19,6 @@ from tuner.core.laps import lap_plan
 from tuner.core.naming import is_valid_name
 from tuner.core.records import FAILED, JobRecord
 from tuner.core.request import TuningRequest, parse_request
-from tuner.core.strategies.hyperband import resources
 from tuner.core.warm_start import check_parents, parent_names
 from tuner.errors import DuplicateTuningJobError, ValidationError
 from tuner.service.jobs import MAX_REASON
@@ -67,9 +66,7 @@ class CreateJob:
         from tuner.shapes import validate_input  # botocore's model: loaded only here
 
         validate_input("CreateHyperParameterTuningJob", dict(request))
-        req = parse_request(request)
-        if req.strategy == "Hyperband":
-            resources(req.strategy_config, req.definitions[0].static_hyperparameters)
+        req = parse_request(request)  # AMT's rules, Hyperband's resources included
         names = parent_names(req.warm_start)
         if names:
             check_parents(req, [(n, self.ports.store.get_job(n)) for n in names])

@@ -21,7 +21,8 @@ _EPS_INV_SQRT = 1.0 / math.sqrt(np.finfo(float).eps)
 
 def _log1mexp(x: np.ndarray) -> np.ndarray:
     """log(1 - exp(x)) for x < 0, accurate on both sides of -log 2."""
-    return np.where(x > -math.log(2.0), np.log(-np.expm1(x)), np.log1p(-np.exp(x)))
+    out: np.ndarray = np.where(x > -math.log(2.0), np.log(-np.expm1(x)), np.log1p(-np.exp(x)))
+    return out
 
 
 def log_h(z: np.ndarray) -> np.ndarray:

@@ -91,8 +91,10 @@ class Encoding:
                 continue
             x = np.full(n, np.nan)
             for r, v in enumerate(col):
+                if v is None:  # missing: stays NaN (not usable)
+                    continue
                 try:
-                    x[r] = float(v)  # type: ignore[arg-type]
+                    x[r] = float(v)
                 except (TypeError, ValueError):
                     pass
             good = np.isfinite(x)
@@ -167,11 +169,12 @@ def _fwd(scaling: str, x: Any) -> Any:
 
 
 def _inv(scaling: str, t: np.ndarray) -> np.ndarray:
+    out: np.ndarray = t
     if scaling == "Logarithmic":
-        return np.exp(t)
-    if scaling == "ReverseLogarithmic":
-        return -np.expm1(-t)
-    return t
+        out = np.exp(t)
+    elif scaling == "ReverseLogarithmic":
+        out = -np.expm1(-t)
+    return out
 
 
 def _to_unit(p: Param, x: np.ndarray) -> np.ndarray:
@@ -181,7 +184,8 @@ def _to_unit(p: Param, x: np.ndarray) -> np.ndarray:
     if b == a:
         return np.full_like(x, 0.5)
     x = np.clip(x, p.low, p.high)
-    return np.clip((_fwd(p.scaling, x) - a) / (b - a), 0.0, 1.0)
+    u: np.ndarray = np.clip((_fwd(p.scaling, x) - a) / (b - a), 0.0, 1.0)
+    return u
 
 
 def _snap_integer(p: Param, u: np.ndarray) -> np.ndarray:
@@ -193,4 +197,5 @@ def _snap_integer(p: Param, u: np.ndarray) -> np.ndarray:
         return np.full_like(u, 0.5)
     x = _inv(p.scaling, a + np.clip(u, 0.0, 1.0) * (b - a))
     v = np.clip(np.rint(x), p.low, p.high)
-    return np.clip((_fwd(p.scaling, v) - a) / (b - a), 0.0, 1.0)
+    snapped: np.ndarray = np.clip((_fwd(p.scaling, v) - a) / (b - a), 0.0, 1.0)
+    return snapped

@@ -93,7 +93,8 @@ def sq_dist(A: np.ndarray, B: np.ndarray, w: np.ndarray) -> np.ndarray:
     """Weighted squared distances, (m, D) x (n, D) -> (m, n)."""
     As, Bs = A * np.sqrt(w), B * np.sqrt(w)
     r2 = np.sum(As**2, 1)[:, None] + np.sum(Bs**2, 1)[None, :] - 2.0 * As @ Bs.T
-    return np.maximum(r2, 0.0)
+    out: np.ndarray = np.maximum(r2, 0.0)
+    return out
 
 
 def matern52(r2: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -201,7 +202,8 @@ def _log_prior(theta: np.ndarray, d: int) -> tuple[float, np.ndarray]:
 
 
 def _weights(log_ls: np.ndarray, col_param: np.ndarray, col_scale: np.ndarray) -> np.ndarray:
-    return col_scale * np.exp(-2.0 * log_ls[col_param])
+    w: np.ndarray = col_scale * np.exp(-2.0 * log_ls[col_param])
+    return w
 
 
 def neg_log_posterior(
@@ -338,7 +340,7 @@ class GP:
                 continue
         self.alpha = cho_solve((self.L, True), y - hyper.mean, check_finite=False)
 
-    def predict(self, Fq: np.ndarray, grad_cols: int = 0):
+    def predict(self, Fq: np.ndarray, grad_cols: int = 0) -> tuple[np.ndarray, ...]:
         """Posterior mean and variance of the latent function at ``Fq`` (m, D), each (m,).
 
         With ``grad_cols`` > 0 also their gradients with respect to the first ``grad_cols``

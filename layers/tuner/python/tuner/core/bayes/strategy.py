@@ -133,11 +133,11 @@ class BayesianStrategy(Strategy):
             vals.append(v if self.maximize or math.isnan(v) else -v)
         return Z[ok].reshape(-1, self.enc.d), np.array(vals, dtype=float)[ok]
 
-    def _design_point(self, index: int, rng: np.random.Generator, seen: set) -> np.ndarray:
+    def _design_point(self, index: int, rng: np.random.Generator, seen: set[bytes]) -> np.ndarray:
         if self._design is None:
             base = 0 if self.seed is None else int(self.seed) + 1
             self._design = ScrambledHalton(self.enc.d, np.random.default_rng([base, _DESIGN_SALT]))
-        z = self.enc.from_unit_cube(self._design.points(index, 1))[0]
+        z: np.ndarray = self.enc.from_unit_cube(self._design.points(index, 1))[0]
         for _ in range(64):  # small discrete spaces: do not repeat a configuration
             if self.enc.key(z) not in seen:
                 break
@@ -172,7 +172,7 @@ class BayesianStrategy(Strategy):
         top = Z[np.argsort(-np.where(ok, y, -np.inf), kind="stable")[:k]]
         return _Model(gp, hyper, F, y, best, top)
 
-    def _bo_point(self, model: _Model, pend: np.ndarray, rng: np.random.Generator, seen: set) -> np.ndarray:
+    def _bo_point(self, model: _Model, pend: np.ndarray, rng: np.random.Generator, seen: set[bytes]) -> np.ndarray:
         enc = self.enc
         gp, best = model.gp, model.best
         if len(pend):
@@ -193,11 +193,12 @@ class BayesianStrategy(Strategy):
         Fp = enc.features(pend) if use_penalty else np.zeros((0, enc.n_features))
         w, rho = gp.w, self.penalty_radius
 
-        def acq(Zq: np.ndarray, grad: bool = False):
+        def acq(Zq: np.ndarray, grad: bool = False) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
             Fq = enc.features(Zq)
             if not grad:
                 mean, var = gp.predict(Fq)
-                return acqf.evaluate(mean, var)[0] + log_local_penalty(Fq, Fp, w, rho)[0]
+                value: np.ndarray = acqf.evaluate(mean, var)[0] + log_local_penalty(Fq, Fp, w, rho)[0]
+                return value
             mean, var, dmean, dvar = gp.predict(Fq, grad_cols=n_num)
             val, dm, dv = acqf.evaluate(mean, var)
             pen, dpen = log_local_penalty(Fq, Fp, w, rho, grad_cols=n_num)
@@ -218,5 +219,7 @@ class BayesianStrategy(Strategy):
         )
         for z in Zs:
             if enc.key(z) not in seen:
-                return z
-        return enc.from_unit_cube(rng.random((1, enc.d)))[0]  # the space is exhausted
+                found: np.ndarray = z
+                return found
+        exhausted: np.ndarray = enc.from_unit_cube(rng.random((1, enc.d)))[0]  # the space is exhausted
+        return exhausted

@@ -33,7 +33,8 @@ def strategy_class(name: str) -> type[Strategy]:
         module, cls = _REGISTRY[name].split(":")
     except KeyError:
         raise ValidationError(f"unknown strategy {name!r}; use one of {sorted(_REGISTRY)}", "Strategy") from None
-    return getattr(importlib.import_module(module), cls)
+    found: type[Strategy] = getattr(importlib.import_module(module), cls)
+    return found
 
 
 def make_strategy(

@@ -6,7 +6,7 @@ Trial *n* takes combination *n - 1* of that order.
 """
 from __future__ import annotations
 
-from typing import Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 

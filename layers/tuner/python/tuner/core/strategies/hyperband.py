@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 from tuner.core.strategies.random import RandomStrategy
 from tuner.errors import ValidationError
@@ -34,7 +35,7 @@ _PATH = "HyperParameterTuningJobConfig.StrategyConfig.HyperbandStrategyConfig"
 CONTINUE, STOP = "continue", "stop"
 
 
-def resources(config: Mapping[str, object] | None, static: Mapping[str, str]) -> tuple[int, int]:
+def resources(config: Mapping[str, Any] | None, static: Mapping[str, str]) -> tuple[int, int]:
     """(MinResource, MaxResource) of a Hyperband job; raises ValidationError when unknowable."""
     hb = dict((config or {}).get("HyperbandStrategyConfig") or {})
     lo = int(hb.get("MinResource") or 1)
@@ -58,7 +59,9 @@ def resources(config: Mapping[str, object] | None, static: Mapping[str, str]) ->
             )
     hi = int(hi)
     if not 1 <= hi <= MAX_RESOURCE_LIMIT:
-        raise ValidationError(f"MaxResource {hi} is out of range; give 1 to {MAX_RESOURCE_LIMIT}", f"{_PATH}.MaxResource")
+        raise ValidationError(
+            f"MaxResource {hi} is out of range; give 1 to {MAX_RESOURCE_LIMIT}", f"{_PATH}.MaxResource"
+        )
     if lo > hi:
         raise ValidationError(f"MinResource {lo} is above MaxResource {hi}; lower it", f"{_PATH}.MinResource")
     return lo, hi

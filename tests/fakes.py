@@ -1,0 +1,244 @@
+"""In-memory implementations of the service's ports (``tuner.service.ports``), for use-case tests.
+
+Each fake keeps what it was asked to do, so a test asserts on the calls a use case made. The
+store honours the same conditions as ``DynamoStore`` (create only once, ``expect_status``,
+``only_unrecorded``, one claim per key, at most ``max_trials`` claims).
+"""
+from __future__ import annotations
+
+import copy
+import dataclasses
+from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from tuner.core.records import JobRecord, TrialRecord
+from tuner.errors import DuplicateTuningJobError
+from tuner.service.ports import Ports, iso
+from tuner.service.tuning import TuningService
+
+T0 = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
+
+
+class FakeClock:
+    """A clock that moves only when told (``advance``)."""
+
+    def __init__(self, start: datetime = T0) -> None:
+        self.now = start
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += timedelta(seconds=seconds)
+
+
+class MemoryStore:
+    def __init__(self, clock: FakeClock | None = None) -> None:
+        self.clock = clock or FakeClock()
+        self.jobs: dict[str, JobRecord] = {}
+        self.trials: dict[str, dict[int, TrialRecord]] = {}
+        self.claims: dict[tuple[str, str], int] = {}
+
+    def create_job(self, job: JobRecord) -> JobRecord | None:
+        if job.name in self.jobs:
+            return copy.deepcopy(self.jobs[job.name])
+        self.jobs[job.name] = copy.deepcopy(job)
+        return None
+
+    def get_job(self, name: str) -> JobRecord | None:
+        return copy.deepcopy(self.jobs.get(name))
+
+    def update_job(self, name: str, *, expect_status: tuple[str, ...] | None = None, **values: Any) -> bool:
+        job = self.jobs.get(name)
+        if job is None or (expect_status and job.status not in expect_status):
+            return False
+        for k, v in {**values, "last_modified": iso(self.clock())}.items():
+            setattr(job, k, copy.deepcopy(v))
+        return True
+
+    def list_jobs(self) -> list[JobRecord]:
+        return sorted((copy.deepcopy(j) for j in self.jobs.values()), key=lambda j: j.created, reverse=True)
+
+    def claimed(self, name: str, claim_key: str) -> int | None:
+        return self.claims.get((name, claim_key))
+
+    def claim_trial(self, name: str, claim_key: str, max_trials: int) -> int | None:
+        if (name, claim_key) in self.claims:
+            return self.claims[(name, claim_key)]
+        job = self.jobs.get(name)
+        if job is None or job.next_trial >= max_trials:
+            return None
+        job.next_trial += 1
+        self.claims[(name, claim_key)] = job.next_trial
+        return job.next_trial
+
+    def put_trial(self, trial: TrialRecord) -> TrialRecord:
+        trials = self.trials.setdefault(trial.job, {})
+        if trial.number in trials:
+            return copy.deepcopy(trials[trial.number])
+        trials[trial.number] = copy.deepcopy(trial)
+        return trial
+
+    def get_trial(self, name: str, number: int) -> TrialRecord | None:
+        return copy.deepcopy(self.trials.get(name, {}).get(number))
+
+    def update_trial(self, name: str, number: int, *, only_unrecorded: bool = False, **values: Any) -> bool:
+        trial = self.trials.get(name, {}).get(number)
+        if trial is None or (only_unrecorded and trial.recorded):
+            return False
+        for k, v in values.items():
+            setattr(trial, k, copy.deepcopy(v))
+        return True
+
+    def list_trials(self, name: str) -> list[TrialRecord]:
+        return [copy.deepcopy(t) for _, t in sorted(self.trials.get(name, {}).items())]
+
+    # ---- for arranging a test ----------------------------------------------------------------
+    def add_trial(self, job: str, number: int, value: float | None, **fields: Any) -> TrialRecord:
+        """A recorded trial of ``job`` with objective ``value`` (None: Failed)."""
+        trial = TrialRecord(
+            job=job, number=number, params={"x": str(number)}, training_job_name=f"{job}-{number:03d}-0000abcd",
+            status="Completed" if value is not None else "Failed", recorded=True,
+            final_objective=value, objective_status="Succeeded" if value is not None else "Failed",
+            created=iso(self.clock()), started=iso(self.clock()), ended=iso(self.clock()),
+        )
+        trial = dataclasses.replace(trial, **fields)
+        self.trials.setdefault(job, {})[number] = trial
+        return trial
+
+
+class FakeBackend:
+    """SageMaker training jobs: ``start`` records the request; ``finish`` sets a job's status."""
+
+    def __init__(self) -> None:
+        self.started: dict[str, dict[str, Any]] = {}
+        self.status: dict[str, str] = {}
+        self.stopped: list[str] = []
+
+    def start(self, request: dict[str, Any]) -> bool:
+        name = request["TrainingJobName"]
+        if name in self.started:
+            return False
+        self.started[name] = request
+        self.status[name] = "InProgress"
+        return True
+
+    def describe(self, name: str) -> dict[str, Any] | None:
+        if name not in self.status:
+            return None
+        return {"TrainingJobName": name, "TrainingJobStatus": self.status[name], "CreationTime": T0}
+
+    def stop(self, name: str) -> None:
+        self.stopped.append(name)
+
+    def finish(self, name: str, status: str = "Completed") -> None:
+        self.status[name] = status
+
+
+class FakeLogs:
+    def __init__(self, lines: Mapping[str, Iterable[str]] | None = None) -> None:
+        self.by_job: dict[str, list[str]] = {k: list(v) for k, v in (lines or {}).items()}
+
+    def lines(self, job: str) -> Iterable[str]:
+        return iter(self.by_job.get(job, []))
+
+
+class FakeTokens:
+    def __init__(self) -> None:
+        self.sent: list[tuple[str, dict[str, Any]]] = []
+
+    def succeed(self, token: str, output: dict[str, Any]) -> bool:
+        self.sent.append((token, output))
+        return True
+
+
+class FakeEvents:
+    def __init__(self) -> None:
+        self.details: list[dict[str, Any]] = []
+
+    def tuning_job_state_change(self, detail: dict[str, Any], resources: list[str]) -> None:
+        self.details.append(detail)
+
+
+class FakeExecutions:
+    """The state machine's executions by name: ``start`` records them; ``describe`` answers."""
+
+    def __init__(self, arn_prefix: str = "arn:aws:states:us-east-1:123456789012:execution:Tuner") -> None:
+        self.prefix = arn_prefix
+        self.executions: dict[str, dict[str, Any]] = {}
+
+    def start(self, name: str, request: Mapping[str, Any]) -> str:
+        if name in self.executions:
+            raise DuplicateTuningJobError(f"a tuning job named {name!r} was started already")
+        arn = f"{self.prefix}:{name}"
+        import json
+
+        self.executions[name] = {
+            "executionArn": arn, "status": "RUNNING", "startDate": T0, "input": json.dumps(request)
+        }
+        return arn
+
+    def describe(self, name: str) -> dict[str, Any] | None:
+        return copy.deepcopy(self.executions.get(name))
+
+
+class FakeHosting:
+    """SageMaker models and endpoints for the best-model deployment."""
+
+    region = "us-east-1"
+
+    def __init__(self, training_jobs: Mapping[str, dict[str, Any]] | None = None) -> None:
+        self.training_jobs = dict(training_jobs or {})
+        self.models: dict[str, dict[str, Any]] = {}
+        self.configs: dict[str, dict[str, Any]] = {}
+        self.endpoints: dict[str, str] = {}
+        self.calls: list[str] = []
+
+    def describe_training_job(self, name: str) -> dict[str, Any]:
+        return self.training_jobs[name]
+
+    def create_model(self, request: dict[str, Any]) -> None:
+        self.calls.append("CreateModel")
+        self.models[request["ModelName"]] = request
+
+    def create_endpoint_config(self, request: dict[str, Any]) -> None:
+        self.calls.append("CreateEndpointConfig")
+        self.configs[request["EndpointConfigName"]] = request
+
+    def endpoint_exists(self, name: str) -> bool:
+        return name in self.endpoints
+
+    def create_endpoint(self, name: str, config: str, tags: list[dict[str, str]]) -> str:
+        self.calls.append("CreateEndpoint")
+        self.endpoints[name] = config
+        return f"arn:aws:sagemaker:us-east-1:123456789012:endpoint/{name}"
+
+    def update_endpoint(self, name: str, config: str) -> str:
+        self.calls.append("UpdateEndpoint")
+        self.endpoints[name] = config
+        return f"arn:aws:sagemaker:us-east-1:123456789012:endpoint/{name}"
+
+    def wait_in_service(self, name: str) -> None:
+        self.calls.append("Wait")
+
+
+@dataclasses.dataclass
+class FakeAws:
+    """Every port, faked, and the service over them."""
+
+    clock: FakeClock = dataclasses.field(default_factory=FakeClock)
+    backend: FakeBackend = dataclasses.field(default_factory=FakeBackend)
+    logs: FakeLogs = dataclasses.field(default_factory=FakeLogs)
+    tokens: FakeTokens = dataclasses.field(default_factory=FakeTokens)
+    events: FakeEvents = dataclasses.field(default_factory=FakeEvents)
+    executions: FakeExecutions = dataclasses.field(default_factory=FakeExecutions)
+
+    def __post_init__(self) -> None:
+        self.store = MemoryStore(self.clock)
+        self.service = TuningService(
+            Ports(
+                store=self.store, backend=self.backend, logs=self.logs, tokens=self.tokens,
+                events=self.events, executions=self.executions, clock=self.clock,
+            )
+        )

@@ -1,0 +1,1 @@
+"""Direct tests of the AWS adapters (tuner.aws) against botocore-stubbed clients."""

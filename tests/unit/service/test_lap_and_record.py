@@ -1,0 +1,98 @@
+"""The lap's step and the recording of a result, on fakes: claim, start, wake, retry, limits."""
+from __future__ import annotations
+
+from tuner.core.laps import LAP_FULL
+
+from tests.builders import tuning_request
+from tests.fakes import FakeAws
+
+EXEC = "arn:aws:states:us-east-1:123456789012:execution:Tuner:"
+
+
+def _created(aws: FakeAws, name: str = "job", **kw) -> str:
+    aws.service.create_job(tuning_request(name, **kw), EXEC + name)
+    return name
+
+
+def test_a_lap_starts_its_trial_then_the_result_wakes_it():
+    aws = FakeAws()
+    name = _created(aws, max_jobs=2)
+    out = aws.service.next_trial(name, 1, 0, "token-1")
+    training = out["TrainingJobName"]
+    assert aws.backend.started[training]["HyperParameters"]["x"] == aws.store.get_trial(name, 1).params["x"]
+    assert aws.store.get_trial(name, 1).lap == 1 and aws.tokens.sent == []
+    aws.logs.by_job[training] = ["epoch 1 loss: 0.9", "epoch 2 loss: 0.4"]
+    aws.backend.finish(training)
+    recorded = aws.service.record_training_job(training)
+    assert recorded == {"TrainingJobName": training, "Status": "Completed", "LapWoken": True}
+    trial = aws.store.get_trial(name, 1)
+    assert (trial.final_objective, trial.series, trial.task_token) == (0.4, [0.9, 0.4], None)
+    assert aws.tokens.sent == [("token-1", {"Done": False, "TrialNumber": 1})]
+    # a duplicated event changes nothing and wakes nobody twice
+    assert aws.service.record_training_job(training)["LapWoken"] is False
+
+
+def test_a_retried_step_gets_the_same_trial_and_starts_no_second_job():
+    aws = FakeAws()
+    name = _created(aws, max_jobs=3)
+    first = aws.service.next_trial(name, 1, 0, "token-a")
+    again = aws.service.next_trial(name, 1, 0, "token-b")  # the same lap iteration, redelivered
+    assert again["TrialNumber"] == first["TrialNumber"] == 1
+    assert list(aws.backend.started) == [first["TrainingJobName"]]
+    assert aws.store.get_trial(name, 1).task_token == "token-b"
+
+
+def test_laps_end_when_the_job_is_full_or_their_lap_is():
+    aws = FakeAws()
+    name = _created(aws, max_jobs=1)
+    aws.service.next_trial(name, 1, 0, "t1")
+    assert aws.service.next_trial(name, 2, 0, "t2") == {"Done": True, "Reason": "MaxNumberOfTrainingJobs reached"}
+    assert aws.service.next_trial(name, 1, 5, "t3", lap_trials=5) == {"Done": True, "Reason": LAP_FULL}
+
+
+def test_max_runtime_follows_the_injected_clock():
+    aws = FakeAws()
+    name = _created(aws, max_jobs=5, max_runtime=120)
+    aws.service.next_trial(name, 1, 0, "t1")
+    aws.clock.advance(119)
+    assert aws.service.sweep()["Actions"] == []
+    aws.clock.advance(1)
+    assert aws.service.sweep()["Actions"] == [
+        {"TuningJobName": name, "Action": "Stop", "Reason": "MaxRuntimeInSeconds reached"}
+    ]
+    assert aws.store.get_job(name).status == "Stopping"
+    assert aws.backend.stopped == [aws.store.get_trial(name, 1).training_job_name]
+    assert aws.service.next_trial(name, 2, 0, "t2")["Done"] is True
+    assert [d["HyperParameterTuningJobStatus"] for d in aws.events.details] == ["InProgress", "Stopping"]
+
+
+def test_an_internal_error_is_retried_as_a_new_training_job_of_the_same_trial():
+    aws = FakeAws()
+    name = _created(aws, max_jobs=1, retry_attempts=1)
+    first = aws.service.next_trial(name, 1, 0, "t1")["TrainingJobName"]
+    aws.backend.finish(first, "Failed")
+    aws.backend.status[first] = "Failed"
+    original = aws.backend.describe
+
+    def described(n: str) -> dict | None:
+        found = original(n)
+        return {**found, "FailureReason": "InternalServerError: capacity"} if found else None
+
+    aws.backend.describe = described
+    aws.service.record_training_job(first)
+    trial = aws.store.get_trial(name, 1)
+    assert (trial.attempt, trial.status, trial.recorded) == (1, "Pending", False)
+    retry = aws.service.next_trial(name, 1, 1, "t2")
+    assert retry["TrialNumber"] == 1 and retry["TrainingJobName"] != first
+    assert aws.service.describe(name)["TrainingJobStatusCounters"]["InProgress"] == 1
+
+
+def test_the_sweep_records_a_job_whose_event_was_lost():
+    aws = FakeAws()
+    name = _created(aws, max_jobs=1)
+    training = aws.service.next_trial(name, 1, 0, "t1")["TrainingJobName"]
+    aws.logs.by_job[training] = ["loss: 0.25"]
+    aws.backend.finish(training)
+    assert aws.service.sweep()["Recovered"] == [training]
+    assert aws.store.get_trial(name, 1).final_objective == 0.25
+    assert aws.service.finalize(name) == {"TuningJobName": name, "Status": "Completed"}
