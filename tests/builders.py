@@ -37,6 +37,16 @@ IMAGE = f"{ACCOUNT}.dkr.ecr.us-east-1.amazonaws.com/quick:latest"
 ROLE = f"arn:aws:iam::{ACCOUNT}:role/SageMakerExecutionRole"
 OUTPUT = "s3://tuner-e2e-output/models"
 LOSS = [{"Name": "loss", "Regex": "loss: ([0-9\\.]+)"}]
+# The SageMaker SDK's HyperparameterTuningJobAnalytics columns after the tuned hyperparameters
+# (sagemaker/analytics.py); tuner analytics must give the same ones.
+SDK_ANALYTICS_COLUMNS = [
+    "TrainingJobName",
+    "TrainingJobStatus",
+    "FinalObjectiveValue",
+    "TrainingStartTime",
+    "TrainingEndTime",
+    "TrainingElapsedTimeSeconds",
+]
 
 # source -> (folder holding it, image, metric definitions, static hyperparameters)
 SOURCES: dict[str, tuple[Path, str, list[dict[str, str]], dict[str, str]]] = {

@@ -9,10 +9,12 @@ from tuner import cli
 from tuner.local import offline_client
 from tuner.shapes import assert_valid_output
 
-from .conftest import SCRIPTS, quick_request
+from tests.builders import SCRIPTS, SDK_ANALYTICS_COLUMNS, continuous, tuning_request
 
 pytestmark = pytest.mark.e2e
 STACK = ["--region", "us-east-1"]
+# `tuner create` uploads the sources from a local folder, as the SDK does
+SUBMIT_FOLDER = {"sagemaker_submit_directory": str(SCRIPTS / "quick")}
 
 
 @pytest.fixture(scope="module")
@@ -31,15 +33,8 @@ def run(capsys, *argv):
 @pytest.fixture(scope="module")
 def finished(client, tmp_path_factory):
     """A tuning job created with `tuner create --wait` (sources uploaded from a local folder)."""
-    request = quick_request(
-        "cli-e2e",
-        strategy="Random",
-        max_jobs=4,
-        max_parallel=2,
-        ranges={"ContinuousParameterRanges": [{"Name": "x", "MinValue": "0.5", "MaxValue": "8"}]},
-    )
-    request["TrainingJobDefinition"]["StaticHyperParameters"]["sagemaker_submit_directory"] = str(
-        SCRIPTS / "quick"
+    request = tuning_request(
+        "cli-e2e", source="quick", max_jobs=4, max_parallel=2, ranges=continuous(0.5, 8), static=SUBMIT_FOLDER
     )
     path = tmp_path_factory.mktemp("cli") / "request.json"
     path.write_text(json.dumps(request))
@@ -82,15 +77,7 @@ def test_analytics_csv_and_deploy_best(client, finished, capsys, tmp_path):
     code, out, err = run(capsys, "analytics", "cli-e2e", *STACK, "--csv", str(tmp_path / "jobs.csv"))
     assert code == 0 and len(json.loads(out)["Rows"]) == 4
     header = (tmp_path / "jobs.csv").read_text().splitlines()[0].split(",")
-    assert header == [
-        "x",
-        "TrainingJobName",
-        "TrainingJobStatus",
-        "FinalObjectiveValue",
-        "TrainingStartTime",
-        "TrainingEndTime",
-        "TrainingElapsedTimeSeconds",
-    ]
+    assert header == ["x", *SDK_ANALYTICS_COLUMNS]
     # deploy the best model: model + endpoint config + endpoint, in moto
     code, out, err = run(capsys, "deploy", "cli-e2e", *STACK, "--endpoint-name", "cli-best")
     assert code == 0, err
@@ -103,23 +90,19 @@ def test_analytics_csv_and_deploy_best(client, finished, capsys, tmp_path):
     assert model["PrimaryContainer"]["Image"] == training["AlgorithmSpecification"]["TrainingImage"]
     assert model["PrimaryContainer"]["ModelDataUrl"] == training["ModelArtifacts"]["S3ModelArtifacts"]
     assert model["PrimaryContainer"]["Environment"]["SAGEMAKER_PROGRAM"] == "train.py"
-    config = client.describe_endpoint_config(EndpointConfigName="cli-best")
+    # the endpoint configuration is named after the model (one per best training job), so a new
+    # best can be deployed to the same endpoint with UpdateEndpoint
+    assert deployed["EndpointConfigName"] == deployed["ModelName"] == best["TrainingJobName"]
+    config = client.describe_endpoint_config(EndpointConfigName=deployed["EndpointConfigName"])
     assert config["ProductionVariants"][0]["ModelName"] == deployed["ModelName"]
     assert config["ProductionVariants"][0]["InstanceType"] == "ml.m5.large"
-    assert client.describe_endpoint(EndpointName="cli-best")["EndpointConfigName"] == "cli-best"
+    endpoint = client.describe_endpoint(EndpointName="cli-best")
+    assert endpoint["EndpointConfigName"] == deployed["EndpointConfigName"]
 
 
 def test_stop_from_the_cli(client, capsys, tmp_path):
-    request = quick_request(
-        "cli-stop",
-        strategy="Random",
-        max_jobs=20,
-        max_parallel=1,
-        ranges={"ContinuousParameterRanges": [{"Name": "x", "MinValue": "0.5", "MaxValue": "8"}]},
-        static={"epochs": "40"},
-    )
-    request["TrainingJobDefinition"]["StaticHyperParameters"]["sagemaker_submit_directory"] = str(
-        SCRIPTS / "quick"
+    request = tuning_request(
+        "cli-stop", source="quick", max_jobs=20, ranges=continuous(0.5, 8), static={**SUBMIT_FOLDER, "epochs": "40"}
     )
     path = tmp_path / "stop.json"
     path.write_text(json.dumps(request))
@@ -149,15 +132,8 @@ def test_bad_input_is_one_clear_line(client, capsys, tmp_path):
     assert code == 2 and err.startswith("tuner: error: ResourceNotFound:")
     code, _, err = run(capsys, "describe", "x", "--region", "us-east-1", "--stack-name", "NoSuchStack")
     assert code == 2 and "no tuner stack named 'NoSuchStack'" in err
-    invalid = quick_request(
-        "cli-invalid",
-        strategy="Grid",
-        max_jobs=5,
-        max_parallel=1,
-        ranges={"ContinuousParameterRanges": [{"Name": "x", "MinValue": "0.5", "MaxValue": "8"}]},
-    )
-    invalid["TrainingJobDefinition"]["StaticHyperParameters"]["sagemaker_submit_directory"] = str(
-        SCRIPTS / "quick"
+    invalid = tuning_request(
+        "cli-invalid", source="quick", strategy="Grid", max_jobs=5, ranges=continuous(0.5, 8), static=SUBMIT_FOLDER
     )
     path = tmp_path / "invalid.json"
     path.write_text(json.dumps(invalid))

@@ -17,7 +17,7 @@ from collections.abc import Callable
 import pytest
 from tuner.local import eventbridge
 
-from .conftest import SCRIPTS, max_concurrent, quick_request
+from tests.builders import SCRIPTS, categorical, continuous, max_concurrent, start_and_wait, tuning_request
 
 pytestmark = pytest.mark.e2e
 TERMINAL = ("Completed", "Failed", "Stopped")
@@ -47,11 +47,6 @@ def faults(local_tuner):
     local_tuner.fault = hook
     yield hook
     local_tuner.fault = previous
-
-
-def _run(lt, request, timeout=300):
-    lt.start(request, base_dir=SCRIPTS)
-    return lt.wait(request["HyperParameterTuningJobName"], timeout=timeout)
 
 
 def assert_invariants(lt, request, describe, *, status="Completed"):
@@ -91,16 +86,16 @@ def assert_invariants(lt, request, describe, *, status="Completed"):
 
 
 def _grid(name, values, *, parallel=2, regexes=None):
-    request = quick_request(
+    """Every value of x once, on tests/e2e/scripts/quick/train.py."""
+    return tuning_request(
         name,
+        source="quick",
         strategy="Grid",
-        ranges={"CategoricalParameterRanges": [{"Name": "x", "Values": values}]},
+        ranges=categorical(*values),
         max_jobs=len(values),
         max_parallel=parallel,
+        metric_definitions=regexes,
     )
-    if regexes:
-        request["TrainingJobDefinition"]["AlgorithmSpecification"]["MetricDefinitions"] = regexes
-    return request
 
 
 def test_algorithm_errors_fail_their_trials_not_the_tuning_job(local_tuner, faults):
@@ -109,7 +104,7 @@ def test_algorithm_errors_fail_their_trials_not_the_tuning_job(local_tuner, faul
         "AlgorithmError: out of memory (injected)" if req["HyperParameters"].get("x") == "4" else None
     )
     request = _grid("flt-algo", ["1", "fail", "4", "3"])
-    describe = _run(local_tuner, request)
+    describe = start_and_wait(local_tuner, request)
     jobs = assert_invariants(local_tuner, request, describe)
     failed = [j for j in jobs.values() if j["TrainingJobStatus"] == "Failed"]
     assert len(failed) == 2 and all(j["FailureReason"].startswith("AlgorithmError") for j in failed)
@@ -119,7 +114,7 @@ def test_algorithm_errors_fail_their_trials_not_the_tuning_job(local_tuner, faul
 
 def test_every_trial_failing_fails_the_tuning_job_with_a_reason(local_tuner, faults):
     request = _grid("flt-allfail", ["fail", "silent"])
-    describe = _run(local_tuner, request)
+    describe = start_and_wait(local_tuner, request)
     assert_invariants(local_tuner, request, describe, status="Failed")
     assert "All 2 training jobs failed" in describe["FailureReason"]
     assert "BestTrainingJob" not in describe
@@ -133,7 +128,7 @@ def test_no_metric_nan_inf_and_garbage_never_become_an_objective(local_tuner, fa
         {"Name": "garbage", "Regex": r"(epoch) \d+"},
     ]
     request = _grid("flt-values", ["silent", "nan", "inf", "1e999", "2"], regexes=regexes)
-    describe = _run(local_tuner, request)
+    describe = start_and_wait(local_tuner, request)
     jobs = assert_invariants(local_tuner, request, describe)
     by_x = {j["TunedHyperParameters"]["x"]: j for j in jobs.values()}
     # THEN the training jobs completed, but only x=2 has an objective
@@ -171,7 +166,7 @@ def test_a_duplicated_state_change_event_is_counted_once(local_tuner, faults, mo
 
     monkeypatch.setattr(eventbridge, "_send_to_targets", twice)
     request = _grid("flt-dup", ["1", "2", "fail", "4"])
-    describe = _run(local_tuner, request)
+    describe = start_and_wait(local_tuner, request)
     monkeypatch.setattr(eventbridge, "_send_to_targets", original)
     # WHEN, after the end, the training-event Lambda gets a finished job's event once more
     eventbridge.wait_deliveries(10)
@@ -214,7 +209,7 @@ def test_a_lost_state_change_event_is_recovered_by_the_sweeper(local_tuner, faul
 
     monkeypatch.setattr(eventbridge, "_send_to_targets", lossy)
     request = _grid("flt-lost", ["1", "2", "3"])
-    describe = _run(local_tuner, request, timeout=120)
+    describe = start_and_wait(local_tuner, request, timeout=120)
     # THEN every trial was still recorded (by the sweeper, which the harness runs every 2 s)
     assert sorted(set(lost)) == sorted(
         t.training_job_name for t in local_tuner.service.store.list_trials("flt-lost")
@@ -237,15 +232,9 @@ def test_throttled_and_capacity_limited_creates_back_off_without_failing_the_job
         return None
 
     faults.by_job["flt-thr"] = hook
-    request = quick_request(
-        "flt-thr",
-        strategy="Random",
-        ranges={"ContinuousParameterRanges": [{"Name": "x", "MinValue": "1", "MaxValue": "5"}]},
-        max_jobs=4,
-        max_parallel=2,
-    )
+    request = tuning_request("flt-thr", source="quick", ranges=continuous(1, 5), max_jobs=4, max_parallel=2)
     t0 = time.monotonic()
-    describe = _run(local_tuner, request, timeout=240)
+    describe = start_and_wait(local_tuner, request, timeout=240)
     # THEN the creates were retried (with back-off) until they went through, and nothing failed
     assert refusals == {"001": 6, "002": 2}
     assert_invariants(local_tuner, request, describe)
@@ -254,8 +243,7 @@ def test_throttled_and_capacity_limited_creates_back_off_without_failing_the_job
 
 
 def test_two_tuning_jobs_at_once_keep_their_own_limits_and_counters(local_tuner, faults):
-    ranges = {"ContinuousParameterRanges": [{"Name": "x", "MinValue": "1", "MaxValue": "5"}]}
-    first = quick_request("flt-twoa", strategy="Random", ranges=ranges, max_jobs=5, max_parallel=2, seed=3)
+    first = tuning_request("flt-twoa", source="quick", ranges=continuous(1, 5), max_jobs=5, max_parallel=2, seed=3)
     second = _grid("flt-twob", ["1", "fail", "3"], parallel=3)
     for request in (first, second):
         local_tuner.start(request, base_dir=SCRIPTS)
@@ -300,18 +288,18 @@ def test_a_transient_lambda_error_mid_step_is_retried(local_tuner, lambda_faults
     # GIVEN the NextTrial step failing transiently on its 1st and 4th invocations
     request = _grid("flt-transient", ["1", "2", "3", "4"])
     lambda_faults.plan["flt-transient"] = {1: "before", 4: "before"}
-    describe = _run(local_tuner, request)
+    describe = start_and_wait(local_tuner, request)
     # THEN the step was retried and every trial ran exactly once
     jobs = assert_invariants(local_tuner, request, describe)
     assert len(jobs) == 4 and describe["TrainingJobStatusCounters"]["Completed"] == 4
 
 
-def test_a_worker_that_dies_after_starting_its_job_starts_no_second_job(local_tuner, lambda_faults):
-    # GIVEN NextTrial invocations that start the training job and then fail (the worker "dies"
+def test_a_lap_that_dies_after_starting_its_job_starts_no_second_job(local_tuner, lambda_faults):
+    # GIVEN NextTrial invocations that start the training job and then fail (the lap's step "dies"
     # between starting the job and returning); the retried step claims the same trial
     request = _grid("flt-dies", ["1", "2", "3"])
     lambda_faults.plan["flt-dies"] = {1: "after", 3: "after"}
-    describe = _run(local_tuner, request)
+    describe = start_and_wait(local_tuner, request)
     jobs = assert_invariants(local_tuner, request, describe)
     # THEN the deterministic name recognised the retried start: three jobs, not five
     assert len(jobs) == 3
@@ -322,7 +310,7 @@ def test_a_lap_that_breaks_fails_the_tuning_job_with_its_own_error(local_tuner, 
     # while the other lap's training job is running
     request = _grid("flt-broken", ["1", "2", "3", "4", "5", "6"], parallel=2)
     lambda_faults.plan["flt-broken"] = {3: "broken"}
-    describe = _run(local_tuner, request)
+    describe = start_and_wait(local_tuner, request)
     # THEN the lap marks the tuning job Failed with that error (the parent's Map only learns that
     # a child failed), the running job is stopped and the counters still match SageMaker
     jobs = assert_invariants(local_tuner, request, describe, status="Failed")
@@ -334,7 +322,7 @@ def test_a_step_delivered_twice_runs_each_trial_once(local_tuner, lambda_faults)
     # GIVEN at-least-once delivery: every NextTrial invocation runs its handler twice
     request = _grid("flt-twice", ["1", "2", "3", "4"])
     lambda_faults.plan["flt-twice"] = {i: "twice" for i in range(1, 20)}
-    describe = _run(local_tuner, request)
+    describe = start_and_wait(local_tuner, request)
     jobs = assert_invariants(local_tuner, request, describe)
     assert len(jobs) == 4
 
@@ -342,7 +330,7 @@ def test_a_step_delivered_twice_runs_each_trial_once(local_tuner, lambda_faults)
 def test_events_out_of_order_change_nothing(local_tuner):
     # GIVEN a finished tuning job
     request = _grid("flt-order", ["2", "3"])
-    before = _run(local_tuner, request)
+    before = start_and_wait(local_tuner, request)
     fn = local_tuner.deployment.outputs["TrainingEventHandlerName"]
     lam = local_tuner.session.client("lambda")
     # WHEN stale events arrive late and out of order: InProgress after Completed, then Completed again
@@ -368,7 +356,7 @@ def test_internal_server_error_without_retry_strategy_is_a_retryable_error_not_r
     faults.by_job["flt-ise"] = lambda job, req: (
         "InternalServerError" if req["HyperParameters"].get("x") == "2" else None
     )
-    describe = _run(local_tuner, request)
+    describe = start_and_wait(local_tuner, request)
     jobs = assert_invariants(local_tuner, request, describe)
     # THEN it is not retried (3 jobs in all) and counts as a RetryableError, as SageMaker counts it
     assert len(jobs) == 3

@@ -2,37 +2,45 @@
 the real Lambda code in-process, and real training processes behind a local SageMaker."""
 from __future__ import annotations
 
+import json
+import time
+
 import pytest
 from botocore.exceptions import ClientError
-
 from tuner.shapes import assert_valid_output
 
-from .conftest import SCRIPTS, max_concurrent, quick_request
+from tests.builders import (
+    SCRIPTS,
+    categorical,
+    continuous,
+    created_jobs,
+    integer,
+    logged,
+    max_concurrent,
+    start_and_wait,
+    training_jobs,
+    tuning_request,
+)
 
 pytestmark = pytest.mark.e2e
 
 
-def _run(lt, request):
-    lt.start(request, base_dir=SCRIPTS)
-    return lt.wait(request["HyperParameterTuningJobName"], timeout=600)
-
-
 def test_grid_job_counts_best_and_shapes(local_tuner):
     # GIVEN six grid points, one that fails and one that prints no metric, two in parallel
-    request = quick_request(
+    request = tuning_request(
         "grid-e2e",
+        source="quick",
         strategy="Grid",
-        ranges={"CategoricalParameterRanges": [{"Name": "x", "Values": ["1", "2", "3", "4.5", "fail", "silent"]}]},
+        ranges=categorical("1", "2", "3", "4.5", "fail", "silent"),
         max_jobs=6,
         max_parallel=2,
     )
     # WHEN it runs through the offline loop
-    describe = _run(local_tuner, request)
-    jobs = local_tuner.all_training_jobs("grid-e2e")["TrainingJobSummaries"]
+    describe = start_and_wait(local_tuner, request, timeout=600)
+    jobs = training_jobs(local_tuner, "grid-e2e")
 
     # THEN exactly MaxNumberOfTrainingJobs training jobs were created, at most 2 at once
-    created = {job for _, job, status in local_tuner.sagemaker.transitions if job.startswith("grid-e2e-")}
-    assert len(created) == 6 and len(jobs) == 6
+    assert len(created_jobs(local_tuner, "grid-e2e")) == 6 and len(jobs) == 6
     peak = max_concurrent(local_tuner.sagemaker.transitions, "grid-e2e")
     assert 1 <= peak <= 2
     assert local_tuner.execution("grid-e2e")["status"] == "SUCCEEDED"
@@ -53,12 +61,8 @@ def test_grid_job_counts_best_and_shapes(local_tuner):
     best = describe["BestTrainingJob"]
     assert best["TunedHyperParameters"] == {"x": "3"}
     assert best["FinalHyperParameterTuningJobObjectiveMetric"]["Value"] == pytest.approx(1 / 3, abs=1e-6)
-    logged = [
-        float(line.split("loss: ")[1])
-        for line in local_tuner.service.logs.lines(best["TrainingJobName"])
-        if "loss: " in line
-    ]
-    assert logged[-1] == best["FinalHyperParameterTuningJobObjectiveMetric"]["Value"]
+    value = best["FinalHyperParameterTuningJobObjectiveMetric"]["Value"]
+    assert logged(local_tuner, best["TrainingJobName"])[-1] == value
     # static and tuned hyperparameters reached the job as strings
     sm = local_tuner.session.client("sagemaker")
     hps = sm.describe_training_job(TrainingJobName=best["TrainingJobName"])["HyperParameters"]
@@ -69,12 +73,9 @@ def test_grid_job_counts_best_and_shapes(local_tuner):
 
 
 def test_random_job_reproducible_names_and_sorting(local_tuner):
-    ranges = {
-        "ContinuousParameterRanges": [{"Name": "x", "MinValue": "0.5", "MaxValue": "8", "ScalingType": "Logarithmic"}],
-        "IntegerParameterRanges": [{"Name": "y", "MinValue": "0", "MaxValue": "20"}],
-    }
-    request = quick_request("random-e2e", strategy="Random", ranges=ranges, max_jobs=7, max_parallel=3, seed=11)
-    describe = _run(local_tuner, request)
+    ranges = {**continuous(0.5, 8, scaling="Logarithmic"), **integer(0, 20, name="y")}
+    request = tuning_request("random-e2e", source="quick", ranges=ranges, max_jobs=7, max_parallel=3, seed=11)
+    describe = start_and_wait(local_tuner, request, timeout=600)
     assert describe["HyperParameterTuningJobStatus"] == "Completed"
     assert describe["TrainingJobStatusCounters"]["Completed"] == 7
     assert max_concurrent(local_tuner.sagemaker.transitions, "random-e2e") <= 3
@@ -84,7 +85,7 @@ def test_random_job_reproducible_names_and_sorting(local_tuner):
     values = [s["FinalHyperParameterTuningJobObjectiveMetric"]["Value"] for s in page["TrainingJobSummaries"]]
     assert values == sorted(values) and len(values) == 3 and "NextToken" in page
     assert values[0] == describe["BestTrainingJob"]["FinalHyperParameterTuningJobObjectiveMetric"]["Value"]
-    for s in local_tuner.all_training_jobs("random-e2e")["TrainingJobSummaries"]:
+    for s in training_jobs(local_tuner, "random-e2e"):
         x, y = float(s["TunedHyperParameters"]["x"]), s["TunedHyperParameters"]["y"]
         assert 0.5 <= x <= 8 and y.isdigit() and 0 <= int(y) <= 20
         assert s["TrainingJobName"].startswith("random-e2e-0")  # <tuning-job>-<NNN>-<hash>
@@ -92,14 +93,8 @@ def test_random_job_reproducible_names_and_sorting(local_tuner):
 
 
 def test_invalid_request_fails_with_reason_and_writes_nothing_else(local_tuner):
-    request = quick_request(
-        "invalid-e2e",
-        strategy="Random",
-        ranges={"ContinuousParameterRanges": [{"Name": "x", "MinValue": "0", "MaxValue": "1", "ScalingType": "Logarithmic"}]},
-        max_jobs=3,
-        max_parallel=1,
-    )
-    describe = _run(local_tuner, request)
+    request = tuning_request("invalid-e2e", source="quick", ranges=continuous(0, 1, scaling="Logarithmic"), max_jobs=3)
+    describe = start_and_wait(local_tuner, request, timeout=600)
     assert local_tuner.execution("invalid-e2e")["status"] == "FAILED"
     assert describe["HyperParameterTuningJobStatus"] == "Failed"
     assert "ScalingType" in describe["FailureReason"] and "> 0" in describe["FailureReason"]
@@ -108,20 +103,16 @@ def test_invalid_request_fails_with_reason_and_writes_nothing_else(local_tuner):
 
 
 def test_duplicate_name_is_refused_and_the_stored_job_untouched(local_tuner):
-    request = quick_request(
-        "dup-e2e", strategy="Grid",
-        ranges={"CategoricalParameterRanges": [{"Name": "x", "Values": ["2", "3"]}]},
-        max_jobs=2, max_parallel=2,
+    request = tuning_request(
+        "dup-e2e", source="quick", strategy="Grid", ranges=categorical("2", "3"), max_jobs=2, max_parallel=2
     )
-    first = _run(local_tuner, request)
+    first = start_and_wait(local_tuner, request, timeout=600)
     # a second execution under another name, carrying the same tuning job name
     sfn = local_tuner.sfn
     arn = sfn.start_execution(
         stateMachineArn=local_tuner.deployment.state_machine_arn, name="dup-e2e-again",
-        input=__import__("json").dumps(local_tuner.prepare(request, SCRIPTS)),
+        input=json.dumps(local_tuner.prepare(request, SCRIPTS)),
     )["executionArn"]
-    import time
-
     for _ in range(200):
         status = sfn.describe_execution(executionArn=arn)
         if status["status"] != "RUNNING":

@@ -16,7 +16,7 @@ from tuner import cli
 from tuner.local import offline_client
 from tuner.report import CHARTS
 
-from .conftest import SCRIPTS, quick_request
+from tests.builders import SCRIPTS, categorical, continuous, tuning_request
 
 pytestmark = pytest.mark.e2e
 pytest.importorskip("matplotlib")
@@ -48,18 +48,8 @@ def headless(tmp: Path, *args: str) -> subprocess.CompletedProcess[str]:
 def report_dir(local_tuner, tmp_path_factory):
     out = tmp_path_factory.mktemp("report")
     with offline_client(local_tuner=local_tuner, sweep_interval=2.0) as sm:
-        request = quick_request(
-            "report-e2e",
-            strategy="Random",
-            max_jobs=6,
-            max_parallel=3,
-            ranges={
-                "ContinuousParameterRanges": [
-                    {"Name": "x", "MinValue": "0.5", "MaxValue": "8", "ScalingType": "Logarithmic"}
-                ],
-                "CategoricalParameterRanges": [{"Name": "y", "Values": ["0", "5", "50"]}],
-            },
-        )
+        ranges = {**continuous(0.5, 8, scaling="Logarithmic"), **categorical("0", "5", "50", name="y")}
+        request = tuning_request("report-e2e", source="quick", max_jobs=6, max_parallel=3, ranges=ranges)
         sm.start_local(request, SCRIPTS)
         assert (
             sm.wait_for_tuning_job("report-e2e", poll=0.5, timeout=180)["HyperParameterTuningJobStatus"]

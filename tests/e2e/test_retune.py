@@ -14,10 +14,10 @@ import pytest
 from tuner import constants
 from tuner.local import eventbridge
 from tuner.local.deploy import ACCOUNT
-from tuner.service.families import build_family_service
 from tuner.shapes import assert_valid_output
+from tuner.wiring import build_family_service
 
-from .conftest import SCRIPTS, quick_request
+from tests.builders import SCRIPTS, continuous, training_jobs, tuning_request
 
 pytestmark = pytest.mark.e2e
 
@@ -160,17 +160,8 @@ def test_a_family_retunes_warm_started_through_the_data_arrival_rule(local_tuner
     )
     # GIVEN a family: Bayesian over x in [0, 10] (loss |x - 3| + 1/epoch), warm-started retunes of 3 jobs,
     # sequential so that the proposals are reproducible
-    base = quick_request(
-        "base",
-        strategy="Bayesian",
-        ranges={
-            "ContinuousParameterRanges": [
-                {"Name": "x", "MinValue": str(LO), "MaxValue": str(HI), "ScalingType": "Linear"}
-            ]
-        },
-        max_jobs=6,
-        max_parallel=1,
-        seed=5,
+    base = tuning_request(
+        "base", source="quick", strategy="Bayesian", ranges=continuous(LO, HI, scaling="Linear"), max_jobs=6, seed=5
     )
     base = lt.prepare(base, SCRIPTS)  # sources to S3, as the SDK does
     del base["HyperParameterTuningJobName"]
@@ -273,7 +264,7 @@ def _assert_concentrated(lt, job: str, cold: str, best_x: float) -> None:
     own first three (its initial design). The median, because EI may spend one early trial exploring."""
 
     def first_xs(name: str) -> list[float]:
-        jobs = sorted(lt.all_training_jobs(name)["TrainingJobSummaries"], key=lambda s: s["TrainingJobName"])
+        jobs = sorted(training_jobs(lt, name), key=lambda s: s["TrainingJobName"])
         return [float(s["TunedHyperParameters"]["x"]) for s in jobs[:3]]
 
     early, cold_early = first_xs(job), first_xs(cold)

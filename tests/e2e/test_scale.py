@@ -1,10 +1,10 @@
 """Scale: Step Functions history events, measured in the offline loop, and the quota arithmetic for
 the largest tuning job SageMaker allows (10,000 training jobs, 100 in parallel).
 
-The workers run as laps: each a child execution of the distributed Map ``RunWorkers`` with its own
-history, at most ``LapTrials`` trials long (``lap_plan``). So two things are measured:
+A tuning job runs as laps: each a child execution of the distributed Map ``RunLaps`` with its own
+history, at most ``LapTrials`` trials long (``core.laps.lap_plan``). So two things are measured:
 
-- the parent execution's history, which must not grow with the number of trials or workers;
+- the parent execution's history, which must not grow with the number of trials or parallel laps;
 - a lap's history, ``E_lap(n) = fixed + per_trial * n``, from the deployed machine's own item
   processor run as a state machine (moto keeps a distributed Map's child histories out of sight);
   a full lap of ``DEFAULT_LAP_TRIALS`` must stay well inside the 25,000-event quota.
@@ -21,28 +21,23 @@ from contextlib import contextmanager
 
 import pytest
 from tuner import constants
-from tuner.service.tuning import LAP_FULL, lap_plan
+from tuner.core.laps import LAP_FULL, lap_plan
 
-from .conftest import SCRIPTS, max_concurrent, quick_request
+from tests.builders import SCRIPTS, continuous, max_concurrent, start_and_wait, tuning_request
 
 pytestmark = pytest.mark.e2e
 HISTORY_QUOTA = 25_000
 PAYLOAD_QUOTA = 256 * 1024
-RANGES = {"ContinuousParameterRanges": [{"Name": "x", "MinValue": "1", "MaxValue": "5"}]}
 # A retried NextTrial (a lost wake-up's timeout, a transient Lambda error) adds a few events: a
 # full lap keeps at least this share of the quota free for them.
 RETRY_HEADROOM = 0.4
 
 
 def _request(name: str, max_jobs: int, parallel: int) -> dict:
-    return quick_request(
-        name, strategy="Random", ranges=RANGES, max_jobs=max_jobs, max_parallel=parallel, static={"epochs": "1"}
+    """One epoch of tests/e2e/scripts/quick/train.py per trial."""
+    return tuning_request(
+        name, source="quick", ranges=continuous(1, 5), max_jobs=max_jobs, max_parallel=parallel, static={"epochs": "1"}
     )
-
-
-def _run(lt, request: dict) -> dict:
-    lt.start(request, base_dir=SCRIPTS)
-    return lt.wait(request["HyperParameterTuningJobName"], timeout=300)
 
 
 def _largest_payload(events: list[dict]) -> int:
@@ -89,19 +84,19 @@ def lap_trials(lt, trials: int) -> Iterator[None]:
 # ---- the parent execution -------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def parents(local_tuner):
-    """(trials, workers) -> the parent execution's history, for three sizes."""
+    """(trials, parallel laps) -> the parent execution's history, for three sizes."""
     out = {}
     for (n, p), name in {(3, 1): "scale-a", (6, 1): "scale-b", (6, 3): "scale-c"}.items():
-        describe = _run(local_tuner, _request(name, n, p))
+        describe = start_and_wait(local_tuner, _request(name, n, p))
         assert describe["HyperParameterTuningJobStatus"] == "Completed"
         assert describe["TrainingJobStatusCounters"]["Completed"] == n
         out[(n, p)] = local_tuner.history(name)
     return out
 
 
-def test_the_parent_history_does_not_grow_with_trials_or_workers(parents):
+def test_the_parent_history_does_not_grow_with_trials_or_parallel_laps(parents):
     counts = {k: len(v) for k, v in parents.items()}
-    print(f"parent history events by (trials, workers): {counts}")
+    print(f"parent history events by (trials, parallel laps): {counts}")
     assert len(set(counts.values())) == 1, counts  # the laps' events are in their own histories
     [events] = set(counts.values())
     assert events < 50
@@ -113,11 +108,11 @@ def test_the_parent_history_does_not_grow_with_trials_or_workers(parents):
 # ---- one lap --------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def lap_machine(local_tuner) -> str:
-    """The deployed ``RunWorkers`` item processor (what every child execution runs), as a machine."""
+    """The deployed ``RunLaps`` item processor (what every child execution runs), as a machine."""
     sfn = local_tuner.sfn
     arn = local_tuner.deployment.state_machine_arn
     described = sfn.describe_state_machine(stateMachineArn=arn)
-    processor = json.loads(described["definition"])["States"]["RunWorkers"]["ItemProcessor"]
+    processor = json.loads(described["definition"])["States"]["RunLaps"]["ItemProcessor"]
     lap = {"StartAt": processor["StartAt"], "States": processor["States"]}
     return sfn.create_state_machine(name="scale-lap", definition=json.dumps(lap), roleArn=described["roleArn"])[
         "stateMachineArn"
@@ -131,7 +126,7 @@ def _one_lap(lt, machine: str, name: str, max_jobs: int, trials: int) -> tuple[l
     arn = lt.sfn.start_execution(
         stateMachineArn=machine,
         name=f"{name}-lap-1",
-        input=json.dumps({"TuningJobName": name, "Worker": 1, "Iteration": 0, "LapTrials": trials}),
+        input=json.dumps({"TuningJobName": name, "Lap": 1, "Iteration": 0, "LapTrials": trials}),
     )["executionArn"]
     deadline = time.monotonic() + 300
     while (status := lt.sfn.describe_execution(executionArn=arn))["status"] == "RUNNING":
@@ -171,7 +166,7 @@ def test_a_full_lap_ends_after_its_trials_and_leaves_the_rest_to_the_next(local_
     assert len(events) == e3 - (e6 - e3) // 3
 
 
-def test_10000_trials_at_100_workers_stay_inside_every_quota(parents, laps):
+def test_10000_trials_100_in_parallel_stay_inside_every_quota(parents, laps):
     """The arithmetic of docs/reliability.md, from the measured costs."""
     e3, e6 = len(laps[3][0]), len(laps[6][0])
     per_trial, fixed = (e6 - e3) // 3, e3 - 3 * ((e6 - e3) // 3)
@@ -181,10 +176,10 @@ def test_10000_trials_at_100_workers_stay_inside_every_quota(parents, laps):
         busiest = min(constants.DEFAULT_LAP_TRIALS, max_jobs)  # trials in the longest lap
         lap_events = fixed + per_trial * busiest
         print(
-            f"{max_jobs:,} trials x {parallel} workers: {len(plan['Workers'])} laps; parent {parent} events, "
+            f"{max_jobs:,} trials, {parallel} in parallel: {len(plan['Laps'])} laps; parent {parent} events, "
             f"a full lap {lap_events:,} events (quota {HISTORY_QUOTA:,})"
         )
-        assert len(plan["Workers"]) <= 10_000  # a Map Run's child executions run 10,000 at a time
+        assert len(plan["Laps"]) <= 10_000  # a Map Run's child executions run 10,000 at a time
         assert lap_events <= (1 - RETRY_HEADROOM) * HISTORY_QUOTA
     largest = max(_largest_payload(v) for v in [*parents.values(), *(events for events, _ in laps.values())])
     print(f"largest state payload: {largest} bytes")
@@ -200,12 +195,12 @@ def test_payloads_do_not_grow_with_trials(parents, laps):
 def test_a_job_longer_than_a_lap_runs_in_laps_with_its_parallelism(local_tuner):
     lt = local_tuner
     with lap_trials(lt, 2):  # 7 trials, 2 at a time, 2 per lap: 2 * ceil(7 / 4) = 4 laps
-        describe = _run(lt, _request("scale-laps", 7, 2))
+        describe = start_and_wait(lt, _request("scale-laps", 7, 2))
     assert describe["HyperParameterTuningJobStatus"] == "Completed"
     assert describe["TrainingJobStatusCounters"]["Completed"] == 7
     trials = lt.service.store.list_trials("scale-laps")
     assert [t.number for t in trials] == list(range(1, 8))  # every trial once
-    per_lap = {t.worker: sum(1 for u in trials if u.worker == t.worker) for t in trials}
+    per_lap = {t.lap: sum(1 for u in trials if u.lap == t.lap) for t in trials}
     assert set(per_lap) <= {1, 2, 3, 4} and max(per_lap.values()) <= 2
     assert len(per_lap) >= 4  # a lap never takes more than LapTrials, so all four ran trials
     assert max_concurrent(lt.sagemaker.transitions, "scale-laps") == 2
@@ -230,11 +225,11 @@ def test_a_retry_due_at_the_end_of_a_lap_is_finished_by_that_lap(local_tuner):
     lt.fault = fault
     try:
         with lap_trials(lt, 1):  # one trial per lap: trial 1's retry runs past its lap's end
-            describe = _run(lt, request)
+            describe = start_and_wait(lt, request)
     finally:
         lt.fault = previous
     assert calls == {1: 2, 2: 1, 3: 1}
     assert describe["HyperParameterTuningJobStatus"] == "Completed"
     assert describe["TrainingJobStatusCounters"]["Completed"] == 3
     trials = lt.service.store.list_trials("scale-retry")
-    assert [(t.number, t.worker, t.attempt) for t in trials] == [(1, 1, 1), (2, 2, 0), (3, 3, 0)]
+    assert [(t.number, t.lap, t.attempt) for t in trials] == [(1, 1, 1), (2, 2, 0), (3, 3, 0)]

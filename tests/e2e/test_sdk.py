@@ -10,7 +10,7 @@ import pytest
 from tuner.local import offline_client
 from tuner.shapes import assert_valid_output
 
-from .conftest import SCRIPTS
+from tests.builders import IMAGE, LOSS, SCRIPTS, SDK_ANALYTICS_COLUMNS
 
 os.environ.setdefault("SAGEMAKER_SUPPRESS_V2_WARNING", "1")
 sagemaker = pytest.importorskip(
@@ -19,7 +19,6 @@ sagemaker = pytest.importorskip(
 pytestmark = pytest.mark.e2e
 
 ROLE = "arn:aws:iam::123456789012:role/SageMakerRole"
-IMAGE = "123456789012.dkr.ecr.us-east-1.amazonaws.com/quick:latest"
 
 
 @pytest.fixture(scope="module")
@@ -46,7 +45,7 @@ def make_tuner(sess, **kw):
         estimator,
         "loss",
         {"x": ContinuousParameter(0.5, 8)},
-        metric_definitions=[{"Name": "loss", "Regex": "loss: ([0-9\\.]+)"}],
+        metric_definitions=LOSS,
         objective_type="Minimize",
         strategy="Random",
         random_seed=5,
@@ -89,15 +88,7 @@ def test_sdk_tuner_fit_wait_describe_best_analytics_attach_warm_start_stop(sessi
     # analytics: the SDK's own DataFrame, the same columns as tuner.analytics
     df = tuner.analytics().dataframe()
     assert len(df) == 3 and df["FinalObjectiveValue"].notna().all()
-    for column in (
-        "x",
-        "TrainingJobName",
-        "TrainingJobStatus",
-        "FinalObjectiveValue",
-        "TrainingStartTime",
-        "TrainingEndTime",
-        "TrainingElapsedTimeSeconds",
-    ):
+    for column in ("x", *SDK_ANALYTICS_COLUMNS):
         assert column in df.columns
     from tuner.analytics import TuningJobAnalytics
 

@@ -6,68 +6,33 @@ through the real state machine, Lambdas and the local SageMaker inside moto.
 """
 from __future__ import annotations
 
-import copy
 import time
-from datetime import UTC, datetime, timedelta
-from pathlib import Path
+from datetime import datetime
 from typing import Any
 
 import numpy as np
 import pytest
 from tuner.shapes import assert_valid_output
 
+from tests.builders import (
+    EXAMPLES,
+    categorical,
+    continuous,
+    created_jobs,
+    logged,
+    start_and_wait,
+    training_definition,
+    training_jobs,
+    tuning_request,
+)
+
 pytestmark = pytest.mark.e2e
-
-EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
-METRICS = [
-    {"Name": "validation-loss", "Regex": "validation-loss: ([0-9\\.]+)"},
-    {"Name": "train-loss", "Regex": "train-loss: ([0-9\\.]+)"},
-]
-
-
-def definition(*, epochs: int = 4, sleep: float = 0.05, **static: str) -> dict[str, Any]:
-    return {
-        "StaticHyperParameters": {
-            "sagemaker_program": "train.py",
-            "sagemaker_submit_directory": "epochs",
-            "epochs": str(epochs),
-            "sleep": str(sleep),
-            **static,
-        },
-        "AlgorithmSpecification": {
-            "TrainingImage": "123456789012.dkr.ecr.us-east-1.amazonaws.com/epochs:latest",
-            "TrainingInputMode": "File",
-            "MetricDefinitions": copy.deepcopy(METRICS),
-        },
-        "RoleArn": "arn:aws:iam::123456789012:role/SageMakerExecutionRole",
-        "OutputDataConfig": {"S3OutputPath": "s3://tuner-e2e-output/semantics"},
-        "ResourceConfig": {"InstanceType": "ml.m5.large", "InstanceCount": 1, "VolumeSizeInGB": 5},
-        "StoppingCondition": {"MaxRuntimeInSeconds": 300},
-    }
-
-
-def request(name: str, *, strategy: str, ranges: dict[str, Any], max_jobs: int | None, parallel: int,
-            seed: int | None = 1, config: dict[str, Any] | None = None, **def_kwargs: Any) -> dict[str, Any]:
-    limits: dict[str, Any] = {"MaxParallelTrainingJobs": parallel}
-    if max_jobs is not None:
-        limits["MaxNumberOfTrainingJobs"] = max_jobs
-    cfg: dict[str, Any] = {
-        "Strategy": strategy,
-        "HyperParameterTuningJobObjective": {"Type": "Minimize", "MetricName": "validation-loss"},
-        "ResourceLimits": limits,
-        "ParameterRanges": ranges,
-        **(config or {}),
-    }
-    if seed is not None:
-        cfg["RandomSeed"] = seed
-    return {
-        "HyperParameterTuningJobName": name,
-        "HyperParameterTuningJobConfig": cfg,
-        "TrainingJobDefinition": definition(**def_kwargs),
-    }
-
-
 GRID_SEED = 7
+
+
+def request(name: str, **kwargs: Any) -> dict[str, Any]:
+    """A request for examples/epochs/train.py (minimise ``validation-loss``)."""
+    return tuning_request(name, source="epochs", **kwargs)
 
 
 def grid(*in_order: str) -> dict[str, Any]:
@@ -80,11 +45,7 @@ def grid(*in_order: str) -> dict[str, Any]:
     values = [""] * len(in_order)
     for i, p in enumerate(perm):
         values[p] = in_order[i]
-    return {"CategoricalParameterRanges": [{"Name": "x", "Values": values}]}
-
-
-def continuous(lo: float, hi: float) -> dict[str, Any]:
-    return {"ContinuousParameterRanges": [{"Name": "x", "MinValue": str(lo), "MaxValue": str(hi)}]}
+    return categorical(*values)
 
 
 @pytest.fixture()
@@ -99,38 +60,24 @@ def lt(local_tuner):
         local_tuner.sagemaker.fault = None
 
 
-def run(lt, req: dict[str, Any], timeout: float = 120) -> dict[str, Any]:
-    lt.start(req, base_dir=EXAMPLES)
-    return lt.wait(req["HyperParameterTuningJobName"], timeout=timeout)
+def run(lt, req: dict[str, Any]) -> dict[str, Any]:
+    return start_and_wait(lt, req, timeout=120)
 
 
-def jobs(lt, name: str) -> list[dict[str, Any]]:
-    return lt.all_training_jobs(name)["TrainingJobSummaries"]
-
-
-def logged_losses(lt, training_job: str) -> list[float]:
-    return [
-        float(line.split("validation-loss: ")[1])
-        for line in lt.service.logs.lines(training_job)
-        if "validation-loss: " in line
-    ]
-
-
-def created_jobs(lt, prefix: str) -> set[str]:
-    return {job for _, job, _ in lt.sagemaker.transitions if job.startswith(prefix + "-")}
+def validation_losses(lt, training_job: str) -> list[float]:
+    return logged(lt, training_job, "validation-loss")
 
 
 # ---- 1. completion criteria --------------------------------------------------------------------
 def test_target_objective_completes_early_and_says_why(lt):
     # GIVEN a grid whose third point reaches the target loss, one job at a time
-    req = request("target-e2e", strategy="Grid", seed=GRID_SEED, max_jobs=6, parallel=1,
-                  ranges=grid("6", "5", "3", "4", "7", "8"),
-                  config={"TuningJobCompletionCriteria": {"TargetObjectiveMetricValue": 0.3}})
+    req = request("target-e2e", strategy="Grid", seed=GRID_SEED, max_jobs=6, ranges=grid("6", "5", "3", "4", "7", "8"),
+                  completion={"TargetObjectiveMetricValue": 0.3})
     # WHEN it runs
     describe = run(lt, req)
     # THEN it completes after three training jobs, not six, and the record says why
     assert describe["HyperParameterTuningJobStatus"] == "Completed"
-    assert len(jobs(lt, "target-e2e")) == 3
+    assert len(training_jobs(lt, "target-e2e")) == 3
     assert describe["BestTrainingJob"]["TunedHyperParameters"] == {"x": "3"}
     assert describe["BestTrainingJob"]["FinalHyperParameterTuningJobObjectiveMetric"]["Value"] <= 0.3
     record = lt.service.store.get_job("target-e2e")
@@ -139,25 +86,24 @@ def test_target_objective_completes_early_and_says_why(lt):
 
 
 def test_best_objective_not_improving(lt):
-    req = request("notimproving-e2e", strategy="Grid", seed=GRID_SEED, max_jobs=7, parallel=1,
+    req = request("notimproving-e2e", strategy="Grid", seed=GRID_SEED, max_jobs=7,
                   ranges=grid("3", "5", "6", "7", "8", "9", "2.9"),
-                  config={"TuningJobCompletionCriteria": {
-                      "BestObjectiveNotImproving": {"MaxNumberOfTrainingJobsNotImproving": 3}}})
+                  completion={"BestObjectiveNotImproving": {"MaxNumberOfTrainingJobsNotImproving": 3}})
     describe = run(lt, req)
     assert describe["HyperParameterTuningJobStatus"] == "Completed"
-    assert len(jobs(lt, "notimproving-e2e")) == 4  # the best, then three without a 1% improvement
+    assert len(training_jobs(lt, "notimproving-e2e")) == 4  # the best, then three without a 1% improvement
     assert describe["TuningJobCompletionDetails"]["NumberOfTrainingJobsObjectiveNotImproving"] == 3
     assert "BestObjectiveNotImproving" in lt.service.store.get_job("notimproving-e2e").completion_reason
 
 
 def test_convergence_detected(lt):
     # every configuration lands on the same loss: a plateau with many configurations at the best level
-    req = request("converge-e2e", strategy="Random", max_jobs=30, parallel=2, epochs=2,
+    req = request("converge-e2e", max_jobs=30, max_parallel=2, static={"epochs": "2"},
                   ranges=continuous(2.9995, 3.0005),
-                  config={"TuningJobCompletionCriteria": {"ConvergenceDetected": {"CompleteOnConvergence": "Enabled"}}})
+                  completion={"ConvergenceDetected": {"CompleteOnConvergence": "Enabled"}})
     describe = run(lt, req)
     assert describe["HyperParameterTuningJobStatus"] == "Completed"
-    n = len(jobs(lt, "converge-e2e"))
+    n = len(training_jobs(lt, "converge-e2e"))
     assert 10 <= n < 30
     assert isinstance(describe["TuningJobCompletionDetails"]["ConvergenceDetectedTime"], datetime)
     assert lt.service.store.get_job("converge-e2e").completion_reason == "ConvergenceDetected"
@@ -168,17 +114,17 @@ def test_convergence_detected(lt):
 # ---- 2. early stopping -------------------------------------------------------------------------
 def test_early_stopping_auto_stops_jobs_worse_than_the_median(lt):
     # GIVEN three good configurations first, then bad ones, with the objective printed every epoch
-    req = request("early-e2e", strategy="Grid", seed=GRID_SEED, max_jobs=6, parallel=2, epochs=12, sleep=0.25,
-                  ranges=grid("3", "3.2", "2.8", "9", "10", "11"),
-                  config={"TrainingJobEarlyStoppingType": "Auto"})
+    req = request("early-e2e", strategy="Grid", seed=GRID_SEED, max_jobs=6, max_parallel=2,
+                  static={"epochs": "12", "sleep": "0.25"}, ranges=grid("3", "3.2", "2.8", "9", "10", "11"),
+                  early_stopping="Auto")
     describe = run(lt, req)
-    summaries = {j["TunedHyperParameters"]["x"]: j for j in jobs(lt, "early-e2e")}
+    summaries = {j["TunedHyperParameters"]["x"]: j for j in training_jobs(lt, "early-e2e")}
     stopped = [j for j in summaries.values() if j["TrainingJobStatus"] == "Stopped"]
     # THEN at least one bad job was stopped early, and it keeps its last objective value
     assert stopped, describe["TrainingJobStatusCounters"]
     for j in stopped:
         assert float(j["TunedHyperParameters"]["x"]) >= 9
-        losses = logged_losses(lt, j["TrainingJobName"])
+        losses = validation_losses(lt, j["TrainingJobName"])
         assert 1 <= len(losses) < 12
         assert j["ObjectiveStatus"] == "Succeeded"
         assert j["FinalHyperParameterTuningJobObjectiveMetric"]["Value"] == losses[-1]
@@ -193,24 +139,24 @@ def test_early_stopping_auto_stops_jobs_worse_than_the_median(lt):
 
 # ---- 3. Hyperband ------------------------------------------------------------------------------
 def test_hyperband_stops_at_rungs_never_before_min_resource(lt):
-    req = request("hyperband-e2e", strategy="Hyperband", max_jobs=6, parallel=2, epochs=9, sleep=0.2, seed=3,
-                  ranges=continuous(0, 10),
-                  config={"StrategyConfig": {"HyperbandStrategyConfig": {"MinResource": 2}}})
+    req = request("hyperband-e2e", strategy="Hyperband", max_jobs=6, max_parallel=2, seed=3,
+                  static={"epochs": "9", "sleep": "0.2"}, ranges=continuous(0, 10),
+                  strategy_config={"HyperbandStrategyConfig": {"MinResource": 2}})
     describe = run(lt, req)
     assert describe["HyperParameterTuningJobStatus"] == "Completed"
-    summaries = jobs(lt, "hyperband-e2e")
+    summaries = training_jobs(lt, "hyperband-e2e")
     assert len(summaries) == 6
     stopped = [j for j in summaries if j["TrainingJobStatus"] == "Stopped"]
     assert stopped
     for j in stopped:
-        assert len(logged_losses(lt, j["TrainingJobName"])) >= 2  # MinResource
+        assert len(validation_losses(lt, j["TrainingJobName"])) >= 2  # MinResource
         assert j["ObjectiveStatus"] == "Succeeded"
     best = describe["BestTrainingJob"]
     assert best["TrainingJobStatus"] == "Completed"  # the best trial was promoted to the end
 
 
 def test_hyperband_without_resources_is_rejected(lt):
-    req = request("hyperband-bad-e2e", strategy="Hyperband", max_jobs=2, parallel=1, ranges=continuous(0, 10))
+    req = request("hyperband-bad-e2e", strategy="Hyperband", max_jobs=2, ranges=continuous(0, 10))
     del req["TrainingJobDefinition"]["StaticHyperParameters"]["epochs"]
     describe = run(lt, req)
     assert describe["HyperParameterTuningJobStatus"] == "Failed"
@@ -233,17 +179,15 @@ def test_internal_server_errors_are_retried_up_to_the_limit(lt):
         return None
 
     lt.sagemaker.fault = fault
-    req = request("retry-e2e", strategy="Grid", seed=GRID_SEED, max_jobs=4, parallel=1,
-                  ranges=grid("3", "4", "5", "6"))
-    req["TrainingJobDefinition"]["RetryStrategy"] = {"MaximumRetryAttempts": 2}
-    req["TrainingJobDefinition"]["StoppingCondition"] = {"MaxRuntimeInSeconds": 240}
+    req = request("retry-e2e", strategy="Grid", seed=GRID_SEED, max_jobs=4, ranges=grid("3", "4", "5", "6"),
+                  retry_attempts=2, max_runtime_seconds=240)
     describe = run(lt, req)
     assert calls == {1: 2, 2: 3, 3: 1, 4: 1}
     assert describe["HyperParameterTuningJobStatus"] == "Completed"
     assert describe["TrainingJobStatusCounters"] == {
         "Completed": 2, "InProgress": 0, "RetryableError": 1, "NonRetryableError": 1, "Stopped": 0}
     assert len(created_jobs(lt, "retry-e2e")) == 2 + 3 + 1 + 1
-    summaries = {j["TunedHyperParameters"]["x"]: j for j in jobs(lt, "retry-e2e")}
+    summaries = {j["TunedHyperParameters"]["x"]: j for j in training_jobs(lt, "retry-e2e")}
     assert len(summaries) == 4
     assert summaries["3"]["TrainingJobStatus"] == "Completed"
     assert summaries["4"]["FailureReason"].startswith("InternalServerError")
@@ -256,36 +200,35 @@ def test_internal_server_errors_are_retried_up_to_the_limit(lt):
 
 
 def test_max_runtime_stops_the_tuning_job(lt):
-    req = request("runtime-e2e", strategy="Random", max_jobs=8, parallel=2, epochs=40, sleep=0.2,
-                  ranges=continuous(0, 10),
-                  config={"ResourceLimits": {"MaxParallelTrainingJobs": 2, "MaxNumberOfTrainingJobs": 8,
-                                             "MaxRuntimeInSeconds": 120}})
+    req = request("runtime-e2e", max_jobs=8, max_parallel=2, max_runtime=120, static={"epochs": "40", "sleep": "0.2"},
+                  ranges=continuous(0, 10))
     lt.start(req, base_dir=EXAMPLES)
     store = lt.service.store
     deadline = time.monotonic() + 30
     while not any(t.status == "InProgress" for t in store.list_trials("runtime-e2e")):
         assert time.monotonic() < deadline
         time.sleep(0.2)
-    # the job started 2 minutes ago, as far as the tuner can tell
-    past = (datetime.now(UTC) - timedelta(seconds=121)).isoformat(timespec="milliseconds")
-    store.update_job("runtime-e2e", created=past)
-    describe = lt.wait("runtime-e2e", timeout=60)
+    # two minutes pass, as far as the tuner can tell (its clock, not what it stored, moves)
+    lt.advance_clock(121)
+    try:
+        describe = lt.wait("runtime-e2e", timeout=60)
+    finally:
+        lt.reset_clock()
     assert describe["HyperParameterTuningJobStatus"] == "Stopped"
     counters = describe["TrainingJobStatusCounters"]
     assert counters["InProgress"] == 0 and counters["Stopped"] >= 1 and counters["Completed"] == 0
-    assert len(jobs(lt, "runtime-e2e")) < 8
+    assert len(training_jobs(lt, "runtime-e2e")) < 8
     assert store.get_job("runtime-e2e").completion_reason == "MaxRuntimeInSeconds reached"
     assert describe["ConsumedResources"]["RuntimeInSeconds"] >= 120
 
 
 # ---- 5. warm start -----------------------------------------------------------------------------
 def test_warm_start_uses_the_parents_and_reports_the_overall_best(lt):
-    parent = request("parent-e2e", strategy="Random", max_jobs=10, parallel=2, seed=5, ranges=continuous(0, 10))
+    parent = request("parent-e2e", max_jobs=10, max_parallel=2, seed=5, ranges=continuous(0, 10))
     parent_describe = run(lt, parent)
     assert parent_describe["HyperParameterTuningJobStatus"] == "Completed"
-    child = request("child-e2e", strategy="Bayesian", max_jobs=2, parallel=1, seed=5, ranges=continuous(0, 10))
-    child["WarmStartConfig"] = {"ParentHyperParameterTuningJobs": [{"HyperParameterTuningJobName": "parent-e2e"}],
-                                "WarmStartType": "IdenticalDataAndAlgorithm"}
+    child = request("child-e2e", strategy="Bayesian", max_jobs=2, seed=5, ranges=continuous(0, 10),
+                    warm_start=["parent-e2e"], warm_start_type="IdenticalDataAndAlgorithm")
     describe = run(lt, child)
     assert describe["HyperParameterTuningJobStatus"] == "Completed"
     proposals = [float(t.params["x"]) for t in lt.service.store.list_trials("child-e2e")]
@@ -301,19 +244,16 @@ def test_warm_start_uses_the_parents_and_reports_the_overall_best(lt):
 
 def test_warm_start_rules(lt):
     # a parent that does not exist
-    child = request("orphan-e2e", strategy="Random", max_jobs=1, parallel=1, ranges=continuous(0, 10))
-    child["WarmStartConfig"] = {"ParentHyperParameterTuningJobs": [{"HyperParameterTuningJobName": "nobody-e2e"}],
-                                "WarmStartType": "TransferLearning"}
+    child = request("orphan-e2e", max_jobs=1, ranges=continuous(0, 10),
+                    warm_start=["nobody-e2e"], warm_start_type="TransferLearning")
     describe = run(lt, child)
     assert describe["HyperParameterTuningJobStatus"] == "Failed"
     assert "nobody-e2e" in describe["FailureReason"]
     # a parent with another objective (Maximize vs Minimize): refused
-    other = request("maxparent-e2e", strategy="Random", max_jobs=1, parallel=1, ranges=continuous(0, 10))
-    other["HyperParameterTuningJobConfig"]["HyperParameterTuningJobObjective"]["Type"] = "Maximize"
+    other = request("maxparent-e2e", max_jobs=1, ranges=continuous(0, 10), objective_type="Maximize")
     assert run(lt, other)["HyperParameterTuningJobStatus"] == "Completed"
-    child2 = request("mismatch-e2e", strategy="Random", max_jobs=1, parallel=1, ranges=continuous(0, 10))
-    child2["WarmStartConfig"] = {"ParentHyperParameterTuningJobs": [{"HyperParameterTuningJobName": "maxparent-e2e"}],
-                                 "WarmStartType": "TransferLearning"}
+    child2 = request("mismatch-e2e", max_jobs=1, ranges=continuous(0, 10),
+                     warm_start=["maxparent-e2e"], warm_start_type="TransferLearning")
     describe = run(lt, child2)
     assert describe["HyperParameterTuningJobStatus"] == "Failed"
     assert "objective must be the same" in describe["FailureReason"]
@@ -321,21 +261,12 @@ def test_warm_start_rules(lt):
 
 # ---- 6. several training job definitions ---------------------------------------------------------
 def test_definitions_are_allocated_by_their_results(lt):
-    good, bad = definition(), definition()
-    good.update(DefinitionName="good", TuningObjective={"Type": "Minimize", "MetricName": "validation-loss"},
-                HyperParameterRanges=continuous(2.5, 3.5))
-    bad.update(DefinitionName="bad", TuningObjective={"Type": "Minimize", "MetricName": "validation-loss"},
-               HyperParameterRanges=continuous(8, 10))
-    req = {
-        "HyperParameterTuningJobName": "multi-e2e",
-        "HyperParameterTuningJobConfig": {
-            "Strategy": "Random", "RandomSeed": 2,
-            "ResourceLimits": {"MaxParallelTrainingJobs": 1, "MaxNumberOfTrainingJobs": 8},
-        },
-        "TrainingJobDefinitions": [bad, good],
-    }
+    objective = ("Minimize", "validation-loss")
+    good = training_definition(source="epochs", name="good", objective=objective, ranges=continuous(2.5, 3.5))
+    bad = training_definition(source="epochs", name="bad", objective=objective, ranges=continuous(8, 10))
+    req = tuning_request("multi-e2e", max_jobs=8, seed=2, definitions=[bad, good])
     describe = run(lt, req)
-    summaries = jobs(lt, "multi-e2e")
+    summaries = training_jobs(lt, "multi-e2e")
     names = [s["TrainingJobDefinitionName"] for s in summaries]
     assert set(names) == {"good", "bad"}
     assert names.count("good") > names.count("bad")
@@ -345,7 +276,7 @@ def test_definitions_are_allocated_by_their_results(lt):
 
 # ---- 7. stop -----------------------------------------------------------------------------------
 def test_stop_tuning_job_stops_running_jobs_with_correct_counters(lt):
-    req = request("stop-e2e", strategy="Random", max_jobs=6, parallel=2, epochs=60, sleep=0.2,
+    req = request("stop-e2e", max_jobs=6, max_parallel=2, static={"epochs": "60", "sleep": "0.2"},
                   ranges=continuous(0, 10))
     lt.start(req, base_dir=EXAMPLES)
     store = lt.service.store

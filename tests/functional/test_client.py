@@ -16,7 +16,7 @@ from tuner.core.records import JobRecord, TrialRecord
 from tuner.service.tuning import TuningService
 from tuner.shapes import assert_valid_output
 
-from tests.builders import tuning_request
+from tests.builders import continuous, tuning_request
 
 SM_ARN = "arn:aws:states:us-east-1:123456789012:stateMachine:Tuner"
 OUTPUTS = {"StateMachineArn": SM_ARN, "TableName": "tuner", "BucketName": "tuner-bucket"}
@@ -62,16 +62,16 @@ class Backend:
         self.stopped.append(name)
 
 
+def quick(name: str, *, max_jobs: int = 2, max_parallel: int = 1) -> dict:
+    """A Random request for the quick script over x in [0.5, 8]."""
+    return tuning_request(
+        name, source="quick", strategy="Random", ranges=continuous(0.5, 8), max_jobs=max_jobs, max_parallel=max_parallel
+    )
+
+
 def add_job(store, name, status="Completed", minutes=0, n=3):
     created = (T0 + timedelta(minutes=minutes)).isoformat()
-    req = tuning_request(
-        name,
-        source="quick",
-        strategy="Random",
-        ranges={"ContinuousParameterRanges": [{"Name": "x", "MinValue": "0.5", "MaxValue": "8"}]},
-        max_jobs=n,
-        max_parallel=2,
-    )
+    req = quick(name, max_jobs=n, max_parallel=2)
     store.jobs[name] = JobRecord(
         name=name,
         request=req,
@@ -118,14 +118,7 @@ def code(err: pytest.ExceptionInfo) -> str:
 
 def test_create_starts_the_execution_named_after_the_job(env):
     client, store, _, stub = env
-    req = tuning_request(
-        "new-job",
-        source="quick",
-        strategy="Random",
-        ranges={"ContinuousParameterRanges": [{"Name": "x", "MinValue": "0.5", "MaxValue": "8"}]},
-        max_jobs=2,
-        max_parallel=1,
-    )
+    req = quick("new-job", max_jobs=2, max_parallel=1)
     stub.add_response(
         "start_execution",
         {"executionArn": "arn:x", "startDate": T0},
@@ -143,14 +136,7 @@ def test_create_starts_the_execution_named_after_the_job(env):
 def test_create_errors_have_sagemaker_codes(env):
     client, store, _, stub = env
     add_job(store, "taken")
-    req = tuning_request(
-        "taken",
-        source="quick",
-        strategy="Random",
-        ranges={"ContinuousParameterRanges": [{"Name": "x", "MinValue": "0.5", "MaxValue": "8"}]},
-        max_jobs=2,
-        max_parallel=1,
-    )
+    req = quick("taken", max_jobs=2, max_parallel=1)
     with pytest.raises(client.exceptions.ResourceInUse):
         client.create_hyper_parameter_tuning_job(**req)
     bad = copy.deepcopy(req)
@@ -194,14 +180,7 @@ def test_describe_shape_and_sdk_view(env):
 
 def test_describe_before_the_first_step_answers_from_the_execution(env):
     client, _, _, stub = env
-    req = tuning_request(
-        "starting",
-        source="quick",
-        strategy="Random",
-        ranges={"ContinuousParameterRanges": [{"Name": "x", "MinValue": "0.5", "MaxValue": "8"}]},
-        max_jobs=2,
-        max_parallel=1,
-    )
+    req = quick("starting", max_jobs=2, max_parallel=1)
     import json
 
     stub.add_response(

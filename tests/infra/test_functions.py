@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ast
 import json
 import sys
 from pathlib import Path
@@ -11,6 +10,7 @@ import pytest
 from tuner import constants
 
 from stacks.functions import FUNCTIONS, SCIENTIFIC, TUNER
+from tests.imports import imports_of
 
 ROOT = Path(__file__).resolve().parents[2]
 TUNER_SRC = ROOT / "layers" / "tuner" / "python"
@@ -142,20 +142,7 @@ def test_staged_assets_carry_no_caches_or_build_metadata(synth):
 
 
 def _imports(path: Path, module: str) -> set[str]:
-    package = module if path.name == "__init__.py" else module.rpartition(".")[0]
-    found: set[str] = set()
-    for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
-        if isinstance(node, ast.Import):
-            found.update(alias.name for alias in node.names)
-        elif isinstance(node, ast.ImportFrom):
-            if node.level:
-                base = package.split(".")[: len(package.split(".")) - node.level + 1]
-                target = ".".join(base + ([node.module] if node.module else []))
-            else:
-                target = node.module or ""
-            found.add(target)
-            found.update(f"{target}.{alias.name}" for alias in node.names)
-    return found
+    return {i.target for i in imports_of(path, module)}
 
 
 def _tuner_file(module: str) -> Path | None:

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import argparse
 import json
-from pathlib import Path
 
 import pytest
 from tuner import families_cli
 from tuner.errors import ValidationError
 
-EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "retuning" / "family.json"
+from tests.builders import EXAMPLES
+
+EXAMPLE = EXAMPLES / "retuning" / "family.json"
 
 
 class Recorder:

@@ -4,24 +4,19 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
-import json
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import pytest
 from tuner import shapes
 from tuner.errors import ValidationError
 
-EVENTS = Path(__file__).resolve().parents[1] / "events"
+from tests.builders import EVENT_REQUESTS, event_request
+
 CREATE = "CreateHyperParameterTuningJob"
 DESCRIBE = "DescribeHyperParameterTuningJob"
 LIST = "ListTrainingJobsForHyperParameterTuningJob"
 ARN = "arn:aws:sagemaker:us-east-1:123456789012"
-
-
-def load(name: str) -> dict[str, Any]:
-    return json.loads((EVENTS / f"{name}.json").read_text())
 
 
 def problems_of(operation: str, params: dict[str, Any]) -> tuple[ValidationError, list[str]]:
@@ -31,13 +26,13 @@ def problems_of(operation: str, params: dict[str, Any]) -> tuple[ValidationError
 
 
 # ---- validate_input ---------------------------------------------------------------------------
-@pytest.mark.parametrize("name", ["request_random", "request_grid", "request_multi", "request_sdk"])
-def test_examples_are_valid_input(name: str) -> None:
-    shapes.validate_input(CREATE, load(name))
+@pytest.mark.parametrize("file", EVENT_REQUESTS)
+def test_examples_are_valid_input(file: str) -> None:
+    shapes.validate_input(CREATE, event_request(file))
 
 
 def test_missing_required_field_names_path_and_fix() -> None:
-    r = load("request_random")
+    r = event_request()
     del r["HyperParameterTuningJobConfig"]["ResourceLimits"]["MaxParallelTrainingJobs"]
     err, problems = problems_of(CREATE, r)
     assert err.field == "HyperParameterTuningJobConfig.ResourceLimits.MaxParallelTrainingJobs"
@@ -49,7 +44,7 @@ def test_missing_required_field_names_path_and_fix() -> None:
 
 
 def test_every_problem_is_listed() -> None:
-    r = load("request_random")
+    r = event_request()
     r["HyperParameterTuningJobName"] = "bad_name"
     r["HyperParameterTuningJobConfig"]["ResourceLimits"]["MaxRuntimeInSeconds"] = 60
     r["TrainingJobDefinition"]["Bogus"] = 1
@@ -203,7 +198,7 @@ CASES: list[tuple[str, Callable[[dict[str, Any]], None], str, str]] = [
 
 @pytest.mark.parametrize("mutate, path, word", [c[1:] for c in CASES], ids=[c[0] for c in CASES])
 def test_input_problem(mutate: Callable[[dict[str, Any]], None], path: str, word: str) -> None:
-    request = load("request_random")
+    request = event_request()
     mutate(request)
     err, problems = problems_of(CREATE, request)
     mine = [p for p in problems if p.startswith(f"{path}: ")]
@@ -214,8 +209,7 @@ def test_input_problem(mutate: Callable[[dict[str, Any]], None], path: str, word
 
 @pytest.mark.parametrize("name", ["a", "A1", "job-1", "my--job", "Z" * 32, "sagemaker-xgboost-250101-1200"])
 def test_real_names_match_the_pattern(name: str) -> None:
-    r = load("request_random")
-    r["HyperParameterTuningJobName"] = name
+    r = event_request(name=name)
     shapes.validate_input(CREATE, r)
 
 
@@ -223,7 +217,7 @@ def test_real_names_match_the_pattern(name: str) -> None:
     "key, value", [("Cost Center", "é-1"), ("aws:cdk:path", "a/b=c+d@e"), ("Ключ", "значение")]
 )
 def test_unicode_tag_patterns_are_accepted(key: str, value: str) -> None:
-    r = load("request_random")
+    r = event_request()
     r["Tags"] = [{"Key": key, "Value": value}]
     shapes.validate_input(CREATE, r)
 
@@ -293,7 +287,7 @@ def summary(n: int, *, created: Any = "2025-01-02T03:05:00+00:00") -> dict[str, 
 
 
 def describe_response() -> dict[str, Any]:
-    request = load("request_random")
+    request = event_request()
     return {
         "HyperParameterTuningJobName": "xgb-random-1",
         "HyperParameterTuningJobArn": f"{ARN}:hyper-parameter-tuning-job/xgb-random-1",

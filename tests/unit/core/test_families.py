@@ -7,7 +7,6 @@ import json
 import math
 import re
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
 from tuner.core.families import (
@@ -25,39 +24,25 @@ from tuner.core.families import (
 from tuner.core.request import parse_request
 from tuner.errors import ValidationError
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.builders import EXAMPLES, tuning_request
+
 NOW = datetime(2025, 3, 4, 5, 6, 7, tzinfo=UTC)
 NAME_RULE = re.compile(r"[a-zA-Z0-9](-*[a-zA-Z0-9]){0,31}")
+FAMILY_RANGES = {
+    "ContinuousParameterRanges": [
+        {"Name": "x", "MinValue": "0", "MaxValue": "10", "ScalingType": "Linear"},
+        {"Name": "lr", "MinValue": "0.0001", "MaxValue": "1", "ScalingType": "Logarithmic"},
+    ],
+    "IntegerParameterRanges": [{"Name": "depth", "MinValue": "1", "MaxValue": "20"}],
+    "CategoricalParameterRanges": [{"Name": "booster", "Values": ["gbtree", "dart"]}],
+}
 
 
 def base_request() -> dict:
-    return {
-        "HyperParameterTuningJobConfig": {
-            "Strategy": "Bayesian",
-            "HyperParameterTuningJobObjective": {"Type": "Minimize", "MetricName": "loss"},
-            "ResourceLimits": {"MaxNumberOfTrainingJobs": 8, "MaxParallelTrainingJobs": 2},
-            "ParameterRanges": {
-                "ContinuousParameterRanges": [
-                    {"Name": "x", "MinValue": "0", "MaxValue": "10", "ScalingType": "Linear"},
-                    {"Name": "lr", "MinValue": "0.0001", "MaxValue": "1", "ScalingType": "Logarithmic"},
-                ],
-                "IntegerParameterRanges": [{"Name": "depth", "MinValue": "1", "MaxValue": "20"}],
-                "CategoricalParameterRanges": [{"Name": "booster", "Values": ["gbtree", "dart"]}],
-            },
-        },
-        "TrainingJobDefinition": {
-            "StaticHyperParameters": {"epochs": "3"},
-            "AlgorithmSpecification": {
-                "TrainingImage": "123456789012.dkr.ecr.us-east-1.amazonaws.com/quick:latest",
-                "TrainingInputMode": "File",
-                "MetricDefinitions": [{"Name": "loss", "Regex": "loss: ([0-9\\.]+)"}],
-            },
-            "RoleArn": "arn:aws:iam::123456789012:role/SageMakerExecutionRole",
-            "OutputDataConfig": {"S3OutputPath": "s3://bucket/models"},
-            "ResourceConfig": {"InstanceType": "ml.m5.large", "InstanceCount": 1, "VolumeSizeInGB": 5},
-            "StoppingCondition": {"MaxRuntimeInSeconds": 300},
-        },
-    }
+    """A family's BaseRequest: a request without a name."""
+    return tuning_request(
+        None, strategy="Bayesian", ranges=FAMILY_RANGES, max_jobs=8, max_parallel=2, seed=None, static={"epochs": "3"}
+    )
 
 
 def spec(**extra) -> dict:
@@ -84,7 +69,7 @@ def test_a_family_round_trips_and_defaults_are_amt_ones():
 
 
 def test_the_example_family_is_valid():
-    family = parse_family(json.loads((ROOT / "examples" / "retuning" / "family.json").read_text()))
+    family = parse_family(json.loads((EXAMPLES / "retuning" / "family.json").read_text()))
     assert family.auto_deploy is not None and family.narrowing.mode == "Factor"
 
 

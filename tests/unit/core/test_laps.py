@@ -1,4 +1,5 @@
-"""The workers' fan-out (``lap_plan``): enough laps for every trial, P at a time, no idle round."""
+"""A tuning job's fan-out into laps (``core.laps.lap_plan``): enough laps for every trial, P at a time,
+no idle round."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from tuner.constants import DEFAULT_LAP_TRIALS
-from tuner.service.tuning import lap_plan
+from tuner.core.laps import lap_plan
 
 
 @given(
@@ -16,8 +17,8 @@ from tuner.service.tuning import lap_plan
 )
 def test_laps_hold_every_trial_with_at_most_one_partial_round(max_jobs, max_parallel, lap_trials):
     plan = lap_plan(max_jobs, max_parallel, lap_trials)
-    laps, parallel = len(plan["Workers"]), plan["MaxParallel"]
-    assert plan["Workers"] == list(range(1, laps + 1))  # lap numbers are the claim keys' prefix
+    laps, parallel = len(plan["Laps"]), plan["MaxParallel"]
+    assert plan["Laps"] == list(range(1, laps + 1))  # lap numbers are the claim keys' prefix
     assert parallel == min(max_parallel, max_jobs)
     assert plan["LapTrials"] == lap_trials
     assert laps % parallel == 0  # whole rounds: parallelism never dips before the last round
@@ -31,7 +32,7 @@ def test_laps_hold_every_trial_with_at_most_one_partial_round(max_jobs, max_para
 )
 def test_the_largest_jobs_fit_in_a_few_laps(max_jobs, max_parallel, laps):
     plan = lap_plan(max_jobs, max_parallel)
-    assert len(plan["Workers"]) == laps
+    assert len(plan["Laps"]) == laps
     # the busiest lap runs at most LapTrials trials: ~10 history events each, far below 25,000
     assert math.ceil(max_jobs / laps) <= DEFAULT_LAP_TRIALS
 

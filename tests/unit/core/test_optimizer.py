@@ -1,4 +1,4 @@
-"""The ask/tell API."""
+"""The ask/tell API (``core.optimizer``, ``from tuner import Optimizer``)."""
 
 from __future__ import annotations
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import copy
-import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -20,39 +19,12 @@ from tuner.core.request import (
 )
 from tuner.errors import ValidationError
 
-EVENTS = Path(__file__).resolve().parents[1] / "events"
-IMAGE = "123456789012.dkr.ecr.us-east-1.amazonaws.com/xgboost:latest"
-ROLE = "arn:aws:iam::123456789012:role/SageMakerExecution"
-
-
-def load(name: str) -> dict[str, Any]:
-    return json.loads((EVENTS / f"{name}.json").read_text())
+from tests.builders import EVENT_REQUESTS, LOSS, continuous, event_request, tuning_request
 
 
 def minimal() -> dict[str, Any]:
     """The smallest valid request: Strategy and one range, nothing optional."""
-    return {
-        "HyperParameterTuningJobName": "minimal",
-        "HyperParameterTuningJobConfig": {
-            "Strategy": "Random",
-            "HyperParameterTuningJobObjective": {"Type": "Minimize", "MetricName": "loss"},
-            "ResourceLimits": {"MaxNumberOfTrainingJobs": 3, "MaxParallelTrainingJobs": 1},
-            "ParameterRanges": {
-                "ContinuousParameterRanges": [{"Name": "lr", "MinValue": "0.001", "MaxValue": "0.1"}]
-            },
-        },
-        "TrainingJobDefinition": {
-            "AlgorithmSpecification": {
-                "TrainingImage": IMAGE,
-                "TrainingInputMode": "File",
-                "MetricDefinitions": [{"Name": "loss", "Regex": "loss=([0-9.]+)"}],
-            },
-            "RoleArn": ROLE,
-            "OutputDataConfig": {"S3OutputPath": "s3://example-bucket/out/"},
-            "ResourceConfig": {"InstanceType": "ml.m5.large", "InstanceCount": 1, "VolumeSizeInGB": 5},
-            "StoppingCondition": {"MaxRuntimeInSeconds": 600},
-        },
-    }
+    return tuning_request("minimal", ranges=continuous("0.001", "0.1", name="lr"), max_jobs=3, seed=None)
 
 
 # ---- valid requests ---------------------------------------------------------------------------
@@ -66,7 +38,7 @@ def test_minimal_request_parses_with_defaults() -> None:
     (d,) = req.definitions
     assert isinstance(d, Definition)
     assert d.name is None and d.space.names == ["lr"] and d.retry_attempts == 0
-    assert d.metric_definitions == ({"Name": "loss", "Regex": "loss=([0-9.]+)"},)
+    assert d.metric_definitions == tuple(LOSS)
 
 
 def test_strategy_defaults_to_bayesian() -> None:
@@ -75,9 +47,9 @@ def test_strategy_defaults_to_bayesian() -> None:
     assert parse_request(r).strategy == "Bayesian"
 
 
-@pytest.mark.parametrize("name", ["request_random", "request_grid", "request_multi", "request_sdk"])
-def test_example_requests_are_valid(name: str) -> None:
-    request = load(name)
+@pytest.mark.parametrize("file", EVENT_REQUESTS)
+def test_example_requests_are_valid(file: str) -> None:
+    request = event_request(file)
     shapes.validate_input("CreateHyperParameterTuningJob", request)
     req = parse_request(request)
     assert req.raw is request
@@ -85,7 +57,7 @@ def test_example_requests_are_valid(name: str) -> None:
 
 
 def test_random_example() -> None:
-    req = parse_request(load("request_random"))
+    req = parse_request(event_request("request_random"))
     d = req.definition()
     assert req.random_seed == 42 and req.maximize and d.retry_attempts == 2
     assert sorted(d.space.names) == ["booster", "eta", "max_depth", "subsample"]
@@ -94,12 +66,12 @@ def test_random_example() -> None:
 
 
 def test_grid_example_counts_the_combinations() -> None:
-    req = parse_request(load("request_grid"))
+    req = parse_request(event_request("request_grid"))
     assert req.strategy == "Grid" and req.max_jobs == 3 * 2
 
 
 def test_sdk_example_with_tuning_resource_config_and_auto_scaling() -> None:
-    req = parse_request(load("request_sdk"))
+    req = parse_request(event_request("request_sdk"))
     d = req.definition()
     assert req.early_stopping == "Auto"
     eta = next(p for p in d.space if p.name == "eta")
@@ -108,7 +80,7 @@ def test_sdk_example_with_tuning_resource_config_and_auto_scaling() -> None:
 
 
 def test_multi_definition_example() -> None:
-    req = parse_request(load("request_multi"))
+    req = parse_request(event_request("request_multi"))
     assert [d.name for d in req.definitions] == ["xgboost", "random-forest"]
     assert req.multi_definition and req.maximize and req.objective_metric == "validation:accuracy"
     assert req.definition("random-forest").space.names == ["n_estimators", "criterion"]
@@ -707,9 +679,9 @@ def test_mapping_covers_every_member_of_the_definition() -> None:
     )
 
 
-@pytest.mark.parametrize("name", ["request_random", "request_grid", "request_multi", "request_sdk"])
-def test_training_job_request_round_trip(name: str) -> None:
-    req = parse_request(load(name))
+@pytest.mark.parametrize("file", EVENT_REQUESTS)
+def test_training_job_request_round_trip(file: str) -> None:
+    req = parse_request(event_request(file))
     for i, d in enumerate(req.definitions):
         tuned = d.space.from_unit([0.3] * d.space.dim)
         job_name = f"{req.name}-{i + 1:03d}-0a1b2c3d"
@@ -752,7 +724,7 @@ def test_training_job_request_full_passthrough() -> None:
     shapes.validate_input("CreateTrainingJob", ctj)
     for key in PASSTHROUGH_FIELDS:
         assert key in ctj, key
-    assert ctj["StoppingCondition"] == {"MaxRuntimeInSeconds": 600, "MaxWaitTimeInSeconds": 1200}
+    assert ctj["StoppingCondition"] == {"MaxRuntimeInSeconds": 300, "MaxWaitTimeInSeconds": 1200}
     assert ctj["Tags"] == [{"Key": "k", "Value": "v"}]
     assert "RetryStrategy" not in ctj and d.retry_attempts == 3
 
@@ -790,29 +762,9 @@ def test_training_job_request_accepts_static_values_unchanged_but_not_changed() 
         d.training_job_request("j", {"epochs": "6", "lr": "0.01"}, None)
 
 
-def _core_modules() -> list[Path]:
-    import tuner.core as core
-
-    return sorted(Path(core.__file__).parent.rglob("*.py"))
-
-
-@pytest.mark.parametrize("path", _core_modules(), ids=lambda p: p.name)
-def test_every_core_module_is_pure(path: Path) -> None:
-    """The pure core (request parsing, spaces, strategies, the GP) imports no AWS SDK and nothing
-    from the adapters, the service or the offline harness."""
-    import ast
-
-    tree = ast.parse(path.read_text())
-    imported = {
-        (n.module or "") if isinstance(n, ast.ImportFrom) else a.name
-        for n in ast.walk(tree)
-        if isinstance(n, (ast.Import, ast.ImportFrom))
-        for a in (n.names if isinstance(n, ast.Import) else [n])
-    }
-    assert not any(m.split(".")[0] in {"botocore", "boto3"} for m in imported), imported
-    assert not any(m.startswith(("tuner.aws", "tuner.service", "tuner.local")) for m in imported), imported
-
-
 def test_the_request_modules_are_part_of_the_core() -> None:
-    names = {p.name for p in _core_modules()}
+    """So the core's purity (tests/unit/test_architecture.py) covers request parsing."""
+    import tuner.core
+
+    names = {p.name for p in Path(tuner.core.__file__).parent.glob("*.py")}
     assert {"request.py", "request_definitions.py", "request_checks.py"} <= names

@@ -1,34 +1,22 @@
-"""Response builders: counters, best job, not-improving count, list sorting and paging, shapes."""
+"""Response builders (``core.results``): counters, best job, not-improving count, list sorting and paging,
+shapes."""
 from __future__ import annotations
 
 import pytest
-
 from tuner.core import results
-from tuner.core.naming import parse_training_job_name, training_job_name
+from tuner.core.naming import training_job_name
 from tuner.core.records import JobRecord, TrialRecord
 from tuner.shapes import assert_valid_output
 
-REQUEST = {
-    "HyperParameterTuningJobName": "job",
-    "HyperParameterTuningJobConfig": {
-        "Strategy": "Random",
-        "HyperParameterTuningJobObjective": {"Type": "Minimize", "MetricName": "loss"},
-        "ResourceLimits": {"MaxNumberOfTrainingJobs": 6, "MaxParallelTrainingJobs": 2},
-        "ParameterRanges": {"ContinuousParameterRanges": [{"Name": "x", "MinValue": "0", "MaxValue": "1"}]},
-    },
-    "TrainingJobDefinition": {
-        "AlgorithmSpecification": {"TrainingImage": "img", "TrainingInputMode": "File",
-                                   "MetricDefinitions": [{"Name": "loss", "Regex": "loss: (\\S+)"}]},
-        "RoleArn": "arn:aws:iam::123456789012:role/SageMakerRole",
-        "OutputDataConfig": {"S3OutputPath": "s3://b/o"},
-        "ResourceConfig": {"InstanceType": "ml.m5.large", "InstanceCount": 1, "VolumeSizeInGB": 5},
-        "StoppingCondition": {"MaxRuntimeInSeconds": 300},
-    },
-}
+from tests.builders import continuous, tuning_request
+
+REQUEST = tuning_request("job", ranges=continuous(0, 1), max_jobs=6, max_parallel=2, seed=None)
 
 
 def trial(n, status, value=None, retryable=False, ended=None):
-    t = TrialRecord(job="job", number=n, params={"x": str(n / 10)}, training_job_name=training_job_name("job", n, {"x": str(n)}))
+    t = TrialRecord(
+        job="job", number=n, params={"x": str(n / 10)}, training_job_name=training_job_name("job", n, {"x": str(n)})
+    )
     t.status = status
     t.retryable = retryable
     t.recorded = status in ("Completed", "Failed", "Stopped")
@@ -97,13 +85,3 @@ def test_status_filter_and_pending_reported_in_progress():
     assert {s["TrainingJobName"] for s in page["TrainingJobSummaries"]} == {
         TRIALS[5].training_job_name, TRIALS[7].training_job_name
     }
-
-
-def test_training_job_names_are_deterministic_and_parse_back():
-    a = training_job_name("my-tuning-job", 7, {"x": "1", "y": "2"})
-    assert a == training_job_name("my-tuning-job", 7, {"y": "2", "x": "1"})
-    assert a != training_job_name("my-tuning-job", 7, {"x": "1", "y": "3"})
-    assert len(a) <= 63 and a.startswith("my-tuning-job-007-")
-    assert parse_training_job_name(a) == ("my-tuning-job", 7)
-    assert parse_training_job_name(training_job_name("j", 12345, {})) == ("j", 12345)
-    assert parse_training_job_name("someone-elses-job") is None

@@ -1,4 +1,4 @@
-"""Search space: every range type and scaling maps into [0, 1] and back, in range and typed."""
+"""Search space (``core.space``): every range type and scaling maps into [0, 1] and back, in range and typed."""
 from __future__ import annotations
 
 import math
@@ -11,9 +11,20 @@ from tuner.errors import ValidationError
 CASES = [
     # kind, spec, value, expected unit (None = only round-trip checked)
     ("Continuous", {"Name": "a", "MinValue": "0", "MaxValue": "10", "ScalingType": "Linear"}, "2.5", 0.25),
-    ("Continuous", {"Name": "a", "MinValue": "0.001", "MaxValue": "1", "ScalingType": "Logarithmic"}, "0.03162277660168379", 0.5),
-    ("Continuous", {"Name": "a", "MinValue": "0", "MaxValue": "0.99", "ScalingType": "ReverseLogarithmic"}, "0.9", None),
-    ("Continuous", {"Name": "a", "MinValue": "0.0001", "MaxValue": "1", "ScalingType": "Auto"}, "0.01", 0.5),  # Auto -> log
+    (
+        "Continuous",
+        {"Name": "a", "MinValue": "0.001", "MaxValue": "1", "ScalingType": "Logarithmic"},
+        "0.03162277660168379",
+        0.5,
+    ),
+    (
+        "Continuous",
+        {"Name": "a", "MinValue": "0", "MaxValue": "0.99", "ScalingType": "ReverseLogarithmic"},
+        "0.9",
+        None,
+    ),
+    # Auto -> log
+    ("Continuous", {"Name": "a", "MinValue": "0.0001", "MaxValue": "1", "ScalingType": "Auto"}, "0.01", 0.5),
     ("Continuous", {"Name": "a", "MinValue": "1", "MaxValue": "5", "ScalingType": "Auto"}, "3", 0.5),  # Auto -> linear
     ("Integer", {"Name": "i", "MinValue": "1", "MaxValue": "4", "ScalingType": "Linear"}, "1", 0.125),
     ("Integer", {"Name": "i", "MinValue": "1", "MaxValue": "1000", "ScalingType": "Logarithmic"}, "31", None),
@@ -54,7 +65,8 @@ def test_integer_cells_are_equally_likely_under_linear_scaling():
 
 
 def test_reverse_log_concentrates_near_one():
-    p = param_from_range("Continuous", {"Name": "m", "MinValue": "0", "MaxValue": "0.999", "ScalingType": "ReverseLogarithmic"}, "r")
+    spec = {"Name": "m", "MinValue": "0", "MaxValue": "0.999", "ScalingType": "ReverseLogarithmic"}
+    p = param_from_range("Continuous", spec, "r")
     assert p.from_unit(0.5) > 0.9
     assert math.isclose(p.from_unit(0.0), 0.0) and math.isclose(p.from_unit(1.0), 0.999)
 
@@ -84,20 +96,3 @@ def test_grid_enumerates_every_combination_once():
     grid = space.grid()
     assert len(grid) == space.grid_size() == 6
     assert len({tuple(sorted(g.items())) for g in grid}) == 6
-
-
-@pytest.mark.parametrize(
-    ("strategy", "ranges", "needs"),
-    [
-        ("Random", {"ContinuousParameterRanges": [{"Name": "x", "MinValue": "0", "MaxValue": "1"}]}, False),
-        ("Random", {"IntegerParameterRanges": [{"Name": "n", "MinValue": "1", "MaxValue": "4"}]}, True),
-        ("Random", {"ContinuousParameterRanges": [{"Name": "x", "MinValue": "1", "MaxValue": "1"}]}, True),
-        ("Grid", {"CategoricalParameterRanges": [{"Name": "k", "Values": ["a", "b"]}]}, False),
-        ("Bayesian", {"ContinuousParameterRanges": [{"Name": "x", "MinValue": "0", "MaxValue": "1"}]}, True),
-    ],
-)
-def test_strategies_say_whether_they_read_the_history(strategy, ranges, needs):
-    """Random reads it only to avoid repeats, which a continuous range of positive width rules out."""
-    from tuner.core.strategies import make_strategy
-
-    assert make_strategy(strategy, SearchSpace.from_ranges(ranges), maximize=True, seed=1).needs_history() is needs

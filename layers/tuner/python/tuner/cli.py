@@ -32,26 +32,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from tuner.cli_output import Progress, describe_table, jobs_table, leaderboard, objective_value, table
+from tuner.cli_common import Progress, describe_table, jobs_table, leaderboard, load_json_object, objective_value, table
 from tuner.core.objective import job_maximizes
 from tuner.errors import TuningError, ValidationError
-
-
-def _load_request(path: str) -> dict[str, Any]:
-    p = Path(path)
-    if not p.is_file():
-        raise ValidationError(
-            f"no such file: {path}; give the path of a CreateHyperParameterTuningJob request (JSON)"
-        )
-    try:
-        request = json.loads(p.read_text())
-    except json.JSONDecodeError as err:
-        raise ValidationError(
-            f"{path} is not valid JSON: {err.msg} at line {err.lineno}, column {err.colno}"
-        ) from None
-    if not isinstance(request, dict):
-        raise ValidationError(f"{path} must hold a JSON object (the CreateHyperParameterTuningJob request)")
-    return request
 
 
 def cmd_local(args: argparse.Namespace) -> int:
@@ -59,7 +42,7 @@ def cmd_local(args: argparse.Namespace) -> int:
     from tuner.core.results import to_json
     from tuner.local.harness import LocalTuner
 
-    request = _load_request(args.request)
+    request = load_json_object(args.request, "a CreateHyperParameterTuningJob request")
     if args.name:
         request["HyperParameterTuningJobName"] = args.name
     name = request.get("HyperParameterTuningJobName")
@@ -123,7 +106,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
     from tuner.core.request import parse_request
     from tuner.shapes import validate_input
 
-    request = _load_request(args.request)
+    request = load_json_object(args.request, "a CreateHyperParameterTuningJob request")
     validate_input("CreateHyperParameterTuningJob", request)
     req = parse_request(request)
     print(f"{req.name}: valid ({req.strategy}, {req.max_jobs} jobs, {req.max_parallel} in parallel)")
@@ -158,7 +141,7 @@ def _wait(client: Any, name: str, args: argparse.Namespace) -> dict[str, Any]:
 
 
 def cmd_create(args: argparse.Namespace) -> int:
-    request = _load_request(args.request)
+    request = load_json_object(args.request, "a CreateHyperParameterTuningJob request")
     if args.name:
         request["HyperParameterTuningJobName"] = args.name
     client = _client(args)

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from tuner import constants
+from tuner.cli_common import load_json_object
 from tuner.errors import TuningError, ValidationError
 
 
@@ -80,16 +81,7 @@ def _read(path: str) -> str:
 
 def load_family(path: str) -> dict[str, Any]:
     """The family definition in ``path`` (a JSON object), or a ValidationError saying why not."""
-    text = _read(path)
-    try:
-        spec = json.loads(text)
-    except json.JSONDecodeError as err:
-        raise ValidationError(
-            f"{path} is not valid JSON: {err.msg} at line {err.lineno}, column {err.colno}"
-        ) from None
-    if not isinstance(spec, dict):
-        raise ValidationError(f"{path} must hold a JSON object (a tuning family)")
-    return spec
+    return load_json_object(path, "a tuning family")
 
 
 def service(args: argparse.Namespace) -> Any:

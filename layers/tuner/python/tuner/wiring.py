@@ -10,14 +10,32 @@ from __future__ import annotations
 import logging
 import os
 import threading
+from datetime import datetime
 from typing import Any
 
 from tuner import constants
 from tuner.service.families import FamilyService
-from tuner.service.ports import Ports
+from tuner.service.ports import Clock, Ports, system_clock
 from tuner.service.tuning import TuningService
 
 _lock = threading.Lock()
+_clock_override: Clock | None = None
+
+
+def clock() -> datetime:
+    """The services' clock: the system's, unless the offline twin moved it (``set_clock``)."""
+    return (_clock_override or system_clock)()
+
+
+def set_clock(override: Clock | None) -> None:
+    """Offline only: every service built here reads time from ``override`` (None: the system's).
+
+    The in-process Lambdas share this interpreter, so the twin can move the tuner's time (a
+    runtime limit reached) without rewriting what is stored.
+    """
+    global _clock_override
+    _clock_override = override
+
 _services: dict[tuple[str, ...], TuningService] = {}
 _families: dict[tuple[str, ...], FamilyService] = {}
 
@@ -50,6 +68,7 @@ def build_service(
             tokens=TaskTokens(sfn),
             events=EventPublisher(session.client("events", region_name=region), bus),
             executions=Executions(sfn, state_machine_arn),
+            clock=clock,
         )
     )
 
@@ -78,6 +97,7 @@ def build_family_service(
         FamilyStore(table, session.client("dynamodb", region_name=region)),
         tuning,
         deployment=BestModelDeployment(tuning.describe, hosting),
+        clock=clock,
     )
 
 

@@ -55,6 +55,7 @@ class LocalTuner:
         self.deployment: Deployment | None = None
         self._mock: Any = None
         self._patches: list[Any] = []
+        self._clock_offset = 0.0
 
     @property
     def fault(self) -> Callable[[str, dict], str | None] | None:
@@ -114,6 +115,7 @@ class LocalTuner:
     def __exit__(self, *exc: Any) -> None:
         from tuner.local import eventbridge
 
+        self.reset_clock()
         for patch in reversed(self._patches):
             try:
                 if patch is eventbridge:
@@ -179,6 +181,24 @@ class LocalTuner:
 
     def execution_arn(self, name: str) -> str:
         return arns.execution_arn(self._deployed().state_machine_arn, name)
+
+    def advance_clock(self, seconds: float) -> None:
+        """Move the tuner's clock (every in-process Lambda's) ``seconds`` ahead of the system's."""
+        from datetime import timedelta
+
+        from tuner import wiring
+        from tuner.service.ports import system_clock
+
+        self._clock_offset += seconds
+        offset = timedelta(seconds=self._clock_offset)
+        wiring.set_clock(lambda: system_clock() + offset)
+
+    def reset_clock(self) -> None:
+        """Back to the system's clock."""
+        from tuner import wiring
+
+        self._clock_offset = 0.0
+        wiring.set_clock(None)
 
     def sweep(self) -> Any:
         """Invoke the sweeper Lambda, as its schedule rule does on AWS."""

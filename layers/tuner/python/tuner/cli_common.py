@@ -1,4 +1,5 @@
-"""What the CLI prints: live progress, the leaderboard and its tables (no AWS, no argument parsing)."""
+"""What the CLIs share: reading a JSON input file, and what they print (live progress, the
+leaderboard, tables). No AWS, no argument parsing."""
 
 from __future__ import annotations
 
@@ -6,9 +7,25 @@ import json
 import sys
 import time
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from tuner.core.objective import objective_of
+from tuner.errors import ValidationError
+
+
+def load_json_object(path: str, what: str) -> dict[str, Any]:
+    """The JSON object in the file ``path`` (``what`` it should hold), or a ValidationError saying why not."""
+    p = Path(path)
+    if not p.is_file():
+        raise ValidationError(f"no such file: {path}; give the path of {what} (JSON)")
+    try:
+        value = json.loads(p.read_text())
+    except json.JSONDecodeError as err:
+        raise ValidationError(f"{path} is not valid JSON: {err.msg} at line {err.lineno}, column {err.colno}") from None
+    if not isinstance(value, dict):
+        raise ValidationError(f"{path} must hold a JSON object ({what})")
+    return value
 
 
 def objective_value(summary: dict[str, Any] | None) -> float | None:
