@@ -102,17 +102,16 @@ class TuningJobAnalytics:
         self._data = fetch(self.client, self.name)
         return self
 
-    def description(self) -> dict[str, Any]:
+    def _fetched(self) -> tuple[dict[str, Any], list[dict[str, Any]]]:
         if self._data is None:
-            self.refresh()
-        assert self._data is not None
-        return self._data[0]
+            self._data = fetch(self.client, self.name)
+        return self._data
+
+    def description(self) -> dict[str, Any]:
+        return self._fetched()[0]
 
     def training_job_summaries(self) -> list[dict[str, Any]]:
-        if self._data is None:
-            self.refresh()
-        assert self._data is not None
-        return self._data[1]
+        return self._fetched()[1]
 
     def rows(self) -> list[dict[str, Any]]:
         return rows(self.training_job_summaries(), multi_definition=is_multi_definition(self.description()))

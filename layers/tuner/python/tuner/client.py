@@ -59,12 +59,8 @@ def client_error(code: str, message: str, operation: str, exceptions: Any = None
         "Error": {"Code": code, "Message": message},
         "ResponseMetadata": {"HTTPStatusCode": 400, "RequestId": str(uuid.uuid4())},
     }
-    cls = ClientError
-    if exceptions is not None:
-        try:
-            cls = exceptions.from_code(code)
-        except Exception:
-            cls = ClientError
+    # from_code gives the modeled subclass (ResourceNotFound, ...) or ClientError itself
+    cls = exceptions.from_code(code) if exceptions is not None else ClientError
     return cls(response, operation)
 
 

@@ -197,78 +197,94 @@ def _walk(value: Any, shape: Any, path: str, out: list[tuple[str, str]], *, outp
     ``output`` mode, where this walker also does the type checks and required / unknown members.
     """
     t = shape.type_name
-    md = shape.metadata
     if t == "structure":
-        if not isinstance(value, dict):
-            if output:
-                out.append((path, f"wrong type {type(value).__name__}; give {describe(shape)}"))
-            return
+        _walk_structure(value, shape, path, out, output=output)
+    elif t == "list":
+        _walk_list(value, shape, path, out, output=output)
+    elif t == "map":
+        _walk_map(value, shape, path, out, output=output)
+    elif t == "string":
+        _walk_string(value, shape, path, out, output=output)
+    else:
+        _walk_scalar(value, shape, path, out, output=output)
+
+
+def _walk_structure(value: Any, shape: Any, path: str, out: list[tuple[str, str]], *, output: bool) -> None:
+    """A structure: (``output`` mode) its type, required and unknown members; then each member set."""
+    if not isinstance(value, dict):
         if output:
-            for req in shape.required_members:
-                if value.get(req) is None:
-                    out.append((_join(path, req), f"missing required field ({describe(shape.members[req])})"))
-            unknown = sorted(set(value) - set(shape.members))
-            for name in unknown:
-                out.append((_join(path, name), "unknown field; not in the response shape"))
-        for name, sub in shape.members.items():
-            if value.get(name) is not None:
-                _walk(value[name], sub, _join(path, name), out, output=output)
+            out.append((path, f"wrong type {type(value).__name__}; give {describe(shape)}"))
         return
-    if t == "list":
-        if not isinstance(value, (list, tuple)):
-            if output:
-                out.append((path, f"wrong type {type(value).__name__}; give {describe(shape)}"))
-            return
-        _check_size(len(value), shape, path, out, "items", check_min=output)
-        for i, item in enumerate(value):
-            _walk(item, shape.member, f"{path}[{i}]", out, output=output)
+    if output:
+        for req in shape.required_members:
+            if value.get(req) is None:
+                out.append((_join(path, req), f"missing required field ({describe(shape.members[req])})"))
+        unknown = sorted(set(value) - set(shape.members))
+        for name in unknown:
+            out.append((_join(path, name), "unknown field; not in the response shape"))
+    for name, sub in shape.members.items():
+        if value.get(name) is not None:
+            _walk(value[name], sub, _join(path, name), out, output=output)
+
+
+def _walk_list(value: Any, shape: Any, path: str, out: list[tuple[str, str]], *, output: bool) -> None:
+    """A list: its length, then each item (paths ``path[i]``)."""
+    if not isinstance(value, (list, tuple)):
+        if output:
+            out.append((path, f"wrong type {type(value).__name__}; give {describe(shape)}"))
         return
-    if t == "map":
-        if not isinstance(value, dict):
-            if output:
-                out.append((path, f"wrong type {type(value).__name__}; give {describe(shape)}"))
-            return
-        _check_size(len(value), shape, path, out, "entries", check_min=output)
-        for k, v in value.items():
-            _walk(k, shape.key, f"{path}{{{k}}}", out, output=output)
-            _walk(v, shape.value, f"{path}.{k}", out, output=output)
+    _check_size(len(value), shape, path, out, "items", check_min=output)
+    for i, item in enumerate(value):
+        _walk(item, shape.member, f"{path}[{i}]", out, output=output)
+
+
+def _walk_map(value: Any, shape: Any, path: str, out: list[tuple[str, str]], *, output: bool) -> None:
+    """A map: its size, then each key (path ``path{key}``) and value (path ``path.key``)."""
+    if not isinstance(value, dict):
+        if output:
+            out.append((path, f"wrong type {type(value).__name__}; give {describe(shape)}"))
         return
-    if t == "string":
-        if not isinstance(value, str):
-            if output:
-                out.append(
-                    (path, f"wrong type {type(value).__name__} ({value!r:.60}); give {describe(shape)}")
-                )
-            return
-        enum = getattr(shape, "enum", None) or []
-        if enum and value not in enum:
-            out.append((path, f"{value!r} is not valid; use {describe(shape)}"))
-            return
-        before = len(out)
-        _check_size(len(value), shape, path, out, "characters", check_min=output)
-        pat = md.get("pattern")
-        rx = _pattern(pat) if pat and len(out) == before else None
-        if rx is not None and rx.fullmatch(value) is None:
-            out.append((path, f"{value!r:.80} does not match the pattern {pat}; give {describe(shape)}"))
+    _check_size(len(value), shape, path, out, "entries", check_min=output)
+    for k, v in value.items():
+        _walk(k, shape.key, f"{path}{{{k}}}", out, output=output)
+        _walk(v, shape.value, f"{path}.{k}", out, output=output)
+
+
+def _walk_string(value: Any, shape: Any, path: str, out: list[tuple[str, str]], *, output: bool) -> None:
+    """A string: its enum; else its length, then its pattern (only when the length is fine)."""
+    if not isinstance(value, str):
+        if output:
+            out.append((path, f"wrong type {type(value).__name__} ({value!r:.60}); give {describe(shape)}"))
         return
+    enum = getattr(shape, "enum", None) or []
+    if enum and value not in enum:
+        out.append((path, f"{value!r} is not valid; use {describe(shape)}"))
+        return
+    before = len(out)
+    _check_size(len(value), shape, path, out, "characters", check_min=output)
+    pat = shape.metadata.get("pattern")
+    rx = _pattern(pat) if pat and len(out) == before else None
+    if rx is not None and rx.fullmatch(value) is None:
+        out.append((path, f"{value!r:.80} does not match the pattern {pat}; give {describe(shape)}"))
+
+
+def _walk_scalar(value: Any, shape: Any, path: str, out: list[tuple[str, str]], *, output: bool) -> None:
+    """A number (its range), a boolean or a timestamp (type only, ``output`` mode); other types
+    (e.g. blob) are not checked."""
+    t = shape.type_name
     if t in ("integer", "long", "float", "double"):
         kinds = int if t in ("integer", "long") else (int, float)
         if isinstance(value, bool) or not isinstance(value, kinds):
             if output:
-                out.append(
-                    (path, f"wrong type {type(value).__name__} ({value!r:.60}); give {describe(shape)}")
-                )
+                out.append((path, f"wrong type {type(value).__name__} ({value!r:.60}); give {describe(shape)}"))
             return
         _check_value(value, shape, path, out, check_min=output)
-        return
-    if t == "boolean":
+    elif t == "boolean":
         if output and not isinstance(value, bool):
             out.append((path, f"wrong type {type(value).__name__} ({value!r:.60}); give true or false"))
-        return
-    if t == "timestamp":
+    elif t == "timestamp":
         if output and not _is_timestamp(value):
             out.append((path, f"{value!r:.60} is not a timestamp; give {describe(shape)}"))
-        return
 
 
 def _check_size(

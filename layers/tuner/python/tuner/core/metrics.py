@@ -29,7 +29,7 @@ import importlib
 import math
 import re
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -336,8 +336,20 @@ class _Metric:
     truncated: int = 0
     error: str | None = None
 
+    def series(self, budget_error: str | None) -> MetricSeries:
+        """The result: this metric's own ``error`` (a refused regex) wins over ``budget_error``."""
+        return MetricSeries(
+            values=self.sample.values(),
+            rejected=self.rejected,
+            count=self.sample.seen,
+            truncated=self.truncated,
+            error=self.error or budget_error,
+        )
+
 
 def _prepare(definitions: Sequence[Mapping[str, str]], series_limit: int) -> list[_Metric]:
+    """One ``_Metric`` per definition. A regex that ``regex_problem`` refuses is never compiled
+    (the metric gets an ``error`` instead); the others get their ``line_cap``."""
     out = []
     for d in definitions:
         name, regex = d["Name"], d["Regex"]
@@ -350,6 +362,76 @@ def _prepare(definitions: Sequence[Mapping[str, str]], series_limit: int) -> lis
             metric.cap = line_cap(regex)
         out.append(metric)
     return out
+
+
+def _over_budget(
+    n: int, start: float, clock: Callable[[], float], max_lines: int, max_seconds: float
+) -> str | None:
+    """Why reading must stop before matching the ``n``-th line (1-based), or None to go on.
+
+    The per-job bounds: at most ``max_lines`` lines, and at most ``max_seconds`` of ``clock`` time
+    since ``start`` (the clock is read only while the line budget holds). The reason is a
+    FailureReason-ready sentence.
+    """
+    if n > max_lines:
+        return (
+            f"the training job wrote more than {max_lines:,} log lines; the tuner reads at most "
+            f"{max_lines:,} per job: log metrics less often (e.g. once per epoch) or write the "
+            "rest to a file"
+        )
+    if clock() - start > max_seconds:
+        return (
+            f"reading the metrics took more than {max_seconds:g} s after {n:,} log lines; "
+            "log less, or simplify the MetricDefinitions regexes (anchor them on a literal "
+            "prefix, avoid .*)"
+        )
+    return None
+
+
+def _match_segment(metric: _Metric, pattern: re.Pattern[str], segment: str) -> None:
+    """Add every value ``pattern`` finds in one line segment to ``metric``.
+
+    The per-line bound: the segment is cut to the metric's ``line_cap`` before matching (and
+    counted in ``truncated``); matches that are not finite numbers are counted in ``rejected``.
+    """
+    if len(segment) > metric.cap:
+        segment = segment[: metric.cap]
+        metric.truncated += 1
+    for match in pattern.finditer(segment):
+        x = _value(match)
+        if x is None:
+            metric.rejected += 1
+        else:
+            metric.sample.add(x)
+
+
+def _read(
+    lines: Iterator[str],
+    metrics: Sequence[_Metric],
+    start: float,
+    clock: Callable[[], float],
+    max_lines: int,
+    max_seconds: float,
+) -> str | None:
+    """Match ``lines`` until they end (None) or a budget of ``_over_budget`` is exceeded (why).
+
+    A message is split at carriage returns (each segment is matched on its own); metrics whose
+    regex was refused are skipped, and with none left the lines are only counted.
+    """
+    active = [(m, m.pattern) for m in metrics if m.pattern is not None]
+    n = 0
+    for message in lines:
+        n += 1
+        budget_error = _over_budget(n, start, clock, max_lines, max_seconds)
+        if budget_error is not None:
+            return budget_error
+        if not active:
+            continue
+        text = message if isinstance(message, str) else str(message)
+        for segment in text.split("\r") if "\r" in text else (text,):
+            for m, pattern in active:
+                _match_segment(m, pattern, segment)
+    return None
 
 
 def parse_metrics(
@@ -367,57 +449,15 @@ def parse_metrics(
     what the logs or the regexes contain: problems end up in ``MetricSeries.error``.
     """
     metrics = _prepare(definitions, series_limit)
-    active = [(m, m.pattern) for m in metrics if m.pattern is not None]
-    budget_error: str | None = None
     start = clock()
-    n = 0
     iterator = iter(lines)
     try:
-        for message in iterator:
-            n += 1
-            if n > max_lines:
-                budget_error = (
-                    f"the training job wrote more than {max_lines:,} log lines; the tuner reads at most "
-                    f"{max_lines:,} per job: log metrics less often (e.g. once per epoch) or write the "
-                    "rest to a file"
-                )
-                break
-            if clock() - start > max_seconds:
-                budget_error = (
-                    f"reading the metrics took more than {max_seconds:g} s after {n:,} log lines; "
-                    "log less, or simplify the MetricDefinitions regexes (anchor them on a literal "
-                    "prefix, avoid .*)"
-                )
-                break
-            if not active:
-                continue
-            text = message if isinstance(message, str) else str(message)
-            for segment in text.split("\r") if "\r" in text else (text,):
-                for m, pattern in active:
-                    seg = segment
-                    if len(seg) > m.cap:
-                        seg = seg[: m.cap]
-                        m.truncated += 1
-                    for match in pattern.finditer(seg):
-                        x = _value(match)
-                        if x is None:
-                            m.rejected += 1
-                        else:
-                            m.sample.add(x)
+        budget_error = _read(iterator, metrics, start, clock, max_lines, max_seconds)
     finally:
         close = getattr(iterator, "close", None)
         if close is not None:
             close()
-    out: dict[str, MetricSeries] = {}
-    for m in metrics:
-        out[m.name] = MetricSeries(
-            values=m.sample.values(),
-            rejected=m.rejected,
-            count=m.sample.seen,
-            truncated=m.truncated,
-            error=m.error or budget_error,
-        )
-    return out
+    return {m.name: m.series(budget_error) for m in metrics}
 
 
 def thin(values: Sequence[float], limit: int = MAX_SERIES) -> list[float]:

@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from tuner.core.objective import MAXIMIZE, OBJECTIVE_TYPES, maximizes
 from tuner.core.space import SearchSpace, config_key
 from tuner.core.strategies import Observation, make_strategy
 from tuner.errors import ValidationError
@@ -32,17 +33,17 @@ class Optimizer:
     def __init__(
         self,
         parameter_ranges: Mapping[str, Any],
-        objective_type: str = "Maximize",
+        objective_type: str = MAXIMIZE,
         strategy: str = "Bayesian",
         random_seed: int | None = None,
         strategy_config: Mapping[str, Any] | None = None,
     ) -> None:
-        if objective_type not in ("Maximize", "Minimize"):
+        if objective_type not in OBJECTIVE_TYPES:
             raise ValidationError(f"objective_type {objective_type!r} must be Maximize or Minimize", "Type")
         if random_seed is not None and int(random_seed) < 0:
             raise ValidationError("random_seed must be >= 0", "RandomSeed")
         self.space = SearchSpace.from_ranges(parameter_ranges)
-        self.maximize = objective_type == "Maximize"
+        self.maximize = maximizes(objective_type)
         # Without a RandomSeed every optimiser differs (AMT); with one it is reproducible.
         self.random_seed = (
             int(random_seed) if random_seed is not None else int(np.random.default_rng().integers(2**31))

@@ -78,10 +78,7 @@ class Definition:
     @property
     def objective_regex(self) -> str | None:
         """The Regex of the objective metric (None for a built-in algorithm without definitions)."""
-        for md in self.metric_definitions:
-            if md["Name"] == self.objective_metric:
-                return md["Regex"]
-        return None
+        return regex_of(self.metric_definitions, self.objective_metric)
 
     def resource_config(self) -> dict[str, Any]:
         """CreateTrainingJob's ``ResourceConfig``.
@@ -149,6 +146,11 @@ class Definition:
 
 
 # ---- definitions -----------------------------------------------------------------------------
+def regex_of(metric_definitions: Sequence[Mapping[str, str]], metric: str) -> str | None:
+    """The Regex of ``metric`` among MetricDefinitions (None when it has none)."""
+    return next((md["Regex"] for md in metric_definitions if md["Name"] == metric), None)
+
+
 def _objective(value: Any, path: str) -> tuple[str, str]:
     obj = _mapping(value, path)
     metric = obj.get("MetricName")
@@ -287,7 +289,7 @@ def _algorithm(d: Mapping[str, Any], path: str, objective: tuple[str, str]) -> t
             "add a definition for it or change the objective's MetricName",
             f"{algo_path}.MetricDefinitions",
         )
-    regex = next((m["Regex"] for m in metrics if m["Name"] == metric), None)
+    regex = regex_of(metrics, metric)
     if regex is not None and re.compile(regex).groups < 1:
         raise ValidationError(
             f"the objective's Regex {regex!r} has no capture group; wrap the number in (...)",

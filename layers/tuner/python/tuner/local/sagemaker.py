@@ -71,6 +71,7 @@ from typing import Any
 import boto3
 
 from tuner.constants import SAGEMAKER_SOURCE, TRAINING_STATE_CHANGE
+from tuner.core import arns
 from tuner.local.training_job import ACTIVE, TERMINAL, _Job, _now
 from tuner.local.training_process import (  # noqa: F401 - HOST... re-exported
     FAILURE_REASON_MAX,
@@ -251,8 +252,8 @@ class LocalSageMaker(_ProcessRunner):
             if key in self._jobs or name in backend.training_jobs:
                 raise ResourceInUseException(
                     "Training job names must be unique within an AWS account and region, and a "
-                    "training job with this name already exists (arn:aws:sagemaker:"
-                    f"{resp.region}:{resp.current_account}:training-job/{name.lower()})")
+                    "training job with this name already exists "
+                    f"({arns.training_job_arn(resp.region, resp.current_account, name)})")
             job = _Job(self, request, resp.current_account, resp.region, fault)
             self._jobs[key] = job
             backend.training_jobs[name] = job
@@ -346,6 +347,7 @@ class LocalSageMaker(_ProcessRunner):
         with self._lock:
             key = (service, region)
             if key not in self._clients:
-                assert self._session is not None
+                if self._session is None:
+                    raise RuntimeError("the local SageMaker stand-in is not installed (install() first)")
                 self._clients[key] = self._session.client(service, region_name=region)
             return self._clients[key]

@@ -12,6 +12,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from tuner.core import arns
+
 if TYPE_CHECKING:
     from tuner.local.sagemaker import LocalSageMaker
 
@@ -40,7 +42,7 @@ class _Job:
         self.region = region
         self.fault = fault
         self.training_job_name: str = request["TrainingJobName"]
-        self.arn = f"arn:aws:sagemaker:{region}:{account}:training-job/{self.training_job_name.lower()}"
+        self.arn = arns.training_job_arn(region, account, self.training_job_name)
         now = _now()
         self.creation_time = now
         self.last_modified_time = now

@@ -4,11 +4,11 @@
 docstring describes the behaviour): it prepares the ``/opt/ml``-like tree, downloads the sources
 and input channels, runs the script with the ``SM_*`` environment, ships its output to CloudWatch
 Logs, enforces ``MaxRuntimeInSeconds`` and stop requests, uploads the model and ends the job.
+The tree, config files, command line and environment themselves are ``tuner.local.container``.
 """
 from __future__ import annotations
 
 import io
-import json
 import os
 import re
 import shutil
@@ -22,35 +22,18 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tuner.constants import TRAINING_LOG_GROUP
+from tuner.local import container
+from tuner.local.container import HOST, _decode_hp
 from tuner.local.training_job import TERMINAL, _Job, _now
 
-HOST = "algo-1"
 INTERNAL_ERROR_REASON = "InternalServerError: We encountered an internal error. Please try again."
 FAILURE_REASON_MAX = 1024
 _LOG_BATCH = 5000
 _LOG_LINE_MAX = 200_000
 
 
-def _decode_hp(value: Any) -> Any:
-    """The training toolkit's rule: a hyperparameter value is JSON if it parses, else a string."""
-    if not isinstance(value, str):
-        return value
-    try:
-        return json.loads(value)
-    except ValueError:
-        return value
-
-
-def _cli_value(value: Any) -> str:
-    if isinstance(value, str):
-        return value
-    if isinstance(value, (dict, list)):
-        return json.dumps(value)
-    return str(value)
-
-
 class _JobError(Exception):
-    """Ends a job as Failed with ``reason`` before the script runs (setup problems)."""
+    """Ends a job as Failed with ``reason`` (setup problems before the script; a failed upload)."""
 
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
@@ -117,12 +100,31 @@ class _ProcessRunner:
             }.get(secondary, "Training job stopped"))
 
     def _execute(self, job: _Job) -> None:
-        name = job.training_job_name
+        """Run the job from its setup to its end (a ``_JobError`` on the way: ``_run_job`` fails it)."""
+        hps, program, submit = self._script_mode(job)
+        job_dir = self.work_dir / job.training_job_name
+        ml, code = container.make_tree(job_dir)
+        job.job_dir = job_dir
+        channel_dirs = self._download(job, program, submit, code, ml)
+        if self._stopped(job):
+            return
+        script = container.script(job.request, hps, program, submit)
+        container.write_config(ml, script)
+        env = container.environment(job, ml, script, channel_dirs)
+        self._start_training(job, script)
+        if self._stopped(job):
+            self._ship_logs(job)
+            return
+        rc = self._run_script(job, [self.python, program, *script.args], code, env)
+        self._conclude(job, ml, rc)
+
+    # -- the steps of _execute ----------------------------------------------------------------
+    def _script_mode(self, job: _Job) -> tuple[dict[str, Any], str, str]:
+        """The job's fault (test hook), else its ``(hyperparameters, program, submit directory)``."""
         if job.fault == "InternalServerError":
             raise _JobError(INTERNAL_ERROR_REASON)
         if job.fault:
             raise _JobError(job.fault if ": " in job.fault else f"ClientError: {job.fault}")
-
         hps = {k: v for k, v in (job.request.get("HyperParameters") or {}).items()}
         program = _decode_hp(hps.get("sagemaker_program", ""))
         submit = _decode_hp(hps.get("sagemaker_submit_directory", ""))
@@ -132,18 +134,11 @@ class _ProcessRunner:
         if not submit or not isinstance(submit, str):
             raise _JobError("ClientError: script mode needs the hyperparameter "
                             "sagemaker_submit_directory (s3:// URI of sourcedir.tar.gz)")
+        return hps, program, submit
 
-        job_dir = self.work_dir / name
-        if job_dir.exists():
-            shutil.rmtree(job_dir, ignore_errors=True)
-        ml = job_dir / "opt" / "ml"
-        code = job_dir / "code"
-        for sub in ("input/config", "input/data", "model", "output/data", "output/intermediate",
-                    "checkpoints"):
-            (ml / sub).mkdir(parents=True, exist_ok=True)
-        code.mkdir(parents=True)
-        job.job_dir = job_dir
-
+    def _download(self, job: _Job, program: str, submit: str, code: Path, ml: Path) -> dict[str, str]:
+        """Start the job's clock, fetch the sources into ``code`` and the channels into
+        ``ml/input/data``; returns the channel folders by channel name."""
         with self._lock:
             job.training_start_time = _now()
         channels = job.request.get("InputDataConfig") or []
@@ -155,49 +150,29 @@ class _ProcessRunner:
         if not (code / program).is_file():
             raise _JobError(f"AlgorithmError: ExecuteUserScriptError: the script {program} is not "
                             f"in {submit}")
-        channel_dirs = self._fetch_channels(job, channels, ml / "input" / "data")
-        if job.stop_requested.is_set():
-            self._finish(job, "Stopped", job.stop_reason or "Stopped")
-            return
+        return self._fetch_channels(job, channels, ml / "input" / "data")
 
-        user_hps = {k: v for k, v in hps.items() if not k.startswith("sagemaker_")}
-        decoded = {k: _decode_hp(v) for k, v in user_hps.items()}
-        args: list[str] = []
-        for key in sorted(decoded):
-            args += [f"--{key}", _cli_value(decoded[key])]
-        resource_config = {"current_host": HOST, "current_instance_type":
-                           (job.request.get("ResourceConfig") or {}).get("InstanceType", "local"),
-                           "current_group_name": "homogeneousCluster", "hosts": [HOST],
-                           "instance_groups": [], "network_interface_name": "eth0"}
-        input_data_config = {
-            c["ChannelName"]: {
-                "TrainingInputMode": c.get("InputMode") or job.request["AlgorithmSpecification"]
-                .get("TrainingInputMode", "File"),
-                "S3DistributionType": c.get("DataSource", {}).get("S3DataSource", {})
-                .get("S3DataDistributionType", "FullyReplicated"),
-                "RecordWrapperType": c.get("RecordWrapperType", "None"),
-                **({"ContentType": c["ContentType"]} if c.get("ContentType") else {}),
-            } for c in channels}
-        (ml / "input/config/hyperparameters.json").write_text(json.dumps(user_hps))
-        (ml / "input/config/resourceconfig.json").write_text(json.dumps(resource_config))
-        (ml / "input/config/inputdataconfig.json").write_text(json.dumps(input_data_config))
+    def _stopped(self, job: _Job) -> bool:
+        """Whether a stop was requested; then the job ends Stopped (with the stop's reason)."""
+        if not job.stop_requested.is_set():
+            return False
+        self._finish(job, "Stopped", job.stop_reason or "Stopped")
+        return True
 
-        env = self._environment(job, ml, program, submit, decoded, args, channel_dirs,
-                                resource_config, input_data_config)
-        command = [self.python, program, *args]
-
+    def _start_training(self, job: _Job, script: container.Script) -> None:
+        """Open the job's log stream, go ``Training`` and log the command line."""
         started = int(time.time())
-        job.log_stream = f"{name}/{HOST}-{started}"
+        job.log_stream = f"{job.training_job_name}/{HOST}-{started}"
         self._ensure_log_stream(job)
         self._set_status(job, "InProgress", "Training",
                          "Training image download completed. Training in progress.")
         self._flush_events(job)
         self._add_line(job, "stdout", "Invoking script with the following command: "
-                       + " ".join(["python", program, *args]))
-        if job.stop_requested.is_set():
-            self._finish(job, "Stopped", job.stop_reason or "Stopped")
-            self._ship_logs(job)
-            return
+                       + " ".join(script.command))
+
+    def _run_script(self, job: _Job, command: list[str], code: Path, env: dict[str, str]) -> int:
+        """Run the script to its end, its output read into the job's lines; returns its exit code."""
+        name = job.training_job_name
         try:
             proc = subprocess.Popen(command, cwd=code, env=env, stdout=subprocess.PIPE,
                                     stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True,
@@ -212,7 +187,19 @@ class _ProcessRunner:
                    for stream, label in ((proc.stdout, "stdout"), (proc.stderr, "stderr"))]
         for r in readers:
             r.start()
+        rc = self._supervise(job, proc)
+        # The container ends with its main process: kill what the script left behind (it would
+        # also hold the output pipes open).
+        self._signal(proc, signal.SIGKILL)
+        for r in readers:
+            r.join(timeout=5)
+        self._ship_logs(job)
+        return rc
 
+    def _supervise(self, job: _Job, proc: subprocess.Popen[str]) -> int:
+        """Wait for the script, polling every ``poll_interval``: enforce ``MaxRuntimeInSeconds``
+        and stop requests (SIGTERM, then SIGKILL after ``stop_grace``), send the pending
+        state-change events and ship the logs every few polls. Returns the exit code."""
         max_runtime = (job.request.get("StoppingCondition") or {}).get("MaxRuntimeInSeconds")
         t0 = time.monotonic()
         last_ship = 0.0
@@ -238,14 +225,10 @@ class _ProcessRunner:
             if now - last_ship >= max(0.2, self.poll_interval * 4):
                 last_ship = now
                 self._ship_logs(job)
-        rc = proc.returncode
-        # The container ends with its main process: kill what the script left behind (it would
-        # also hold the output pipes open).
-        self._signal(proc, signal.SIGKILL)
-        for r in readers:
-            r.join(timeout=5)
-        self._ship_logs(job)
+        return proc.returncode
 
+    def _conclude(self, job: _Job, ml: Path, rc: int) -> None:
+        """End the job after its script exited with ``rc``: final metrics, outputs, status."""
         with self._lock:
             job.final_metrics = self._final_metrics(job)
         if job.stop_requested.is_set():
@@ -260,62 +243,6 @@ class _ProcessRunner:
             self._finish(job, "Failed", "Failed", self._algorithm_error(job, ml, rc))
 
     # -- helpers for the job thread -----------------------------------------------------------
-    def _environment(self, job: _Job, ml: Path, program: str, submit: str,
-                     hps: dict[str, Any], args: list[str], channel_dirs: dict[str, str],
-                     resource_config: dict[str, Any], input_data_config: dict[str, Any]
-                     ) -> dict[str, str]:
-        num_cpus = os.cpu_count() or 1
-        module = program[:-3] if program.endswith(".py") else program
-        sm: dict[str, Any] = {
-            "SM_MODEL_DIR": str(ml / "model"),
-            "SM_INPUT_DIR": str(ml / "input"),
-            "SM_INPUT_CONFIG_DIR": str(ml / "input/config"),
-            "SM_OUTPUT_DIR": str(ml / "output"),
-            "SM_OUTPUT_DATA_DIR": str(ml / "output/data"),
-            "SM_OUTPUT_INTERMEDIATE_DIR": str(ml / "output/intermediate"),
-            "SM_CHECKPOINT_DIR": str(ml / "checkpoints"),
-            "SM_CHANNELS": json.dumps(sorted(channel_dirs)),
-            "SM_HPS": json.dumps(hps),
-            "SM_NUM_CPUS": str(num_cpus),
-            "SM_NUM_GPUS": "0",
-            "SM_NUM_NEURONS": "0",
-            "SM_CURRENT_HOST": HOST,
-            "SM_CURRENT_INSTANCE_TYPE": resource_config["current_instance_type"],
-            "SM_HOSTS": json.dumps([HOST]),
-            "SM_NETWORK_INTERFACE_NAME": "eth0",
-            "SM_LOG_LEVEL": "20",
-            "SM_USER_ENTRY_POINT": program,
-            "SM_MODULE_NAME": module,
-            "SM_MODULE_DIR": submit,
-            "SM_USER_ARGS": json.dumps(args),
-            "SM_RESOURCE_CONFIG": json.dumps(resource_config),
-            "SM_INPUT_DATA_CONFIG": json.dumps(input_data_config),
-            "SM_IS_MASTER": "true",
-            "SM_MASTER_ADDR": HOST,
-            "TRAINING_JOB_NAME": job.training_job_name,
-            "TRAINING_JOB_ARN": job.arn,
-            "PYTHONUNBUFFERED": "1",
-        }
-        for channel, path in channel_dirs.items():
-            sm[f"SM_CHANNEL_{channel.upper()}"] = path
-        for key, value in hps.items():
-            sm[f"SM_HP_{key.upper().replace('-', '_')}"] = (
-                value if isinstance(value, str) else json.dumps(value))
-        sm["SM_TRAINING_ENV"] = json.dumps({
-            "job_name": job.training_job_name, "hyperparameters": hps,
-            "channel_input_dirs": channel_dirs, "current_host": HOST, "hosts": [HOST],
-            "model_dir": sm["SM_MODEL_DIR"], "output_data_dir": sm["SM_OUTPUT_DATA_DIR"],
-            "output_dir": sm["SM_OUTPUT_DIR"], "input_dir": sm["SM_INPUT_DIR"],
-            "input_config_dir": sm["SM_INPUT_CONFIG_DIR"], "num_cpus": num_cpus, "num_gpus": 0,
-            "module_name": module, "module_dir": submit, "user_entry_point": program,
-            "resource_config": resource_config, "input_data_config": input_data_config,
-            "log_level": 20, "is_master": True, "master_hostname": HOST,
-        })
-        env = dict(os.environ)
-        env.update(sm)
-        env.update({k: str(v) for k, v in (job.request.get("Environment") or {}).items()})
-        return env
-
     def _s3_parts(self, uri: str) -> tuple[str, str]:
         if not uri.startswith("s3://"):
             raise _JobError(f"ClientError: {uri!r} is not an s3:// URI")

@@ -108,7 +108,7 @@ class LapStep:
     def _start(self, job: JobRecord, req: TuningRequest, trial: TrialRecord) -> None:
         definition = definition_named(req, trial.definition)
         hyperparameters = {**definition.static_hyperparameters, **trial.params}
-        request = definition.training_job_request(trial.training_job_name, hyperparameters, job.request.get("Tags"))
+        request = definition.training_job_request(trial.training_job_name, hyperparameters, req.tags)
         self.ports.backend.start(request)
         self.ports.store.update_trial(
             job.name, trial.number, only_unrecorded=True, status=IN_PROGRESS, started=self.ports.now()
