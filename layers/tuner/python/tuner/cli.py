@@ -103,12 +103,9 @@ def _write_report(describe: dict[str, Any], summaries: list[dict[str, Any]], out
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
-    from tuner.core.request import parse_request
-    from tuner.shapes import validate_input
+    from tuner.service.create import check_request
 
-    request = load_json_object(args.request, "a CreateHyperParameterTuningJob request")
-    validate_input("CreateHyperParameterTuningJob", request)
-    req = parse_request(request)
+    req = check_request(load_json_object(args.request, "a CreateHyperParameterTuningJob request"))
     print(f"{req.name}: valid ({req.strategy}, {req.max_jobs} jobs, {req.max_parallel} in parallel)")
     return 0
 

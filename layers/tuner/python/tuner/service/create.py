@@ -63,10 +63,7 @@ class CreateJob:
 
     def check(self, request: Mapping[str, Any]) -> TuningRequest:
         """Every rule of a request, in order; raises ``ValidationError`` naming the field and the fix."""
-        from tuner.shapes import validate_input  # botocore's model: loaded only here
-
-        validate_input("CreateHyperParameterTuningJob", dict(request))
-        req = parse_request(request)  # AMT's rules, Hyperband's resources included
+        req = check_request(request)
         names = parent_names(req.warm_start)
         if names:
             check_parents(req, [(n, self.ports.store.get_job(n)) for n in names])
@@ -124,6 +121,15 @@ class CreateJob:
         existing = self.ports.store.create_job(failed)
         if existing is not None and existing.execution_arn != execution_arn:
             raise duplicate(existing) from None
+
+
+def check_request(request: Mapping[str, Any]) -> TuningRequest:
+    """The rules a request must pass on its own (``tuner validate``; ``CreateJob.check`` adds the
+    warm-start parents): botocore's input shape, then AMT's semantic rules."""
+    from tuner.shapes import validate_input  # botocore's model: loaded only here
+
+    validate_input("CreateHyperParameterTuningJob", dict(request))
+    return parse_request(request)  # AMT's rules, Hyperband's resources included
 
 
 def duplicate(existing: JobRecord) -> DuplicateTuningJobError:
