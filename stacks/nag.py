@@ -109,6 +109,15 @@ def acknowledge_findings(tuner: TunerConstruct) -> None:
             "Default when no allowedExecutionRoleArns is given: roles named *SageMaker*, and only with "
             "iam:PassedToService = sagemaker.amazonaws.com. Deployers should pass the exact role ARNs.",
         )
+    sweeper_role = tuner.functions["sweeper"].role
+    if sweeper_role is not None:
+        acknowledge(
+            sweeper_role,
+            f"IAM5[Resource::arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:"
+            f"{_attr(tuner.state_machine, 'Name')}:*]",
+            "DescribeExecution on executions of the tuner's own state machine only: the sweeper "
+            "reconciles a tuning job whose execution ended (aborted, timed out) without finalising it.",
+        )
     _acknowledge_retuning(tuner)
 
 

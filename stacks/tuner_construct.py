@@ -430,6 +430,23 @@ class TunerConstruct(Construct):
         events.EventBus.from_event_bus_name(self, "DefaultBus", "default").grant_put_events_to(
             fns["finalize"]
         )
+        # The sweeper reconciles a job whose execution ended without finalising it (aborted, timed
+        # out): it reads the execution named on the job record. Not a state of the machine, so
+        # naming the machine here makes no dependency cycle.
+        fns["sweeper"].add_to_role_policy(
+            iam.PolicyStatement(
+                sid="ReadTuningExecutions",
+                actions=["states:DescribeExecution"],
+                resources=[
+                    stack.format_arn(
+                        service="states",
+                        resource="execution",
+                        resource_name=f"{self.state_machine.state_machine_name}:*",
+                        arn_format=ArnFormat.COLON_RESOURCE_NAME,
+                    )
+                ],
+            )
+        )
 
 
 def _built_layer(path: Path) -> Path:

@@ -38,6 +38,12 @@ LAMBDA_SERVICE_ERRORS = [
     "Lambda.AWSLambdaException",
     "Lambda.SdkClientException",
     "Lambda.TooManyRequestsException",
+    # Step Functions' "Handle Lambda service exceptions" best practice
+    # (docs.aws.amazon.com/step-functions/latest/dg/bp-lambda-serviceexception.html): a transient
+    # 500 from the invoke, and Lambda.Unknown (a function timeout or out-of-memory: our steps are
+    # idempotent, so a retry is safe; a persistent one still ends in MarkFailed after the attempts)
+    "Lambda.ClientExecutionTimeoutException",
+    "Lambda.Unknown",
 ]
 # The tuner's transient errors (tuner.errors.TRANSIENT_ERRORS): an optimistic-lock conflict, a
 # throttled backend. Every Lambda task retries them with backoff.

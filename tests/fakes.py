@@ -182,6 +182,13 @@ class FakeExecutions:
     def describe(self, name: str) -> dict[str, Any] | None:
         return copy.deepcopy(self.executions.get(name))
 
+    def describe_arn(self, arn: str) -> dict[str, Any] | None:
+        return next((copy.deepcopy(e) for e in self.executions.values() if e["executionArn"] == arn), None)
+
+    def end(self, name: str, status: str) -> None:
+        """The execution ``name`` ends (ABORTED, TIMED_OUT, FAILED, SUCCEEDED)."""
+        self.executions[name]["status"] = status
+
 
 class FakeHosting:
     """SageMaker models and endpoints for the best-model deployment."""

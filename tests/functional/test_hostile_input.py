@@ -33,6 +33,7 @@ from tests.builders import SEEDS, mutated
 from tests.functional.tables import create_tuner_table
 
 EXEC_ARN = "arn:aws:states:us-east-1:123456789012:execution:Tuner:"
+OTHER_MACHINE = "arn:aws:states:us-east-1:123456789012:execution:TunerCopy:"
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -63,7 +64,7 @@ def test_a_refused_request_stores_at_most_the_failed_job(ddb, request):
     service = TuningService.over(DynamoStore(table, ddb))
     original = copy.deepcopy(request)
     try:
-        out = service.create_job(request, execution_arn=EXEC_ARN + "x")
+        out = service.create_job(request, execution_arn=EXEC_ARN + str(request.get("HyperParameterTuningJobName")))
     except ValidationError as err:
         refused = err
     else:
@@ -89,15 +90,14 @@ def test_a_refused_request_under_a_taken_name_leaves_the_stored_job_alone(ddb):
     create_tuner_table(ddb, "taken")
     service = TuningService.over(DynamoStore("taken", ddb))
     good = copy.deepcopy(SEEDS[0])
-    service.create_job(good, execution_arn=EXEC_ARN + "first")
+    name = good["HyperParameterTuningJobName"]
+    service.create_job(good, execution_arn=EXEC_ARN + name)
     bad = copy.deepcopy(good)
     bad["HyperParameterTuningJobConfig"]["ResourceLimits"]["MaxParallelTrainingJobs"] = 0
-    with pytest.raises(DuplicateTuningJobError):
-        service.create_job(bad, execution_arn=EXEC_ARN + "second")
-    stored = service.store.get_job(good["HyperParameterTuningJobName"])
-    assert (
-        stored.status == IN_PROGRESS and stored.request == good and stored.execution_arn == EXEC_ARN + "first"
-    )
+    with pytest.raises(DuplicateTuningJobError):  # the same name through another state machine
+        service.create_job(bad, execution_arn=OTHER_MACHINE + name)
+    stored = service.store.get_job(name)
+    assert stored.status == IN_PROGRESS and stored.request == good and stored.execution_arn == EXEC_ARN + name
 
 
 # ---- a trial whose metrics cannot be read ---------------------------------------------------------

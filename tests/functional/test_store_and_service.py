@@ -84,8 +84,8 @@ def test_duplicate_name_is_refused_but_the_same_execution_is_idempotent(aws):
     out = svc.create_job(request(), execution_arn=EXEC_ARN + "job-a")
     assert out == {"TuningJobName": "job-a", "Laps": [1, 2, 3, 4], "MaxParallel": 4, "LapTrials": 1000}
     assert svc.create_job(request(), execution_arn=EXEC_ARN + "job-a") == out  # Lambda retry
-    with pytest.raises(DuplicateTuningJobError, match="exists already"):
-        svc.create_job(request(), execution_arn=EXEC_ARN + "another")
+    with pytest.raises(DuplicateTuningJobError, match="exists already"):  # the same name, another machine
+        svc.create_job(request(), execution_arn=EXEC_ARN.replace(":Tuner:", ":TunerCopy:") + "job-a")
     assert svc.describe("job-a")["HyperParameterTuningJobStatus"] == "InProgress"
 
 

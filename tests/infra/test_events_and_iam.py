@@ -200,3 +200,16 @@ def test_every_function_reads_and_writes_the_table(synth):
         assert {"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:Query"} <= granted, (
             name
         )
+
+
+def test_the_sweeper_reads_executions_of_the_tuner_state_machine_only(synth):
+    """The sweeper reconciles a job whose execution ended unfinished (DescribeExecution on the ARN
+    stored on the job record): only executions of this stack's machine."""
+    [machine] = synth.resources("AWS::StepFunctions::StateMachine")
+    reads = [s for s in role_statements(synth, "sweeper") if "states:DescribeExecution" in actions(s)]
+    assert [actions(s) for s in reads] == [["states:DescribeExecution"]]
+    [resource] = resources(reads[0])
+    text = rendered(resource)
+    assert ":states:" in text and ":execution:" in text and text.endswith(":*") and machine in text
+    for name in ("create_job", "next_trial", "training_event", "finalize", "fail_job"):
+        assert not [s for s in role_statements(synth, name) if "states:DescribeExecution" in actions(s)]

@@ -30,8 +30,8 @@ def test_a_refused_request_is_stored_failed_with_the_reason_and_a_duplicate_leav
         aws.service.create_job(bad, EXEC + "bad")
     stored = aws.store.get_job("bad")
     assert stored.status == "Failed" and "MinValue" in stored.failure_reason
-    with pytest.raises(DuplicateTuningJobError, match="exists already"):
-        aws.service.create_job(tuning_request("bad"), EXEC + "other-execution")
+    with pytest.raises(DuplicateTuningJobError, match="exists already"):  # another machine, same name
+        aws.service.create_job(tuning_request("bad"), EXEC.replace(":Tuner:", ":TunerCopy:") + "bad")
     assert aws.store.get_job("bad") == stored
 
 
@@ -63,3 +63,12 @@ def test_a_missing_warm_start_parent_is_resource_not_found_and_a_child_inherits_
     aws.service.create_job(child, EXEC + "child")
     stored = aws.store.get_job("child").request["TrainingJobDefinition"]["AlgorithmSpecification"]
     assert stored["MetricDefinitions"] == [{"Name": "loss", "Regex": "loss: ([0-9\\.]+)"}]
+
+
+def test_an_execution_not_named_after_its_job_is_refused_before_anything_is_stored():
+    """The console generates an execution name unless given one; the failure path finds the job by
+    the execution's name, so such a job could stay InProgress for ever."""
+    aws = FakeAws()
+    with pytest.raises(ValidationError, match="start the execution with the tuning job's name"):
+        aws.service.create_job(tuning_request("named"), EXEC + "3f2a9c1e-console-generated")
+    assert aws.store.get_job("named") is None and aws.events.details == []

@@ -13,10 +13,17 @@ import threading
 from datetime import datetime
 from typing import Any
 
+from botocore.config import Config
+
 from tuner import constants
 from tuner.service.families import FamilyService
 from tuner.service.ports import Clock, Ports, system_clock
 from tuner.service.tuning import TuningService
+
+# Every AWS client the tuner builds: adaptive retries (exponential backoff with jitter, plus a
+# client-side rate limiter that slows down when the service throttles), 8 attempts in all. What
+# is still throttled after them becomes a TransientBackendError that the state machine retries.
+CLIENT_CONFIG = Config(retries={"mode": "adaptive", "max_attempts": 8})
 
 _lock = threading.Lock()
 _clock_override: Clock | None = None
@@ -59,14 +66,18 @@ def build_service(
 
     session = session or boto3.session.Session(region_name=region)
     region = region or session.region_name
-    sfn = session.client("stepfunctions", region_name=region)
+
+    def client(service: str) -> Any:
+        return session.client(service, region_name=region, config=CLIENT_CONFIG)
+
+    sfn = client("stepfunctions")
     return TuningService(
         Ports(
-            store=DynamoStore(table, session.client("dynamodb", region_name=region)),
-            backend=SageMakerBackend(session.client("sagemaker", region_name=region)),
-            logs=CloudWatchLogSource(session.client("logs", region_name=region)),
+            store=DynamoStore(table, client("dynamodb")),
+            backend=SageMakerBackend(client("sagemaker")),
+            logs=CloudWatchLogSource(client("logs")),
             tokens=TaskTokens(sfn),
-            events=EventPublisher(session.client("events", region_name=region), bus),
+            events=EventPublisher(client("events"), bus),
             executions=Executions(sfn, state_machine_arn),
             clock=clock,
         )
@@ -92,9 +103,9 @@ def build_family_service(
     session = session or boto3.session.Session(region_name=region)
     region = region or session.region_name
     tuning = tuning or build_service(table, bus, region=region, session=session, state_machine_arn=state_machine_arn)
-    hosting = ModelHosting(session.client("sagemaker", region_name=region), region)
+    hosting = ModelHosting(session.client("sagemaker", region_name=region, config=CLIENT_CONFIG), region)
     return FamilyService(
-        FamilyStore(table, session.client("dynamodb", region_name=region)),
+        FamilyStore(table, session.client("dynamodb", region_name=region, config=CLIENT_CONFIG)),
         tuning,
         deployment=BestModelDeployment(tuning.describe, hosting),
         clock=clock,

@@ -63,7 +63,11 @@ class Executions:
         """DescribeExecution of the execution ``name``; None when it does not exist."""
         if not self.state_machine_arn:
             return None
+        return self.describe_arn(execution_arn(self.state_machine_arn, name))
+
+    def describe_arn(self, arn: str) -> dict[str, Any] | None:
+        """DescribeExecution of the execution ``arn``; None when it does not exist."""
         try:
-            return dict(self.sfn.describe_execution(executionArn=execution_arn(self.state_machine_arn, name)))
+            return dict(self.sfn.describe_execution(executionArn=arn))
         except self.sfn.exceptions.ExecutionDoesNotExist:
             return None

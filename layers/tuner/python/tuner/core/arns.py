@@ -64,6 +64,18 @@ def training_job_arn(region: str, account: str, name: str) -> str:
     return sagemaker_arn(region, account, "training-job", name)
 
 
+def execution_name(arn: str | None) -> str | None:
+    """The name of the execution an ARN names (``...:execution:<machine>:<name>``); None otherwise.
+
+    A distributed Map's child execution (``execution:<machine>/<label>:<id>``) is named by its id.
+    """
+    parsed = parse(arn)
+    if parsed is None or parsed.service != "states" or not parsed.resource.startswith("execution:"):
+        return None
+    parts = parsed.resource.split(":")
+    return parts[2] if len(parts) == 3 and parts[2] else None
+
+
 def execution_arn(state_machine_arn: str, execution_name: str) -> str:
     """The ARN of the execution ``execution_name`` of a state machine (``...:execution:<machine>:<name>``)."""
     parsed = parse(state_machine_arn)

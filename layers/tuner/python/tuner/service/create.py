@@ -89,6 +89,7 @@ class CreateJob:
         Output: ``{TuningJobName, Laps: [1..K], MaxParallel: P, LapTrials: L}`` (``lap_plan``).
         """
         request = self.prepare(request)
+        _check_execution_name(request, execution_arn)  # before anything is stored under the name
         try:
             req = self.check(request)
         except ValidationError as err:
@@ -121,6 +122,19 @@ class CreateJob:
         existing = self.ports.store.create_job(failed)
         if existing is not None and existing.execution_arn != execution_arn:
             raise duplicate(existing) from None
+
+
+def _check_execution_name(request: Mapping[str, Any], execution_arn: str | None) -> None:
+    """The execution must be named after the tuning job: the state machine's failure path and every
+    tool find the job by its execution's name (the console generates a name unless given one)."""
+    name = request.get("HyperParameterTuningJobName")
+    started_as = arns.execution_name(execution_arn)
+    if started_as is not None and isinstance(name, str) and started_as != name:
+        raise ValidationError(
+            f"the execution is named {started_as!r} but the tuning job {name!r}: start the execution "
+            "with the tuning job's name as its name (in the console: Start execution -> Name)",
+            "HyperParameterTuningJobName",
+        )
 
 
 def check_request(request: Mapping[str, Any]) -> TuningRequest:

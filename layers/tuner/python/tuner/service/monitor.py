@@ -22,7 +22,9 @@ Per active tuning job, in order:
    (``core.strategies.hyperband.asha_decision``) and stopped if it is not promoted.
 
 Then the safety net: a finished training job whose state-change event was lost is recorded, and
-a recorded trial whose lap missed its wake-up is woken again.
+a recorded trial whose lap missed its wake-up is woken again. Before all of it, a job whose
+execution ended without finalising it (aborted, timed out) is marked Failed and its training jobs
+are stopped: nothing else would ever end it.
 
 A stopped training job ends ``Stopped``; when it emitted objective values its last one is its
 final objective (``ObjectiveStatus`` Succeeded), as in AMT.
@@ -40,12 +42,14 @@ from tuner.core.request import Definition, TuningRequest, parse_request
 from tuner.core.strategies.hyperband import STOP, asha_decision, resources
 from tuner.service.lifecycle import Lifecycle
 from tuner.service.limits import Limits
-from tuner.service.ports import Ports
+from tuner.service.ports import PortMissingError, Ports
 from tuner.service.record import RecordResult
 
 log = logging.getLogger(__name__)
 
 EARLY_STOPPING = "EarlyStopping"
+#: Execution statuses after which nothing will finalise the job (SUCCEEDED always finalised it).
+ENDED_UNFINISHED = ("ABORTED", "TIMED_OUT", "FAILED")
 HYPERBAND = "Hyperband"
 
 
@@ -63,12 +67,32 @@ class Monitor:
         for job in self.ports.store.list_jobs():
             if job.status not in (IN_PROGRESS, STOPPING):
                 continue
+            ended = self._reconcile(job)
+            if ended is not None:
+                actions.append(ended)
+                continue
             try:
                 actions.extend(self.monitor_job(job))
             except Exception:  # one job's monitor must not stop the sweep of the others
                 log.exception("monitor of %s failed", job.name)
             recovered.extend(self._recover(job.name))
         return {"Recovered": recovered, "Actions": actions}
+
+    def _reconcile(self, job: JobRecord) -> dict[str, Any] | None:
+        """A job whose execution ended without finalising it (aborted, timed out, failed before its
+        MarkFailed step ran) is marked Failed and its running training jobs are stopped."""
+        if not job.execution_arn:
+            return None
+        try:
+            execution = self.ports.executions.describe_arn(job.execution_arn)
+        except PortMissingError:  # a service built without the state machine: nothing to check
+            return None
+        status = (execution or {}).get("status")
+        if execution is None or status not in ENDED_UNFINISHED:
+            return None
+        reason = f"the tuning job's execution ended {status} without finalising the job"
+        self.lifecycle.fail(job.name, {"Error": f"Execution{str(status).title().replace('_', '')}", "Cause": reason})
+        return {"TuningJobName": job.name, "Action": "Fail", "Reason": reason}
 
     def _recover(self, name: str) -> list[str]:
         """Record finished training jobs whose event was lost; wake laps that missed a wake-up."""

@@ -67,6 +67,10 @@ class Executions(Protocol):
         """DescribeExecution's answer for the execution ``name``; None when there is none."""
         ...
 
+    def describe_arn(self, arn: str) -> dict[str, Any] | None:
+        """DescribeExecution's answer for the execution ``arn``; None when there is none."""
+        ...
+
 
 class FamilyStore(Protocol):
     """Tuning families and their retune lock (``tuner.aws.families.FamilyStore``)."""
@@ -123,7 +127,7 @@ class _Missing:
             f"this tuner service was built without a {self._port}; build it with tuner.wiring.build_service"
         )
 
-    start = describe = stop = lines = succeed = _fail
+    start = describe = describe_arn = stop = lines = succeed = _fail
 
 
 class _NoEvents:
