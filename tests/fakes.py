@@ -14,7 +14,7 @@ from typing import Any
 
 from tuner.core.records import JobRecord, TrialRecord
 from tuner.errors import DuplicateTuningJobError
-from tuner.service.ports import Ports, iso
+from tuner.service.ports import PRIMARY_HOST, Ports, iso
 from tuner.service.tuning import TuningService
 
 T0 = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
@@ -109,12 +109,14 @@ class MemoryStore:
 
 
 class FakeBackend:
-    """SageMaker training jobs: ``start`` records the request; ``finish`` sets a job's status."""
+    """SageMaker training jobs: ``start`` records the request; ``finish`` sets a job's status (and
+    any other members its describe should show, e.g. ``FinalMetricDataList``, ``TrainingEndTime``)."""
 
     def __init__(self) -> None:
         self.started: dict[str, dict[str, Any]] = {}
         self.status: dict[str, str] = {}
         self.stopped: list[str] = []
+        self.fields: dict[str, dict[str, Any]] = {}
 
     def start(self, request: dict[str, Any]) -> bool:
         name = request["TrainingJobName"]
@@ -127,21 +129,42 @@ class FakeBackend:
     def describe(self, name: str) -> dict[str, Any] | None:
         if name not in self.status:
             return None
-        return {"TrainingJobName": name, "TrainingJobStatus": self.status[name], "CreationTime": T0}
+        return {"TrainingJobName": name, "TrainingJobStatus": self.status[name], "CreationTime": T0,
+                **copy.deepcopy(self.fields.get(name, {}))}
 
     def stop(self, name: str) -> None:
         self.stopped.append(name)
 
-    def finish(self, name: str, status: str = "Completed") -> None:
+    def finish(self, name: str, status: str = "Completed", **fields: Any) -> None:
         self.status[name] = status
+        self.fields[name] = dict(fields)
 
 
 class FakeLogs:
+    """Log lines by job: ``by_job`` holds the primary host's, ``by_host[(job, host)]`` another host's.
+
+    ``late[job]``: batches of the primary host's lines that land one per read, after it (CloudWatch
+    Logs delivering after the job's status changed); ``reads`` lists every ``(job, host)`` read.
+    """
+
     def __init__(self, lines: Mapping[str, Iterable[str]] | None = None) -> None:
         self.by_job: dict[str, list[str]] = {k: list(v) for k, v in (lines or {}).items()}
+        self.by_host: dict[tuple[str, str], list[str]] = {}
+        self.late: dict[str, list[list[str]]] = {}
+        self.reads: list[tuple[str, str | None]] = []
 
-    def lines(self, job: str) -> Iterable[str]:
-        return iter(self.by_job.get(job, []))
+    def lines(self, job: str, *, host: str | None = PRIMARY_HOST) -> Iterable[str]:
+        self.reads.append((job, host))
+        primary = list(self.by_job.get(job, []))
+        if self.late.get(job):
+            self.by_job[job] = primary + self.late[job].pop(0)
+        others = sorted(((h, lines) for (j, h), lines in self.by_host.items() if j == job),
+                        key=lambda hl: (len(hl[0]), hl[0]))  # algo-2 before algo-10
+        if host == PRIMARY_HOST:
+            return iter(primary)
+        if host is not None:
+            return iter(self.by_host.get((job, host), []))
+        return iter(primary + [line for _, lines in others for line in lines])
 
 
 class FakeTokens:

@@ -107,7 +107,9 @@ def test_duplicate_name_is_refused_and_the_stored_job_untouched(local_tuner):
         "dup-e2e", source="quick", strategy="Grid", ranges=categorical("2", "3"), max_jobs=2, max_parallel=2
     )
     first = start_and_wait(local_tuner, request, timeout=600)
-    # a second execution under another name, carrying the same tuning job name
+    # a second execution under another name, carrying the same tuning job name: refused before
+    # anything is stored (an execution must be named after its job; a duplicate name through
+    # another machine is DuplicateTuningJobError: tests/functional/test_store_and_service.py)
     sfn = local_tuner.sfn
     arn = sfn.start_execution(
         stateMachineArn=local_tuner.deployment.state_machine_arn, name="dup-e2e-again",
@@ -119,7 +121,7 @@ def test_duplicate_name_is_refused_and_the_stored_job_untouched(local_tuner):
             break
         time.sleep(0.1)
     assert status["status"] == "FAILED"
-    assert "DuplicateTuningJobError" in str(status.get("error")) + str(status.get("cause"))
+    assert status.get("error") == "ValidationError" and "dup-e2e-again" in str(status.get("cause"))
     again = local_tuner.describe("dup-e2e")
     assert again["HyperParameterTuningJobStatus"] == first["HyperParameterTuningJobStatus"] == "Completed"
     assert again["TrainingJobStatusCounters"] == first["TrainingJobStatusCounters"]

@@ -52,7 +52,7 @@ def test_every_stream_is_read_in_order_and_each_stream_to_its_end(stubbed) -> No
         _page(b, ["b1"], "f/b1"),
         _page(b, [], "f/b1", sent_token="f/b1"),
     )
-    assert list(CloudWatchLogSource(client).lines(JOB)) == ["a1", "a2", "a3", "b1"]
+    assert list(CloudWatchLogSource(client).lines(JOB, host=None)) == ["a1", "a2", "a3", "b1"]
 
 
 def test_the_stream_listing_is_paged(stubbed) -> None:
@@ -67,7 +67,7 @@ def test_the_stream_listing_is_paged(stubbed) -> None:
         _page(b, ["b"], "f/b"),
         _page(b, [], "f/b", sent_token="f/b"),
     )
-    assert list(CloudWatchLogSource(client).lines(JOB)) == ["a", "b"]
+    assert list(CloudWatchLogSource(client).lines(JOB, host=None)) == ["a", "b"]
 
 
 def test_empty_pages_before_the_end_do_not_end_the_stream(stubbed) -> None:

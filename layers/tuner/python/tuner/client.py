@@ -14,6 +14,9 @@ Five operations are served by the tuner (request and response shapes are SageMak
 against botocore's service model): ``create_hyper_parameter_tuning_job``,
 ``describe_hyper_parameter_tuning_job``, ``list_hyper_parameter_tuning_jobs``,
 ``list_training_jobs_for_hyper_parameter_tuning_job`` and ``stop_hyper_parameter_tuning_job``.
+``list_tags``, ``add_tags`` and ``delete_tags`` on the ARN of one of the tuner's tuning jobs are
+served by the tuner too (the job's tags are its request's ``Tags``); on any other ARN they go to
+SageMaker.
 Every other attribute (``describe_training_job``, ``create_model``, ``meta``, ``exceptions``,
 ``get_waiter``...) is the real boto3 SageMaker client's. Errors are botocore ``ClientError``s with
 SageMaker's codes: ``ValidationException``, ``ResourceNotFound`` and ``ResourceInUse`` (the last two
@@ -37,7 +40,8 @@ from typing import Any
 
 from tuner import constants
 from tuner.core import arns
-from tuner.errors import TuningError, ValidationError
+from tuner.core.records import IN_PROGRESS, JobRecord
+from tuner.errors import TuningError, TuningJobNotFoundError, ValidationError
 from tuner.service.tuning import TuningService
 from tuner.stack_outputs import StackOutputs
 
@@ -49,6 +53,8 @@ OPERATIONS = {
     "stop_hyper_parameter_tuning_job": "StopHyperParameterTuningJob",
 }
 TERMINAL = ("Completed", "Failed", "Stopped")
+_TUNING_JOB = "hyper-parameter-tuning-job/"  # the resource part of a tuning job's ARN, before its name
+MAX_TAGS = 50  # tags per SageMaker resource (the TagList shape's max)
 
 
 def client_error(code: str, message: str, operation: str, exceptions: Any = None) -> Exception:
@@ -244,6 +250,100 @@ class TunerClient(StackOutputs):
             self.service.stop(name)
         return {"ResponseMetadata": _metadata()}
 
+    # ---- tags of the tuner's tuning jobs ---------------------------------------------------------
+    # A tuning job is the tuner's, not SageMaker's: SageMaker (and moto) do not know its ARN, so the
+    # tag operations on it are answered here, from the job's stored request, online and offline
+    # alike. Its tags are the request's ``Tags``: the tuner gives them to each training job it
+    # starts, so (as SageMaker documents for AddTags / DeleteTags on a tuning job) a change reaches
+    # the training jobs started after it, not those started before.
+    def list_tags(self, **params: Any) -> dict[str, Any]:
+        if self._tuning_job_name(params.get("ResourceArn")) is None:
+            return dict(self._sm.list_tags(**params))
+        with self._errors("ListTags"):
+            self._validate("ListTags", params)
+            job = self._tuning_job(params["ResourceArn"], stored=False)
+            if job is None:
+                return dict(self._sm.list_tags(**params))
+            if params.get("NextToken"):  # never given out: a job's tags (at most 50) fit one page
+                raise ValidationError("this NextToken was not issued by ListTags", "NextToken")
+            tags = _tags(job.request)
+        return {"Tags": tags, "ResponseMetadata": _metadata()}
+
+    def add_tags(self, **params: Any) -> dict[str, Any]:
+        """AddTags: a key given again overwrites its value; a job keeps at most ``MAX_TAGS`` tags."""
+        if self._tuning_job_name(params.get("ResourceArn")) is None:
+            return dict(self._sm.add_tags(**params))
+        with self._errors("AddTags"):
+            self._validate("AddTags", params)
+            job = self._tuning_job(params["ResourceArn"], stored=True)
+            if job is None:
+                return dict(self._sm.add_tags(**params))
+            merged = {t["Key"]: t for t in _tags(job.request)}
+            merged.update({t["Key"]: {"Key": t["Key"], "Value": t.get("Value", "")} for t in params["Tags"]})
+            if len(merged) > MAX_TAGS:
+                raise ValidationError(
+                    f"the tuning job would have {len(merged)} tags; a SageMaker resource has at most "
+                    f"{MAX_TAGS}: delete some first (DeleteTags)",
+                    "Tags",
+                )
+            tags = self._set_tags(job.name, job.request, list(merged.values()))
+        return {"Tags": tags, "ResponseMetadata": _metadata()}
+
+    def delete_tags(self, **params: Any) -> dict[str, Any]:
+        """DeleteTags: a key the job does not have is ignored."""
+        if self._tuning_job_name(params.get("ResourceArn")) is None:
+            return dict(self._sm.delete_tags(**params))
+        with self._errors("DeleteTags"):
+            self._validate("DeleteTags", params)
+            job = self._tuning_job(params["ResourceArn"], stored=True)
+            if job is None:
+                return dict(self._sm.delete_tags(**params))
+            gone = set(params["TagKeys"])
+            self._set_tags(job.name, job.request, [t for t in _tags(job.request) if t["Key"] not in gone])
+        return {"ResponseMetadata": _metadata()}
+
+    @staticmethod
+    def _tuning_job_name(arn: Any) -> str | None:
+        """The (lower-case) name in a SageMaker tuning job's ARN; None for any other value."""
+        parsed = arns.parse(arn if isinstance(arn, str) else None)
+        if parsed is None or parsed.service != "sagemaker" or not parsed.resource.startswith(_TUNING_JOB):
+            return None
+        return parsed.resource[len(_TUNING_JOB) :] or None
+
+    def _tuning_job(self, arn: str, *, stored: bool) -> JobRecord | None:
+        """The record of the tuner's tuning job ``arn`` names; None when the tuner has no such job.
+
+        ARNs hold the name in lower case: a job whose name is not is found by a scan. Between create
+        and the state machine's first step the job has no record: ``stored=False`` answers from the
+        execution, ``stored=True`` waits (up to ``create_grace``) for the record.
+        """
+        name = self._tuning_job_name(arn) or ""
+        store = self.service.store
+        job = store.get_job(name) or next((j for j in store.list_jobs() if j.name.lower() == name), None)
+        deadline = time.monotonic() + self.create_grace
+        while job is None:
+            try:
+                pending = self.service.queries.job(name)[0]  # the stored record, else from the execution
+            except TuningJobNotFoundError:
+                return None
+            job = store.get_job(name)
+            if job is not None or not stored:
+                job = job or pending
+                break
+            if pending.status != IN_PROGRESS:
+                raise ValidationError(f"the tuning job {name!r} ended ({pending.status}) before it was stored")
+            if time.monotonic() > deadline:
+                raise ValidationError(f"the tuning job {name!r} is still being created; try again")
+            time.sleep(0.2)  # just created: the first step is about to store it
+        return job if self.tuning_job_arn(job.name).lower() == arn.lower() else None
+
+    def _set_tags(self, name: str, request: Mapping[str, Any], tags: list[dict[str, str]]) -> list[dict[str, str]]:
+        updated = {**request, "Tags": tags}
+        if not tags:
+            updated.pop("Tags")  # as if created without tags
+        self.service.store.update_job(name, request=updated)
+        return tags
+
     # ---- paginators for the tuner's list operations ---------------------------------------------
     def can_paginate(self, operation_name: str) -> bool:
         if operation_name in (
@@ -348,6 +448,11 @@ def _sdk_view(describe: dict[str, Any]) -> None:
                 {k: first[k] for k in ("InstanceType", "InstanceCount", "VolumeSizeInGB") if k in first}
             )
             d["ResourceConfig"] = rc
+
+
+def _tags(request: Mapping[str, Any]) -> list[dict[str, str]]:
+    """A tuning job's tags: its request's ``Tags`` (copies; ``Value`` always present)."""
+    return [{"Key": t["Key"], "Value": t.get("Value", "")} for t in request.get("Tags") or [] if "Key" in t]
 
 
 class _Paginator:

@@ -1,4 +1,12 @@
-"""CloudWatch Logs reader for training jobs: every stream of a job, every line, in order.
+"""CloudWatch Logs reader for training jobs: one host's streams (or every host's), every line, in order.
+
+SageMaker writes each host of a training job to its own streams, ``<job>/algo-<n>-<epoch seconds>``
+(a host that restarts gets a new stream). Listed by name they sort as text (``algo-1``,
+``algo-10``, ``algo-2``) and concatenating them interleaves hosts, so the streams are grouped by
+host here: ``lines(job)`` reads the primary host (``algo-1``, see docs/reliability.md),
+``lines(job, host="algo-2")`` another one, ``lines(job, host=None)`` every host, host by host in
+host-number order. A host's streams are read oldest first (by their epoch suffix), each to its end
+with its own ``nextForwardToken``.
 
 ``filter_log_events`` is not used: finding a job's streams by prefix with
 ``describe_log_streams`` and paging each with ``get_log_events`` works the same against AWS
@@ -10,15 +18,34 @@ cuts the stream silently; bounding the work is the consumer's job, which can the
 """
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from typing import Any
 
 from tuner.constants import TRAINING_LOG_GROUP
+from tuner.service.ports import PRIMARY_HOST
 
 # GetLogEvents may return an empty page before the end of a stream (it pages by time); the end
 # is the page whose nextForwardToken is the token sent. A stream that keeps answering empty pages
 # with new tokens is given up after this many in a row.
 MAX_EMPTY_PAGES = 100
+
+_STREAM = re.compile(r"(?P<host>.+)-(?P<epoch>\d+)")  # what follows "<job>/"
+_HOST = re.compile(r"algo-(?P<n>\d+)")
+
+
+def stream_host(job: str, stream: str) -> tuple[str, int]:
+    """``(host, epoch)`` of one of ``job``'s stream names; a name without an epoch suffix is a
+    host of its own with epoch -1."""
+    rest = stream[len(job) + 1:] if stream.startswith(f"{job}/") else stream
+    m = _STREAM.fullmatch(rest)
+    return (m.group("host"), int(m.group("epoch"))) if m else (rest, -1)
+
+
+def host_order(host: str) -> tuple[int, int, str]:
+    """Sort key of a host: ``algo-<n>`` by n (``algo-2`` before ``algo-10``), other names after."""
+    m = _HOST.fullmatch(host)
+    return (0, int(m.group("n")), host) if m else (1, 0, host)
 
 
 class CloudWatchLogSource:
@@ -38,12 +65,22 @@ class CloudWatchLogSource:
                 kwargs["nextToken"] = r["nextToken"]
         except self.logs.exceptions.ResourceNotFoundException:
             return []
-        return sorted(names)
+        return names
 
-    def lines(self, job: str) -> Iterator[str]:
-        """Every message of the job's streams, stream by stream, oldest first (lazily paged)."""
-        for stream in self._streams(job):
-            yield from self._stream_lines(stream)
+    def hosts(self, job: str) -> dict[str, list[str]]:
+        """The job's streams by host, hosts in host-number order, each host's streams oldest first."""
+        by_host: dict[str, list[tuple[int, str]]] = {}
+        for name in self._streams(job):
+            host, epoch = stream_host(job, name)
+            by_host.setdefault(host, []).append((epoch, name))
+        return {h: [name for _, name in sorted(by_host[h])] for h in sorted(by_host, key=host_order)}
+
+    def lines(self, job: str, *, host: str | None = PRIMARY_HOST) -> Iterator[str]:
+        """Every message of ``host``'s streams (None: of every host), oldest first (lazily paged)."""
+        for name, streams in self.hosts(job).items():
+            if host is None or name == host:
+                for stream in streams:
+                    yield from self._stream_lines(stream)
 
     def _stream_lines(self, stream: str) -> Iterator[str]:
         token = None

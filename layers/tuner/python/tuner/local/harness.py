@@ -45,11 +45,17 @@ class LocalTuner:
         sweep_interval: float = 5.0,
         fault: Callable[[str, dict], str | None] | None = None,
         context: Mapping[str, Any] | None = None,
+        log_lag: float | None = None,
     ) -> None:
+        from tuner.local.training_process import log_lag_setting
+
         self.work_dir = Path(work_dir or tempfile.mkdtemp(prefix="tuner-local-")).resolve()
         self.region = region
         self.sweep_interval = sweep_interval
         self._fault = fault
+        # CloudWatch Logs delivery lag of the SageMaker stand-in (tuner.local.training_process):
+        # as given, else $TUNER_LOCAL_LOG_LAG, else 1 s
+        self.log_lag = log_lag_setting(log_lag)
         # Offline waits are short: a lap re-checks its training job after 20 s without a wake-up.
         self.context = {"tuner:lapWaitSeconds": "20", **dict(context or {})}
         self.deployment: Deployment | None = None
@@ -96,6 +102,7 @@ class LocalTuner:
             eventbridge.install_lambda_delivery()
             self._patches.append(eventbridge)
             self.sagemaker = LocalSageMaker(self.work_dir / "training", fault=self._fault)
+            self.sagemaker.log_lag = self.log_lag
             self.sagemaker.install()
             self._patches.append(self.sagemaker)
             self.deployment = deploy(self.session, region=self.region, context=self.context)

@@ -28,6 +28,16 @@ behave like the real service for training jobs:
   raises ``ResourceNotFound``.
 * ``FinalMetricDataList`` applies the request's ``MetricDefinitions`` regexes to every log line
   (latest value per metric).
+* Responses are SageMaker's output shapes (``tuner.shapes.validate_output``): DescribeTrainingJob
+  has ``OutputDataConfig.KmsKeyId`` (``""`` when no key was given, as SageMaker answers) and no
+  ``Tags`` member. One known gap: ``ModelArtifacts`` (required in botocore's model) is absent until
+  the model has been uploaded (a job InProgress, or Failed before its upload).
+* ``AddTags`` / ``ListTags`` / ``DeleteTags`` on a stand-in training job's ARN (moto's raise
+  ``AttributeError`` on it): the request's ``Tags`` first; AddTags overwrites a key given again and
+  refuses more than 50 tags; the state-change event shows the current tags. An unknown
+  training-job or hyper-parameter-tuning-job ARN is a ``ValidationException``, as in SageMaker (the
+  tuner's own tuning jobs are tagged through ``tuner.client.TunerClient``, which answers for
+  them); every other ARN goes to moto.
 * Every change of ``TrainingJobStatus`` or ``SecondaryStatus`` puts a
   ``"SageMaker Training Job State Change"`` event (source ``aws.sagemaker``) on the default bus of
   moto EventBridge; ``detail`` is the DescribeTrainingJob shape with times as epoch milliseconds and
@@ -145,24 +155,20 @@ class LocalSageMaker(_ProcessRunner):
         self.work_dir.mkdir(parents=True, exist_ok=True)
         self._session = boto3.session.Session()
         self._closed = False
-        owner = self
-        for name in ("create_training_job", "describe_training_job", "stop_training_job"):
-            self._saved[name] = SageMakerResponse.__dict__.get(name)
-
-        def create_training_job(resp: Any) -> Any:
-            return owner._api_create(resp)
-
-        def describe_training_job(resp: Any) -> Any:
-            return owner._api_describe(resp)
-
-        def stop_training_job(resp: Any) -> Any:
-            return owner._api_stop(resp)
-
+        handlers: dict[str, Callable[[Any], Any]] = {
+            "create_training_job": self._api_create,
+            "describe_training_job": self._api_describe,
+            "stop_training_job": self._api_stop,
+            "list_tags": self._api_list_tags,
+            "add_tags": self._api_add_tags,
+            "delete_tags": self._api_delete_tags,
+        }
         # A monkeypatch: moto's methods are replaced by plain functions of other signatures (moto has
-        # no stop_training_job to replace: it is added).
-        SageMakerResponse.create_training_job = create_training_job  # type: ignore[method-assign,assignment]
-        SageMakerResponse.describe_training_job = describe_training_job  # type: ignore[method-assign,assignment]
-        SageMakerResponse.stop_training_job = stop_training_job  # type: ignore[attr-defined]
+        # no stop_training_job to replace: it is added). The tag handlers call moto's own (saved)
+        # methods for ARNs that are not the stand-in's.
+        for name, handler in handlers.items():
+            self._saved[name] = SageMakerResponse.__dict__.get(name)
+            setattr(SageMakerResponse, name, _method(handler))
         self._installed = True
         return self
 
@@ -296,6 +302,85 @@ class LocalSageMaker(_ProcessRunner):
                 job.stop_requested.set()
         return EmptyResult()
 
+    # -- tags (AddTags / ListTags / DeleteTags) ------------------------------------------------
+    def _checked(self, resp: Any, operation: str) -> dict[str, Any]:
+        """The request of a tag operation, checked like SageMaker's front end (patterns, bounds)."""
+        from moto.sagemaker.exceptions import ValidationError
+
+        from tuner.shapes import input_problems
+
+        params = self._request(resp)
+        problems = input_problems(operation, params)
+        if problems:
+            raise ValidationError(f"{len(problems)} validation error(s) detected: " + "; ".join(problems))
+        return params
+
+    def _tag_target(self, resp: Any, arn: str) -> _Job | None:
+        """The stand-in's training job an ARN names; None for an ARN moto answers.
+
+        An ARN of a training job or tuning job that neither the stand-in nor moto has is refused
+        with ``ValidationException`` (what SageMaker answers for a resource it does not have).
+        """
+        from moto.sagemaker.exceptions import ValidationError
+
+        parsed = arns.parse(arn)
+        kind, _, name = (parsed.resource if parsed else "").partition("/")
+        if kind not in ("training-job", "hyper-parameter-tuning-job"):
+            return None
+        wanted = arn.lower()
+        backend = self._backend(resp)
+        if kind == "training-job":
+            with self._lock:
+                for job in self._jobs.values():
+                    if job.arn.lower() == wanted:
+                        return job
+            if any(j.arn.lower() == wanted for j in backend.training_jobs.values()):
+                return None
+            raise ValidationError(f"Could not find training job '{arn}'.")
+        if any(n.lower() == name.lower() for n in backend.hyper_parameter_tuning_jobs):
+            return None
+        raise ValidationError(
+            f"Could not find hyper-parameter-tuning-job '{arn}'. (The tuner's own tuning jobs are "
+            "tagged through tuner.client.TunerClient, which answers for their ARNs.)")
+
+    def _api_list_tags(self, resp: Any) -> Any:
+        from moto.core.responses import ActionResult
+        from moto.sagemaker.exceptions import ValidationError
+
+        params = self._checked(resp, "ListTags")
+        job = self._tag_target(resp, params["ResourceArn"])
+        if job is None:
+            return self._saved["list_tags"](resp)
+        if params.get("NextToken"):  # never given out: a job's tags (at most 50) fit one page
+            raise ValidationError("Invalid pagination token because it was not issued by this API.")
+        with self._lock:
+            return ActionResult({"Tags": copy.deepcopy(job.tags)})
+
+    def _api_add_tags(self, resp: Any) -> Any:
+        from moto.core.responses import ActionResult
+        from moto.sagemaker.exceptions import ValidationError
+
+        params = self._checked(resp, "AddTags")
+        job = self._tag_target(resp, params["ResourceArn"])
+        if job is None:
+            return self._saved["add_tags"](resp)
+        with self._lock:
+            problems = job.add_tags(params.get("Tags") or [])
+            if problems:
+                raise ValidationError("; ".join(problems))
+            return ActionResult({"Tags": copy.deepcopy(job.tags)})
+
+    def _api_delete_tags(self, resp: Any) -> Any:
+        from moto.core.responses import EmptyResult
+
+        params = self._checked(resp, "DeleteTags")
+        job = self._tag_target(resp, params["ResourceArn"])
+        if job is None:
+            return self._saved["delete_tags"](resp)
+        with self._lock:
+            job.delete_tags(params.get("TagKeys") or [])
+        return EmptyResult()
+
     # -- state --------------------------------------------------------------------------------
     def _record(self, job: _Job, status: str) -> None:
         self.transitions.append((time.time(), job.training_job_name, status))
@@ -351,3 +436,12 @@ class LocalSageMaker(_ProcessRunner):
                     raise RuntimeError("the local SageMaker stand-in is not installed (install() first)")
                 self._clients[key] = self._session.client(service, region_name=region)
             return self._clients[key]
+
+
+def _method(handler: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    """A plain function that moto calls as a ``SageMakerResponse`` method: ``handler(response)``."""
+
+    def method(resp: Any) -> Any:
+        return handler(resp)
+
+    return method

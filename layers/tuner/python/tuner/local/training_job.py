@@ -1,7 +1,10 @@
 """A training job's record in the local SageMaker stand-in (see ``tuner.local.sagemaker``).
 
 ``_Job`` holds one job's request and state (status, secondary transitions, metrics, log lines,
-process) and renders the ``DescribeTrainingJob`` view and the state-change event ``detail``.
+process, tags) and renders the ``DescribeTrainingJob`` view and the state-change event ``detail``.
+The Describe view is SageMaker's output shape (``tuner.shapes.validate_output`` finds no unknown
+member in it): the job's tags are not part of it (``ListTags`` answers them), and
+``OutputDataConfig.KmsKeyId`` is always there, ``""`` when the request gave no key.
 """
 from __future__ import annotations
 
@@ -19,6 +22,7 @@ if TYPE_CHECKING:
 
 ACTIVE = ("InProgress", "Stopping")
 TERMINAL = ("Completed", "Failed", "Stopped")
+MAX_TAGS = 50  # tags per SageMaker resource (the TagList shape's max; AddTags beyond it is refused)
 _EPOCH = datetime(1970, 1, 1)
 
 
@@ -65,6 +69,10 @@ class _Job:
         self.shipped = 0
         self.log_stream: str | None = None
         self.job_dir: Path | None = None
+        # ListTags / AddTags / DeleteTags (the stand-in's tag handlers; the state-change event's Tags)
+        self.tags: list[dict[str, str]] = list({
+            t["Key"]: {"Key": t["Key"], "Value": t.get("Value", "")}
+            for t in request.get("Tags") or [] if isinstance(t, dict) and "Key" in t}.values())
 
     # -- moto compatibility -------------------------------------------------------------------
     @property
@@ -88,7 +96,7 @@ class _Job:
                 "AlgorithmSpecification": copy.deepcopy(r.get("AlgorithmSpecification") or {}),
                 "RoleArn": r.get("RoleArn"),
                 "InputDataConfig": copy.deepcopy(r.get("InputDataConfig")),
-                "OutputDataConfig": copy.deepcopy(r.get("OutputDataConfig")),
+                "OutputDataConfig": _output_data_config(r.get("OutputDataConfig")),
                 "ResourceConfig": copy.deepcopy(r.get("ResourceConfig")),
                 "VpcConfig": copy.deepcopy(r.get("VpcConfig")),
                 "StoppingCondition": copy.deepcopy(r.get("StoppingCondition")),
@@ -110,7 +118,6 @@ class _Job:
                 "TensorBoardOutputConfig": copy.deepcopy(r.get("TensorBoardOutputConfig")),
                 "ModelArtifacts": copy.deepcopy(self.model_artifacts),
                 "FailureReason": self.failure_reason,
-                "Tags": copy.deepcopy(r.get("Tags")),
             }
             if self.training_start_time and self.training_end_time:
                 secs = max(1, int(round((self.training_end_time
@@ -133,6 +140,44 @@ class _Job:
             return value
 
         d = conv(d)
-        d["Tags"] = {t["Key"]: t.get("Value", "") for t in (self.request.get("Tags") or [])}
+        with self.owner._lock:
+            d["Tags"] = {t["Key"]: t.get("Value", "") for t in self.tags}
         d.setdefault("SecondaryStatusTransitions", [])
         return d
+
+    # -- tags (the caller holds the owner's lock) ---------------------------------------------
+    def add_tags(self, tags: list[dict[str, str]]) -> list[str]:
+        """AddTags: set each tag (a key given again overwrites its value, in place). Returns the
+        problems (empty: done; else nothing changed): SageMaker keeps at most ``MAX_TAGS``."""
+        merged = {t["Key"]: t for t in self.tags}
+        for t in tags:
+            merged[t["Key"]] = {"Key": t["Key"], "Value": t.get("Value", "")}
+        if len(merged) > MAX_TAGS:
+            return [f"the training job would have {len(merged)} tags; a SageMaker resource has at "
+                    f"most {MAX_TAGS}: delete some first (DeleteTags)"]
+        self.tags = list(merged.values())
+        return []
+
+    def delete_tags(self, keys: list[str]) -> None:
+        """DeleteTags: remove the tags with these keys (a key the job does not have is ignored)."""
+        gone = set(keys)
+        self.tags = [t for t in self.tags if t["Key"] not in gone]
+
+
+def _output_data_config(config: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The request's ``OutputDataConfig`` as DescribeTrainingJob shows it: with ``KmsKeyId``.
+
+    SageMaker answers ``"KmsKeyId": ""`` when the request named no key (it then encrypts with the
+    account's default S3 key, whose id it does not show). Seen in real DescribeTrainingJob
+    responses, e.g. the one printed in github.com/thamizhannal/END3.0 ("Session 13 - AWS Sagemaker
+    and large-scale Model Training", README: ``'OutputDataConfig': {'KmsKeyId': '', 'S3OutputPath':
+    ...}``), and what the SageMaker Python SDK itself fills in when a tuning job's definition lacks
+    it (``sagemaker/tuner.py``, ``_prepare_estimator_from_job_description``). The SDK's
+    ``EstimatorBase._prepare_init_params_from_job_description`` (``attach``, ``best_estimator``)
+    reads the member unconditionally. botocore's ``KmsKeyId`` shape allows the empty string (min 0).
+    """
+    if config is None:
+        return None
+    out = copy.deepcopy(config)
+    out.setdefault("KmsKeyId", "")
+    return out

@@ -5,19 +5,30 @@ docstring describes the behaviour): it prepares the ``/opt/ml``-like tree, downl
 and input channels, runs the script with the ``SM_*`` environment, ships its output to CloudWatch
 Logs, enforces ``MaxRuntimeInSeconds`` and stop requests, uploads the model and ends the job.
 The tree, config files, command line and environment themselves are ``tuner.local.container``.
+
+Hosts: a job with ``InstanceCount`` N runs the script once per host ``algo-1`` ... ``algo-N``, at
+once, each as that host (``SM_CURRENT_HOST``, ``SM_IS_MASTER``, its own ``/opt/ml``; shared
+channels) and into its own log stream ``<job>/algo-<n>-<epoch>``, as SageMaker runs the container
+on every instance. Not one run mirrored to N streams: the hosts of a distributed job print
+different values, which is why it matters which host's count (docs/reliability.md). Any host's
+failure fails the job (the others are stopped); the primary host's model is uploaded.
+
+Delivery lag: a line reaches CloudWatch Logs ``log_lag`` seconds after the script printed it, in
+batches, so the last lines land after the job's status has changed, as on AWS. The job thread
+ships what is due while the script runs, then, after the terminal status and its event, waits
+out the lag and ships the rest. 0 (the stand-in's default) ships at once; ``LocalTuner`` sets 1 s
+(``DEFAULT_LOG_LAG``, or ``$TUNER_LOCAL_LOG_LAG``). The metrics SageMaker publishes to CloudWatch
+(namespace ``/aws/sagemaker/TrainingJobs``, dimension ``TrainingJobName``) are put as their lines
+ship; ``FinalMetricDataList`` is set, from every line, before the status changes.
 """
 from __future__ import annotations
 
-import io
 import os
-import re
-import shutil
 import signal
 import subprocess
-import tarfile
 import threading
 import time
-from datetime import UTC, datetime
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -25,22 +36,30 @@ from tuner.constants import TRAINING_LOG_GROUP
 from tuner.local import container
 from tuner.local.container import HOST, _decode_hp
 from tuner.local.training_job import TERMINAL, _Job, _now
+from tuner.local.transfer import _JobError, _S3Transfer
 
 INTERNAL_ERROR_REASON = "InternalServerError: We encountered an internal error. Please try again."
 FAILURE_REASON_MAX = 1024
 _LOG_BATCH = 5000
 _LOG_LINE_MAX = 200_000
+_METRIC_BATCH = 1000  # MetricData entries per PutMetricData call (the API's limit)
+LOG_LAG_ENV = "TUNER_LOCAL_LOG_LAG"
+DEFAULT_LOG_LAG = 1.0  # seconds: the offline twin's delivery lag (LocalTuner)
 
 
-class _JobError(Exception):
-    """Ends a job as Failed with ``reason`` (setup problems before the script; a failed upload)."""
+def log_lag_setting(value: float | None = None) -> float:
+    """The delivery lag to use: ``value`` when given, else ``$TUNER_LOCAL_LOG_LAG``, else
+    ``DEFAULT_LOG_LAG`` (never negative)."""
+    if value is None:
+        raw = os.environ.get(LOG_LAG_ENV, "").strip()
+        try:
+            value = float(raw) if raw else DEFAULT_LOG_LAG
+        except ValueError as exc:
+            raise ValueError(f"{LOG_LAG_ENV}={raw!r} is not a number of seconds") from exc
+    return max(0.0, float(value))
 
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
 
-
-class _ProcessRunner:
+class _ProcessRunner(_S3Transfer):
     """The job-thread half of ``LocalSageMaker``: ``_run_job(job)`` runs one job to its end.
 
     A mixin: the host class provides the attributes and the state methods declared below.
@@ -50,6 +69,7 @@ class _ProcessRunner:
     python: str
     poll_interval: float
     stop_grace: float
+    log_lag: float = 0.0  # seconds between a print and its line in CloudWatch Logs (module docstring)
     _lock: threading.RLock
     _idle: threading.Condition
     _closed: bool
@@ -76,6 +96,7 @@ class _ProcessRunner:
         finally:
             try:
                 self._flush_events(job)
+                self._drain_logs(job)
             finally:
                 with self._idle:
                     self._idle.notify_all()
@@ -108,15 +129,19 @@ class _ProcessRunner:
         channel_dirs = self._download(job, program, submit, code, ml)
         if self._stopped(job):
             return
-        script = container.script(job.request, hps, program, submit)
-        container.write_config(ml, script)
-        env = container.environment(job, ml, script, channel_dirs)
-        self._start_training(job, script)
+        runs = []
+        for host in container.hosts(job.request):
+            host_ml = ml if host == HOST else container.host_tree(job_dir, host, ml)
+            script = container.script(job.request, hps, program, submit, host)
+            container.write_config(host_ml, script)
+            env = container.environment(job, host_ml, script, channel_dirs)
+            runs.append(container.HostRun(host, [self.python, program, *script.args], env, host_ml))
+        self._start_training(job, script, [r.host for r in runs])
         if self._stopped(job):
             self._ship_logs(job)
             return
-        rc = self._run_script(job, [self.python, program, *script.args], code, env)
-        self._conclude(job, ml, rc)
+        rc, failed = self._run_script(job, runs, code)
+        self._conclude(job, ml, rc, failed)
 
     # -- the steps of _execute ----------------------------------------------------------------
     def _script_mode(self, job: _Job) -> tuple[dict[str, Any], str, str]:
@@ -159,76 +184,101 @@ class _ProcessRunner:
         self._finish(job, "Stopped", job.stop_reason or "Stopped")
         return True
 
-    def _start_training(self, job: _Job, script: container.Script) -> None:
-        """Open the job's log stream, go ``Training`` and log the command line."""
-        started = int(time.time())
-        job.log_stream = f"{job.training_job_name}/{HOST}-{started}"
-        self._ensure_log_stream(job)
+    def _start_training(self, job: _Job, script: container.Script, hosts: list[str]) -> None:
+        """Open the log stream of every host, go ``Training`` and log the command line (each host
+        logs it)."""
+        job.log_stream = f"{job.training_job_name}/{HOST}-{int(time.time())}"
+        self._ensure_log_streams(job, hosts)
         self._set_status(job, "InProgress", "Training",
                          "Training image download completed. Training in progress.")
         self._flush_events(job)
-        self._add_line(job, "stdout", "Invoking script with the following command: "
-                       + " ".join(script.command))
+        for host in hosts:
+            self._add_line(job, container.label(host, "stdout"),
+                           "Invoking script with the following command: " + " ".join(script.command))
 
-    def _run_script(self, job: _Job, command: list[str], code: Path, env: dict[str, str]) -> int:
-        """Run the script to its end, its output read into the job's lines; returns its exit code."""
-        name = job.training_job_name
+    def _run_script(self, job: _Job, runs: list[container.HostRun], code: Path) -> tuple[int, container.HostRun | None]:
+        """Run the script on every host to its end, the output read into the job's lines; returns
+        the exit code that decides the job (0, or the code of the host that failed first) and that
+        host (None: none failed)."""
+        procs: list[subprocess.Popen[str]] = []
         try:
-            proc = subprocess.Popen(command, cwd=code, env=env, stdout=subprocess.PIPE,
-                                    stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True,
-                                    encoding="utf-8", errors="replace", bufsize=1,
-                                    start_new_session=True)
+            for run in runs:
+                procs.append(subprocess.Popen(
+                    run.command, cwd=code, env=run.env, stdout=subprocess.PIPE,
+                    stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True, encoding="utf-8",
+                    errors="replace", bufsize=1, start_new_session=True))
         except OSError as exc:
-            raise _JobError(f"AlgorithmError: could not start {command[0]}: {exc}") from exc
+            for proc in procs:
+                self._signal(proc, signal.SIGKILL)
+            raise _JobError(f"AlgorithmError: could not start {runs[0].command[0]}: {exc}") from exc
         with self._lock:
-            job.process = proc
-        readers = [threading.Thread(target=self._read_stream, args=(job, stream, label),
-                                    daemon=True, name=f"{name}-{label}")
-                   for stream, label in ((proc.stdout, "stdout"), (proc.stderr, "stderr"))]
+            job.process = procs[0]
+        readers = [threading.Thread(target=self._read_stream, daemon=True,
+                                    args=(job, stream, container.label(run.host, kind)),
+                                    name=f"{job.training_job_name}-{run.host}-{kind}")
+                   for run, proc in zip(runs, procs, strict=True)
+                   for stream, kind in ((proc.stdout, "stdout"), (proc.stderr, "stderr"))]
         for r in readers:
             r.start()
-        rc = self._supervise(job, proc)
+        codes, failed = self._supervise(job, procs)
         # The container ends with its main process: kill what the script left behind (it would
         # also hold the output pipes open).
-        self._signal(proc, signal.SIGKILL)
+        for proc in procs:
+            self._signal(proc, signal.SIGKILL)
         for r in readers:
             r.join(timeout=5)
         self._ship_logs(job)
-        return rc
+        return (0, None) if failed is None else (codes[failed], runs[failed])
 
-    def _supervise(self, job: _Job, proc: subprocess.Popen[str]) -> int:
-        """Wait for the script, polling every ``poll_interval``: enforce ``MaxRuntimeInSeconds``
-        and stop requests (SIGTERM, then SIGKILL after ``stop_grace``), send the pending
-        state-change events and ship the logs every few polls. Returns the exit code."""
+    def _supervise(self, job: _Job, procs: Sequence[subprocess.Popen[str]]
+                   ) -> tuple[list[int], int | None]:
+        """Wait for every host's script, polling every ``poll_interval``: enforce
+        ``MaxRuntimeInSeconds``, stop requests and a failed host (SIGTERM to every host, then
+        SIGKILL after ``stop_grace``), send the pending state-change events and ship the logs
+        every few polls. Returns the exit codes, in host order, and the host that failed first."""
         max_runtime = (job.request.get("StoppingCondition") or {}).get("MaxRuntimeInSeconds")
         t0 = time.monotonic()
         last_ship = 0.0
         term_sent_at: float | None = None
-        while True:
-            try:
-                proc.wait(timeout=self.poll_interval)
-                break
-            except subprocess.TimeoutExpired:
-                pass
+        first: int | None = None
+        while not self._wait_any(procs):
             now = time.monotonic()
+            if first is None:  # before the others are signalled: their own failures only
+                first = next((i for i, p in enumerate(procs) if p.returncode), None)
             if max_runtime and now - t0 > float(max_runtime) and not job.stop_requested.is_set():
                 with self._lock:
                     job.stop_reason = "MaxRuntimeExceeded"
                 job.stop_requested.set()
-            if job.stop_requested.is_set():
+            if job.stop_requested.is_set() or first is not None:
                 if term_sent_at is None:
                     term_sent_at = now
-                    self._signal(proc, signal.SIGTERM)
+                    for proc in procs:
+                        self._signal(proc, signal.SIGTERM)
                 elif now - term_sent_at > self.stop_grace:
-                    self._signal(proc, signal.SIGKILL)
+                    for proc in procs:
+                        self._signal(proc, signal.SIGKILL)
             self._flush_events(job)
             if now - last_ship >= max(0.2, self.poll_interval * 4):
                 last_ship = now
                 self._ship_logs(job)
-        return proc.returncode
+        if first is None:
+            first = next((i for i, p in enumerate(procs) if p.returncode), None)
+        return [int(p.returncode) for p in procs], first
 
-    def _conclude(self, job: _Job, ml: Path, rc: int) -> None:
-        """End the job after its script exited with ``rc``: final metrics, outputs, status."""
+    def _wait_any(self, procs: Sequence[subprocess.Popen[str]]) -> bool:
+        """Wait up to ``poll_interval`` for a running script; whether every host's has ended."""
+        running = [p for p in procs if p.poll() is None]
+        if not running:
+            return True
+        try:
+            running[0].wait(timeout=self.poll_interval)
+        except subprocess.TimeoutExpired:
+            pass
+        return all(p.poll() is not None for p in procs)
+
+    def _conclude(self, job: _Job, ml: Path, rc: int, failed: container.HostRun | None = None) -> None:
+        """End the job after its scripts exited (``rc``, the ``failed`` host): final metrics,
+        outputs (the primary host's ``ml``), status."""
         with self._lock:
             job.final_metrics = self._final_metrics(job)
         if job.stop_requested.is_set():
@@ -240,100 +290,20 @@ class _ProcessRunner:
             self._upload_outputs(job, ml)
             self._finish(job, "Completed", "Completed")
         else:
-            self._finish(job, "Failed", "Failed", self._algorithm_error(job, ml, rc))
+            host = failed.host if failed else HOST
+            self._finish(job, "Failed", "Failed",
+                         self._algorithm_error(job, failed.ml if failed else ml, rc, host))
 
     # -- helpers for the job thread -----------------------------------------------------------
-    def _s3_parts(self, uri: str) -> tuple[str, str]:
-        if not uri.startswith("s3://"):
-            raise _JobError(f"ClientError: {uri!r} is not an s3:// URI")
-        bucket, _, key = uri[5:].partition("/")
-        return bucket, key
-
-    def _fetch_sources(self, job: _Job, submit: str, code: Path) -> None:
-        try:
-            if submit.startswith("file://") or submit.startswith("/"):
-                path = Path(submit[7:] if submit.startswith("file://") else submit)
-                if path.is_dir():
-                    shutil.copytree(path, code, dirs_exist_ok=True)
-                    return
-                data = path.read_bytes()
-            else:
-                bucket, key = self._s3_parts(submit)
-                data = self._client("s3", job.region).get_object(Bucket=bucket, Key=key)["Body"].read()
-            with tarfile.open(fileobj=io.BytesIO(data), mode="r:*") as tar:
-                tar.extractall(code, filter="data")
-        except _JobError:
-            raise
-        except Exception as exc:  # noqa: BLE001
-            raise _JobError(f"ClientError: could not download or extract sagemaker_submit_directory "
-                            f"{submit}: {exc}") from exc
-
-    def _fetch_channels(self, job: _Job, channels: list[dict[str, Any]], data_dir: Path
-                        ) -> dict[str, str]:
-        s3 = self._client("s3", job.region)
-        dirs: dict[str, str] = {}
-        for channel in channels:
-            cname = channel["ChannelName"]
-            target = data_dir / cname
-            target.mkdir(parents=True, exist_ok=True)
-            dirs[cname] = str(target)
-            source = (channel.get("DataSource") or {}).get("S3DataSource")
-            if not source:
-                raise _JobError(f"ClientError: channel {cname}: only S3DataSource is supported "
-                                "by the local stand-in")
-            if source.get("S3DataType", "S3Prefix") != "S3Prefix":
-                raise _JobError(f"ClientError: channel {cname}: only S3DataType S3Prefix is "
-                                "supported by the local stand-in")
-            bucket, prefix = self._s3_parts(source["S3Uri"])
-            count = 0
-            try:
-                for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket,
-                                                                         Prefix=prefix):
-                    for obj in page.get("Contents", []):
-                        key = obj["Key"]
-                        if key.endswith("/"):
-                            continue
-                        rel = key[len(prefix):].lstrip("/") or key.rsplit("/", 1)[-1]
-                        dest = target / rel
-                        dest.parent.mkdir(parents=True, exist_ok=True)
-                        s3.download_file(bucket, key, str(dest))
-                        count += 1
-            except Exception as exc:  # noqa: BLE001
-                raise _JobError(f"ClientError: Data download failed: channel {cname} "
-                                f"({source['S3Uri']}): {exc}") from exc
-            if count == 0:
-                raise _JobError(f"ClientError: No S3 objects found under S3 URL "
-                                f"\"{source['S3Uri']}\" given in input data source. Please ensure "
-                                "that the bucket exists in the selected region, that objects exist "
-                                "under that S3 prefix, and that the role has s3:ListBucket "
-                                "permissions on that bucket.")
-        return dirs
-
-    def _upload_outputs(self, job: _Job, ml: Path) -> None:
-        out = (job.request.get("OutputDataConfig") or {}).get("S3OutputPath")
-        if not out or self._closed:
-            return
-        bucket, prefix = self._s3_parts(out)
-        base = "/".join(p for p in (prefix.strip("/"), job.training_job_name, "output") if p)
-        s3 = self._client("s3", job.region)
-        try:
-            s3.put_object(Bucket=bucket, Key=f"{base}/model.tar.gz", Body=_tar_dir(ml / "model"))
-            if any((ml / "output/data").iterdir()):
-                s3.put_object(Bucket=bucket, Key=f"{base}/output.tar.gz",
-                              Body=_tar_dir(ml / "output/data"))
-        except Exception as exc:  # noqa: BLE001
-            raise _JobError(f"ClientError: could not upload the model to {out}: {exc}") from exc
-        with self._lock:
-            job.model_artifacts = {"S3ModelArtifacts": f"s3://{bucket}/{base}/model.tar.gz"}
-
-    def _algorithm_error(self, job: _Job, ml: Path, rc: int) -> str:
+    def _algorithm_error(self, job: _Job, ml: Path, rc: int, host: str = HOST) -> str:
         failure_file = ml / "output" / "failure"
         if failure_file.is_file():
             text = failure_file.read_text(errors="replace").strip()
             if text:
                 return f"AlgorithmError: {text}"
+        stderr_label = container.label(host, "stderr")
         with self._lock:
-            stderr = [text for _, label, text in job.lines if label == "stderr"]
+            stderr = [text for _, label, text in job.lines if label == stderr_label]
         tail = "\n".join(stderr[-10:]).strip()
         head = f"AlgorithmError: ExecuteUserScriptError: exit code {rc}"
         if not tail:
@@ -342,22 +312,8 @@ class _ProcessRunner:
         return f"{head}\n{tail[-room:]}"
 
     def _final_metrics(self, job: _Job) -> list[dict[str, Any]]:
-        definitions = (job.request.get("AlgorithmSpecification") or {}).get("MetricDefinitions") or []
-        latest: dict[str, tuple[float, int]] = {}
-        for d in definitions:
-            try:
-                rx = re.compile(d["Regex"])
-            except (re.error, KeyError):
-                continue
-            for ts, _, text in job.lines:
-                for m in rx.finditer(text):
-                    try:
-                        value = float(m.group(1) if rx.groups else m.group(0))
-                    except (ValueError, IndexError, TypeError):
-                        continue
-                    latest[d["Name"]] = (value, ts)
-        return [{"MetricName": n, "Value": v, "Timestamp": datetime.fromtimestamp(
-            ts / 1000, UTC).replace(tzinfo=None)} for n, (v, ts) in latest.items()]
+        """``FinalMetricDataList`` from every line the primary host printed (the lock is held)."""
+        return container.final_metric_data(job.lines, container.metric_definitions(job.request))
 
     def _read_stream(self, job: _Job, stream: Any, label: str) -> None:
         try:
@@ -378,32 +334,68 @@ class _ProcessRunner:
                 ts = job.lines[-1][0]
             job.lines.append((ts, label, text[:_LOG_LINE_MAX] or " "))
 
-    def _ensure_log_stream(self, job: _Job) -> None:
+    def _ensure_log_streams(self, job: _Job, hosts: list[str]) -> None:
         logs = self._client("logs", job.region)
         try:
             logs.create_log_group(logGroupName=TRAINING_LOG_GROUP)
         except logs.exceptions.ResourceAlreadyExistsException:
             pass
-        try:
-            logs.create_log_stream(logGroupName=TRAINING_LOG_GROUP, logStreamName=job.log_stream)
-        except logs.exceptions.ResourceAlreadyExistsException:
-            pass
+        for host in hosts:
+            try:
+                logs.create_log_stream(logGroupName=TRAINING_LOG_GROUP,
+                                       logStreamName=_stream(job, host))
+            except logs.exceptions.ResourceAlreadyExistsException:
+                pass
 
-    def _ship_logs(self, job: _Job) -> None:
+    def _ship_logs(self, job: _Job, *, everything: bool = False) -> None:
+        """Put the lines that are due (printed ``log_lag`` seconds ago or earlier; ``everything``:
+        all) to their hosts' streams, and the metrics of the primary host's to CloudWatch."""
         if self._closed or job.log_stream is None:
             return
+        due = int((time.time() - self.log_lag) * 1000)
         with self._lock:
-            batch = job.lines[job.shipped:]
-            job.shipped = len(job.lines)
+            end = len(job.lines)
+            if not everything:
+                end = job.shipped
+                while end < len(job.lines) and job.lines[end][0] <= due:
+                    end += 1
+            batch = job.lines[job.shipped:end]
+            job.shipped = end
+        by_host: dict[str, list[tuple[int, str, str]]] = {}
+        for line in batch:
+            by_host.setdefault(container.host_of(line[1]), []).append(line)
         logs = self._client("logs", job.region)
-        for i in range(0, len(batch), _LOG_BATCH):
-            chunk = batch[i:i + _LOG_BATCH]
+        for host, lines in by_host.items():
+            for i in range(0, len(lines), _LOG_BATCH):
+                try:
+                    logs.put_log_events(logGroupName=TRAINING_LOG_GROUP, logStreamName=_stream(job, host),
+                                        logEvents=[{"timestamp": ts, "message": text}
+                                                   for ts, _, text in lines[i:i + _LOG_BATCH]])
+                except Exception as exc:  # noqa: BLE001
+                    self._error(f"put_log_events for {job.training_job_name} failed: {exc!r}")
+        self._publish_metrics(job, by_host.get(HOST, []))
+
+    def _publish_metrics(self, job: _Job, lines: list[tuple[int, str, str]]) -> None:
+        """Put the metric values of the primary host's ``lines`` to CloudWatch, as SageMaker does."""
+        data = container.metric_data(job.training_job_name,
+                                     container.metric_points(lines, container.metric_definitions(job.request)))
+        if not data:
+            return
+        cloudwatch = self._client("cloudwatch", job.region)
+        for i in range(0, len(data), _METRIC_BATCH):
             try:
-                logs.put_log_events(logGroupName=TRAINING_LOG_GROUP, logStreamName=job.log_stream,
-                                    logEvents=[{"timestamp": ts, "message": text}
-                                               for ts, _, text in chunk])
+                cloudwatch.put_metric_data(Namespace=container.METRICS_NAMESPACE,
+                                           MetricData=data[i:i + _METRIC_BATCH])
             except Exception as exc:  # noqa: BLE001
-                self._error(f"put_log_events for {job.training_job_name} failed: {exc!r}")
+                self._error(f"put_metric_data for {job.training_job_name} failed: {exc!r}")
+
+    def _drain_logs(self, job: _Job) -> None:
+        """After the job's end: wait until its last line is due, then ship every line left."""
+        with self._lock:
+            last = job.lines[-1][0] / 1000 if job.lines else 0.0
+        while not self._closed and time.time() < last + self.log_lag:
+            time.sleep(max(0.0, min(0.05, last + self.log_lag - time.time())))
+        self._ship_logs(job, everything=True)
 
     def _signal(self, proc: subprocess.Popen[str], sig: int) -> None:
         try:
@@ -421,9 +413,7 @@ class _ProcessRunner:
             self._signal(proc, signal.SIGTERM if graceful else signal.SIGKILL)
 
 
-def _tar_dir(folder: Path) -> bytes:
-    buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode="w:gz") as tar:
-        for path in sorted(folder.rglob("*")):
-            tar.add(path, arcname=str(path.relative_to(folder)), recursive=False)
-    return buf.getvalue()
+def _stream(job: _Job, host: str) -> str:
+    """The log stream of ``host`` (``<job>/<host>-<epoch>``, the epoch of the primary's stream)."""
+    epoch = (job.log_stream or "").rsplit("-", 1)[-1]
+    return f"{job.training_job_name}/{host}-{epoch}"

@@ -37,10 +37,20 @@ class TrainingBackend(Protocol):
     def stop(self, name: str) -> None: ...
 
 
-class LogSource(Protocol):
-    """A training job's log lines, oldest first (``tuner.aws.logs.CloudWatchLogSource``)."""
+#: The host whose log lines count for a training job's metrics: SageMaker names the hosts of a
+#: training job ``algo-1`` ... ``algo-N`` and the training toolkit makes the first one the master
+#: (see docs/reliability.md, "Metrics as AWS delivers them").
+PRIMARY_HOST = "algo-1"
 
-    def lines(self, job: str) -> Iterable[str]: ...
+
+class LogSource(Protocol):
+    """A training job's log lines, oldest first (``tuner.aws.logs.CloudWatchLogSource``).
+
+    ``host``: the lines of that host only (``PRIMARY_HOST`` by default); None: every host's, host
+    by host in host-number order (``algo-2`` before ``algo-10``).
+    """
+
+    def lines(self, job: str, *, host: str | None = PRIMARY_HOST) -> Iterable[str]: ...
 
 
 class TaskTokens(Protocol):
