@@ -6,7 +6,7 @@ export PATH := $(abspath $(VENV))/bin:$(PATH)
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export JSII_SILENCE_WARNING_UNTESTED_NODE_VERSION := 1
 
-.PHONY: setup layers demo test test-fast synth deploy lint clean
+.PHONY: setup layers demo test test-fast soak synth deploy lint clean
 
 setup: $(VENV)/.installed
 
@@ -26,10 +26,15 @@ demo: setup layers
 
 # CI (.ci/run) runs this: the lint first (a finding fails the run), then the tests.
 test: setup layers lint
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -m "not slow"
 
 test-fast: setup
 	$(PY) -m pytest -q tests/unit
+
+# The full soak (tests/e2e/test_soak.py, marked slow): 30 tuning jobs, 3 at a time, mixed strategies,
+# zero internal errors; TUNER_SOAK_JOBS / TUNER_SOAK_CONCURRENCY change the size. `make test` runs a short one.
+soak: setup layers
+	$(PY) -m pytest -q -m slow tests/e2e/test_soak.py
 
 synth: setup layers
 	npx -y aws-cdk@2 synth --no-notices > /dev/null && echo "synth OK (cdk.out/)"
