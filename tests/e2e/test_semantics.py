@@ -139,8 +139,9 @@ def test_early_stopping_auto_stops_jobs_worse_than_the_median(lt):
 
 # ---- 3. Hyperband ------------------------------------------------------------------------------
 def test_hyperband_stops_at_rungs_never_before_min_resource(lt):
+    # 9 epochs of 0.5 s: long enough for the 2 s sweeps to see the rungs through the twin's 1 s log lag
     req = request("hyperband-e2e", strategy="Hyperband", max_jobs=6, max_parallel=2, seed=3,
-                  static={"epochs": "9", "sleep": "0.2"}, ranges=continuous(0, 10),
+                  static={"epochs": "9", "sleep": "0.5"}, ranges=continuous(0, 10),
                   strategy_config={"HyperbandStrategyConfig": {"MinResource": 2}})
     describe = run(lt, req)
     assert describe["HyperParameterTuningJobStatus"] == "Completed"
