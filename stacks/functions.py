@@ -1,4 +1,4 @@
-"""What each tuner Lambda gets: memory, timeout, layers.
+"""What each tuner Lambda gets: memory, timeout, layers and permissions.
 
 Plain data without CDK imports, so that ``layers/build.py`` (size report) and the stack read the
 same table. Keys are the entries of ``tuner.constants.LAMBDAS``; the code of each lives in
@@ -23,24 +23,88 @@ TUNER = "tuner"
 
 
 @dataclass(frozen=True)
+class Grants:
+    """What one function's code calls, as ``TunerConstruct`` grants it (resources are scoped there).
+
+    Derived from the calls, and checked against them on every e2e run: the offline IAM twin
+    (``tuner.local.iam``) refuses a call these do not cover, and
+    ``tests/e2e/test_iam.py`` fails on a grant no recorded call needs (unless
+    ``docs/reliability.md`` lists it as one no call can show). Log writing and X-Ray come with every
+    function (CDK's log group grant, ``Tracing.ACTIVE``).
+    """
+
+    table: tuple[str, ...] = ("GetItem", "UpdateItem", "Query")  # DynamoDB actions on the table
+    index: tuple[str, ...] = ()  # ... on its indexes (by-kind: the list of tuning jobs)
+    training_jobs: tuple[str, ...] = ()  # SageMaker actions on training jobs
+    pass_execution_role: bool = False  # iam:PassRole of the allowed execution roles, to SageMaker only
+    training_logs: bool = False  # read /aws/sagemaker/TrainingJobs (DescribeLogStreams, GetLogEvents)
+    task_tokens: bool = False  # SendTaskSuccess to the laps waiting on training jobs
+    publish_events: bool = False  # PutEvents on the default bus (tuning job state changes)
+    start_executions: bool = False  # StartExecution of the tuner state machine
+    read_executions: bool = False  # DescribeExecution of its executions
+
+
+# Every path that can end a tuning job early stops its running training jobs: the lap (runtime
+# limit, completion criteria), the recorder (completion criteria), the sweeper, the failure handler.
+_STOPS = "StopTrainingJob"
+_WATCHES = ("DescribeTrainingJob", _STOPS)
+
+
+@dataclass(frozen=True)
 class FunctionSpec:
-    """Sizing of one Lambda. ``timeout_seconds`` is the Lambda timeout, not a Step Functions one."""
+    """Sizing and grants of one Lambda. ``timeout_seconds`` is the Lambda timeout, not a Step
+    Functions one."""
 
     memory_mb: int = 512
     timeout_seconds: int = 60
     layers: tuple[str, ...] = (TUNER,)
+    grants: Grants = Grants()
 
 
 FUNCTIONS: dict[str, FunctionSpec] = {
     # 1769 MB is one full vCPU: fitting the GP and optimising the acquisition is CPU-bound.
-    "next_trial": FunctionSpec(memory_mb=1769, timeout_seconds=300, layers=(TUNER, SCIENTIFIC)),
-    "create_job": FunctionSpec(layers=(TUNER, SCIENTIFIC)),
-    "training_event": FunctionSpec(timeout_seconds=300, layers=(TUNER, SCIENTIFIC)),
-    "sweeper": FunctionSpec(timeout_seconds=300, layers=(TUNER, SCIENTIFIC)),
-    "finalize": FunctionSpec(layers=(TUNER, SCIENTIFIC)),
-    "fail_job": FunctionSpec(layers=(TUNER, SCIENTIFIC)),
+    "next_trial": FunctionSpec(
+        memory_mb=1769,
+        timeout_seconds=300,
+        layers=(TUNER, SCIENTIFIC),
+        grants=Grants(
+            table=("GetItem", "PutItem", "UpdateItem", "Query"),  # PutItem: the trial claim (a transaction)
+            training_jobs=("CreateTrainingJob", "AddTags", *_WATCHES),  # AddTags: tags given on create
+            pass_execution_role=True,
+            training_logs=True,
+            task_tokens=True,
+            publish_events=True,  # Stopping, when the runtime limit ends the job
+        ),
+    ),
+    "create_job": FunctionSpec(
+        layers=(TUNER, SCIENTIFIC),
+        grants=Grants(table=("GetItem", "PutItem", "Query"), publish_events=True),  # InProgress
+    ),
+    "training_event": FunctionSpec(
+        timeout_seconds=300,
+        layers=(TUNER, SCIENTIFIC),
+        grants=Grants(training_jobs=_WATCHES, training_logs=True, task_tokens=True),
+    ),
+    "sweeper": FunctionSpec(
+        timeout_seconds=300,
+        layers=(TUNER, SCIENTIFIC),
+        grants=Grants(
+            index=("Query",),
+            training_jobs=_WATCHES,
+            training_logs=True,
+            task_tokens=True,
+            publish_events=True,  # Stopping (runtime limit), Failed (an execution that ended unfinished)
+            read_executions=True,
+        ),
+    ),
+    "finalize": FunctionSpec(layers=(TUNER, SCIENTIFIC), grants=Grants(publish_events=True)),
+    "fail_job": FunctionSpec(
+        layers=(TUNER, SCIENTIFIC), grants=Grants(training_jobs=(_STOPS,), publish_events=True)
+    ),
     # builds the next request (tuner.core.families -> tuner.core.space -> numpy)
-    "retune": FunctionSpec(layers=(TUNER, SCIENTIFIC)),
+    "retune": FunctionSpec(
+        layers=(TUNER, SCIENTIFIC), grants=Grants(start_executions=True, read_executions=True)
+    ),
 }
 
 if set(FUNCTIONS) != set(constants.LAMBDAS):  # pragma: no cover - a drift guard, fails at import

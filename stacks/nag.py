@@ -13,11 +13,12 @@ from typing import TYPE_CHECKING
 from aws_cdk import Acknowledgment, CfnElement, Stack, Validations
 from constructs import IConstruct
 
+from stacks.functions import FUNCTIONS
+
 if TYPE_CHECKING:
     from stacks.tuner_construct import TunerConstruct
 
 PACK = "AwsSolutions::AwsSolutions-"
-S3_GRANT_ACTIONS = ("s3:Abort*", "s3:DeleteObject*", "s3:GetBucket*", "s3:GetObject*", "s3:List*")
 
 
 def acknowledge(scope: IConstruct, rule: str, reason: str) -> None:
@@ -29,6 +30,13 @@ def _attr(construct: IConstruct, attribute: str = "Arn") -> str:
     cfn = construct.node.default_child
     assert isinstance(cfn, CfnElement)
     return f"<{Stack.of(construct).resolve(cfn.logical_id)}.{attribute}>"
+
+
+def _ref(construct: IConstruct) -> str:
+    """How cdk-nag prints ``Ref`` of a construct: ``<LogicalId>``."""
+    cfn = construct.node.default_child
+    assert isinstance(cfn, CfnElement)
+    return f"<{Stack.of(construct).resolve(cfn.logical_id)}>"
 
 
 def acknowledge_findings(tuner: TunerConstruct) -> None:
@@ -68,17 +76,6 @@ def acknowledge_findings(tuner: TunerConstruct) -> None:
         )
     acknowledge(
         tuner,
-        f"IAM5[Resource::{_attr(tuner.bucket)}/*]",
-        "Read/write on the objects of the tuner's own bucket (keys are per tuning job, not known at deploy).",
-    )
-    for action in S3_GRANT_ACTIONS:
-        acknowledge(
-            tuner,
-            f"IAM5[Action::{action}]",
-            "grant_read_write on the tuner's own bucket; the resources are that bucket and its objects only.",
-        )
-    acknowledge(
-        tuner,
         "IAM5[Resource::arn:<AWS::Partition>:sagemaker:<AWS::Region>:<AWS::AccountId>:training-job/*]",
         "Training job names are derived from tuning job names at run time; the statements allow "
         "training-job actions only, in this account and region.",
@@ -109,15 +106,27 @@ def acknowledge_findings(tuner: TunerConstruct) -> None:
             "Default when no allowedExecutionRoleArns is given: roles named *SageMaker*, and only with "
             "iam:PassedToService = sagemaker.amazonaws.com. Deployers should pass the exact role ARNs.",
         )
-    sweeper_role = tuner.functions["sweeper"].role
-    if sweeper_role is not None:
-        acknowledge(
-            sweeper_role,
-            f"IAM5[Resource::arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:"
-            f"{_attr(tuner.state_machine, 'Name')}:*]",
-            "DescribeExecution on executions of the tuner's own state machine only: the sweeper "
-            "reconciles a tuning job whose execution ended (aborted, timed out) without finalising it.",
-        )
+    executions = (
+        f"IAM5[Resource::arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:"
+        f"{_attr(tuner.state_machine, 'Name')}:*]"
+    )
+    for name, policy in tuner.machine_policies.items():
+        grants = FUNCTIONS[name].grants
+        if grants.read_executions:
+            acknowledge(
+                policy,
+                executions,
+                "DescribeExecution on executions of the tuner's own state machine only (names are made "
+                "at run time): the sweeper reconciles a job whose execution ended unfinished, the retune "
+                "Lambda checks a family's lock against its job's execution.",
+            )
+        if grants.task_tokens:
+            acknowledge(
+                policy,
+                f"IAM5[Resource::{_ref(tuner.state_machine)}/*]",
+                "SendTaskSuccess to the laps: child executions of this state machine's distributed Map "
+                "(stateMachine:NAME/LABEL); the parent's ARN is granted too (docs/reliability.md).",
+            )
     _acknowledge_retuning(tuner)
 
 
@@ -125,13 +134,6 @@ def _acknowledge_retuning(tuner: TunerConstruct) -> None:
     """The retune Lambda (stacks/retuning.py)."""
     role = tuner.retuning.function.role  # the findings are on the role's default policy
     assert role is not None
-    acknowledge(
-        role,
-        f"IAM5[Resource::arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:"
-        f"{_attr(tuner.state_machine, 'Name')}:*]",
-        "DescribeExecution on executions of the tuner's own state machine only: a family's lock is "
-        "checked against its job's execution before the job item exists (names are made at run time).",
-    )
     for kind in ("model", "endpoint-config", "endpoint"):
         acknowledge(
             role,

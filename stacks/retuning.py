@@ -25,7 +25,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from aws_cdk import ArnFormat, Duration, Stack
+from aws_cdk import Duration, Stack
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
@@ -34,6 +34,8 @@ from aws_cdk import aws_sqs as sqs
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 from tuner import constants
+
+from stacks.grants import pass_role_to_sagemaker
 
 TERMINAL_STATUSES = ["Completed", "Failed", "Stopped"]
 DEPLOY_RESOURCES = ("model", "endpoint-config", "endpoint")
@@ -190,7 +192,6 @@ class Retuning(Construct):
         function.add_environment(constants.ENV_STATE_MACHINE_ARN, state_machine.state_machine_arn)
         self._execution_role_arns = list(execution_role_arns)
         self.auto_deploy = False
-        self._grant(function, state_machine)
         if auto_deploy:
             self.enable_auto_deploy()
 
@@ -271,30 +272,4 @@ class Retuning(Construct):
                 ],
             )
         )
-        fn.add_to_role_policy(
-            iam.PolicyStatement(
-                sid="PassModelRoleToSageMaker",
-                actions=["iam:PassRole"],
-                resources=list(self._execution_role_arns),
-                conditions={"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}},
-            )
-        )
-
-    @staticmethod
-    def _grant(fn: lambda_.Function, machine: sfn.StateMachine) -> None:
-        stack = Stack.of(fn)
-        machine.grant_start_execution(fn)
-        fn.add_to_role_policy(
-            iam.PolicyStatement(
-                sid="ReadFamilyExecutions",
-                actions=["states:DescribeExecution"],
-                resources=[
-                    stack.format_arn(
-                        service="states",
-                        resource="execution",
-                        resource_name=f"{machine.state_machine_name}:*",
-                        arn_format=ArnFormat.COLON_RESOURCE_NAME,
-                    )
-                ],
-            )
-        )
+        fn.add_to_role_policy(pass_role_to_sagemaker("PassModelRoleToSageMaker", self._execution_role_arns))

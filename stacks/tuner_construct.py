@@ -29,6 +29,7 @@ from constructs import Construct
 from tuner import constants
 
 from stacks.functions import CODE_EXCLUDE, FUNCTIONS, SCIENTIFIC, TUNER
+from stacks.grants import allow, pass_role_to_sagemaker, read_executions
 from stacks.retuning import DataTrigger, RetuneSchedule, Retuning
 from stacks.workflow import DEFAULT_LAP_WAIT_TIMEOUT, build_definition
 
@@ -38,10 +39,6 @@ TUNER_LAYER_DIR = ROOT / "layers" / "tuner"
 SCIENTIFIC_LAYER_DIR = ROOT / "build" / "layers" / "scientific"
 RUNTIME = lambda_.Runtime.PYTHON_3_12  # the scientific layer's wheels are built for CPython 3.12
 
-# Functions that touch each resource (every tuner Lambda uses the table).
-BUCKET_USERS = ("create_job", "next_trial", "training_event")
-TRAINING_JOB_READERS = ("next_trial", "training_event", "sweeper")  # describe/stop jobs, read their logs
-TASK_TOKEN_SENDERS = ("next_trial", "training_event", "sweeper")
 TRAINING_STATUSES_DONE = ["Completed", "Failed", "Stopped"]
 # The monitor (early stopping, Hyperband rungs, runtime limit) acts at this pace: a stopped job
 # trains about this long past its rung. Sweeps are idempotent (conditional writes, StopTrainingJob
@@ -364,89 +361,63 @@ class TunerConstruct(Construct):
     # --- permissions -----------------------------------------------------------------------------
 
     def _grant(self) -> None:
+        """Each function gets what its code calls (``FUNCTIONS[name].grants``), on this stack's
+        resources only. Statements naming the state machine go in a separate policy per function:
+        the function resource depends on its role's default policy and the state machine on the
+        functions it invokes, so the default policy must not name the machine (a cycle)."""
         stack = Stack.of(self)
-        fns = self.functions
-        for fn in fns.values():
-            self.table.grant_read_write_data(fn)
-        for name in BUCKET_USERS:
-            self.bucket.grant_read_write(fns[name])
-
+        machine = self.state_machine
+        self.machine_policies: dict[str, iam.Policy] = {}  # by function: statements naming the machine
         training_jobs = stack.format_arn(service="sagemaker", resource="training-job", resource_name="*")
-        training_logs = stack.format_arn(
-            service="logs",
-            resource="log-group",
-            resource_name=f"{constants.TRAINING_LOG_GROUP}:*",
-            arn_format=ArnFormat.COLON_RESOURCE_NAME,
-        )
-        fns["next_trial"].add_to_role_policy(
-            iam.PolicyStatement(
-                sid="StartTrainingJobs",
-                actions=["sagemaker:CreateTrainingJob", "sagemaker:AddTags"],
-                resources=[training_jobs],
+        # CloudWatch Logs' IAM reference names a log group ``log-group:NAME``, its API answers
+        # ``log-group:NAME:*``; which one DescribeLogStreams checks is not documented: both are
+        # granted. GetLogEvents is on a stream, ``log-group:NAME:log-stream:STREAM``.
+        log_group, log_streams = (
+            stack.format_arn(
+                service="logs", resource="log-group", resource_name=name, arn_format=ArnFormat.COLON_RESOURCE_NAME
             )
+            for name in (constants.TRAINING_LOG_GROUP, f"{constants.TRAINING_LOG_GROUP}:*")
         )
-        fns["next_trial"].add_to_role_policy(
-            iam.PolicyStatement(
-                sid="PassExecutionRoleToSageMaker",
-                actions=["iam:PassRole"],
-                resources=self.allowed_execution_role_arns,
-                conditions={"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}},
-            )
-        )
-        for name in TRAINING_JOB_READERS:
-            fns[name].add_to_role_policy(
-                iam.PolicyStatement(
-                    sid="WatchTrainingJobs",
-                    actions=["sagemaker:DescribeTrainingJob", "sagemaker:StopTrainingJob"],
-                    resources=[training_jobs],
+        default_bus = stack.format_arn(service="events", resource="event-bus", resource_name="default")
+        machine_arn = machine.state_machine_arn
+        table, indexes = self.table.table_arn, f"{self.table.table_arn}/index/*"
+        for name, fn in self.functions.items():
+            g = FUNCTIONS[name].grants
+            statements = [
+                allow("ReadWriteTable", [f"dynamodb:{a}" for a in g.table], [table]) if g.table else None,
+                allow("QueryTableIndexes", [f"dynamodb:{a}" for a in g.index], [indexes]) if g.index else None,
+                allow("TrainingJobs", [f"sagemaker:{a}" for a in g.training_jobs], [training_jobs])
+                if g.training_jobs
+                else None,
+                pass_role_to_sagemaker("PassExecutionRoleToSageMaker", self.allowed_execution_role_arns)
+                if g.pass_execution_role
+                else None,
+                allow("ListTrainingLogStreams", ["logs:DescribeLogStreams"], [log_group, log_streams])
+                if g.training_logs
+                else None,
+                allow("ReadTrainingLogs", ["logs:GetLogEvents"], [log_streams]) if g.training_logs else None,
+                allow("PublishStateChanges", ["events:PutEvents"], [default_bus]) if g.publish_events else None,
+            ]
+            for statement in statements:
+                if statement is not None:
+                    fn.add_to_role_policy(statement)
+            # A token is issued by a lap: a distributed Map child execution, whose state machine ARN
+            # is ``stateMachine:NAME/LABEL``. AWS does not document whether IAM checks the child's
+            # or the parent's ARN for SendTask*: both are granted (docs/reliability.md).
+            on_machine = [
+                allow("WakeLaps", ["states:SendTaskSuccess"], [machine_arn, f"{machine_arn}/*"])
+                if g.task_tokens
+                else None,
+                allow("StartTuningJobs", ["states:StartExecution"], [machine_arn]) if g.start_executions else None,
+                read_executions(machine) if g.read_executions else None,
+            ]
+            if any(on_machine):
+                self.machine_policies[name] = iam.Policy(
+                    self,
+                    f"{fn.node.id}MachineAccess",
+                    roles=[fn.role],  # type: ignore[list-item]
+                    statements=[s for s in on_machine if s is not None],
                 )
-            )
-            fns[name].add_to_role_policy(
-                iam.PolicyStatement(
-                    sid="ReadTrainingLogs",
-                    actions=["logs:DescribeLogStreams", "logs:GetLogEvents"],
-                    resources=[training_logs],
-                )
-            )
-        # A separate policy per function: the function resource depends on its role's default
-        # policy, and the state machine depends on next_trial, so the default policy must not
-        # name the state machine (that would be a dependency cycle).
-        for name in TASK_TOKEN_SENDERS:
-            iam.Policy(
-                self,
-                f"{fns[name].node.id}TaskResponse",
-                roles=[fns[name].role],  # type: ignore[list-item]
-                statements=[
-                    iam.PolicyStatement(
-                        actions=[
-                            "states:SendTaskSuccess",
-                            "states:SendTaskFailure",
-                            "states:SendTaskHeartbeat",
-                        ],
-                        resources=[self.state_machine.state_machine_arn],
-                    )
-                ],
-            )
-        events.EventBus.from_event_bus_name(self, "DefaultBus", "default").grant_put_events_to(
-            fns["finalize"]
-        )
-        # The sweeper reconciles a job whose execution ended without finalising it (aborted, timed
-        # out): it reads the execution named on the job record. Not a state of the machine, so
-        # naming the machine here makes no dependency cycle.
-        fns["sweeper"].add_to_role_policy(
-            iam.PolicyStatement(
-                sid="ReadTuningExecutions",
-                actions=["states:DescribeExecution"],
-                resources=[
-                    stack.format_arn(
-                        service="states",
-                        resource="execution",
-                        resource_name=f"{self.state_machine.state_machine_name}:*",
-                        arn_format=ArnFormat.COLON_RESOURCE_NAME,
-                    )
-                ],
-            )
-        )
 
 
 def _built_layer(path: Path) -> Path:

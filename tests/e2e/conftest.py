@@ -1,10 +1,21 @@
 """One offline deployment for the e2e package: synth (cached) + deploy into moto, shared by all e2e tests.
 
+IAM is enforced on every call the tuner's Lambdas and state machine make (``tuner.local.iam``): a
+refused call fails the test that made it (``no_access_denied``), and the calls of the whole package
+are written to ``build/iam/e2e-calls.json`` for the grant coverage check
+(``test_iam.py::test_every_grant_is_exercised_or_documented``, run after every other e2e test).
+
 What the tests build and the start-and-wait helper are in tests/builders.py."""
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import pytest
 from tuner.local.harness import LocalTuner
+
+ROOT = Path(__file__).resolve().parents[2]
+IAM_RECORD = ROOT / "build" / "iam" / "e2e-calls.json"
 
 
 @pytest.fixture(scope="package")
@@ -12,3 +23,25 @@ def local_tuner(tmp_path_factory: pytest.TempPathFactory):
     """Package-scoped: moto's state is global, so the mock must end before other test folders run."""
     with LocalTuner(tmp_path_factory.mktemp("local-tuner"), sweep_interval=2.0) as lt:
         yield lt
+        IAM_RECORD.parent.mkdir(parents=True, exist_ok=True)
+        IAM_RECORD.write_text(json.dumps(lt.iam_record(), indent=1, sort_keys=True))
+
+
+@pytest.fixture(autouse=True)
+def no_access_denied(request: pytest.FixtureRequest):
+    """A call the deployed roles refuse fails the test, naming the function, call and grant."""
+    if "local_tuner" not in request.fixturenames:
+        yield
+        return
+    lt = request.getfixturevalue("local_tuner")
+    before = len(lt.iam_denials())
+    yield
+    refused = lt.iam_denials()[before:]
+    assert not refused, "calls refused by IAM (offline twin):\n" + lt.iam.report(refused)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Tests marked ``after_e2e`` run after every other test of the session."""
+    last = [i for i in items if i.get_closest_marker("after_e2e")]
+    if last:
+        items[:] = [i for i in items if i not in last] + last

@@ -61,6 +61,7 @@ def cmd_local(args: argparse.Namespace) -> int:
         (out / "describe.json").write_text(to_json(describe) + "\n")
         (out / "training-jobs.json").write_text(to_json(jobs) + "\n")
         history = lt.history(str(name))
+        refused = lt.iam.report() if lt.iam_denials() else ""
     report = _write_report(describe, jobs["TrainingJobSummaries"], out / "report")
     wall = time.monotonic() - t0
     training = sum(
@@ -89,6 +90,11 @@ def cmd_local(args: argparse.Namespace) -> int:
     print(f"Wrote {out / 'describe.json'} and {out / 'training-jobs.json'}")
     if report:
         print(f"Report: {report}")
+    if refused:
+        # A call the deployed roles refuse would be refused in an account too (tuner.local.iam).
+        print("\nIAM refused calls of the tuner's own functions (the stack lacks these grants):", file=sys.stderr)
+        print(refused, file=sys.stderr)
+        return 1
     return 0 if status == "Completed" else 1
 
 

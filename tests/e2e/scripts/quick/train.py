@@ -1,7 +1,8 @@
 """A fast script-mode training script for the end-to-end tests.
 
 ``--x`` is a number (the loss is |x - 3| + 1/epoch, printed every epoch), or ``fail`` (exits
-non-zero: an AlgorithmError) or ``silent`` (succeeds but prints no metric).
+non-zero: an AlgorithmError) or ``silent`` (succeeds but prints no metric). ``--sleep`` is the
+seconds each epoch takes (a slow job, still running while another ends).
 """
 import argparse
 import sys
@@ -11,6 +12,7 @@ p = argparse.ArgumentParser()
 p.add_argument("--x", required=True)
 p.add_argument("--y", type=int, default=0)
 p.add_argument("--epochs", type=int, default=3)
+p.add_argument("--sleep", type=float, default=0.05)
 args, _ = p.parse_known_args()
 if args.x == "fail":
     print("starting, then failing on purpose", flush=True)
@@ -21,4 +23,4 @@ if args.x == "silent":
 x = float(args.x)
 for epoch in range(1, args.epochs + 1):
     print(f"epoch {epoch} loss: {abs(x - 3) + abs(args.y) * 0.01 + 1 / epoch:.6f}", flush=True)
-    time.sleep(0.05)
+    time.sleep(args.sleep)

@@ -46,6 +46,7 @@ class LocalTuner:
         fault: Callable[[str, dict], str | None] | None = None,
         context: Mapping[str, Any] | None = None,
         log_lag: float | None = None,
+        iam: str | None = None,
     ) -> None:
         from tuner.local.training_process import log_lag_setting
 
@@ -56,6 +57,9 @@ class LocalTuner:
         # CloudWatch Logs delivery lag of the SageMaker stand-in (tuner.local.training_process):
         # as given, else $TUNER_LOCAL_LOG_LAG, else 1 s
         self.log_lag = log_lag_setting(log_lag)
+        # IAM enforced on the tuner's own calls (tuner.local.iam): "enforce" (default; also
+        # $TUNER_LOCAL_IAM), "record" or "off". ``iam_denials()`` lists what was refused.
+        self.iam_mode = iam or os.environ.get("TUNER_LOCAL_IAM") or "enforce"
         # Offline waits are short: a lap re-checks its training job after 20 s without a wake-up.
         self.context = {"tuner:lapWaitSeconds": "20", **dict(context or {})}
         self.deployment: Deployment | None = None
@@ -106,6 +110,9 @@ class LocalTuner:
             self.sagemaker.install()
             self._patches.append(self.sagemaker)
             self.deployment = deploy(self.session, region=self.region, context=self.context)
+            self.iam = self._iam_twin(self.deployment)
+            self._patches.append(self.iam)
+            self.lambdas.iam = self.iam
             self.service = build_service(
                 self.deployment.table_name,
                 region=self.region,
@@ -181,6 +188,42 @@ class LocalTuner:
         )
         return r["executionArn"]
 
+    def _iam_twin(self, deployment: Deployment) -> Any:
+        from tuner.local.iam import IamTwin, Scope
+
+        twin = IamTwin(Scope(self.region, ACCOUNT), self.session.client("iam"), mode=self.iam_mode)
+        sfn = self.session.client("stepfunctions")
+        machine = sfn.describe_state_machine(stateMachineArn=deployment.state_machine_arn)
+        twin.register_state_machine(machine["stateMachineArn"], machine["roleArn"], json.loads(machine["definition"]))
+        return twin.install()
+
+    def iam_denials(self) -> list[Any]:
+        """Every call of a tuner Lambda or the state machine its role refused (``tuner.local.iam``)."""
+        twin = getattr(self, "iam", None)
+        return list(twin.denials) if twin is not None else []
+
+    def iam_principals(self) -> dict[str, str]:
+        """Every principal the twin evaluates: tuner function name (or "state machine") -> role ARN."""
+        from tuner.local.lambda_runtime import tuner_name
+
+        out = {tuner_name(f): f["Role"] for f in self.lam.list_functions()["Functions"]}
+        if self.iam.state_machine is not None:
+            out[self.iam.state_machine.name] = self.iam.state_machine.role_arn
+        return out
+
+    def iam_record(self) -> dict[str, Any]:
+        """What the twin saw: the calls' IAM requests by principal, denials, unmodelled calls."""
+        exercised: dict[str, list[list[Any]]] = {}
+        for principal, access in sorted(self.iam.exercised, key=lambda pa: (pa[0].name, pa[1].action, pa[1].resource)):
+            exercised.setdefault(principal.name, []).append([access.action, access.resource, dict(access.context)])
+        return {
+            "calls": self.iam.calls,
+            "principals": self.iam_principals(),
+            "exercised": exercised,
+            "denials": sorted({str(d) for d in self.iam.denials}),
+            "unmodelled": sorted({f"{p.name}: {what}" for p, what in self.iam.unmodelled}),
+        }
+
     def _deployed(self) -> Deployment:
         if self.deployment is None:
             raise RuntimeError("enter the LocalTuner first (with LocalTuner(...) as lt:)")
@@ -222,8 +265,11 @@ class LocalTuner:
         timeout: float = 3600.0,
         poll: float = 0.5,
         progress: Callable[[dict[str, Any]], None] | None = None,
+        sweeps: bool = True,
     ) -> dict[str, Any]:
-        """Wait for the execution to end; returns the final describe response."""
+        """Wait for the execution to end; returns the final describe response. The sweeper runs
+        every ``sweep_interval`` seconds meanwhile, as its schedule would (``sweeps=False``: never,
+        so that only the laps and the training events act)."""
         arn = self.execution_arn(name)
         deadline = time.monotonic() + timeout
         next_sweep = time.monotonic() + self.sweep_interval
@@ -238,7 +284,7 @@ class LocalTuner:
                 break
             if time.monotonic() > deadline:
                 raise TimeoutError(f"tuning job {name} still running after {timeout:.0f} s")
-            if time.monotonic() >= next_sweep:
+            if sweeps and time.monotonic() >= next_sweep:
                 self.sweep()
                 next_sweep = time.monotonic() + self.sweep_interval
             time.sleep(poll)

@@ -11,6 +11,7 @@ the layer asset is built from), and the scientific layer by the interpreter's nu
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import importlib.util
 import io
@@ -25,7 +26,9 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+from tuner import constants
 from tuner.errors import TransientBackendError
+from tuner.local.iam import IamTwin
 
 _lock = threading.Lock()
 
@@ -44,6 +47,16 @@ class _Context:
         return 300_000
 
 
+def tuner_name(fn: Any) -> str:
+    """The tuner's name of a deployed function (``next_trial``), else its function name; ``fn`` is
+    moto's function or a ListFunctions entry."""
+    description = fn["Description"] if isinstance(fn, dict) else fn.description
+    for name, text in constants.LAMBDAS.items():
+        if description == text:
+            return name
+    return str(fn["FunctionName"] if isinstance(fn, dict) else fn.function_name)
+
+
 class InProcessLambdas:
     """Patch moto so every Lambda invocation runs its handler in this process."""
 
@@ -59,6 +72,8 @@ class InProcessLambdas:
         self._original: Callable[..., Any] | None = None
         self.invocations: list[tuple[str, bool]] = []  # (function name, errored)
         self.errors: list[tuple[str, str]] = []  # (function name, traceback) of handler errors
+        # The IAM twin (tuner.local.iam): handlers' calls are evaluated against the function's role.
+        self.iam: IamTwin | None = None
 
     def install(self) -> InProcessLambdas:
         from moto.awslambda.models import LambdaFunction
@@ -126,19 +141,10 @@ class InProcessLambdas:
                 os.environ[k] = str(v)
         if isinstance(event, (str, bytes)):
             event = json.loads(event or "{}")
+        acting = self.iam.acting_as(tuner_name(fn), fn.role) if self.iam else contextlib.nullcontext()
         try:
-            fault = self.fault(fn.function_name, event) if self.fault else None
-            if fault == "before":
-                raise TransientBackendError(f"injected fault before {fn.function_name} ran")
-            if fault == "broken":
-                raise RuntimeError(f"injected permanent fault in {fn.function_name}")
-            result = self._handler(fn)(event, _Context(fn))
-            if fault == "twice":
-                result = self._handler(fn)(event, _Context(fn))
-            if fault == "after":
-                raise TransientBackendError(f"injected fault after {fn.function_name} ran")
-            self.invocations.append((fn.function_name, False))
-            return json.dumps(result, default=str), False, ""
+            with acting:
+                return self._run(fn, event)
         except Exception as exc:  # the Lambda runtime's error payload
             tb = traceback.format_exc()
             self.invocations.append((fn.function_name, True))
@@ -149,3 +155,17 @@ class InProcessLambdas:
                 "stackTrace": tb.splitlines()[-20:],
             }
             return json.dumps(payload), True, tb
+
+    def _run(self, fn: Any, event: Any) -> tuple[str, bool, str]:
+        fault = self.fault(fn.function_name, event) if self.fault else None
+        if fault == "before":
+            raise TransientBackendError(f"injected fault before {fn.function_name} ran")
+        if fault == "broken":
+            raise RuntimeError(f"injected permanent fault in {fn.function_name}")
+        result = self._handler(fn)(event, _Context(fn))
+        if fault == "twice":
+            result = self._handler(fn)(event, _Context(fn))
+        if fault == "after":
+            raise TransientBackendError(f"injected fault after {fn.function_name} ran")
+        self.invocations.append((fn.function_name, False))
+        return json.dumps(result, default=str), False, ""

@@ -1,0 +1,221 @@
+"""IAM, enforced offline: every AWS call a tuner Lambda (or the state machine) makes is evaluated
+against the policies of its role as deployed, and refused as AWS would refuse it.
+
+moto enforces no IAM, so a missing grant would only show in an account. ``IamTwin`` closes that
+gap inside the offline loop:
+
+* **Who calls.** ``InProcessLambdas`` runs each handler inside ``twin.acting_as(name, role)``
+  (a context variable, so concurrent laps in other threads keep their own principal). moto's Step
+  Functions invokes Lambdas with a client whose access key is ``ak``: those calls are the state
+  machine's, evaluated against its role. Every other call (the user, the harness, the stand-in) is
+  not evaluated.
+* **What the call needs.** ``accesses(...)`` turns one API call into the IAM requests AWS makes of
+  it: action, resource ARN and condition keys. ``CreateTrainingJob`` also needs
+  ``sagemaker:AddTags`` when it carries tags, and ``iam:PassRole`` on its ``RoleArn`` with
+  ``iam:PassedToService``; ``TransactWriteItems`` needs each item's own action on its table. A call
+  this module cannot model is refused (fail closed) with what to add here.
+* **Whether the role allows it.** The role's inline and attached policies are read from moto's IAM
+  (what CloudFormation created from the synthesized template, intrinsics resolved) and evaluated:
+  explicit Deny, then Allow; ``Action``/``NotAction``, ``Resource``/``NotResource`` wildcards; the
+  condition operators the template uses.
+
+A refused call raises ``AccessDeniedException`` to the caller, as AWS does, and is recorded in
+``denials`` (so a caller that swallows the error still fails the run). ``exercised`` is every
+distinct (role, action, resource) the run needed: the infra coverage check compares it with what
+the roles grant. Where the AWS documentation leaves open which ARN IAM checks (task tokens issued
+inside a distributed Map, see ``docs/reliability.md``), every candidate ARN must be allowed.
+"""
+from __future__ import annotations
+
+import contextlib
+import contextvars
+import threading
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from tuner.local.iam_policy import Policy, matches, role_policy
+from tuner.local.iam_requests import Access, Scope, UnmodelledCallError, accesses, distributed_map_labels
+
+# The access key moto's Step Functions uses for the clients of its task states.
+STATE_MACHINE_ACCESS_KEY = "ak"
+STATE_MACHINE = "state machine"
+
+
+@dataclass(frozen=True)
+class Principal:
+    name: str  # the function's name, or STATE_MACHINE
+    role_arn: str
+
+
+@dataclass(frozen=True)
+class Denial:
+    principal: Principal
+    operation: str
+    access: Access
+
+    def __str__(self) -> str:
+        return (
+            f"{self.principal.name} ({self.principal.role_arn}) called {self.operation}, which needs "
+            f"{self.access.describe()}: no statement of its role allows it. Grant it in stacks/ "
+            f"(or stop making the call)."
+        )
+
+
+_acting: contextvars.ContextVar[Principal | None] = contextvars.ContextVar("tuner_iam_principal", default=None)
+
+
+class IamTwin:
+    """Evaluates the tuner's own AWS calls against its deployed roles (see the module docstring).
+
+    ``mode``: ``"enforce"`` (refuse and record), ``"record"`` (record only) or ``"off"``.
+    """
+
+    def __init__(self, scope: Scope, iam_client: Any, *, mode: str = "enforce") -> None:
+        if mode not in ("enforce", "record", "off"):
+            raise ValueError(f"IAM twin mode {mode!r}: use 'enforce', 'record' or 'off'")
+        self.scope = scope
+        self.mode = mode
+        self._iam = iam_client
+        self._policies: dict[str, Policy] = {}
+        self._lock = threading.Lock()
+        self.state_machine: Principal | None = None
+        self.denials: list[Denial] = []
+        self.exercised: set[tuple[Principal, Access]] = set()
+        self.unmodelled: list[tuple[Principal, str]] = []
+        self.calls = 0
+        self._original: Callable[..., Any] | None = None
+
+    # principals -------------------------------------------------------------------------------
+    def register_state_machine(self, arn: str, role_arn: str, definition: Mapping[str, Any]) -> None:
+        self.state_machine = Principal(STATE_MACHINE, role_arn)
+        labels = dict(self.scope.map_labels)
+        labels[arn] = distributed_map_labels(definition)
+        self.scope = Scope(self.scope.region, self.scope.account, self.scope.partition, labels)
+
+    @contextlib.contextmanager
+    def acting_as(self, name: str, role_arn: str) -> Iterator[None]:
+        token = _acting.set(Principal(name, role_arn))
+        try:
+            yield
+        finally:
+            _acting.reset(token)
+
+    def reload(self) -> None:
+        """Forget the roles' policies read so far (after a test changed one)."""
+        with self._lock:
+            self._policies.clear()
+
+    def policy(self, role_arn: str) -> Policy:
+        with self._lock:
+            cached = self._policies.get(role_arn)
+        if cached is not None:
+            return cached
+        token = _acting.set(None)  # the twin's own IAM reads are nobody's calls
+        try:
+            policy = role_policy(self._iam, role_arn)
+        finally:
+            _acting.reset(token)
+        with self._lock:
+            self._policies[role_arn] = policy
+        return policy
+
+    # evaluation -------------------------------------------------------------------------------
+    def check(self, principal: Principal, service: str, operation: str, params: Mapping[str, Any]) -> list[Denial]:
+        """Evaluate one call; records it and returns its denials."""
+        try:
+            needed = accesses(service, operation, params, self.scope)
+        except UnmodelledCallError as exc:
+            with self._lock:
+                self.unmodelled.append((principal, str(exc)))
+            needed = [Access(f"(unmodelled) {exc}", "*")]
+            denials = [Denial(principal, operation, a) for a in needed]
+        else:
+            policy = self.policy(principal.role_arn)
+            denials = [Denial(principal, operation, a) for a in needed if not policy.allows(a)]
+        with self._lock:
+            self.calls += 1
+            for a in needed:
+                if not any(d.access == a for d in denials):
+                    self.exercised.add((principal, a))
+            self.denials.extend(denials)
+        return denials
+
+    def _principal_of(self, client: Any) -> Principal | None:
+        acting = _acting.get()
+        if acting is not None:
+            return acting
+        credentials = getattr(getattr(client, "_request_signer", None), "_credentials", None)
+        if getattr(credentials, "access_key", None) == STATE_MACHINE_ACCESS_KEY:
+            return self.state_machine
+        return None
+
+    def install(self) -> IamTwin:
+        from botocore.client import BaseClient
+
+        if self._original is not None or self.mode == "off":
+            return self
+        original = BaseClient._make_api_call
+        self._original = original
+        twin = self
+
+        def _make_api_call(client: Any, operation_name: str, api_params: dict[str, Any]) -> Any:
+            principal = twin._principal_of(client)
+            if principal is not None:
+                service = client.meta.service_model.service_name
+                denials = twin.check(principal, service, operation_name, api_params)
+                if denials and twin.mode == "enforce":
+                    raise _access_denied(denials[0], operation_name, twin.scope.account)
+            return original(client, operation_name, api_params)
+
+        BaseClient._make_api_call = _make_api_call  # type: ignore[method-assign]
+        return self
+
+    def uninstall(self) -> None:
+        from botocore.client import BaseClient
+
+        if self._original is not None:
+            BaseClient._make_api_call = self._original  # type: ignore[method-assign]
+            self._original = None
+
+    @contextlib.contextmanager
+    def expect_denials(self) -> Iterator[list[Denial]]:
+        """The denials of the block, taken out of ``denials`` (a test that removes a grant)."""
+        with self._lock:
+            start = len(self.denials)
+        taken: list[Denial] = []
+        try:
+            yield taken
+        finally:
+            with self._lock:
+                taken.extend(self.denials[start:])
+                del self.denials[start:]
+
+    def needed_by(self, name: str) -> set[Access]:
+        """What the principal ``name`` needed so far (allowed requests only)."""
+        with self._lock:
+            return {a for p, a in self.exercised if p.name == name}
+
+    # reporting --------------------------------------------------------------------------------
+    def report(self, denials: Sequence[Denial] | None = None) -> str:
+        listed = list(self.denials if denials is None else denials)
+        seen: dict[str, int] = {}
+        for d in listed:
+            seen[str(d)] = seen.get(str(d), 0) + 1
+        return "\n".join(f"- {text}" + (f" (x{n})" if n > 1 else "") for text, n in seen.items())
+
+
+def _access_denied(denial: Denial, operation: str, account: str) -> Exception:
+    from botocore.exceptions import ClientError
+
+    role = denial.principal.role_arn.rsplit("/", 1)[-1]
+    message = (
+        f"User: arn:aws:sts::{account}:assumed-role/{role}/{denial.principal.name} is not authorized "
+        f"to perform: {denial.access.action} on resource: {denial.access.resource} because no "
+        f"identity-based policy allows the {denial.access.action} action (offline IAM twin)"
+    )
+    return ClientError({"Error": {"Code": "AccessDeniedException", "Message": message}}, operation)
+
+
+__all__ = ["Access", "Denial", "IamTwin", "Policy", "Principal", "Scope", "UnmodelledCallError", "accesses",
+           "distributed_map_labels", "matches"]

@@ -1,0 +1,143 @@
+"""IAM policy evaluation for the offline IAM twin (``tuner.local.iam``): an explicit Deny wins,
+then any Allow; ``Action``/``NotAction`` and ``Resource``/``NotResource`` with ``*`` and ``?``; the
+condition operators ``String*``, ``Arn*``, ``Bool`` and ``Null`` (with ``IfExists``)."""
+from __future__ import annotations
+
+import functools
+import json
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import unquote
+
+from tuner.local.iam_requests import Access, UnmodelledCallError
+
+
+@functools.lru_cache(maxsize=4096)
+def _pattern(text: str, ignore_case: bool) -> re.Pattern[str]:
+    # IAM wildcards: * is any run of characters (":" and "/" included), ? is one character.
+    regex = "".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in text)
+    return re.compile(f"(?s:{regex})\\Z", re.IGNORECASE if ignore_case else 0)
+
+
+def matches(pattern: str, value: str, *, ignore_case: bool = False) -> bool:
+    return bool(_pattern(pattern, ignore_case).match(value))
+
+
+def _listed(value: Any) -> list[str]:
+    return [value] if isinstance(value, str) else list(value or [])
+
+
+_STRING_OPERATORS: dict[str, tuple[Callable[[str, str], bool], bool]] = {
+    # operator -> (test of one condition value against the request's value, negated)
+    "StringEquals": (lambda want, got: want == got, False),
+    "StringNotEquals": (lambda want, got: want == got, True),
+    "StringEqualsIgnoreCase": (lambda want, got: want.lower() == got.lower(), False),
+    "StringLike": (lambda want, got: matches(want, got), False),
+    "StringNotLike": (lambda want, got: matches(want, got), True),
+    "ArnEquals": (lambda want, got: want == got, False),
+    "ArnLike": (lambda want, got: matches(want, got), False),
+    "ArnNotEquals": (lambda want, got: want == got, True),
+    "ArnNotLike": (lambda want, got: matches(want, got), True),
+    "Bool": (lambda want, got: want.lower() == got.lower(), False),
+}
+
+
+def _condition_holds(condition: Mapping[str, Any], context: Mapping[str, str]) -> bool:
+    for operator, keys in condition.items():
+        base, if_exists = (operator[:-8], True) if operator.endswith("IfExists") else (operator, False)
+        for key, wanted in keys.items():
+            got = context.get(key.lower())
+            if base == "Null":
+                if (got is None) != (str(wanted).lower() == "true"):
+                    return False
+                continue
+            if base not in _STRING_OPERATORS:
+                raise UnmodelledCallError(f"condition operator {operator} (tuner.local.iam evaluates "
+                                          f"{sorted(_STRING_OPERATORS)} and Null)")
+            if got is None:
+                if if_exists:
+                    continue
+                return False
+            test, negated = _STRING_OPERATORS[base]
+            hit = any(test(str(w), got) for w in _listed(wanted))
+            if hit == negated:
+                return False
+    return True
+
+
+@dataclass(frozen=True)
+class Statement:
+    effect: str
+    actions: tuple[str, ...]
+    not_actions: tuple[str, ...]
+    resources: tuple[str, ...]
+    not_resources: tuple[str, ...]
+    condition: Mapping[str, Any]
+    policy: str
+
+    @classmethod
+    def parse(cls, raw: Mapping[str, Any], policy: str) -> Statement:
+        return cls(
+            effect=raw.get("Effect", "Deny"),
+            actions=tuple(_listed(raw.get("Action"))),
+            not_actions=tuple(_listed(raw.get("NotAction"))),
+            resources=tuple(_listed(raw.get("Resource"))),
+            not_resources=tuple(_listed(raw.get("NotResource"))),
+            condition=raw.get("Condition") or {},
+            policy=policy,
+        )
+
+    def applies(self, access: Access) -> bool:
+        if self.actions and not any(matches(a, access.action, ignore_case=True) for a in self.actions):
+            return False
+        if self.not_actions and any(matches(a, access.action, ignore_case=True) for a in self.not_actions):
+            return False
+        if self.resources and not any(matches(r, access.resource) for r in self.resources):
+            return False
+        if self.not_resources and any(matches(r, access.resource) for r in self.not_resources):
+            return False
+        return _condition_holds(self.condition, {k.lower(): v for k, v in access.context})
+
+
+@dataclass(frozen=True)
+class Policy:
+    """A role's statements, from every policy attached to it."""
+
+    statements: tuple[Statement, ...]
+
+    @classmethod
+    def of(cls, documents: Mapping[str, Mapping[str, Any]]) -> Policy:
+        return cls(tuple(Statement.parse(s, name) for name, doc in documents.items()
+                         for s in _statements(doc)))
+
+    def allows(self, access: Access) -> bool:
+        relevant = [s for s in self.statements if s.applies(access)]
+        if any(s.effect == "Deny" for s in relevant):
+            return False
+        return any(s.effect == "Allow" for s in relevant)
+
+
+def _statements(document: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    raw = document.get("Statement") or []
+    return [raw] if isinstance(raw, Mapping) else list(raw)
+
+
+def role_policy(iam: Any, role_arn: str) -> Policy:
+    """Every inline and attached policy of the role, read through an IAM client."""
+    name = role_arn.rsplit("/", 1)[-1]
+    documents: dict[str, Mapping[str, Any]] = {}
+    for policy_name in iam.list_role_policies(RoleName=name)["PolicyNames"]:
+        documents[policy_name] = _document(iam.get_role_policy(RoleName=name, PolicyName=policy_name)["PolicyDocument"])
+    for attached in iam.list_attached_role_policies(RoleName=name)["AttachedPolicies"]:
+        meta = iam.get_policy(PolicyArn=attached["PolicyArn"])["Policy"]
+        version = iam.get_policy_version(PolicyArn=attached["PolicyArn"], VersionId=meta["DefaultVersionId"])
+        documents[attached["PolicyArn"]] = _document(version["PolicyVersion"]["Document"])
+    return Policy.of(documents)
+
+
+def _document(doc: Any) -> Mapping[str, Any]:
+    if isinstance(doc, str):
+        return dict(json.loads(unquote(doc)))
+    return dict(doc)

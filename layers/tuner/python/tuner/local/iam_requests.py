@@ -1,0 +1,220 @@
+"""From one AWS API call to the IAM requests AWS makes of it (action, resource ARN, condition
+keys), for the offline IAM twin (``tuner.local.iam``). Sources: docs/reliability.md, "IAM enforced
+offline"."""
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Access:
+    """One request IAM evaluates: an action on a resource, with condition keys."""
+
+    action: str
+    resource: str
+    context: tuple[tuple[str, str], ...] = ()
+
+    def describe(self) -> str:
+        extra = "".join(f" with {k}={v}" for k, v in self.context)
+        return f"{self.action} on {self.resource}{extra}"
+
+
+class UnmodelledCallError(Exception):
+    """The twin does not know which IAM requests a call makes."""
+
+
+
+@dataclass(frozen=True)
+class Scope:
+    """What ARNs are built from: the region, the account, and the state machines' Map labels."""
+
+    region: str
+    account: str
+    partition: str = "aws"
+    map_labels: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # machine ARN -> labels
+
+    def arn(self, service: str, resource: str, *, region: str | None = None, account: str | None = None) -> str:
+        r = self.region if region is None else region
+        a = self.account if account is None else account
+        return f"arn:{self.partition}:{service}:{r}:{a}:{resource}"
+
+
+def _dynamodb(op: str, params: Mapping[str, Any], scope: Scope) -> list[Access]:
+    def table(name: str, index: str | None = None) -> str:
+        if name.startswith("arn:"):
+            base = name
+        else:
+            base = scope.arn("dynamodb", f"table/{name}")
+        return f"{base}/index/{index}" if index else base
+
+    single = {"GetItem", "PutItem", "UpdateItem", "DeleteItem", "DescribeTable", "ConditionCheckItem"}
+    if op in single:
+        return [Access(f"dynamodb:{op}", table(params["TableName"]))]
+    if op in ("Query", "Scan"):
+        return [Access(f"dynamodb:{op}", table(params["TableName"], params.get("IndexName")))]
+    if op == "TransactWriteItems":
+        # DynamoDB: "TransactWriteItems requires the IAM action of each item" (see docs/reliability.md).
+        kinds = {
+            "Put": "PutItem", "Update": "UpdateItem", "Delete": "DeleteItem", "ConditionCheck": "ConditionCheckItem"
+        }
+        out = []
+        for item in params["TransactItems"]:
+            for kind, body in item.items():
+                out.append(Access(f"dynamodb:{kinds[kind]}", table(body["TableName"])))
+        return out
+    if op == "TransactGetItems":
+        return [Access("dynamodb:GetItem", table(i["Get"]["TableName"])) for i in params["TransactItems"]]
+    if op in ("BatchGetItem", "BatchWriteItem"):
+        return [Access(f"dynamodb:{op}", table(name)) for name in params["RequestItems"]]
+    raise UnmodelledCallError(f"dynamodb:{op}")
+
+
+def _sagemaker(op: str, params: Mapping[str, Any], scope: Scope) -> list[Access]:
+    # SageMaker ARNs carry names in lower case (DescribeTrainingJob's TrainingJobArn).
+    def arn(kind: str, name: str) -> str:
+        return scope.arn("sagemaker", f"{kind}/{name.lower()}")
+
+    def pass_role(role_arn: str) -> Access:
+        return Access("iam:PassRole", role_arn, (("iam:PassedToService", "sagemaker.amazonaws.com"),))
+
+    named = {
+        "TrainingJob": "training-job",
+        "Model": "model",
+        "EndpointConfig": "endpoint-config",
+        "Endpoint": "endpoint",
+        "HyperParameterTuningJob": "hyper-parameter-tuning-job",
+    }
+    for suffix, kind in sorted(named.items(), key=lambda kv: -len(kv[0])):
+        verb = op[: -len(suffix)] if op.endswith(suffix) else ""
+        if verb in ("Create", "Describe", "Stop", "Delete", "Update"):
+            name = params[f"{suffix}Name"]
+            out = [Access(f"sagemaker:{op}", arn(kind, name))]
+            if op == "CreateTrainingJob":
+                out.append(pass_role(params["RoleArn"]))
+            if op == "CreateModel" and params.get("ExecutionRoleArn"):
+                out.append(pass_role(params["ExecutionRoleArn"]))
+            if op in ("CreateEndpoint", "UpdateEndpoint"):
+                out.append(Access(f"sagemaker:{op}", arn("endpoint-config", params["EndpointConfigName"])))
+            if verb == "Create" and params.get("Tags"):
+                # "To tag a resource when you create it, you need sagemaker:AddTags as well".
+                out.append(Access("sagemaker:AddTags", out[0].resource))
+            return out
+    if op in ("AddTags", "ListTags", "DeleteTags"):
+        return [Access(f"sagemaker:{op}", params["ResourceArn"])]
+    raise UnmodelledCallError(f"sagemaker:{op}")
+
+
+def _logs(op: str, params: Mapping[str, Any], scope: Scope) -> list[Access]:
+    group = params.get("logGroupName")
+    if group is None:
+        raise UnmodelledCallError(f"logs:{op} without logGroupName")
+    group_arn = scope.arn("logs", f"log-group:{group}")
+    if op in ("GetLogEvents", "PutLogEvents", "CreateLogStream"):
+        stream = params["logStreamName"]
+        return [Access(f"logs:{op}", f"{group_arn}:log-stream:{stream}")]
+    if op in ("DescribeLogStreams", "FilterLogEvents"):
+        # CloudWatch Logs names a log group ``log-group:NAME`` in its IAM reference and
+        # ``log-group:NAME:*`` in its own responses; either may be the one checked: both must pass.
+        return [Access(f"logs:{op}", group_arn), Access(f"logs:{op}", f"{group_arn}:*")]
+    raise UnmodelledCallError(f"logs:{op}")
+
+
+def _states(op: str, params: Mapping[str, Any], scope: Scope) -> list[Access]:
+    if op in ("StartExecution", "StartSyncExecution", "DescribeStateMachine"):
+        return [Access(f"states:{op}", params["stateMachineArn"])]
+    if op in ("DescribeExecution", "StopExecution", "GetExecutionHistory"):
+        return [Access(f"states:{op}", params["executionArn"])]
+    if op in ("SendTaskSuccess", "SendTaskFailure", "SendTaskHeartbeat"):
+        # A task token names no resource. IAM checks the state machine of the execution that issued
+        # it; for a distributed Map's child execution AWS does not document whether that is the
+        # parent (stateMachine:NAME) or the child (stateMachine:NAME/LABEL): both must pass.
+        out = []
+        for machine, labels in sorted(scope.map_labels.items()):
+            out.append(Access(f"states:{op}", machine))
+            out.extend(Access(f"states:{op}", f"{machine}/{label}") for label in labels)
+        if not out:
+            raise UnmodelledCallError(f"states:{op} (no state machine registered with the twin)")
+        return out
+    raise UnmodelledCallError(f"states:{op}")
+
+
+def _events(op: str, params: Mapping[str, Any], scope: Scope) -> list[Access]:
+    if op != "PutEvents":
+        raise UnmodelledCallError(f"events:{op}")
+    buses = {e.get("EventBusName") or "default" for e in params["Entries"]}
+    return [
+        Access("events:PutEvents", bus if bus.startswith("arn:") else scope.arn("events", f"event-bus/{bus}"))
+        for bus in sorted(buses)
+    ]
+
+
+def _lambda(op: str, params: Mapping[str, Any], scope: Scope) -> list[Access]:
+    if op != "Invoke":
+        raise UnmodelledCallError(f"lambda:{op}")
+    name = params["FunctionName"]
+    if name.startswith("arn:"):
+        arn = name
+    else:
+        parts = name.split(":")  # NAME, NAME:QUALIFIER, ACCOUNT:function:NAME[:QUALIFIER]
+        if len(parts) >= 3 and parts[1] == "function":
+            arn = scope.arn("lambda", ":".join(parts[1:]), account=parts[0])
+        else:
+            arn = scope.arn("lambda", f"function:{name}")
+    if params.get("Qualifier"):
+        arn = f"{arn}:{params['Qualifier']}"
+    return [Access("lambda:InvokeFunction", arn)]
+
+
+def _cloudwatch(op: str, params: Mapping[str, Any], scope: Scope) -> list[Access]:
+    # CloudWatch metric actions support no resource-level permissions: Resource "*".
+    if op in ("PutMetricData", "GetMetricData", "GetMetricStatistics", "ListMetrics"):
+        return [Access(f"cloudwatch:{op}", "*")]
+    raise UnmodelledCallError(f"cloudwatch:{op}")
+
+
+def _sts(op: str, params: Mapping[str, Any], scope: Scope) -> list[Access]:
+    if op == "GetCallerIdentity":
+        return []  # "No permissions are required to perform this operation" (STS API reference)
+    raise UnmodelledCallError(f"sts:{op}")
+
+
+_SERVICES: dict[str, Callable[[str, Mapping[str, Any], Scope], list[Access]]] = {
+    "dynamodb": _dynamodb,
+    "sagemaker": _sagemaker,
+    "logs": _logs,
+    "stepfunctions": _states,
+    "events": _events,
+    "lambda": _lambda,
+    "cloudwatch": _cloudwatch,
+    "sts": _sts,
+}
+
+
+def accesses(service: str, operation: str, params: Mapping[str, Any], scope: Scope) -> list[Access]:
+    """The IAM requests of one call (``service`` is boto3's service name)."""
+    handler = _SERVICES.get(service)
+    if handler is None:
+        raise UnmodelledCallError(f"{service}:{operation}")
+    try:
+        return handler(operation, params, scope)
+    except KeyError as missing:
+        raise UnmodelledCallError(f"{service}:{operation} without {missing}") from None
+
+
+def distributed_map_labels(definition: Mapping[str, Any]) -> tuple[str, ...]:
+    """The labels of a state machine's distributed Map states (their child executions' ARN suffix)."""
+    found: list[str] = []
+
+    def walk(states: Mapping[str, Any]) -> None:
+        for state_name, state in states.items():
+            processor = state.get("ItemProcessor") or state.get("Iterator") or {}
+            if (processor.get("ProcessorConfig") or {}).get("Mode") == "DISTRIBUTED":
+                found.append(state.get("Label") or state_name)
+            walk(processor.get("States") or {})
+            for branch in state.get("Branches") or []:
+                walk(branch.get("States") or {})
+
+    walk(definition.get("States") or {})
+    return tuple(found)
