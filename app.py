@@ -13,6 +13,11 @@ Context (``-c key=value`` or cdk.json):
   tuner:lapTrials             trials per lap, one child execution of the distributed Map RunLaps
                               (default 1000: about 10,000 of an execution's 25,000 history events).
   tuner:retryIntervalSeconds  first wait of every Lambda task's Retry (default 1; backoff 2, 6 tries).
+  tuner:capacityWaitSeconds, tuner:capacityMaxWaitSeconds, tuner:capacityGiveUpSeconds
+                              a trial refused by an account quota (ResourceLimitExceeded) waits
+                              the first (default 30), then doubling up to the max (default 300)
+                              each time, and the tuning job fails after the give-up (default
+                              86400): docs/capacity.md.
   tuner:nag=false           skip the cdk-nag AwsSolutions checks (on by default).
   tuner:retune              JSON {"dataTriggers": [{"family", "bucket", "prefix"}],
                             "schedules": [{"family", "expression"}], "autoDeploy": false}:

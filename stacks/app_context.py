@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import aws_cdk as cdk
+from tuner.core.capacity import CapacityWait
 
 CTX_ROLES = "allowedExecutionRoleArns"
 CTX_LOCAL = "tuner:local"
@@ -14,6 +15,11 @@ CTX_LAP_WAIT = "tuner:lapWaitSeconds"
 # Deprecated alias of ``tuner:lapWaitSeconds`` (its name before laps), still read; the new key wins.
 CTX_LAP_WAIT_DEPRECATED = "tuner:workerWaitSeconds"
 CTX_LAP_TRIALS = "tuner:lapTrials"
+# A trial refused by an account quota (docs/capacity.md): the first wait, the longest wait, and how
+# long the refusals may last before the tuning job fails (whole seconds each).
+CTX_CAPACITY_WAIT = "tuner:capacityWaitSeconds"
+CTX_CAPACITY_MAX_WAIT = "tuner:capacityMaxWaitSeconds"
+CTX_CAPACITY_GIVE_UP = "tuner:capacityGiveUpSeconds"
 
 
 def _flag(app: cdk.App, key: str, default: bool) -> bool:
@@ -27,9 +33,12 @@ def stack_props(app: cdk.App) -> dict[str, Any]:
     """``allowedExecutionRoleArns`` (comma list); ``tuner:retryIntervalSeconds`` (whole seconds,
     at least 1: the first wait of every Lambda task's Retry); ``tuner:lapWaitSeconds`` (whole
     seconds, at least 1: how long a lap waits on a training job's token; ``tuner:workerWaitSeconds``
-    is its deprecated alias, read when the new key is absent); ``tuner:lapTrials``; with
-    ``tuner:local=true``, a synthesizer without the bootstrap-version rule (moto's CloudFormation
-    cannot evaluate it)."""
+    is its deprecated alias, read when the new key is absent); ``tuner:lapTrials``;
+    ``tuner:capacityWaitSeconds``, ``tuner:capacityMaxWaitSeconds`` and
+    ``tuner:capacityGiveUpSeconds`` (the ``capacity_wait`` prop: a trial refused by an account quota
+    waits the first, then doubling up to the max, and fails the job after the give-up; each key
+    left out keeps its default, 30, 300 and 86,400); with ``tuner:local=true``, a synthesizer
+    without the bootstrap-version rule (moto's CloudFormation cannot evaluate it)."""
     props: dict[str, Any] = {}
     roles = app.node.try_get_context(CTX_ROLES)
     if roles:
@@ -54,9 +63,27 @@ def stack_props(app: cdk.App) -> dict[str, Any]:
         if int(lap) < 1:
             raise ValueError(f"{CTX_LAP_TRIALS}={lap!r}: give a whole number of trials >= 1")
         props["lap_trials"] = int(lap)
+    capacity = _capacity_wait(app)
+    if capacity is not None:
+        props["capacity_wait"] = capacity
     if _flag(app, CTX_LOCAL, False):
         props["synthesizer"] = cdk.DefaultStackSynthesizer(generate_bootstrap_version_rule=False)
     return props
+
+
+def _capacity_wait(app: cdk.App) -> CapacityWait | None:
+    """The capacity-wait policy from context; None when no key is given (the construct's default)."""
+    keys = {"first": CTX_CAPACITY_WAIT, "cap": CTX_CAPACITY_MAX_WAIT, "give_up": CTX_CAPACITY_GIVE_UP}
+    given = {field: app.node.try_get_context(key) for field, key in keys.items()}
+    if all(v is None for v in given.values()):
+        return None
+    default = CapacityWait()
+    values = {field: getattr(default, field) if v is None else int(v) for field, v in given.items()}
+    try:
+        return CapacityWait(**values)
+    except ValueError as err:
+        named = ", ".join(f"{keys[f]}={values[f]}" for f in keys)
+        raise ValueError(f"{named}: {err}") from None
 
 
 def nag_enabled(app: cdk.App) -> bool:

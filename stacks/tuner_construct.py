@@ -27,11 +27,12 @@ from aws_cdk import aws_sqs as sqs
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 from tuner import constants
+from tuner.core.capacity import CapacityWait
 
 from stacks.functions import CODE_EXCLUDE, FUNCTIONS, SCIENTIFIC, TUNER
 from stacks.grants import allow, pass_role_to_sagemaker, read_executions
 from stacks.retuning import DataTrigger, RetuneSchedule, Retuning
-from stacks.workflow import DEFAULT_LAP_WAIT_TIMEOUT, build_definition
+from stacks.workflow import DEFAULT_CAPACITY_WAIT, DEFAULT_LAP_WAIT_TIMEOUT, build_definition
 
 ROOT = Path(__file__).resolve().parent.parent
 LAMBDAS_DIR = ROOT / "lambdas"
@@ -71,6 +72,8 @@ class TunerConstruct(Construct):
     :param lap_wait_timeout: how long a lap waits on its training job's token before its
         NextTrial step runs again (idempotently) to check the job itself; the safety net for a
         lost wake-up, beside the sweeper.
+    :param capacity_wait: how a trial refused by an account quota (ResourceLimitExceeded) waits:
+        first wait, longest wait, give-up, in whole seconds (docs/capacity.md).
     :param lap_trials: trials per lap, i.e. per child execution of the distributed Map ``RunLaps``
         (about 10 history events each, against the 25,000-event quota of an execution).
     :param log_level: ``TUNER_LOG_LEVEL`` of every function.
@@ -96,6 +99,7 @@ class TunerConstruct(Construct):
         sweeper_interval: Duration = DEFAULT_SWEEPER_INTERVAL,
         retry_interval: Duration = DEFAULT_RETRY_INTERVAL,
         lap_wait_timeout: Duration = DEFAULT_LAP_WAIT_TIMEOUT,
+        capacity_wait: CapacityWait = DEFAULT_CAPACITY_WAIT,
         lap_trials: int = constants.DEFAULT_LAP_TRIALS,
         log_level: str = "INFO",
         scientific_layer_dir: Path = SCIENTIFIC_LAYER_DIR,
@@ -176,6 +180,7 @@ class TunerConstruct(Construct):
                     self.functions,
                     retry_interval=retry_interval,
                     lap_wait_timeout=lap_wait_timeout,
+                    capacity_wait=capacity_wait,
                 )
             ),
             logs=sfn.LogOptions(

@@ -5,15 +5,19 @@ name. Shape::
 
     CreateTuningJob --> RunLaps (distributed Map over $.Laps) --> Finalize --> Finalized? --> Succeeded
       |  |         each lap (a child execution, MaxParallel at a time):    \\--> TuningJobFailed
-      |  |           NextTrial (waitForTaskToken) <--+    --error--> LapFailed --> LapAborted
-      |  |           LapDone? --no--> Advance -------+
+      |  |           NextTrial (waitForTaskToken) <--+---------------+    --error--> LapFailed --> LapAborted
+      |  |           LapDone? --no--> Advance -------+               |
+      |  |                    |--wait for capacity--> CapacityWait --+  (SecondsPath, from NextTrial)
       |  |                    \\--yes--> LapFinished
       |  \\-- REQUEST_ERRORS (ValidationError, DuplicateTuningJobError) --> RequestRejected (Fail)
       \\-- anything else (also from RunLaps and Finalize) --> MarkFailed --> TuningJobFailed
 
 A lap is one child execution of the distributed Map: it runs at most LapTrials trials one after
 another (create_job's ``lap_plan``). Each lap keeps its own 25,000-event history, so a tuning job of
-any size fits.
+any size fits. A trial refused by an account quota (``ResourceLimitExceeded``) makes NextTrial
+answer ``CapacityWaitSeconds``: the lap waits that long in ``CapacityWait`` and runs NextTrial again
+for the same iteration (the same trial), on the backoff ``CapacityWait`` it is given
+(``docs/capacity.md``).
 
 Retry/Catch error names come from the exception classes of ``tuner.errors`` (a Lambda's unhandled
 exception's error name is its class name), so renaming a class cannot silently break a clause.
@@ -31,6 +35,7 @@ from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
 from tuner import errors
+from tuner.core.capacity import CapacityWait
 
 # Lambda's own transient failures (what ``retry_on_service_exceptions`` would add, plus throttling).
 LAMBDA_SERVICE_ERRORS = [
@@ -58,6 +63,11 @@ RETRY_MAX_ATTEMPTS = 6
 FAILED_ERROR = "TuningJobFailed"
 # How long a lap waits on its training job's token before NextTrial runs again to check the job.
 DEFAULT_LAP_WAIT_TIMEOUT = Duration.hours(1)
+# How a lap waits for capacity when an account quota refuses its training job: 30 s, doubling, each
+# wait at most 5 min, the tuning job failing after 24 h of refusals (docs/capacity.md).
+DEFAULT_CAPACITY_WAIT = CapacityWait()
+# NextTrial's answer when the lap is to wait for capacity (seconds, an integer).
+CAPACITY_WAIT_SECONDS = "$.Result.CapacityWaitSeconds"
 
 
 def build_definition(
@@ -66,8 +76,13 @@ def build_definition(
     *,
     retry_interval: Duration,
     lap_wait_timeout: Duration = DEFAULT_LAP_WAIT_TIMEOUT,
+    capacity_wait: CapacityWait = DEFAULT_CAPACITY_WAIT,
 ) -> sfn.IChainable:
-    """Return the chain that starts at ``CreateTuningJob``; ``functions`` maps LAMBDAS names."""
+    """Return the chain that starts at ``CreateTuningJob``; ``functions`` maps LAMBDAS names.
+
+    ``capacity_wait`` reaches NextTrial in its payload (``CapacityWait``): the Lambda computes each
+    wait from it, the ``CapacityWait`` state waits what it answers.
+    """
 
     def invoke(state_id: str, name: str, payload: dict, **kwargs: object) -> tasks.LambdaInvoke:
         task = tasks.LambdaInvoke(
@@ -128,6 +143,7 @@ def build_definition(
             "Lap": sfn.JsonPath.number_at("$.Lap"),
             "Iteration": sfn.JsonPath.number_at("$.Iteration"),
             "LapTrials": sfn.JsonPath.number_at("$.LapTrials"),
+            "CapacityWait": capacity_wait.to_payload(),
         },
         integration_pattern=sfn.IntegrationPattern.WAIT_FOR_TASK_TOKEN,
         result_path="$.Result",
@@ -162,6 +178,16 @@ def build_definition(
         },
     )
     advance.next(next_trial)
+    # An account quota refused the trial's training job: wait, then the same iteration again (the
+    # same claimed trial). The wait is a state, not a sleep in a Lambda: it costs no compute.
+    capacity = sfn.Wait(
+        scope,
+        "CapacityWait",
+        time=sfn.WaitTime.seconds_path(CAPACITY_WAIT_SECONDS),
+        comment="An account quota (ResourceLimitExceeded) refused the training job: wait, then NextTrial "
+        "again for the same lap iteration (docs/capacity.md)",
+    )
+    capacity.next(next_trial)
     lap = next_trial.next(
         sfn.Choice(scope, "LapDone?")
         .when(
@@ -169,6 +195,7 @@ def build_definition(
             # the lap's output (collected by the Map Run, then discarded): a few bytes
             sfn.Pass(scope, "LapFinished", parameters={"Reason": sfn.JsonPath.string_at("$.Result.Reason")}),
         )
+        .when(sfn.Condition.is_present(CAPACITY_WAIT_SECONDS), capacity)
         .otherwise(advance)
     )
 

@@ -110,18 +110,27 @@ class MemoryStore:
 
 class FakeBackend:
     """SageMaker training jobs: ``start`` records the request; ``finish`` sets a job's status (and
-    any other members its describe should show, e.g. ``FinalMetricDataList``, ``TrainingEndTime``)."""
+    any other members its describe should show, e.g. ``FinalMetricDataList``, ``TrainingEndTime``).
+
+    ``refusals``: errors the next starts raise, one each, first in first out (an account quota's
+    ``ResourceLimitExceededError``, as ``tuner.aws.sagemaker`` raises it); ``attempts`` counts every
+    start, refused or not."""
 
     def __init__(self) -> None:
         self.started: dict[str, dict[str, Any]] = {}
         self.status: dict[str, str] = {}
         self.stopped: list[str] = []
         self.fields: dict[str, dict[str, Any]] = {}
+        self.refusals: list[Exception] = []
+        self.attempts: list[str] = []
 
     def start(self, request: dict[str, Any]) -> bool:
         name = request["TrainingJobName"]
+        self.attempts.append(name)
         if name in self.started:
             return False
+        if self.refusals:
+            raise self.refusals.pop(0)
         self.started[name] = request
         self.status[name] = "InProgress"
         return True

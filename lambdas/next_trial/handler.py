@@ -11,4 +11,5 @@ def handler(event, context):
         int(event.get("Iteration", 0)),
         event["TaskToken"],
         lap_trials=int(lap_trials) if lap_trials is not None else None,
+        capacity_wait=event.get("CapacityWait"),  # absent in definitions deployed before capacity waits
     )

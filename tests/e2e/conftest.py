@@ -9,6 +9,8 @@ What the tests build and the start-and-wait helper are in tests/builders.py."""
 from __future__ import annotations
 
 import json
+import threading
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -38,6 +40,35 @@ def no_access_denied(request: pytest.FixtureRequest):
     yield
     refused = lt.iam_denials()[before:]
     assert not refused, "calls refused by IAM (offline twin):\n" + lt.iam.report(refused)
+
+
+class LambdaFaults:
+    """Faults of the tuner's Lambdas by tuning job: ``plan[job] = {invocation number: fault}`` for
+    NextTrial, ``plan[(function, job)]`` for another function (faults: ``InProcessLambdas.fault``)."""
+
+    def __init__(self) -> None:
+        self.plan: dict[str | tuple[str, str], dict[int, str]] = {}
+        self.count: Counter = Counter()
+        self._lock = threading.Lock()
+
+    def __call__(self, function: str, event: dict) -> str | None:
+        if not isinstance(event, dict):
+            return None
+        job = event.get("TuningJobName") or event.get("HyperParameterTuningJobName") or ""
+        key: str | tuple[str, str] = job if function == "next_trial" else (function, job)
+        with self._lock:
+            if key not in self.plan:
+                return None
+            self.count[key] += 1
+            return self.plan[key].get(self.count[key])
+
+
+@pytest.fixture(scope="module")
+def lambda_faults(local_tuner):
+    hook = LambdaFaults()
+    local_tuner.lambdas.fault = hook
+    yield hook
+    local_tuner.lambdas.fault = None
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

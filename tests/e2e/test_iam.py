@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from tuner.local.iam import Access, matches
 
-from tests.builders import SCRIPTS, categorical, training_jobs, tuning_request
+from tests.builders import SCRIPTS, categorical, created_jobs, training_jobs, tuning_request
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "reliability.md"
 FAST, SLOW = "0.05", "6"  # seconds per epoch of tests/e2e/scripts/quick/train.py (3 epochs)
@@ -81,6 +81,50 @@ def test_a_runtime_limit_seen_by_a_lap_stops_the_other_running_job(local_tuner):
     assert _needed(local_tuner, "next_trial", "events:PutEvents")
 
 
+def test_a_lap_failing_while_a_job_runs_has_it_stopped_by_the_failure_handler(local_tuner, lambda_faults):
+    # GIVEN a slow job running while the other lap's NextTrial breaks (an error nothing retries)
+    name = "iam-broken"
+    lambda_faults.plan[name] = {3: "broken"}
+    local_tuner.start(_slow_and_fast(name, [SLOW, FAST, "0.1"]), base_dir=SCRIPTS)
+    describe = local_tuner.wait(name, timeout=120, sweeps=False)
+    # THEN the failure handler marked the job Failed and stopped the slow job
+    assert describe["HyperParameterTuningJobStatus"] == "Failed"
+    assert _stopped(local_tuner, name)
+    assert _needed(local_tuner, "fail_job", "sagemaker:StopTrainingJob")
+
+
+def test_a_retune_racing_its_familys_start_reads_the_execution(local_tuner, lambda_faults):
+    from tuner.wiring import build_family_service
+
+    lt = local_tuner
+    families = build_family_service(lt.deployment.table_name, lt.deployment.state_machine_arn,
+                                    region=lt.region, session=lt.session)
+    base = lt.prepare(tuning_request("base", source="quick", max_jobs=1), SCRIPTS)
+    del base["HyperParameterTuningJobName"]
+    families.register({"FamilyName": "iam-family", "BaseRequest": base})
+    # GIVEN a retune whose execution runs but has not stored its job yet (CreateJob fails twice
+    # transiently: Step Functions retries it after 1 s and 2 s)
+    first = families.retune("iam-family", "cli")
+    lambda_faults.plan[("create_job", first["HyperParameterTuningJobName"])] = {1: "before", 2: "before"}
+    # WHEN a "Retune Requested" event reaches the retune Lambda meanwhile
+    event = {"detail-type": "Retune Requested", "source": "tuner", "detail": {"Family": "iam-family"}}
+    fn = next(f["FunctionName"] for f in lt.lam.list_functions()["Functions"]
+              if f["Role"] == lt.iam_principals()["retune"])
+    answer = json.loads(lt.lam.invoke(FunctionName=fn, Payload=json.dumps(event).encode())["Payload"].read())
+    # THEN it read the execution (the job item does not exist yet), found it running, and deferred
+    assert answer["Deferred"] is True and answer["RunningTuningJob"] == first["HyperParameterTuningJobName"]
+    assert _needed(lt, "retune", "states:DescribeExecution")
+    assert lt.wait(first["HyperParameterTuningJobName"], timeout=120)["HyperParameterTuningJobStatus"] == "Completed"
+    # AND the deferred retune starts when the first job ends (waited for: nothing left running)
+    def deferred() -> str | None:
+        running = families.describe("iam-family").get("RunningTuningJob") or {}
+        job = running.get("HyperParameterTuningJobName")
+        return job if job and job != first["HyperParameterTuningJobName"] else None
+
+    _wait_for(lambda: deferred() is not None, what="the deferred retune")
+    assert lt.wait(str(deferred()), timeout=120)["HyperParameterTuningJobStatus"] == "Completed"
+
+
 # ---- a grant removed ---------------------------------------------------------------------------
 def _without(iam, role_arn: str, action: str) -> dict[str, dict]:
     """Remove ``action`` from every inline policy of the role; returns the originals."""
@@ -121,7 +165,7 @@ def test_a_grant_removed_fails_the_next_tuning_job_naming_function_and_action(lo
     assert "not authorized to perform: sagemaker:CreateTrainingJob" in describe["FailureReason"]
     assert refused and all(d.principal.name == "next_trial" for d in refused)
     assert {d.access.action for d in refused} == {"sagemaker:CreateTrainingJob"}
-    assert not training_jobs(local_tuner, "iam-removed")
+    assert not created_jobs(local_tuner, "iam-removed")
 
 
 # ---- every grant needed or documented ------------------------------------------------------------

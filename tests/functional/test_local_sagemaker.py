@@ -298,9 +298,43 @@ def test_fault_hook(sm_client, faults):
         with pytest.raises(ClientError) as err:
             no_retry.create_training_job(**job_request("job-refused", submit))
         assert err.value.response["Error"]["Code"] == code
+        if code == "ResourceLimitExceeded":  # SageMaker's message, the request's type's quota full
+            assert err.value.response["Error"]["Message"].startswith(
+                "The account-level service limit 'ml.m5.large for training job usage' is 1 Instances, with "
+                "current utilization of 1 Instances and a request delta of 1 Instances.")
     faults.pop("job-refused")
     with pytest.raises(ClientError):
         sm_client.describe_training_job(TrainingJobName="job-refused")
+
+
+def test_an_account_quota_refuses_what_would_exceed_it_with_sagemakers_message(sm_client, local_sm):
+    # GIVEN a quota of 3 ml.m5.large and jobs holding 2 + 1 of them
+    local_sm.quotas = {"ml.m5.large": 3}
+    submit = upload_script("import time; time.sleep(1.5)")
+    two = {"InstanceType": "ml.m5.large", "InstanceCount": 2, "VolumeSizeInGB": 5}
+    sm_client.create_training_job(**job_request("quota-a", submit, ResourceConfig=two))
+    sm_client.create_training_job(**job_request("quota-b", submit))
+    # WHEN one more instance of that type is asked for THEN SageMaker's refusal, word for word
+    with pytest.raises(ClientError) as err:
+        sm_client.create_training_job(**job_request("quota-c", submit))
+    assert err.value.response["Error"]["Code"] == "ResourceLimitExceeded"
+    assert err.value.response["Error"]["Message"] == (
+        "The account-level service limit 'ml.m5.large for training job usage' is 3 Instances, with current "
+        "utilization of 3 Instances and a request delta of 1 Instances. Please use AWS Service Quotas to request "
+        "an increase for this quota. If AWS Service Quotas is not available, contact AWS support to request an "
+        "increase for this quota.")
+    # other types, and managed spot jobs (a quota of their own on AWS, not modelled), are not refused
+    other = {"InstanceType": "ml.c5.xlarge", "InstanceCount": 1, "VolumeSizeInGB": 5}
+    sm_client.create_training_job(**job_request("quota-other", submit, ResourceConfig=other))
+    sm_client.create_training_job(**job_request("quota-spot", submit, EnableManagedSpotTraining=True,
+                                                StoppingCondition={"MaxRuntimeInSeconds": 60,
+                                                                   "MaxWaitTimeInSeconds": 60}))
+    # a job that ends frees its instances
+    wait_status(sm_client, "quota-a", ("Completed",))
+    sm_client.create_training_job(**job_request("quota-c", submit))
+    assert local_sm.wait_idle(20)
+    refused_job = [t for t in local_sm.transitions if t[1] == "quota-c"]
+    assert [s for _, _, s in refused_job] == ["InProgress", "Completed"]  # created once, after the refusal
 
 
 def _lambda_function(name: str) -> str:
@@ -335,6 +369,9 @@ def test_state_change_events_reach_a_lambda_target(sm_client, local_sm, monkeypa
             "source": [SAGEMAKER_SOURCE], "detail-type": [TRAINING_STATE_CHANGE],
             "detail": {"TrainingJobStatus": ["Completed", "Failed", "Stopped"]}}))
         events.put_targets(Rule="training-finished", Targets=[{"Id": "fn", "Arn": fn_arn}])
+        # a schedule rule (the sweeper's) gets no events on AWS; moto's empty pattern matches all
+        events.put_rule(Name="schedule-only", ScheduleExpression="rate(1 minute)")
+        events.put_targets(Rule="schedule-only", Targets=[{"Id": "fn", "Arn": _lambda_function("scheduled")}])
         events.put_rule(Name="every-change", EventPattern=json.dumps({
             "source": [SAGEMAKER_SOURCE]}))
         events.put_targets(Rule="every-change", Targets=[{
@@ -354,6 +391,7 @@ def test_state_change_events_reach_a_lambda_target(sm_client, local_sm, monkeypa
         eventbridge.uninstall_lambda_delivery()
 
     assert eventbridge.delivery_errors() == []
+    assert "scheduled" not in {name for name, _ in received}
     full = [e for _, e in received if "detail" in e]
     assert len(full) == 1
     event = full[0]

@@ -121,6 +121,46 @@ def test_lap_wait_context_and_its_deprecated_alias(tmp_path):
         props({"tuner:workerWaitSeconds": 0})
 
 
+def test_capacity_wait_context(tmp_path):
+    """``tuner:capacityWaitSeconds`` / ``tuner:capacityMaxWaitSeconds`` / ``tuner:capacityGiveUpSeconds``
+    make the ``capacity_wait`` prop; a key left out keeps its default; an unworkable policy is refused
+    naming the keys."""
+    import aws_cdk as cdk
+    from tuner.core.capacity import CapacityWait
+
+    from stacks.app_context import stack_props
+
+    def props(context: dict) -> dict:
+        return stack_props(cdk.App(outdir=str(tmp_path), context=context))
+
+    assert "capacity_wait" not in props({})
+    short = props({"tuner:capacityWaitSeconds": "1", "tuner:capacityMaxWaitSeconds": 2})
+    assert short["capacity_wait"] == CapacityWait(first=1, cap=2, give_up=CapacityWait().give_up)
+    assert props({"tuner:capacityGiveUpSeconds": "3600"})["capacity_wait"] == CapacityWait(give_up=3600)
+    with pytest.raises(ValueError, match=r"tuner:capacityWaitSeconds=600, tuner:capacityMaxWaitSeconds=300"):
+        props({"tuner:capacityWaitSeconds": 600})
+
+
+def test_capacity_wait_reaches_next_trial_through_the_stack(tmp_path):
+    import json
+
+    import aws_cdk as cdk
+    from tuner.core.capacity import CapacityWait
+
+    from stacks.tuner_stack import TUNER_PROPS, TunerStack
+
+    if "capacity_wait" not in TUNER_PROPS:
+        pytest.skip("TunerConstruct has no capacity_wait setting yet (docs/capacity.md, 'Settings')")
+    (tmp_path / "layer" / "python").mkdir(parents=True)  # an empty stand-in: no 140 MB copy
+    app = cdk.App(outdir=str(tmp_path / "out"), context={"tuner:nag": "false"})
+    policy = CapacityWait(first=1, cap=2, give_up=60)
+    stack = TunerStack(app, "Capacity", capacity_wait=policy, scientific_layer_dir=tmp_path / "layer")
+    definition = stack.resolve(stack.tuner.state_machine.node.default_child.definition_string)  # type: ignore[union-attr]
+    asl = json.loads("".join(p if isinstance(p, str) else "X" for p in definition["Fn::Join"][1]))
+    payload = asl["States"]["RunLaps"]["ItemProcessor"]["States"]["NextTrial"]["Parameters"]["Payload"]
+    assert CapacityWait.from_payload(payload["CapacityWait"]) == policy
+
+
 def test_lap_wait_timeout_reaches_next_trial_through_the_stack(tmp_path):
     """``TunerStack`` forwards the construct's settings by its signature: the new name passes through."""
     import json

@@ -1,4 +1,5 @@
-"""The tuning job's state machine: retries, catches, the lap loop and the task-token wait."""
+"""The tuning job's state machine: retries, catches, the lap loop, the task-token wait and the wait
+for capacity."""
 
 from __future__ import annotations
 
@@ -7,8 +8,9 @@ import json
 import pytest
 from aws_cdk.assertions import Match
 from tuner import errors
+from tuner.core.capacity import CapacityWait
 
-from stacks.workflow import LAMBDA_SERVICE_ERRORS
+from stacks.workflow import DEFAULT_CAPACITY_WAIT, LAMBDA_SERVICE_ERRORS
 
 LAMBDA_TASKS = ["CreateTuningJob", "Finalize", "LapFailed", "MarkFailed", "NextTrial"]
 
@@ -188,6 +190,7 @@ def test_next_trial_waits_for_its_task_token_and_rechecks_after_a_timeout(all_st
         "Lap.$": "$.Lap",
         "Iteration.$": "$.Iteration",
         "LapTrials.$": "$.LapTrials",
+        "CapacityWait": DEFAULT_CAPACITY_WAIT.to_payload(),
     }
     assert task["ResultPath"] == "$.Result"
     # a lost wake-up costs one timeout: the step runs again (idempotently) and checks the job
@@ -211,9 +214,7 @@ def test_a_failing_lap_marks_the_job_failed_with_its_own_error(all_states):
 
 def test_a_lap_loops_until_done(all_states):
     choice = all_states["LapDone?"]
-    assert choice["Choices"] == [
-        {"Variable": "$.Result.Done", "BooleanEquals": True, "Next": "LapFinished"}
-    ]
+    assert choice["Choices"][0] == {"Variable": "$.Result.Done", "BooleanEquals": True, "Next": "LapFinished"}
     assert choice["Default"] == "Advance"
     finished = all_states["LapFinished"]  # the lap's output: a few bytes, whatever the lap did
     assert finished["Type"] == "Pass" and finished["Parameters"] == {"Reason.$": "$.Result.Reason"}
@@ -226,6 +227,72 @@ def test_a_lap_loops_until_done(all_states):
         "LapTrials.$": "$.LapTrials",
     }
     assert advance["Next"] == "NextTrial"
+
+
+def test_a_lap_refused_for_capacity_waits_in_a_wait_state_then_retries_the_same_iteration(all_states):
+    """NextTrial answers ``CapacityWaitSeconds`` (an account quota refused the training job): the lap
+    waits that long in a Wait state, no Lambda sleeping, and runs NextTrial again with its input
+    unchanged, i.e. the same lap iteration, whose claim is the same trial (not through Advance)."""
+    choice = all_states["LapDone?"]
+    [capacity] = [c for c in choice["Choices"] if c.get("IsPresent") is True]
+    assert capacity["Variable"] == "$.Result.CapacityWaitSeconds"
+    assert choice["Choices"].index(capacity) > 0  # Done is decided first
+    wait = all_states[capacity["Next"]]
+    assert wait["Type"] == "Wait" and wait["SecondsPath"] == capacity["Variable"]
+    assert wait["Next"] == "NextTrial"
+    assert not {"Parameters", "InputPath", "OutputPath", "ResultPath"} & set(wait)  # the lap's state unchanged
+    assert all_states["NextTrial"]["Parameters"]["Payload"]["Iteration.$"] == "$.Iteration"
+
+
+def test_the_capacity_backoff_is_the_documented_default(all_states):
+    """What the deployed definition gives NextTrial: 30 s, doubling, at most 5 min each, given up
+    after 24 h of refusals (docs/capacity.md); the schedule derived from the payload itself."""
+    policy = CapacityWait.from_payload(all_states["NextTrial"]["Parameters"]["Payload"]["CapacityWait"])
+    waited, waits = 0, []
+    while not policy.gives_up(waited):
+        waits.append(policy.wait_seconds(waited))
+        waited += waits[-1]
+    assert waits[:5] == [30, 60, 120, 240, 300] and max(waits) == 300
+    assert waited == 24 * 3600 and len(waits) == 291
+
+
+def test_a_quota_error_is_never_retried_and_fails_the_lap(all_states):
+    """``ResourceLimitExceededError`` (a quota that can never admit the job, or a wait given up) is not
+    a retried error: NextTrial's catch sends it to LapFailed, which marks the tuning job Failed."""
+    name = errors.ResourceLimitExceededError.__name__
+    task = all_states["NextTrial"]
+    assert not any(name in r["ErrorEquals"] or "States.ALL" in r["ErrorEquals"] for r in task["Retry"])
+    assert name not in errors.error_names(errors.TRANSIENT_ERRORS)
+    [catch] = task["Catch"]
+    assert catch["ErrorEquals"] == ["States.ALL"] and catch["Next"] == "LapFailed"
+
+
+def test_the_capacity_wait_is_a_setting_of_the_definition(tmp_path):
+    import aws_cdk as cdk
+    from aws_cdk import aws_lambda as lambda_
+    from aws_cdk import aws_stepfunctions as sfn
+    from constructs import Construct
+    from tuner import constants
+
+    from stacks.workflow import build_definition
+
+    app = cdk.App(outdir=str(tmp_path))
+    stack = cdk.Stack(app, "Probe")
+    functions = {
+        name: lambda_.Function.from_function_arn(stack, name, f"arn:aws:lambda:us-east-1:123456789012:function:{name}")
+        for name in constants.LAMBDAS
+    }
+    policy = CapacityWait(first=1, cap=2, give_up=60)
+    chain = build_definition(
+        Construct(stack, "States"), functions, retry_interval=cdk.Duration.seconds(1), capacity_wait=policy
+    )
+    machine = sfn.StateMachine(stack, "Machine", definition_body=sfn.DefinitionBody.from_chainable(chain))
+    definition = stack.resolve(machine.node.default_child.definition_string)  # type: ignore[union-attr]
+    text = definition if isinstance(definition, str) else "".join(
+        p if isinstance(p, str) else "X" for p in definition["Fn::Join"][1]
+    )
+    payload = states(json.loads(text))["NextTrial"]["Parameters"]["Payload"]["CapacityWait"]
+    assert CapacityWait.from_payload(payload) == policy
 
 
 def test_finalize_status_failed_fails_the_execution(asl):

@@ -1,5 +1,6 @@
-"""SageMakerBackend: CreateTrainingJob (idempotent by name), DescribeTrainingJob, StopTrainingJob, and
-which SageMaker errors are transient (the state machine retries ``TransientBackendError``)."""
+"""SageMakerBackend: CreateTrainingJob (idempotent by name), DescribeTrainingJob, StopTrainingJob,
+which SageMaker errors are transient (the state machine retries ``TransientBackendError``), and an
+account quota's ``ResourceLimitExceeded`` parsed into ``ResourceLimitExceededError``."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 from tuner.aws.sagemaker import SageMakerBackend
-from tuner.errors import TransientBackendError
+from tuner.errors import ResourceLimitExceededError, TransientBackendError
 
 NAME = "job-001-abc"
 ARN = f"arn:aws:sagemaker:us-east-1:123456789012:training-job/{NAME}"
@@ -70,16 +71,75 @@ def test_start_of_an_existing_name_returns_false(stubbed, code: str, message: st
     assert SageMakerBackend(client).start(_request()) is False
 
 
-@pytest.mark.parametrize(
-    "code", ["ThrottlingException", "ResourceLimitExceeded", "ServiceUnavailable", "InternalFailure"]
-)
-def test_start_throttled_or_over_a_limit_is_transient(stubbed, code: str) -> None:
+@pytest.mark.parametrize("code", ["ThrottlingException", "ServiceUnavailable", "InternalFailure"])
+def test_start_throttled_is_transient(stubbed, code: str) -> None:
     client, stub = stubbed("sagemaker")
     stub.add_client_error("create_training_job", code, "Rate exceeded", expected_params=_request())
     with pytest.raises(TransientBackendError) as info:
         SageMakerBackend(client).start(_request())
     assert NAME in str(info.value) and code in str(info.value)
     assert isinstance(info.value.__cause__, ClientError)
+
+
+# SageMaker's ResourceLimitExceeded messages, as published (docs/capacity.md, "Sources").
+QUOTA_MESSAGES = [
+    (  # today's wording (the AWS documentation's sample, for a training job's quota)
+        "The account-level service limit 'ml.m5.xlarge for training job usage' is 2 Instances, with current "
+        "utilization of 2 Instances and a request delta of 1 Instances. Please use AWS Service Quotas to request "
+        "an increase for this quota. If AWS Service Quotas is not available, contact AWS support to request an "
+        "increase for this quota.",
+        ("ml.m5.xlarge for training job usage", 2, 2, 1),
+    ),
+    (  # aws/amazon-sagemaker-examples#1543: CreateTrainingJob of a tuning notebook, utilization over the limit
+        "The account-level service limit 'ml.p3.8xlarge for training job usage' is 2 Instances, with current "
+        "utilization of 3 Instances and a request delta of 1 Instances. Please contact AWS support to request an "
+        "increase for this limit.",
+        ("ml.p3.8xlarge for training job usage", 2, 3, 1),
+    ),
+    (  # data-science-on-aws/data-science-on-aws#200: CreateTrainingJob refused by a quota of every type
+        "The account-level service limit 'Number of instances across all processing jobs' is 4 Instances, with "
+        "current utilization of 0 Instances and a request delta of 11 Instances. Please contact AWS support to "
+        "request an increase for this limit.",
+        ("Number of instances across all processing jobs", 4, 0, 11),
+    ),
+    (  # aws/sagemaker-python-sdk#35: the wording before quotas had names
+        "The account-level service limit for training-job/ml.p2.xlarge is 0 Instances, with current utilization "
+        "of 0 Instances and a request delta of 2 Instances. Please contact AWS support to request an increase for "
+        "this limit.",
+        ("training-job/ml.p2.xlarge", 0, 0, 2),
+    ),
+    (  # aws/amazon-sagemaker-examples#1001: no numbers to parse
+        "The requested resource training-job/ml.p2.xlarge is not available in this region",
+        (None, None, None, None),
+    ),
+]
+
+
+@pytest.mark.parametrize(("message", "parsed"), QUOTA_MESSAGES, ids=["today", "over", "total", "old", "region"])
+def test_start_over_a_quota_raises_the_quota_and_its_numbers(stubbed, message: str, parsed: tuple) -> None:
+    client, stub = stubbed("sagemaker")
+    stub.add_client_error("create_training_job", "ResourceLimitExceeded", message, expected_params=_request())
+    stub.add_client_error(  # not a retried start: no job of that name exists
+        "describe_training_job", "ValidationException", "Requested resource not found.",
+        expected_params={"TrainingJobName": NAME},
+    )
+    with pytest.raises(ResourceLimitExceededError) as info:
+        SageMakerBackend(client).start(_request())
+    err = info.value
+    assert (err.quota, err.limit, err.utilization, err.delta) == parsed
+    assert err.sagemaker_message == message
+    assert str(err) == f"CreateTrainingJob {NAME}: ResourceLimitExceeded: {message}"
+    assert err.code == "ResourceLimitExceeded" and not isinstance(err, TransientBackendError)
+    assert isinstance(err.__cause__, ClientError)
+
+
+def test_a_retried_start_refused_by_the_quota_its_own_job_holds_is_a_retried_start(stubbed) -> None:
+    """The first try created the job and its answer was lost; the job now holds the last instance, so
+    SageMaker may refuse the second try for the quota rather than for the name."""
+    client, stub = stubbed("sagemaker")
+    stub.add_client_error("create_training_job", "ResourceLimitExceeded", QUOTA_MESSAGES[0][0])
+    stub.add_response("describe_training_job", _description(), {"TrainingJobName": NAME})
+    assert SageMakerBackend(client).start(_request()) is False
 
 
 @pytest.mark.parametrize(

@@ -48,7 +48,38 @@ class ConcurrentUpdateError(TuningError):
 
 
 class TransientBackendError(TuningError):
-    """A throttling or capacity error from an AWS service; the state machine retries."""
+    """A throttled or briefly unavailable AWS service; the state machine retries the step."""
+
+
+class ResourceLimitExceededError(TuningError):
+    """An account quota refused a training job (SageMaker's ``ResourceLimitExceeded``).
+
+    ``quota``, ``limit``, ``utilization`` and ``delta`` are what SageMaker's message states ("The
+    account-level service limit '<quota>' is <limit> Instances, with current utilization of
+    <utilization> Instances and a request delta of <delta> Instances"), None when it states none.
+    ``sagemaker_message`` is SageMaker's message itself. Not retried by the state machine: a lap
+    refused for capacity waits in its own ``Wait`` state (``service.capacity``); raised from a step,
+    it fails the tuning job with this message (the quota can never admit the job, or the wait gave up).
+    """
+
+    code = "ResourceLimitExceeded"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        quota: str | None = None,
+        limit: int | None = None,
+        utilization: int | None = None,
+        delta: int | None = None,
+        sagemaker_message: str = "",
+    ) -> None:
+        super().__init__(message)
+        self.quota = quota
+        self.limit = limit
+        self.utilization = utilization
+        self.delta = delta
+        self.sagemaker_message = sagemaker_message
 
 
 # ---- groups the state machine matches on (stacks/workflow.py derives its Retry/Catch names) ------

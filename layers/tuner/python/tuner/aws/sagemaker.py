@@ -2,20 +2,44 @@
 model hosting (models, endpoint configurations, endpoints)."""
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from botocore.exceptions import ClientError
 
-from tuner.errors import TransientBackendError
+from tuner.errors import ResourceLimitExceededError, TransientBackendError
 
 _TRANSIENT = {
     "ThrottlingException",
     "Throttling",
-    "ResourceLimitExceeded",
     "ServiceUnavailable",
     "InternalFailure",
     "RequestLimitExceeded",
 }
+#: An account quota (not a rate): parsed into ``ResourceLimitExceededError``, never retried as such.
+RESOURCE_LIMIT_EXCEEDED = "ResourceLimitExceeded"
+# SageMaker's wording (docs/capacity.md): "The account-level service limit '<quota>' is <limit>
+# Instances, with current utilization of <n> Instances and a request delta of <d> Instances. ...";
+# before quotas had names: "The account-level service limit for training-job/<type> is ...".
+_QUOTA_MESSAGE = re.compile(
+    r"service limit (?:'(?P<quota>[^']+)'|for (?P<bare>\S+)) is (?P<limit>[\d,]+)[^,]*, "
+    r"with current utilization of (?P<used>[\d,]+).*? and a request delta of (?P<delta>[\d,]+)"
+)
+
+
+def resource_limit_error(operation: str, name: str, message: str) -> ResourceLimitExceededError:
+    """SageMaker's ``ResourceLimitExceeded`` message as a typed error with the numbers it states
+    (all None when it states none, e.g. "The requested resource training-job/ml.p2.xlarge is not
+    available in this region")."""
+    found = _QUOTA_MESSAGE.search(message)
+    numbers: dict[str, Any] = {}
+    if found:
+        count = {k: int(found[k].replace(",", "")) for k in ("limit", "used", "delta")}
+        numbers = {"quota": found["quota"] or found["bare"], "limit": count["limit"],
+                   "utilization": count["used"], "delta": count["delta"]}
+    return ResourceLimitExceededError(
+        f"{operation} {name}: {RESOURCE_LIMIT_EXCEEDED}: {message}", sagemaker_message=message, **numbers
+    )
 
 
 def _code(err: ClientError) -> str:
@@ -27,7 +51,12 @@ class SageMakerBackend:
         self.sm = client
 
     def start(self, request: dict[str, Any]) -> bool:
-        """Create the training job. False if a job of that name exists (a retried start)."""
+        """Create the training job. False if a job of that name exists (a retried start).
+
+        ``ResourceLimitExceededError`` when an account quota refuses it (the caller decides whether
+        to wait); a job of that name that exists already (created by an earlier try of this start,
+        and holding the quota itself) is still a retried start.
+        """
         try:
             self.sm.create_training_job(**request)
             return True
@@ -36,6 +65,11 @@ class SageMakerBackend:
             message = err.response.get("Error", {}).get("Message", "")
             if code == "ResourceInUse" or (code == "ValidationException" and "unique" in message):
                 return False
+            if code == RESOURCE_LIMIT_EXCEEDED:
+                name = request["TrainingJobName"]
+                if self.describe(name) is not None:
+                    return False
+                raise resource_limit_error("CreateTrainingJob", name, message) from err
             if code in _TRANSIENT:
                 raise TransientBackendError(
                     f"CreateTrainingJob {request['TrainingJobName']}: {code}: {message}; retried with backoff"

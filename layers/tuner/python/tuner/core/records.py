@@ -66,6 +66,8 @@ class TrialRecord:
     stopped_by: str | None = None  # EarlyStopping | Hyperband | a completion reason | StopTuningJob
     rung: int = 0  # Hyperband: the highest rung this trial passed
     retry_claim: str | None = None  # the lap iteration that started the current retry
+    capacity_since: str | None = None  # first ResourceLimitExceeded of the start being waited for
+    capacity_waits: int = 0  # capacity waits of this trial's lap spent on it (docs/capacity.md)
 
     @property
     def terminal(self) -> bool:

@@ -2,7 +2,8 @@
 
 moto's ``Rule.send_to_targets`` delivers only to CloudWatch Logs, SQS, archives, other buses and API
 destinations; a Lambda target raises ``NotImplementedError``. ``install_lambda_delivery()`` patches it
-so that every Lambda target of a matching rule receives the event the way EventBridge sends it:
+so that every Lambda target of a matching rule receives the event the way EventBridge sends it
+(a rule with only a schedule receives no events, as on AWS: moto's empty pattern matches all):
 
 * no ``Input``/``InputPath``/``InputTransformer``: the whole event (``version``, ``id``,
   ``detail-type``, ``source``, ``account``, ``time`` as ISO-8601 ``YYYY-MM-DDTHH:MM:SSZ``, ``region``,
@@ -188,8 +189,14 @@ def _transform(transformer: dict[str, Any], full: dict[str, Any], event: dict[st
         return rendered
 
 
+def is_schedule_only(rule: Any) -> bool:
+    """A rule with a schedule and no event pattern: EventBridge sends it no events (moto's empty
+    pattern would match every event, running the sweeper on each state change)."""
+    return bool(getattr(rule, "scheduled_expression", None)) and not rule.event_pattern.dump()
+
+
 def _send_to_targets(rule: Any, original_event: dict[str, Any], transform_input: bool) -> None:
-    if not rule.event_pattern.matches_event(original_event):
+    if is_schedule_only(rule) or not rule.event_pattern.matches_event(original_event):
         return
     lambdas = [t for t in rule.targets if _is_lambda(t)]
     others = [t for t in rule.targets if not _is_lambda(t)]

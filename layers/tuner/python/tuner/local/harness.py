@@ -47,6 +47,7 @@ class LocalTuner:
         context: Mapping[str, Any] | None = None,
         log_lag: float | None = None,
         iam: str | None = None,
+        quotas: Mapping[str, int] | None = None,
     ) -> None:
         from tuner.local.training_process import log_lag_setting
 
@@ -60,8 +61,12 @@ class LocalTuner:
         # IAM enforced on the tuner's own calls (tuner.local.iam): "enforce" (default; also
         # $TUNER_LOCAL_IAM), "record" or "off". ``iam_denials()`` lists what was refused.
         self.iam_mode = iam or os.environ.get("TUNER_LOCAL_IAM") or "enforce"
+        # Account quotas of the stand-in, {instance type: instances} (empty: unlimited; docs/capacity.md)
+        self.quotas = dict(quotas or {})
         # Offline waits are short: a lap re-checks its training job after 20 s without a wake-up.
-        self.context = {"tuner:lapWaitSeconds": "20", **dict(context or {})}
+        # A quota-refused trial waits 1 s, then at most 2 s (deployed: 30 s, then up to 5 min).
+        self.context = {"tuner:lapWaitSeconds": "20", "tuner:capacityWaitSeconds": "1",
+                        "tuner:capacityMaxWaitSeconds": "2", **dict(context or {})}
         self.deployment: Deployment | None = None
         self._mock: Any = None
         self._patches: list[Any] = []
@@ -107,6 +112,7 @@ class LocalTuner:
             self._patches.append(eventbridge)
             self.sagemaker = LocalSageMaker(self.work_dir / "training", fault=self._fault)
             self.sagemaker.log_lag = self.log_lag
+            self.sagemaker.quotas = self.quotas
             self.sagemaker.install()
             self._patches.append(self.sagemaker)
             self.deployment = deploy(self.session, region=self.region, context=self.context)

@@ -62,11 +62,12 @@ class InProcessLambdas:
 
     def __init__(self, cache_dir: Path) -> None:
         self.cache_dir = Path(cache_dir)
-        # Test hook: ``fault(function_name, event)`` returns None, "before" (the invocation fails
-        # before the handler runs), "after" (the handler runs, then the invocation fails: the
-        # worker "dies" after its side effects), "twice" (at-least-once: the handler runs twice) or
-        # "broken" (a bug: ``RuntimeError`` before the handler runs, which nothing retries).
-        # The other failures raise ``TransientBackendError``, which the state machine retries.
+        # Test hook: ``fault(name, event)`` (``name``: the tuner's, e.g. ``next_trial``) returns
+        # None, "before" (the invocation fails before the handler runs), "after" (the handler
+        # runs, then the invocation fails: the worker "dies" after its side effects), "twice"
+        # (at-least-once: the handler runs twice) or "broken" (a bug: ``RuntimeError`` before
+        # the handler runs, which nothing retries). The other failures raise
+        # ``TransientBackendError``, which the state machine retries.
         self.fault: Callable[[str, Any], str | None] | None = None
         self._modules: dict[tuple[str, str], ModuleType] = {}
         self._original: Callable[..., Any] | None = None
@@ -157,7 +158,7 @@ class InProcessLambdas:
             return json.dumps(payload), True, tb
 
     def _run(self, fn: Any, event: Any) -> tuple[str, bool, str]:
-        fault = self.fault(fn.function_name, event) if self.fault else None
+        fault = self.fault(tuner_name(fn), event) if self.fault else None
         if fault == "before":
             raise TransientBackendError(f"injected fault before {fn.function_name} ran")
         if fault == "broken":

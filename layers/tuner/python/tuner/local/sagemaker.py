@@ -32,6 +32,10 @@ behave like the real service for training jobs:
   has ``OutputDataConfig.KmsKeyId`` (``""`` when no key was given, as SageMaker answers) and no
   ``Tags`` member. One known gap: ``ModelArtifacts`` (required in botocore's model) is absent until
   the model has been uploaded (a job InProgress, or Failed before its upload).
+* Account quotas (``quotas``, ``{instance type: instances}``; empty by default: unlimited): the
+  instances of the jobs ``InProgress``/``Stopping`` count against their type's quota "<type> for
+  training job usage"; a ``CreateTrainingJob`` over it fails with ``ResourceLimitExceeded`` and
+  SageMaker's message (``tuner.local.quotas``).
 * ``AddTags`` / ``ListTags`` / ``DeleteTags`` on a stand-in training job's ARN (moto's raise
   ``AttributeError`` on it): the request's ``Tags`` first; AddTags overwrites a key given again and
   refuses more than 50 tags; the state-change event shows the current tags. An unknown
@@ -52,6 +56,9 @@ botocore retries throttling errors by itself, so a throttled create calls it aga
 * ``"<ErrorCode>:create"`` (e.g. ``"ThrottlingException:create"``, ``"Throttling:create"``,
   ``"ResourceLimitExceeded:create"``): the API call itself fails with that error code
   (``Throttling`` is an alias of ``ThrottlingException``); no job is created.
+  ``ResourceLimitExceeded`` carries SageMaker's quota message for the request's instance type, as
+  if the quota were full: its limit is what is in use (at least the request's delta, so a job
+  of this size could run once capacity frees).
 * ``"InternalServerError"``: the job is created, goes ``InProgress`` and then ``Failed`` at once with
   ``FailureReason`` ``"InternalServerError: We encountered an internal error. Please try again."``
   (a retryable SageMaker failure).
@@ -82,6 +89,7 @@ import boto3
 
 from tuner.constants import SAGEMAKER_SOURCE, TRAINING_STATE_CHANGE
 from tuner.core import arns
+from tuner.local import quotas as _quotas
 from tuner.local.training_job import ACTIVE, TERMINAL, _Job, _now
 from tuner.local.training_process import (  # noqa: F401 - HOST... re-exported
     FAILURE_REASON_MAX,
@@ -114,7 +122,8 @@ class LocalSageMaker(_ProcessRunner):
 
     Attributes: ``max_in_progress`` (most jobs InProgress/Stopping at once), ``transitions``
     (list of ``(epoch seconds, job name, TrainingJobStatus)``), ``errors`` (internal errors of job
-    threads and event emission, also logged).
+    threads and event emission, also logged), ``quotas`` (``{instance type: instances}`` for
+    training job usage, settable at any time; a type not in it is unlimited).
     """
 
     def __init__(self, work_dir: Path, *, python: str = os.path.abspath(sys.executable),
@@ -128,6 +137,7 @@ class LocalSageMaker(_ProcessRunner):
         self.stop_grace = stop_grace
         self.emit_events = emit_events
         self.max_in_progress = 0
+        self.quotas: dict[str, int] = {}
         self.transitions: list[tuple[float, str, str]] = []
         self.errors: list[str] = []
         self._lock = threading.RLock()
@@ -251,6 +261,10 @@ class LocalSageMaker(_ProcessRunner):
         if fault and fault.endswith(":create"):
             code = fault[: -len(":create")]
             code = "ThrottlingException" if code == "Throttling" else code
+            if code == _quotas.RESOURCE_LIMIT_EXCEEDED:
+                with self._lock:
+                    message = _quotas.full(request, self._used(resp.current_account, resp.region))
+                raise _service_error(code, message)
             raise _service_error(code, f"Injected fault: {code} for CreateTrainingJob {name}")
         with self._lock:
             if self._closed:
@@ -260,6 +274,10 @@ class LocalSageMaker(_ProcessRunner):
                     "Training job names must be unique within an AWS account and region, and a "
                     "training job with this name already exists "
                     f"({arns.training_job_arn(resp.region, resp.current_account, name)})")
+            # the check and the create hold the one lock: two creates cannot both take the last instance
+            refusal = _quotas.refusal(self.quotas, request, self._used(resp.current_account, resp.region))
+            if refusal is not None:
+                raise _service_error(_quotas.RESOURCE_LIMIT_EXCEEDED, refusal)
             job = _Job(self, request, resp.current_account, resp.region, fault)
             self._jobs[key] = job
             backend.training_jobs[name] = job
@@ -380,6 +398,12 @@ class LocalSageMaker(_ProcessRunner):
         with self._lock:
             job.delete_tags(params.get("TagKeys") or [])
         return EmptyResult()
+
+    # -- account quotas (tuner.local.quotas) -------------------------------------------------
+    def _used(self, account: str, region: str) -> dict[str, int]:
+        """Instances per type held by the account's jobs InProgress/Stopping in ``region`` (lock held)."""
+        return _quotas.usage(j.request for j in self._jobs.values()
+                             if (j.account, j.region) == (account, region) and j.training_job_status in ACTIVE)
 
     # -- state --------------------------------------------------------------------------------
     def _record(self, job: _Job, status: str) -> None:

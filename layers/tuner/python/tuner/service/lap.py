@@ -6,15 +6,23 @@ starts, so whoever sees the job end (the training_event Lambda, the sweeper, a r
 step) can wake the lap. The step is idempotent per ``(lap, iteration)``: a retried or timed-out
 step claims the same trial (the store's claim key), recognises a started training job by its
 deterministic name, and completes the new token at once if the job has already ended.
+
+A start refused by an account quota (``ResourceLimitExceeded``) is ``service.capacity``'s to decide:
+the step then completes its own token with ``CapacityWaitSeconds`` and the lap waits in the state
+machine before this step runs again for the same iteration, hence the same trial.
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
+from tuner.core.capacity import CapacityWait
 from tuner.core.laps import LAP_FULL
 from tuner.core.naming import training_job_name
 from tuner.core.records import FAILED, IN_PROGRESS, PENDING, TERMINAL_TRIAL, JobRecord, TrialRecord
 from tuner.core.request import TuningRequest
+from tuner.errors import ResourceLimitExceededError
+from tuner.service.capacity import CapacityWaits
 from tuner.service.jobs import RETRYABLE_FAILURE, definition_named, load
 from tuner.service.limits import Limits
 from tuner.service.ports import Ports
@@ -30,14 +38,24 @@ class LapStep:
         self.proposals = proposals
         self.recorder = recorder
         self.limits = limits
+        self.capacity = CapacityWaits(ports)
 
     def next_trial(
-        self, name: str, lap: int, iteration: int, token: str, lap_trials: int | None = None
+        self,
+        name: str,
+        lap: int,
+        iteration: int,
+        token: str,
+        lap_trials: int | None = None,
+        capacity_wait: Mapping[str, Any] | None = None,
     ) -> dict[str, Any]:
         """Claim, propose and start the next trial; the token completes when it ends.
 
         From iteration ``lap_trials`` on the lap claims no new trial, only finishes its own
-        retries. When nothing is left to do, the lap's own token is completed with ``Done``.
+        retries. When nothing is left to do, the lap's own token is completed with ``Done``; when
+        an account quota refuses the training job, with ``CapacityWaitSeconds`` (``capacity_wait``:
+        the state machine's ``CapacityWait`` payload, see ``core.capacity.CapacityWait``; the
+        defaults when a definition deployed before it passes none).
         """
         job, req = load(self.ports.store, name)
         reason = self.limits.stop_reason(job, req)
@@ -63,7 +81,10 @@ class LapStep:
                 self.recorder.record_training_job(trial.training_job_name)  # records and completes the new token
                 return {"TrialNumber": n, "TrainingJobName": trial.training_job_name, "Recorded": True}
         if trial.status == PENDING:
-            self._start(job, req, trial)
+            waiting = self._start(job, req, trial, CapacityWait.from_payload(capacity_wait), lap_trials)
+            if waiting is not None:
+                self.ports.tokens.succeed(token, waiting)
+                return waiting
         return {"TrialNumber": n, "TrainingJobName": trial.training_job_name}
 
     def _done(self, token: str, reason: str) -> dict[str, Any]:
@@ -105,14 +126,22 @@ class LapStep:
             )
         )
 
-    def _start(self, job: JobRecord, req: TuningRequest, trial: TrialRecord) -> None:
+    def _start(
+        self, job: JobRecord, req: TuningRequest, trial: TrialRecord, capacity: CapacityWait, lap_trials: int | None
+    ) -> dict[str, Any] | None:
+        """Start the trial's training job; the lap's capacity wait instead when a quota refuses it."""
         definition = definition_named(req, trial.definition)
         hyperparameters = {**definition.static_hyperparameters, **trial.params}
         request = definition.training_job_request(trial.training_job_name, hyperparameters, req.tags)
-        self.ports.backend.start(request)
+        try:
+            self.ports.backend.start(request)
+        except ResourceLimitExceededError as refusal:
+            return self.capacity.refused(req, definition, trial, refusal, capacity, lap_trials)
         self.ports.store.update_trial(
-            job.name, trial.number, only_unrecorded=True, status=IN_PROGRESS, started=self.ports.now()
+            job.name, trial.number, only_unrecorded=True, status=IN_PROGRESS, started=self.ports.now(),
+            capacity_since=None,
         )
+        return None
 
     # ---- retries (RetryStrategy) ---------------------------------------------------------------
     def _retry_for(self, name: str, lap: int, claim: str) -> TrialRecord | None:

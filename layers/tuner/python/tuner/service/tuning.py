@@ -66,9 +66,15 @@ class TuningService:
 
     # ---- laps, results, monitor ---------------------------------------------------------------
     def next_trial(
-        self, name: str, lap: int, iteration: int, token: str, lap_trials: int | None = None
+        self,
+        name: str,
+        lap: int,
+        iteration: int,
+        token: str,
+        lap_trials: int | None = None,
+        capacity_wait: Mapping[str, Any] | None = None,
     ) -> dict[str, Any]:
-        return self.laps.next_trial(name, lap, iteration, token, lap_trials)
+        return self.laps.next_trial(name, lap, iteration, token, lap_trials, capacity_wait)
 
     def record_training_job(self, training_job: str) -> dict[str, Any]:
         return self.recorder.record_training_job(training_job)
