@@ -26,7 +26,9 @@ from typing import Any
 from tuner import constants
 from tuner.core import arns
 from tuner.core.records import TERMINAL_JOB
+from tuner.errors import ValidationError
 from tuner.local.deploy import ACCOUNT, Deployment, deploy
+from tuner.local.iam import IAM_MODES
 
 _CREDENTIALS = {
     "AWS_ACCESS_KEY_ID": "testing",
@@ -61,6 +63,10 @@ class LocalTuner:
         # IAM enforced on the tuner's own calls (tuner.local.iam): "enforce" (default; also
         # $TUNER_LOCAL_IAM), "record" or "off". ``iam_denials()`` lists what was refused.
         self.iam_mode = iam or os.environ.get("TUNER_LOCAL_IAM") or "enforce"
+        if self.iam_mode not in IAM_MODES:
+            raise ValidationError(
+                f"IAM mode {self.iam_mode!r} (TUNER_LOCAL_IAM or iam=): use one of {', '.join(IAM_MODES)}"
+            )
         # Account quotas of the stand-in, {instance type: instances} (empty: unlimited; docs/capacity.md)
         self.quotas = dict(quotas or {})
         # Offline waits are short: a lap re-checks its training job after 20 s without a wake-up.

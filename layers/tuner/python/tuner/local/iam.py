@@ -40,6 +40,7 @@ from tuner.local.iam_requests import Access, Scope, UnmodelledCallError, accesse
 # The access key moto's Step Functions uses for the clients of its task states.
 STATE_MACHINE_ACCESS_KEY = "ak"
 STATE_MACHINE = "state machine"
+IAM_MODES = ("enforce", "record", "off")
 
 
 @dataclass(frozen=True)
@@ -72,8 +73,8 @@ class IamTwin:
     """
 
     def __init__(self, scope: Scope, iam_client: Any, *, mode: str = "enforce") -> None:
-        if mode not in ("enforce", "record", "off"):
-            raise ValueError(f"IAM twin mode {mode!r}: use 'enforce', 'record' or 'off'")
+        if mode not in IAM_MODES:
+            raise ValueError(f"IAM twin mode {mode!r}: use one of {', '.join(IAM_MODES)}")
         self.scope = scope
         self.mode = mode
         self._iam = iam_client
@@ -217,5 +218,7 @@ def _access_denied(denial: Denial, operation: str, account: str) -> Exception:
     return ClientError({"Error": {"Code": "AccessDeniedException", "Message": message}}, operation)
 
 
-__all__ = ["Access", "Denial", "IamTwin", "Policy", "Principal", "Scope", "UnmodelledCallError", "accesses",
-           "distributed_map_labels", "matches"]
+__all__ = [
+    "IAM_MODES", "Access", "Denial", "IamTwin", "Policy", "Principal", "Scope", "UnmodelledCallError",
+    "accesses", "distributed_map_labels", "matches",
+]
