@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from tuner.core.records import JobRecord
+from tuner.core.records import FAILED, JobRecord, TrialRecord
 from tuner.core.request import Definition, TuningRequest, parse_request
 from tuner.errors import TuningJobNotFoundError, ValidationError
 from tuner.service.ports import Store
@@ -75,3 +75,16 @@ def failure_reason(error: Mapping[str, Any] | None) -> str:
     except (TypeError, ValueError):
         pass
     return f"{kind}: {cause}"[:MAX_DESCRIBED_REASON] if cause else str(kind)
+
+
+def give_up_retry(store: Store, trial: TrialRecord, reason: str, now: str) -> None:
+    """A trial whose retry never started (the job is ending): it ends as its last attempt did,
+    Failed with a retryable error under that attempt's training job (the retry's name was never
+    created in SageMaker, so it must not be listed)."""
+    last = trial.attempts[-1] if trial.attempts else {}
+    store.update_trial(
+        trial.job, trial.number, only_unrecorded=True, status=FAILED, retryable=True,
+        objective_status="Failed", recorded=True, ended=now,
+        training_job_name=last.get("TrainingJobName", trial.training_job_name),
+        failure_reason=f"{last.get('FailureReason', RETRYABLE_FAILURE)} (not retried: {reason})",
+    )

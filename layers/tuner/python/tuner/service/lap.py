@@ -19,11 +19,11 @@ from typing import Any
 from tuner.core.capacity import CapacityWait
 from tuner.core.laps import LAP_FULL
 from tuner.core.naming import training_job_name
-from tuner.core.records import FAILED, IN_PROGRESS, PENDING, TERMINAL_TRIAL, JobRecord, TrialRecord
+from tuner.core.records import IN_PROGRESS, PENDING, TERMINAL_TRIAL, JobRecord, TrialRecord
 from tuner.core.request import TuningRequest
 from tuner.errors import ResourceLimitExceededError
 from tuner.service.capacity import CapacityWaits
-from tuner.service.jobs import RETRYABLE_FAILURE, definition_named, load
+from tuner.service.jobs import definition_named, give_up_retry, load
 from tuner.service.limits import Limits
 from tuner.service.ports import Ports
 from tuner.service.proposals import Proposals
@@ -156,10 +156,4 @@ class LapStep:
         return None
 
     def _give_up_retry(self, trial: TrialRecord, reason: str) -> None:
-        last = trial.attempts[-1] if trial.attempts else {}
-        self.ports.store.update_trial(
-            trial.job, trial.number, only_unrecorded=True, status=FAILED, retryable=True,
-            objective_status="Failed", recorded=True, ended=self.ports.now(),
-            training_job_name=last.get("TrainingJobName", trial.training_job_name),
-            failure_reason=f"{last.get('FailureReason', RETRYABLE_FAILURE)} (not retried: {reason})",
-        )
+        give_up_retry(self.ports.store, trial, reason, self.ports.now())

@@ -22,7 +22,7 @@ from tuner.core.records import (
 )
 from tuner.core.results import to_json
 from tuner.errors import ValidationError
-from tuner.service.jobs import failure_reason, require_job
+from tuner.service.jobs import failure_reason, give_up_retry, require_job
 from tuner.service.ports import Ports
 from tuner.service.queries import Queries
 
@@ -94,7 +94,9 @@ class Lifecycle:
         if job.status in TERMINAL_JOB:
             return {"TuningJobName": name, "Status": job.status}
         for t in self.ports.store.list_trials(name):  # claimed but never started (the job ended first)
-            if t.status == PENDING and not t.recorded:
+            if t.status == PENDING and not t.recorded and t.attempts:  # a retry: ends as its last attempt
+                give_up_retry(self.ports.store, t, job.completion_reason or "the tuning job ended", self.ports.now())
+            elif t.status == PENDING and not t.recorded:
                 self.ports.store.update_trial(
                     name, t.number, only_unrecorded=True, status=STOPPED, objective_status="Failed",
                     recorded=True, ended=self.ports.now(), stopped_by=job.completion_reason or STOP_TUNING_JOB,
