@@ -42,6 +42,7 @@ class Grants:
     publish_events: bool = False  # PutEvents on the default bus (tuning job state changes)
     start_executions: bool = False  # StartExecution of the tuner state machine
     read_executions: bool = False  # DescribeExecution of its executions
+    describe_algorithms: bool = False  # DescribeAlgorithm (an AlgorithmName's metrics, at create)
 
 
 # Every path that can end a tuning job early stops its running training jobs: the lap (runtime
@@ -78,7 +79,8 @@ FUNCTIONS: dict[str, FunctionSpec] = {
     ),
     "create_job": FunctionSpec(
         layers=(TUNER, SCIENTIFIC),
-        grants=Grants(table=("GetItem", "PutItem", "Query"), publish_events=True),  # InProgress
+        # PutEvents: InProgress; DescribeAlgorithm: the metrics of a request's AlgorithmName
+        grants=Grants(table=("GetItem", "PutItem", "Query"), publish_events=True, describe_algorithms=True),
     ),
     "training_event": FunctionSpec(
         timeout_seconds=300,

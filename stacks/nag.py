@@ -106,6 +106,15 @@ def acknowledge_findings(tuner: TunerConstruct) -> None:
             "Default when no allowedExecutionRoleArns is given: roles named *SageMaker*, and only with "
             "iam:PassedToService = sagemaker.amazonaws.com. Deployers should pass the exact role ARNs.",
         )
+    create_role = tuner.functions["create_job"].role
+    if create_role is not None and FUNCTIONS["create_job"].grants.describe_algorithms:
+        for pattern in ("<AWS::Region>:<AWS::AccountId>", "*:*"):
+            acknowledge(
+                create_role,
+                f"IAM5[Resource::arn:<AWS::Partition>:sagemaker:{pattern}:algorithm/*]",
+                "DescribeAlgorithm (read-only) of the algorithm a request names: one of this account's, or a "
+                "Marketplace algorithm, whose ARN is in the seller's account and may be in any region.",
+            )
     executions = (
         f"IAM5[Resource::arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:"
         f"{_attr(tuner.state_machine, 'Name')}:*]"

@@ -384,6 +384,10 @@ class TunerConstruct(Construct):
             for name in (constants.TRAINING_LOG_GROUP, f"{constants.TRAINING_LOG_GROUP}:*")
         )
         default_bus = stack.format_arn(service="events", resource="event-bus", resource_name="default")
+        algorithms = [
+            stack.format_arn(service="sagemaker", resource="algorithm", resource_name="*"),
+            f"arn:{stack.partition}:sagemaker:*:*:algorithm/*",
+        ]
         machine_arn = machine.state_machine_arn
         table, indexes = self.table.table_arn, f"{self.table.table_arn}/index/*"
         for name, fn in self.functions.items():
@@ -402,6 +406,11 @@ class TunerConstruct(Construct):
                 else None,
                 allow("ReadTrainingLogs", ["logs:GetLogEvents"], [log_streams]) if g.training_logs else None,
                 allow("PublishStateChanges", ["events:PutEvents"], [default_bus]) if g.publish_events else None,
+                # An AlgorithmName is one of this account's algorithms, or a Marketplace algorithm
+                # (an ARN in the seller's account and any region).
+                allow("DescribeAlgorithms", ["sagemaker:DescribeAlgorithm"], algorithms)
+                if g.describe_algorithms
+                else None,
             ]
             for statement in statements:
                 if statement is not None:

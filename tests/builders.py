@@ -10,6 +10,10 @@ changes one thing. ``source`` picks a script-mode training script the offline lo
 * ``"epochs"``: examples/epochs/train.py, prints ``validation-loss`` and ``train-loss`` every epoch
   (minimise ``validation-loss``).
 
+``builtin="xgboost"`` instead makes the definition SageMaker's built-in XGBoost algorithm: its image,
+no MetricDefinitions, its hyperparameter names and examples/builtin-xgboost's CSV channels (maximise
+``validation:auc``).
+
 ``start_and_wait`` runs a request through a ``LocalTuner`` (the e2e package's ``local_tuner``)
 and returns its DescribeHyperParameterTuningJob response.
 """
@@ -63,6 +67,22 @@ SOURCES: dict[str, tuple[Path, str, list[dict[str, str]], dict[str, str]]] = {
 }
 
 
+BUILTIN_XGBOOST = EXAMPLES / "builtin-xgboost"
+XGBOOST_IMAGE = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-xgboost:1.7-1"
+# built-in -> (image, static hyperparameters, InputDataConfig (paths relative to its example folder))
+BUILTINS: dict[str, tuple[str, dict[str, str], list[dict[str, Any]]]] = {
+    "xgboost": (
+        XGBOOST_IMAGE,
+        {"num_round": "10", "objective": "binary:logistic", "eval_metric": "auc"},
+        [
+            {"ChannelName": channel, "ContentType": "text/csv",
+             "DataSource": {"S3DataSource": {"S3DataType": "S3Prefix", "S3Uri": f"data/{channel}"}}}
+            for channel in ("train", "validation")
+        ],
+    ),
+}
+
+
 # ---- parameter ranges ----------------------------------------------------------------------------
 def continuous(lo: float | str, hi: float | str, *, name: str = "x", scaling: str | None = None) -> dict[str, Any]:
     """ParameterRanges with one continuous range."""
@@ -89,6 +109,7 @@ def categorical(*values: str, name: str = "x") -> dict[str, Any]:
 def training_definition(
     *,
     source: str | None = None,
+    builtin: str | None = None,
     image: str | None = None,
     algorithm_name: str | None = None,
     metric_definitions: Sequence[Mapping[str, str]] | None = None,
@@ -104,7 +125,8 @@ def training_definition(
 ) -> dict[str, Any]:
     """A HyperParameterTrainingJobDefinition.
 
-    ``source``: a script-mode script (see the module docstring) or None for a plain ``image``.
+    ``source``: a script-mode script (see the module docstring) or None for a plain ``image``;
+    ``builtin``: a built-in algorithm instead (``BUILTINS``: no MetricDefinitions).
     ``algorithm_name`` replaces the image (and needs no metric definitions). ``static`` is merged
     over the source's static hyperparameters. ``name``, ``objective`` (type, metric) and
     ``ranges`` are the members of one of several definitions (DefinitionName, TuningObjective,
@@ -117,6 +139,10 @@ def training_definition(
         metrics = [dict(m) for m in source_metrics]
         statics = {"sagemaker_program": "train.py", "sagemaker_submit_directory": source, **source_static}
         image = image or source_image
+    if builtin is not None:
+        image, statics, channels = BUILTINS[builtin][0], dict(BUILTINS[builtin][1]), BUILTINS[builtin][2]
+        metrics = []  # a built-in algorithm reports its own metrics
+        members = {"InputDataConfig": copy.deepcopy(channels), **members}
     if metric_definitions is not None:
         metrics = [dict(m) for m in metric_definitions]
     algorithm: dict[str, Any] = {"TrainingInputMode": "File"}
@@ -126,7 +152,8 @@ def training_definition(
             algorithm["MetricDefinitions"] = metrics
     else:
         algorithm["TrainingImage"] = image or IMAGE
-        algorithm["MetricDefinitions"] = metrics
+        if metrics or builtin is None:
+            algorithm["MetricDefinitions"] = metrics
     definition: dict[str, Any] = {}
     if name is not None:
         definition["DefinitionName"] = name
@@ -170,15 +197,19 @@ def tuning_request(
     warm_start_type: str = "IdenticalDataAndAlgorithm",
     definitions: Sequence[Mapping[str, Any]] | None = None,
     tags: Sequence[Mapping[str, str]] | None = None,
+    auto_parameters: Mapping[str, str] | None = None,
     **definition: Any,
 ) -> dict[str, Any]:
     """A CreateHyperParameterTuningJob request (a fresh dict every call).
 
     ``name`` None leaves HyperParameterTuningJobName out (a family's BaseRequest). ``ranges``
-    defaults to a continuous ``x`` in [0, 10]; ``max_jobs`` None leaves MaxNumberOfTrainingJobs
-    out (Grid runs every combination); ``seed`` None leaves RandomSeed out. ``objective_metric``
-    defaults to the first metric definition. ``completion`` is TuningJobCompletionCriteria,
+    defaults to a continuous ``x`` in [0, 10] (``eta`` in [0.05, 0.5] for a ``builtin``);
+    ``max_jobs`` None leaves MaxNumberOfTrainingJobs out (Grid runs every combination); ``seed``
+    None leaves RandomSeed out. ``objective_metric`` defaults to the first metric definition
+    (``validation:auc`` for a ``builtin``). ``completion`` is TuningJobCompletionCriteria,
     ``early_stopping`` TrainingJobEarlyStoppingType, ``warm_start`` the parents' names.
+    ``auto_parameters`` (name -> ValueHint) turns Autotune on and lists them as
+    ``ParameterRanges.AutoParameters``, beside ``ranges`` when given (else alone).
     ``definitions`` (see ``training_definition(name=, objective=, ranges=)``) makes a request with
     TrainingJobDefinitions, the objective and ranges then in each; otherwise the remaining keywords
     go to ``training_definition`` for the one TrainingJobDefinition.
@@ -199,10 +230,17 @@ def tuning_request(
     else:
         single = training_definition(**definition)
         metrics = single["AlgorithmSpecification"].get("MetricDefinitions") or LOSS
-        metric = objective_metric or metrics[0]["Name"]
+        metric = objective_metric or ("validation:auc" if definition.get("builtin") else metrics[0]["Name"])
         config["HyperParameterTuningJobObjective"] = {"Type": objective_type, "MetricName": metric}
-        config["ParameterRanges"] = copy.deepcopy(dict(ranges)) if ranges is not None else continuous(0, 10)
+        default = continuous(0, 10) if auto_parameters is None else {}
+        if definition.get("builtin") and auto_parameters is None:
+            default = continuous(0.05, 0.5, name="eta")  # a hyperparameter the built-in knows
+        config["ParameterRanges"] = copy.deepcopy(dict(ranges)) if ranges is not None else default
         request["TrainingJobDefinition"] = single
+    if auto_parameters is not None:
+        assert definitions is None, "give AutoParameters in each definition's HyperParameterRanges"
+        request["Autotune"] = {"Mode": "Enabled"}
+        config["ParameterRanges"]["AutoParameters"] = [{"Name": k, "ValueHint": v} for k, v in auto_parameters.items()]
     if seed is not None:
         config["RandomSeed"] = seed
     if early_stopping is not None:
@@ -448,12 +486,15 @@ def job_describe() -> dict[str, Any]:
 
 # ---- the offline loop ----------------------------------------------------------------------------
 def source_dir(request: Mapping[str, Any]) -> Path:
-    """The folder holding the request's script-mode sources (SCRIPTS or EXAMPLES)."""
+    """The folder holding the request's script-mode sources (SCRIPTS or EXAMPLES), or a built-in
+    XGBoost's data (BUILTIN_XGBOOST)."""
     definitions = request.get("TrainingJobDefinitions") or [request.get("TrainingJobDefinition") or {}]
     for d in definitions:
         submit = (d.get("StaticHyperParameters") or {}).get("sagemaker_submit_directory")
         if submit and (EXAMPLES / submit).is_dir() and not (SCRIPTS / submit).is_dir():
             return EXAMPLES
+        if (d.get("AlgorithmSpecification") or {}).get("TrainingImage") == XGBOOST_IMAGE and not submit:
+            return BUILTIN_XGBOOST
     return SCRIPTS
 
 

@@ -2,7 +2,8 @@
 
 Each fake keeps what it was asked to do, so a test asserts on the calls a use case made. The
 store honours the same conditions as ``DynamoStore`` (create only once, ``expect_status``,
-``only_unrecorded``, one claim per key, at most ``max_trials`` claims).
+``only_unrecorded``, one claim per key, at most ``max_trials`` claims) and keys jobs by
+``name_key`` as it does (``Case-Job`` and ``case-job`` are one job).
 """
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from tuner.core.naming import name_key
 from tuner.core.records import JobRecord, TrialRecord
 from tuner.errors import DuplicateTuningJobError
 from tuner.service.ports import PRIMARY_HOST, Ports, iso
@@ -34,57 +36,73 @@ class FakeClock:
 
 
 class MemoryStore:
+    """Jobs, trials and claims by the job's ``name_key`` (read them through the methods)."""
+
     def __init__(self, clock: FakeClock | None = None) -> None:
         self.clock = clock or FakeClock()
         self.jobs: dict[str, JobRecord] = {}
         self.trials: dict[str, dict[int, TrialRecord]] = {}
         self.claims: dict[tuple[str, str], int] = {}
+        self.names: dict[str, tuple[str, str]] = {}  # name_key -> (name, at): reservations
 
     def create_job(self, job: JobRecord) -> JobRecord | None:
-        if job.name in self.jobs:
-            return copy.deepcopy(self.jobs[job.name])
-        self.jobs[job.name] = copy.deepcopy(job)
+        key = name_key(job.name)
+        if key in self.jobs:
+            return copy.deepcopy(self.jobs[key])
+        self.jobs[key] = copy.deepcopy(job)
         return None
 
     def get_job(self, name: str) -> JobRecord | None:
-        return copy.deepcopy(self.jobs.get(name))
+        return copy.deepcopy(self.jobs.get(name_key(name)))
 
     def update_job(self, name: str, *, expect_status: tuple[str, ...] | None = None, **values: Any) -> bool:
-        job = self.jobs.get(name)
+        job = self.jobs.get(name_key(name))
         if job is None or (expect_status and job.status not in expect_status):
             return False
         for k, v in {**values, "last_modified": iso(self.clock())}.items():
             setattr(job, k, copy.deepcopy(v))
         return True
 
+    def reserve_name(self, name: str, at: str, *, replace: str | None = None) -> tuple[str, str] | None:
+        held = self.names.get(name_key(name))
+        if (held is not None and replace is None) or (replace is not None and (held or ("", ""))[0] != replace):
+            return held or ("", "")
+        self.names[name_key(name)] = (name, at)
+        return None
+
+    def reserved(self, name: str) -> str | None:
+        held = self.names.get(name_key(name))
+        return held[0] if held else None
+
     def list_jobs(self) -> list[JobRecord]:
         return sorted((copy.deepcopy(j) for j in self.jobs.values()), key=lambda j: j.created, reverse=True)
 
     def claimed(self, name: str, claim_key: str) -> int | None:
-        return self.claims.get((name, claim_key))
+        return self.claims.get((name_key(name), claim_key))
 
     def claim_trial(self, name: str, claim_key: str, max_trials: int) -> int | None:
-        if (name, claim_key) in self.claims:
-            return self.claims[(name, claim_key)]
-        job = self.jobs.get(name)
+        key = (name_key(name), claim_key)
+        if key in self.claims:
+            return self.claims[key]
+        job = self.jobs.get(name_key(name))
         if job is None or job.next_trial >= max_trials:
             return None
         job.next_trial += 1
-        self.claims[(name, claim_key)] = job.next_trial
+        self.claims[key] = job.next_trial
         return job.next_trial
 
     def put_trial(self, trial: TrialRecord) -> TrialRecord:
-        trials = self.trials.setdefault(trial.job, {})
+        trials = self.trials.setdefault(name_key(trial.job), {})
         if trial.number in trials:
             return copy.deepcopy(trials[trial.number])
         trials[trial.number] = copy.deepcopy(trial)
         return trial
 
     def get_trial(self, name: str, number: int) -> TrialRecord | None:
-        return copy.deepcopy(self.trials.get(name, {}).get(number))
+        return copy.deepcopy(self.trials.get(name_key(name), {}).get(number))
 
     def update_trial(self, name: str, number: int, *, only_unrecorded: bool = False, **values: Any) -> bool:
-        trial = self.trials.get(name, {}).get(number)
+        trial = self.trials.get(name_key(name), {}).get(number)
         if trial is None or (only_unrecorded and trial.recorded):
             return False
         for k, v in values.items():
@@ -92,7 +110,7 @@ class MemoryStore:
         return True
 
     def list_trials(self, name: str) -> list[TrialRecord]:
-        return [copy.deepcopy(t) for _, t in sorted(self.trials.get(name, {}).items())]
+        return [copy.deepcopy(t) for _, t in sorted(self.trials.get(name_key(name), {}).items())]
 
     # ---- for arranging a test ----------------------------------------------------------------
     def add_trial(self, job: str, number: int, value: float | None, **fields: Any) -> TrialRecord:
@@ -104,7 +122,7 @@ class MemoryStore:
             created=iso(self.clock()), started=iso(self.clock()), ended=iso(self.clock()),
         )
         trial = dataclasses.replace(trial, **fields)
-        self.trials.setdefault(job, {})[number] = trial
+        self.trials.setdefault(name_key(job), {})[number] = trial
         return trial
 
 
@@ -114,9 +132,11 @@ class FakeBackend:
 
     ``refusals``: errors the next starts raise, one each, first in first out (an account quota's
     ``ResourceLimitExceededError``, as ``tuner.aws.sagemaker`` raises it); ``attempts`` counts every
-    start, refused or not."""
+    start, refused or not. ``algorithms``: the algorithm resources DescribeAlgorithm answers for
+    (by name; an ARN is answered by its last part)."""
 
     def __init__(self) -> None:
+        self.algorithms: dict[str, dict[str, Any]] = {}  # DescribeAlgorithm answers by name
         self.started: dict[str, dict[str, Any]] = {}
         self.status: dict[str, str] = {}
         self.stopped: list[str] = []
@@ -143,6 +163,9 @@ class FakeBackend:
 
     def stop(self, name: str) -> None:
         self.stopped.append(name)
+
+    def describe_algorithm(self, name: str) -> dict[str, Any] | None:
+        return copy.deepcopy(self.algorithms.get(name.rsplit("/", 1)[-1]))
 
     def finish(self, name: str, status: str = "Completed", **fields: Any) -> None:
         self.status[name] = status

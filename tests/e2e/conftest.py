@@ -9,11 +9,13 @@ What the tests build and the start-and-wait helper are in tests/builders.py."""
 from __future__ import annotations
 
 import json
+import os
 import threading
 from collections import Counter
 from pathlib import Path
 
 import pytest
+from tuner.local import offline_client
 from tuner.local.harness import LocalTuner
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -40,6 +42,15 @@ def no_access_denied(request: pytest.FixtureRequest):
     yield
     refused = lt.iam_denials()[before:]
     assert not refused, "calls refused by IAM (offline twin):\n" + lt.iam.report(refused)
+
+
+@pytest.fixture(scope="module")
+def session(local_tuner):
+    """The SageMaker SDK v2 on the offline deployment: ``(sagemaker.Session, its TunerClient)``."""
+    os.environ.setdefault("SAGEMAKER_SUPPRESS_V2_WARNING", "1")
+    sagemaker = pytest.importorskip("sagemaker", reason="the SageMaker SDK is a test dependency")
+    with offline_client(local_tuner=local_tuner, sweep_interval=2.0) as sm:
+        yield sagemaker.Session(boto_session=sm.session, sagemaker_client=sm), sm
 
 
 class LambdaFaults:

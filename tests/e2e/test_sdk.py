@@ -7,7 +7,6 @@ from __future__ import annotations
 import os
 
 import pytest
-from tuner.local import offline_client
 from tuner.shapes import assert_valid_output
 
 from tests.builders import IMAGE, LOSS, SCRIPTS, SDK_ANALYTICS_COLUMNS
@@ -19,12 +18,6 @@ sagemaker = pytest.importorskip(
 pytestmark = pytest.mark.e2e
 
 ROLE = "arn:aws:iam::123456789012:role/SageMakerRole"
-
-
-@pytest.fixture(scope="module")
-def session(local_tuner):
-    with offline_client(local_tuner=local_tuner, sweep_interval=2.0) as sm:
-        yield sagemaker.Session(boto_session=sm.session, sagemaker_client=sm), sm
 
 
 def make_tuner(sess, **kw):

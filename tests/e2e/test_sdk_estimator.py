@@ -7,8 +7,8 @@ the tuning job itself are answered by ``TunerClient`` (the tuning job is the tun
 SageMaker's).
 
 The tuners here are built by the SDK, which always sends ``TrainingJobEarlyStoppingType`` and all
-three ``ParameterRanges`` lists: ``attach`` reads them back from the describe, which shows what
-the request held (a request without them is a separate SageMaker-parity matter)."""
+three ``ParameterRanges`` lists: ``attach`` reads them back from the describe (which shows them for
+a request without them too, as AMT does: docs/parity.md, tests/e2e/test_parity.py)."""
 
 from __future__ import annotations
 
@@ -16,7 +16,6 @@ import os
 
 import pytest
 from botocore.exceptions import ClientError
-from tuner.local import offline_client
 from tuner.shapes import assert_valid_output
 
 from tests.builders import IMAGE, LOSS, SCRIPTS
@@ -30,12 +29,6 @@ pytestmark = pytest.mark.e2e
 ROLE = "arn:aws:iam::123456789012:role/SageMakerRole"
 TAGS = [{"Key": "team", "Value": "ml"}, {"Key": "project", "Value": "best-estimator"}]
 SKLEARN_VERSION = "1.2-1"  # any version the SDK knows: the stand-in runs the script with this Python
-
-
-@pytest.fixture(scope="module")
-def session(local_tuner):
-    with offline_client(local_tuner=local_tuner, sweep_interval=2.0) as sm:
-        yield sagemaker.Session(boto_session=sm.session, sagemaker_client=sm), sm
 
 
 def plain_estimator(sess):

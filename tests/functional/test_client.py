@@ -31,6 +31,12 @@ class MemoryStore:
     def get_job(self, name):
         return copy.deepcopy(self.jobs.get(name))
 
+    def reserve_name(self, name, at, *, replace=None):
+        return None  # names reserved across cases: tests/functional/test_client_parity.py
+
+    def reserved(self, name):
+        return None
+
     def list_jobs(self):
         return list(self.jobs.values())
 

@@ -23,6 +23,7 @@ from hypothesis import HealthCheck, given, settings
 from moto import mock_aws
 from tuner import cli
 from tuner.aws.store import DynamoStore
+from tuner.core.naming import name_key
 from tuner.core.records import FAILED, IN_PROGRESS
 from tuner.core.request import parse_request
 from tuner.errors import DuplicateTuningJobError, ValidationError
@@ -30,6 +31,7 @@ from tuner.service.jobs import MAX_REASON
 from tuner.service.tuning import TuningService
 
 from tests.builders import SEEDS, mutated
+from tests.fakes import FakeBackend
 from tests.functional.tables import create_tuner_table
 
 EXEC_ARN = "arn:aws:states:us-east-1:123456789012:execution:Tuner:"
@@ -61,7 +63,7 @@ def test_a_refused_request_stores_at_most_the_failed_job(ddb, request):
     # GIVEN an empty table WHEN the service creates the job (as the CreateTuningJob step does)
     table = f"t{next(_tables)}"
     create_tuner_table(ddb, table)
-    service = TuningService.over(DynamoStore(table, ddb))
+    service = TuningService.over(DynamoStore(table, ddb), backend=FakeBackend())  # DescribeAlgorithm: none
     original = copy.deepcopy(request)
     try:
         out = service.create_job(request, execution_arn=EXEC_ARN + str(request.get("HyperParameterTuningJobName")))
@@ -82,7 +84,8 @@ def test_a_refused_request_stores_at_most_the_failed_job(ddb, request):
         item = items[0]
         assert item["sk"]["S"] == "JOB" and item["status"]["S"] == FAILED
         assert item["failure_reason"]["S"] == str(refused)[:MAX_REASON]  # bounded: the item must fit
-        assert item["pk"]["S"] == request["HyperParameterTuningJobName"]
+        assert item["pk"]["S"] == name_key(request["HyperParameterTuningJobName"])
+        assert item["name"]["S"] == request["HyperParameterTuningJobName"]
         assert int(item["next_trial"]["N"]) == 0
 
 
@@ -97,7 +100,8 @@ def test_a_refused_request_under_a_taken_name_leaves_the_stored_job_alone(ddb):
     with pytest.raises(DuplicateTuningJobError):  # the same name through another state machine
         service.create_job(bad, execution_arn=OTHER_MACHINE + name)
     stored = service.store.get_job(name)
-    assert stored.status == IN_PROGRESS and stored.request == good and stored.execution_arn == EXEC_ARN + name
+    assert stored.status == IN_PROGRESS and stored.execution_arn == EXEC_ARN + name
+    assert stored.request == parse_request(good).raw  # as it runs (Grid's job count filled in)
 
 
 # ---- a trial whose metrics cannot be read ---------------------------------------------------------

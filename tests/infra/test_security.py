@@ -17,6 +17,8 @@ SAGEMAKER_ACTIONS = {
     "sagemaker:DescribeTrainingJob",
     "sagemaker:StopTrainingJob",
 }
+# Read-only, on algorithms: this account's, or a Marketplace seller's (any account and region).
+DESCRIBE_ALGORITHM = "sagemaker:DescribeAlgorithm"
 # Actions that support no resource-level permission: the only ones allowed on Resource "*".
 UNSCOPABLE = {
     "xray:PutTraceSegments",
@@ -99,12 +101,15 @@ def test_sagemaker_actions_anywhere_are_the_training_job_ones_on_training_job_ar
         if not sm:
             continue
         seen |= set(sm)
+        if sm == [DESCRIBE_ALGORITHM]:
+            assert all(rendered(r).endswith(":algorithm/*") for r in resources(statement)), logical_id
+            continue
         assert set(sm) <= SAGEMAKER_ACTIONS, f"{logical_id}: {sm}"
         for resource in resources(statement):
             text = rendered(resource)
             assert text.endswith(":training-job/*"), f"{logical_id}: {text}"
             assert '"AWS::AccountId"' in text and '"AWS::Region"' in text  # this account and region only
-    assert seen == SAGEMAKER_ACTIONS
+    assert seen == SAGEMAKER_ACTIONS | {DESCRIBE_ALGORITHM}
 
 
 # ---- encryption at rest --------------------------------------------------------------------------------

@@ -52,7 +52,10 @@ def test_example_requests_are_valid(file: str) -> None:
     request = event_request(file)
     shapes.validate_input("CreateHyperParameterTuningJob", request)
     req = parse_request(request)
-    assert req.raw is request
+    # the request as it runs: as given, with the job count Grid runs when it gives none
+    expected = copy.deepcopy(request)
+    expected["HyperParameterTuningJobConfig"]["ResourceLimits"].setdefault("MaxNumberOfTrainingJobs", req.max_jobs)
+    assert req.raw == expected
     assert req.definitions
 
 
@@ -214,7 +217,7 @@ RULES: list[tuple[str, Mutate, str, str]] = [
         "required",
     ),
     ("config-missing", lambda r: r.pop(CFG), CFG, "give"),
-    ("autotune", lambda r: r.update(Autotune={"Mode": "Enabled"}), "Autotune", "not supported"),
+    ("autotune-mode", lambda r: r.update(Autotune={"Mode": "Disabled"}), "Autotune.Mode", "Enabled"),
     ("strategy-unknown", lambda r: cfg(r).update(Strategy="Evolution"), f"{CFG}.Strategy", "Bayesian"),
     ("no-definition", lambda r: r.pop(TJD), TJD, "give"),
     (
@@ -375,10 +378,29 @@ RULES: list[tuple[str, Mutate, str, str]] = [
         "> 0",
     ),
     (
-        "auto-parameters",
+        "auto-parameters-without-autotune",
         lambda r: cfg(r)["ParameterRanges"].update(AutoParameters=[{"Name": "x", "ValueHint": "1"}]),
         f"{CFG}.ParameterRanges.AutoParameters",
-        "not supported",
+        "Autotune {Mode: Enabled}",
+    ),
+    (
+        "auto-parameter-also-a-range",
+        lambda r: (
+            r.update(Autotune={"Mode": "Enabled"}),
+            cfg(r)["ParameterRanges"].update(AutoParameters=[{"Name": "lr", "ValueHint": "0.1"}]),
+        ),
+        f"{CFG}.ParameterRanges.AutoParameters",
+        "give it once",
+    ),
+    (
+        "auto-parameters-with-grid",
+        lambda r: (
+            r.update(Autotune={"Mode": "Enabled"}),
+            _as_grid(r, None),
+            cfg(r)["ParameterRanges"].update(AutoParameters=[{"Name": "x", "ValueHint": "1"}]),
+        ),
+        f"{CFG}.ParameterRanges.AutoParameters",
+        "categorical",
     ),
     (
         "static-not-string",
@@ -645,9 +667,15 @@ def test_multi_base_is_valid() -> None:
 def test_grid_without_max_jobs_runs_every_combination() -> None:
     r = minimal()
     _as_grid(r, None)
-    assert parse_request(r).max_jobs == 6
+    req = parse_request(r)
+    assert req.max_jobs == 6
+    # the request as it runs (stored, described) says so, as AMT's describe does
+    assert req.raw[CFG]["ResourceLimits"]["MaxNumberOfTrainingJobs"] == 6
+    assert "MaxNumberOfTrainingJobs" not in limits(r)  # the caller's request is left alone
+    assert parse_request(req.raw).raw == req.raw  # and parses to itself
     _as_grid(r, 6)
     assert parse_request(r).max_jobs == 6
+    assert parse_request(r).raw is r
 
 
 def test_multi_grid_counts_every_definition() -> None:

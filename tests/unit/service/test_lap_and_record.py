@@ -96,3 +96,35 @@ def test_the_sweep_records_a_job_whose_event_was_lost():
     assert aws.service.sweep()["Recovered"] == [training]
     assert aws.store.get_trial(name, 1).final_objective == 0.25
     assert aws.service.finalize(name) == {"TuningJobName": name, "Status": "Completed"}
+
+
+def test_grid_without_a_random_seed_runs_the_combinations_in_lexicographic_order():
+    aws = FakeAws()
+    ranges = {"CategoricalParameterRanges": [
+        {"Name": "a", "Values": ["1", "2"]}, {"Name": "b", "Values": ["x", "y", "z"]},
+    ]}
+    name = _created(aws, "grid", strategy="Grid", ranges=ranges, max_jobs=None, seed=None)
+    for lap in range(1, 7):
+        aws.service.next_trial(name, lap, 0, f"token-{lap}")
+    params = [aws.store.get_trial(name, n).params for n in range(1, 7)]
+    assert [(p["a"], p["b"]) for p in params] == [(a, b) for a in "12" for b in "xyz"]
+    # with a RandomSeed the same job runs another, reproducible order
+    seeded = _created(aws, "grid-seeded", strategy="Grid", ranges=ranges, max_jobs=None, seed=3)
+    for lap in range(1, 7):
+        aws.service.next_trial(seeded, lap, 0, f"token-{lap}")
+    order = [aws.store.get_trial(seeded, n).params for n in range(1, 7)]
+    assert order != params and sorted(map(str, order)) == sorted(map(str, params))
+
+
+def test_a_mixed_case_job_runs_records_and_answers_under_its_name():
+    aws = FakeAws()
+    name = _created(aws, "Mixed-Case", max_jobs=1)
+    out = aws.service.next_trial("mixed-case", 1, 0, "token-1")  # addressed in another case
+    training = out["TrainingJobName"]
+    assert training.startswith("Mixed-Case-001-")  # training jobs carry the name as created
+    aws.logs.by_job[training] = ["loss: 0.25"]
+    aws.backend.finish(training)
+    assert aws.service.record_training_job(training)["LapWoken"] is True
+    d = aws.service.describe("MIXED-CASE")
+    assert d["HyperParameterTuningJobName"] == name
+    assert d["BestTrainingJob"]["TuningJobName"] == name and d["TrainingJobStatusCounters"]["Completed"] == 1

@@ -6,7 +6,7 @@ from tuner.errors import TuningJobNotFoundError
 from tuner.shapes import assert_valid_output
 
 from tests.builders import tuning_request
-from tests.fakes import FakeAws
+from tests.fakes import FakeAws, MemoryStore
 
 EXEC = "arn:aws:states:us-east-1:123456789012:execution:Tuner:"
 
@@ -69,3 +69,40 @@ def test_list_jobs_filters_sorts_and_pages():
     )
     assert [s["HyperParameterTuningJobName"] for s in rest["HyperParameterTuningJobSummaries"]] == ["alpha-2"]
     assert_valid_output("ListHyperParameterTuningJobs", rest)
+
+
+class LaggingIndex(MemoryStore):
+    """A store whose job index has not caught up yet (a DynamoDB GSI is eventually consistent):
+    ``list_jobs`` leaves out the jobs named in ``unlisted``; reads by name are consistent."""
+
+    def __init__(self, clock) -> None:
+        super().__init__(clock)
+        self.unlisted: set[str] = set()
+
+    def list_jobs(self):
+        return [j for j in super().list_jobs() if j.name not in self.unlisted]
+
+
+def test_list_merges_the_callers_recent_jobs_the_index_does_not_show_yet():
+    aws = FakeAws()
+    store = aws.store = aws.service.ports.store = LaggingIndex(aws.clock)  # the index lags
+    _job(aws, "old", [0.1])
+    aws.clock.advance(60)
+    aws.service.create_job(tuning_request("Stored-Late"), EXEC + "Stored-Late")  # stored, not indexed
+    store.unlisted.add("Stored-Late")
+    aws.clock.advance(60)
+    aws.service.submit(tuning_request("not-stored"))  # started, its first step not run yet
+    # WITHOUT the caller's recent jobs the index is all there is
+    names = [s["HyperParameterTuningJobName"] for s in aws.service.list_jobs()["HyperParameterTuningJobSummaries"]]
+    assert names == ["old"]
+    # WITH them (any case), both are listed, sorted, filtered and paged like the rest
+    recent = ["stored-late", "not-stored", "old", "never-created"]
+    out = aws.service.list_jobs(recent=recent, SortBy="Name", MaxResults=2)
+    assert_valid_output("ListHyperParameterTuningJobs", out)
+    rest = aws.service.list_jobs(recent=recent, SortBy="Name", MaxResults=2, NextToken=out["NextToken"])
+    pages = out["HyperParameterTuningJobSummaries"] + rest["HyperParameterTuningJobSummaries"]
+    assert [s["HyperParameterTuningJobName"] for s in pages] == ["old", "not-stored", "Stored-Late"]  # descending
+    filtered = aws.service.list_jobs(recent=recent, StatusEquals="InProgress", SortBy="Name", SortOrder="Ascending")
+    assert [s["HyperParameterTuningJobName"] for s in filtered["HyperParameterTuningJobSummaries"]] == [
+        "Stored-Late", "not-stored"
+    ]

@@ -28,6 +28,12 @@ moto deployment.
 Between ``StartExecution`` and the state machine's first step the job has no record yet;
 ``describe`` then answers from the execution (``InProgress``, or ``Failed`` with its error), so a
 caller that describes right after creating never sees ``ResourceNotFound``.
+
+Read your own writes: ``list_hyper_parameter_tuning_jobs`` reads the table's job index, which is
+eventually consistent and lists a job only once the first step stored it. The client remembers the
+jobs it created (for ``RECENT_SECONDS``) and the list merges each one it lacks, read consistently
+(the stored record, else the execution), so a list right after a create shows the job, as describe
+does (session consistency; docs/parity.md). Names are unique regardless of case, as in SageMaker.
 """
 
 from __future__ import annotations
@@ -40,6 +46,7 @@ from typing import Any
 
 from tuner import constants
 from tuner.core import arns
+from tuner.core.naming import name_key
 from tuner.core.records import IN_PROGRESS, JobRecord
 from tuner.errors import TuningError, TuningJobNotFoundError, ValidationError
 from tuner.service.tuning import TuningService
@@ -55,6 +62,9 @@ OPERATIONS = {
 TERMINAL = ("Completed", "Failed", "Stopped")
 _TUNING_JOB = "hyper-parameter-tuning-job/"  # the resource part of a tuning job's ARN, before its name
 MAX_TAGS = 50  # tags per SageMaker resource (the TagList shape's max)
+# How long the client merges a job it created into its lists: far beyond the index's lag (typically
+# well under a second) and the state machine's first step (seconds, a cold start included).
+RECENT_SECONDS = 300.0
 
 
 def client_error(code: str, message: str, operation: str, exceptions: Any = None) -> Exception:
@@ -102,6 +112,7 @@ class TunerClient(StackOutputs):
         self.stack_name = stack_name
         self._outputs: dict[str, str] | None = dict(outputs) if outputs else None
         self._service: TuningService | None = None
+        self._created: dict[str, tuple[str, float]] = {}  # name_key -> (name, when created)
 
     # ---- delegation ----------------------------------------------------------------------------
     def __getattr__(self, name: str) -> Any:
@@ -203,6 +214,7 @@ class TunerClient(StackOutputs):
             self._validate(op, request)
             self.service.submit(request)
         name = request["HyperParameterTuningJobName"]
+        self._created[name_key(name)] = (name, time.monotonic())
         return {"HyperParameterTuningJobArn": self.tuning_job_arn(name), "ResponseMetadata": _metadata()}
 
     def describe_hyper_parameter_tuning_job(self, **params: Any) -> dict[str, Any]:
@@ -224,11 +236,12 @@ class TunerClient(StackOutputs):
         return out
 
     def list_hyper_parameter_tuning_jobs(self, **params: Any) -> dict[str, Any]:
-        """ListHyperParameterTuningJobs over the stored jobs (newest first by default)."""
+        """ListHyperParameterTuningJobs over the stored jobs (newest first by default), with the
+        jobs this client created in the last ``RECENT_SECONDS`` (read your own writes)."""
         op = OPERATIONS["list_hyper_parameter_tuning_jobs"]
         with self._errors(op):
             self._validate(op, params)
-            out = self.service.list_jobs(**params)
+            out = self.service.list_jobs(recent=self._recent(), **params)
         out["ResponseMetadata"] = _metadata()
         return out
 
@@ -249,6 +262,13 @@ class TunerClient(StackOutputs):
                 time.sleep(0.2)  # stopped right after create: the first step is about to store it
             self.service.stop(name)
         return {"ResponseMetadata": _metadata()}
+
+    def _recent(self) -> list[str]:
+        """The names of the jobs this client created in the last ``RECENT_SECONDS``."""
+        horizon = time.monotonic() - RECENT_SECONDS
+        for key in [k for k, (_, when) in self._created.items() if when < horizon]:
+            self._created.pop(key, None)
+        return [name for name, _ in self._created.values()]
 
     # ---- tags of the tuner's tuning jobs ---------------------------------------------------------
     # A tuning job is the tuner's, not SageMaker's: SageMaker (and moto) do not know its ARN, so the
@@ -313,13 +333,14 @@ class TunerClient(StackOutputs):
     def _tuning_job(self, arn: str, *, stored: bool) -> JobRecord | None:
         """The record of the tuner's tuning job ``arn`` names; None when the tuner has no such job.
 
-        ARNs hold the name in lower case: a job whose name is not is found by a scan. Between create
+        ARNs hold the name in lower case, which finds any job by its key (``core.naming.name_key``);
+        one stored under a mixed-case name before names were keyed so is found by a scan. Between create
         and the state machine's first step the job has no record: ``stored=False`` answers from the
         execution, ``stored=True`` waits (up to ``create_grace``) for the record.
         """
         name = self._tuning_job_name(arn) or ""
         store = self.service.store
-        job = store.get_job(name) or next((j for j in store.list_jobs() if j.name.lower() == name), None)
+        job = store.get_job(name) or next((j for j in store.list_jobs() if name_key(j.name) == name), None)
         deadline = time.monotonic() + self.create_grace
         while job is None:
             try:

@@ -86,6 +86,17 @@ class SageMakerBackend:
                 raise TransientBackendError(f"DescribeTrainingJob {name}: {_code(err)}") from err
             raise
 
+    def describe_algorithm(self, name: str) -> dict[str, Any] | None:
+        """DescribeAlgorithm (an algorithm resource's name or ARN); None when SageMaker has none."""
+        try:
+            return dict(self.sm.describe_algorithm(AlgorithmName=name))
+        except ClientError as err:
+            if _code(err) in ("ValidationException", "ResourceNotFound"):
+                return None
+            if _code(err) in _TRANSIENT:
+                raise TransientBackendError(f"DescribeAlgorithm {name}: {_code(err)}; retried with backoff") from err
+            raise
+
     def stop(self, name: str) -> None:
         """StopTrainingJob; a job that is unknown or has ended already is not an error."""
         try:

@@ -1,12 +1,24 @@
 """DynamoDB store: one table, the tuning job and its trials under one partition key.
 
-Items (pk = tuning job name):
+Items (pk = the tuning job's ``name_key``, its name in lower case: SageMaker names are unique
+regardless of case, so ``Case-Job`` and ``case-job`` address one partition; the name as given is the
+job item's ``name`` attribute):
 - ``sk = "JOB"``: the job record; ``kind``/``created`` feed the sparse ``by-kind`` index.
 - ``sk = "TRIAL#000042"``: one trial.
 - ``sk = "CLAIM#<lap>#<iteration>"``: which trial a lap's iteration claimed, so that an
   at-least-once retry of the claiming step gets the same trial instead of a new one.
+- ``sk = "NAME"``: the name reserved by a create (``CreateJob.submit``) before it starts the job's
+  execution (``name``, ``at``), so that two creates of one name in different cases cannot both
+  start: Step Functions execution names are case-sensitive.
 Structured fields (request, params, series, metrics) are stored as JSON strings: exact floats,
 no Decimal conversions, and NaN never reaches DynamoDB.
+
+Items written before names were keyed by ``name_key`` sit under the name as given (``Case-Job``).
+Every method finds them by that exact name (``_pk``: the lower-case partition when its job item
+exists, else a legacy partition under the exact name, else the lower-case one for a new job), which
+is how the Lambdas, the training-job names and the execution address a job; the resolution costs one
+small read per mixed-case name and store instance. A legacy job is not found under another casing
+of its name (docs/parity.md).
 """
 
 from __future__ import annotations
@@ -16,10 +28,12 @@ from collections.abc import Iterator
 from dataclasses import fields
 from typing import Any
 
+from tuner.core.naming import name_key
 from tuner.core.records import JobRecord, TrialRecord, now_iso
 from tuner.errors import ConcurrentUpdateError
 
 JOB_SK = "JOB"
+NAME_SK = "NAME"
 KIND = "TuningJob"
 INDEX = "by-kind"
 _JSON_FIELDS = {"request", "params", "series", "metrics", "attempts"}
@@ -98,11 +112,33 @@ class DynamoStore:
     def __init__(self, table_name: str, client: Any) -> None:
         self.table = table_name
         self.ddb = client
+        self._partitions: dict[str, str] = {}  # mixed-case name -> the partition its job item is in
+
+    def _pk(self, name: str) -> str:
+        """The partition of the job ``name``: its ``name_key``, or a legacy one under the exact name."""
+        key = name_key(name)
+        if key == name:
+            return key
+        found = self._partitions.get(name)
+        if found is not None:
+            return found
+        for pk in (key, name):
+            r = self.ddb.get_item(
+                TableName=self.table,
+                Key={"pk": {"S": pk}, "sk": {"S": JOB_SK}},
+                ProjectionExpression="pk",
+                ConsistentRead=True,
+            )
+            if "Item" in r:
+                self._partitions[name] = pk
+                return pk
+        return key  # no job yet: a new one goes under its key
 
     # ---- tuning jobs -------------------------------------------------------------------
     def create_job(self, job: JobRecord) -> JobRecord | None:
-        """Store a new job; returns None on success, or the record already under that name."""
-        item = _to_item(job, job.name, JOB_SK)
+        """Store a new job; returns None on success, or the record already under that name
+        (whatever its case)."""
+        item = _to_item(job, self._pk(job.name), JOB_SK)
         item["kind"] = {"S": KIND}
         try:
             self.ddb.put_item(TableName=self.table, Item=item, ConditionExpression="attribute_not_exists(pk)")
@@ -111,7 +147,10 @@ class DynamoStore:
             return self.get_job(job.name)
 
     def get_job(self, name: str) -> JobRecord | None:
-        r = self.ddb.get_item(TableName=self.table, Key={"pk": {"S": name}, "sk": {"S": JOB_SK}}, ConsistentRead=True)
+        """The job called ``name`` in any case (a legacy item: in the case it was stored under)."""
+        r = self.ddb.get_item(
+            TableName=self.table, Key={"pk": {"S": self._pk(name)}, "sk": {"S": JOB_SK}}, ConsistentRead=True
+        )
         return _from_item(JobRecord, r["Item"]) if "Item" in r else None
 
     def update_job(self, name: str, *, expect_status: tuple[str, ...] | None = None, **values: Any) -> bool:
@@ -121,7 +160,33 @@ class DynamoStore:
         if expect_status:
             condition = {f":expect{i}": {"S": s} for i, s in enumerate(expect_status)}
         cond = "#status IN (" + ", ".join(condition) + ")" if condition else None
-        return self._set(name, JOB_SK, values, cond, {"#status": "status"} if cond else {}, condition)
+        return self._set(self._pk(name), JOB_SK, values, cond, {"#status": "status"} if cond else {}, condition)
+
+    def reserve_name(self, name: str, at: str, *, replace: str | None = None) -> tuple[str, str] | None:
+        """Reserve ``name`` (any case) for a create about to start its execution: None when done,
+        else ``(name, at)`` of the holder. ``replace``: take the reservation over from that holder."""
+        key = {"pk": {"S": name_key(name)}, "sk": {"S": NAME_SK}}
+        condition: dict[str, Any] = {"ConditionExpression": "attribute_not_exists(pk)"}
+        if replace is not None:
+            condition = {
+                "ConditionExpression": "#name = :holder",
+                "ExpressionAttributeNames": {"#name": "name"},
+                "ExpressionAttributeValues": {":holder": {"S": replace}},
+            }
+        try:
+            self.ddb.put_item(
+                TableName=self.table, Item={**key, "name": {"S": name}, "at": {"S": at}}, **condition
+            )
+            return None
+        except self.ddb.exceptions.ConditionalCheckFailedException:
+            held = self.ddb.get_item(TableName=self.table, Key=key, ConsistentRead=True).get("Item") or {}
+            return _decode(held.get("name", {"S": ""})), _decode(held.get("at", {"S": ""}))
+
+    def reserved(self, name: str) -> str | None:
+        """The name (as given) that holds the reservation of ``name`` (any case), if any."""
+        key = {"pk": {"S": name_key(name)}, "sk": {"S": NAME_SK}}
+        held = self.ddb.get_item(TableName=self.table, Key=key, ConsistentRead=True).get("Item")
+        return _decode(held["name"]) if held and "name" in held else None
 
     def list_jobs(self) -> list[JobRecord]:
         """Every tuning job, newest first (the sparse by-kind index)."""
@@ -130,9 +195,8 @@ class DynamoStore:
     # ---- claiming trial numbers ----------------------------------------------------------
     def claimed(self, name: str, claim_key: str) -> int | None:
         """The trial number ``claim_key`` claimed already, if any."""
-        item = self.ddb.get_item(
-            TableName=self.table, Key={"pk": {"S": name}, "sk": {"S": f"CLAIM#{claim_key}"}}, ConsistentRead=True
-        ).get("Item")
+        key = {"pk": {"S": self._pk(name)}, "sk": {"S": f"CLAIM#{claim_key}"}}
+        item = self.ddb.get_item(TableName=self.table, Key=key, ConsistentRead=True).get("Item")
         return _decode(item["trial"]) if item else None
 
     def claim_trial(self, name: str, claim_key: str, max_trials: int) -> int | None:
@@ -141,7 +205,8 @@ class DynamoStore:
         Idempotent per claim key: a retried claim returns the number claimed the first time.
         Returns None when ``max_trials`` numbers are taken already.
         """
-        key = {"pk": {"S": name}, "sk": {"S": f"CLAIM#{claim_key}"}}
+        pk = self._pk(name)
+        key = {"pk": {"S": pk}, "sk": {"S": f"CLAIM#{claim_key}"}}
         previous = self.ddb.get_item(TableName=self.table, Key=key, ConsistentRead=True).get("Item")
         if previous:
             return _decode(previous["trial"])
@@ -156,7 +221,7 @@ class DynamoStore:
                         {
                             "Update": {
                                 "TableName": self.table,
-                                "Key": {"pk": {"S": name}, "sk": {"S": JOB_SK}},
+                                "Key": {"pk": {"S": pk}, "sk": {"S": JOB_SK}},
                                 "UpdateExpression": "SET next_trial = :n, last_modified = :t",
                                 "ConditionExpression": "next_trial = :prev",
                                 "ExpressionAttributeValues": {
@@ -189,7 +254,7 @@ class DynamoStore:
         try:
             self.ddb.put_item(
                 TableName=self.table,
-                Item=_to_item(trial, trial.job, _trial_sk(trial.number)),
+                Item=_to_item(trial, self._pk(trial.job), _trial_sk(trial.number)),
                 ConditionExpression="attribute_not_exists(pk)",
             )
             return trial
@@ -204,7 +269,7 @@ class DynamoStore:
     def get_trial(self, name: str, number: int) -> TrialRecord | None:
         r = self.ddb.get_item(
             TableName=self.table,
-            Key={"pk": {"S": name}, "sk": {"S": _trial_sk(number)}},
+            Key={"pk": {"S": self._pk(name)}, "sk": {"S": _trial_sk(number)}},
             ConsistentRead=True,
         )
         return _from_item(TrialRecord, r["Item"]) if "Item" in r else None
@@ -213,14 +278,14 @@ class DynamoStore:
         """Set fields of a trial; with ``only_unrecorded`` only if no result is written yet."""
         if only_unrecorded:
             return self._set(
-                name,
+                self._pk(name),
                 _trial_sk(number),
                 values,
                 "#recorded = :false",
                 {"#recorded": "recorded"},
                 {":false": {"BOOL": False}},
             )
-        return self._set(name, _trial_sk(number), values, None, {}, {})
+        return self._set(self._pk(name), _trial_sk(number), values, None, {}, {})
 
     def _set(
         self,
@@ -257,7 +322,7 @@ class DynamoStore:
         kwargs: dict[str, Any] = {
             "TableName": self.table,
             "KeyConditionExpression": "pk = :pk AND begins_with(sk, :p)",
-            "ExpressionAttributeValues": {":pk": {"S": name}, ":p": {"S": "TRIAL#"}},
+            "ExpressionAttributeValues": {":pk": {"S": self._pk(name)}, ":p": {"S": "TRIAL#"}},
             "ConsistentRead": True,
         }
         while True:

@@ -4,7 +4,11 @@ SageMaker resource names (tuning jobs, definitions, endpoints, families here) sh
 ``[a-zA-Z0-9](-*[a-zA-Z0-9]){0,N-1}``: letters, digits and hyphens, starting and ending with a
 letter or digit, at most ``N`` characters. ``name_pattern(N)`` is that rule, once.
 
-Training jobs are named AMT-style: ``<tuning-job>-<NNN>-<hash>``.
+SageMaker names are unique regardless of case (``Case-Job`` and ``case-job`` are one tuning job):
+``name_key`` is the one form a name is stored and compared under; the name as given is kept for
+display.
+
+Training jobs are named AMT-style: ``<tuning-job>-<NNN>-<hash>`` (the tuning job's name as given).
 
 The name depends only on the tuning job, the trial number and the hyperparameters, so a
 retried start of the same trial is recognised by SageMaker's unique-name rule instead of
@@ -31,6 +35,11 @@ def name_pattern(max_length: int) -> re.Pattern[str]:
 
 def is_valid_name(value: object, max_length: int = MAX_TUNING_JOB_NAME) -> bool:
     return isinstance(value, str) and name_pattern(max_length).fullmatch(value) is not None
+
+
+def name_key(name: str) -> str:
+    """The key of a SageMaker name: two names are the same resource when their keys are equal."""
+    return name.lower()
 
 
 _NAME = re.compile(r"^(?P<job>.+)-(?P<trial>\d{3,})-(?P<hash>[0-9a-f]{8})$")

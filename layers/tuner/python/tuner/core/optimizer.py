@@ -18,7 +18,7 @@ import numpy as np
 
 from tuner.core.objective import MAXIMIZE, OBJECTIVE_TYPES, maximizes
 from tuner.core.space import SearchSpace, config_key
-from tuner.core.strategies import Observation, make_strategy
+from tuner.core.strategies import Observation, make_strategy, seed_for
 from tuner.errors import ValidationError
 
 
@@ -44,12 +44,17 @@ class Optimizer:
             raise ValidationError("random_seed must be >= 0", "RandomSeed")
         self.space = SearchSpace.from_ranges(parameter_ranges)
         self.maximize = maximizes(objective_type)
-        # Without a RandomSeed every optimiser differs (AMT); with one it is reproducible.
+        # Without a RandomSeed every optimiser differs (AMT; Grid keeps its lexicographic order);
+        # with one it is reproducible.
         self.random_seed = (
             int(random_seed) if random_seed is not None else int(np.random.default_rng().integers(2**31))
         )
         self.strategy = make_strategy(
-            strategy, self.space, maximize=self.maximize, seed=self.random_seed, config=strategy_config
+            strategy,
+            self.space,
+            maximize=self.maximize,
+            seed=seed_for(strategy, random_seed, self.random_seed),
+            config=strategy_config,
         )
         self.observations: list[Observation] = []
         self.pending: dict[tuple[tuple[str, str], ...], tuple[int, dict[str, str]]] = {}

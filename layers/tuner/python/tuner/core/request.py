@@ -22,7 +22,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from tuner.core.naming import MAX_TUNING_JOB_NAME, name_pattern
+from tuner.core import autotune
+from tuner.core.naming import MAX_TUNING_JOB_NAME, name_key, name_pattern
 from tuner.core.objective import OBJECTIVE_TYPES, maximizes
 from tuner.core.request_checks import _CONFIG, _check_name, _choice, _int, _mapping
 from tuner.core.request_definitions import (  # noqa: F401 - re-exported: this module's public names
@@ -66,7 +67,9 @@ class TuningRequest:
     """A valid CreateHyperParameterTuningJob request, with AMT's defaults applied."""
 
     name: str
-    raw: Mapping[str, Any]  # the request dict, as given
+    # The request as the job runs it: as given, plus what AMT fills in (Autotune's choices, Grid's
+    # MaxNumberOfTrainingJobs). What the service stores and describe shows.
+    raw: Mapping[str, Any]
     strategy: str
     strategy_config: Mapping[str, Any]  # e.g. {"HyperbandStrategyConfig": {...}}; {} when absent
     objective_type: str  # common to every definition
@@ -165,11 +168,11 @@ def _warm_start(value: Any, name: str) -> Mapping[str, Any] | None:
             NAME_PATTERN,
             MAX_NAME_LENGTH,
         )
-        if pname.lower() == name.lower():
+        if name_key(pname) == name_key(name):
             raise ValidationError("a tuning job cannot warm start from itself; name a finished parent job", p)
-        if pname.lower() in seen:
+        if name_key(pname) in seen:
             raise ValidationError(f"parent {pname!r} is listed twice; list it once", p)
-        seen.add(pname.lower())
+        seen.add(name_key(pname))
     _choice(ws.get("WarmStartType"), WARM_START_TYPES, f"{path}.WarmStartType")
     return ws
 
@@ -265,6 +268,17 @@ def _limits(config: Mapping[str, Any], strategy: str, definitions: Sequence[Defi
     return max_jobs, max_parallel, runtime
 
 
+def _as_run(request: Mapping[str, Any], max_jobs: int) -> Mapping[str, Any]:
+    """The request with the job count it runs: Grid without ``MaxNumberOfTrainingJobs`` runs every
+    combination, and describe reports that number as AMT does."""
+    limits = (request.get(_CONFIG) or {}).get("ResourceLimits") or {}
+    if limits.get("MaxNumberOfTrainingJobs") is not None:
+        return request
+    out = dict(request)
+    out[_CONFIG] = {**out[_CONFIG], "ResourceLimits": {**limits, "MaxNumberOfTrainingJobs": max_jobs}}
+    return out
+
+
 def parse_request(request: Mapping[str, Any]) -> TuningRequest:
     """Check AMT's semantic rules and build the ``TuningRequest`` (raises ``ValidationError``).
 
@@ -277,8 +291,8 @@ def parse_request(request: Mapping[str, Any]) -> TuningRequest:
     config = _mapping(request.get(_CONFIG), _CONFIG)
     if not config:
         raise ValidationError("give the HyperParameterTuningJobConfig (Strategy, ResourceLimits, ...)", _CONFIG)
-    if request.get("Autotune") is not None:
-        raise ValidationError("Autotune is not supported; give the ranges, limits and strategy explicitly", "Autotune")
+    request = autotune.resolve(request)  # Autotune's ranges and settings, chosen once (core.autotune)
+    config = _mapping(request.get(_CONFIG), _CONFIG)
     strategy = config.get("Strategy")
     strategy = DEFAULT_STRATEGY if strategy is None else _choice(strategy, STRATEGIES, f"{_CONFIG}.Strategy")
     definitions = _definitions(request, config)
@@ -301,7 +315,7 @@ def parse_request(request: Mapping[str, Any]) -> TuningRequest:
     metric_names = {d.objective_metric for d in definitions}
     return TuningRequest(
         name=name,
-        raw=request,
+        raw=_as_run(request, max_jobs),
         strategy=strategy,
         strategy_config=strategy_config,
         objective_type=definitions[0].objective_type,

@@ -14,6 +14,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from tuner.core.builtins import TUNING_OBJECTIVE_HYPERPARAMETER, algorithm_mode
 from tuner.core.metrics import regex_problem
 from tuner.core.naming import MAX_DEFINITION_NAME, name_pattern
 from tuner.core.objective import OBJECTIVE_TYPES, maximizes
@@ -70,6 +71,10 @@ class Definition:
     objective_metric: str
     objective_type: str  # "Maximize" | "Minimize"
     retry_attempts: int = 0  # RetryStrategy.MaximumRetryAttempts, 0 when absent
+    # The SageMaker built-in algorithm the training image runs as (``tuner.core.builtins``; None: the
+    # user's container or script). Its metrics are then ``metric_definitions`` (the tuner's own log
+    # parse), and SageMaker reports them itself, so none are passed to CreateTrainingJob.
+    builtin: str | None = None
 
     @property
     def maximize(self) -> bool:
@@ -77,8 +82,16 @@ class Definition:
 
     @property
     def objective_regex(self) -> str | None:
-        """The Regex of the objective metric (None for a built-in algorithm without definitions)."""
+        """The Regex of the objective metric (None for an AlgorithmName without definitions)."""
         return regex_of(self.metric_definitions, self.objective_metric)
+
+    @property
+    def passes_metric_definitions(self) -> bool:
+        """Whether CreateTrainingJob gets the MetricDefinitions: not for a built-in algorithm nor an
+        AlgorithmName (SageMaker refuses to override their own: "You can't override the metric
+        definitions for Amazon SageMaker algorithms"; docs/builtin-algorithms.md)."""
+        spec = self.raw.get("AlgorithmSpecification") or {}
+        return bool(self.metric_definitions) and self.builtin is None and not spec.get("AlgorithmName")
 
     def resource_config(self) -> dict[str, Any]:
         """CreateTrainingJob's ``ResourceConfig``.
@@ -103,8 +116,8 @@ class Definition:
 
     def algorithm_specification(self) -> dict[str, Any]:
         spec = self.raw.get("AlgorithmSpecification") or {}
-        out = {k: spec[k] for k in ALGORITHM_FIELDS if spec.get(k) is not None}
-        if self.metric_definitions:
+        out = {k: spec[k] for k in ALGORITHM_FIELDS if spec.get(k) is not None and k != "MetricDefinitions"}
+        if self.passes_metric_definitions:
             out["MetricDefinitions"] = [dict(md) for md in self.metric_definitions]
         return out
 
@@ -119,7 +132,8 @@ class Definition:
         ``hyperparameters`` are the trial's tuned values (the static ones may be included too,
         unchanged). ``HyperParameters`` is the static hyperparameters overlaid with them (all
         strings); every member of the definition that CreateTrainingJob also has is passed
-        through (see ``PASSTHROUGH_FIELDS``); ``RetryStrategy`` is not (the tuner retries).
+        through (see ``PASSTHROUGH_FIELDS``); ``RetryStrategy`` is not (the tuner retries). A built-in
+        algorithm also gets AMT's reserved ``_tuning_objective_metric`` (the objective's name).
         """
         tuned = {str(k): str(v) for k, v in hyperparameters.items()}
         clash = sorted(
@@ -129,10 +143,11 @@ class Definition:
         )
         if clash:
             raise ValueError(f"hyperparameters {clash} are static; a trial cannot change their values")
+        reserved = {TUNING_OBJECTIVE_HYPERPARAMETER: self.objective_metric} if self.builtin else {}
         req: dict[str, Any] = {
             "TrainingJobName": training_job_name,
             "AlgorithmSpecification": self.algorithm_specification(),
-            "HyperParameters": {**self.static_hyperparameters, **tuned},
+            "HyperParameters": {**reserved, **self.static_hyperparameters, **tuned},
         }
         for key in PASSTHROUGH_FIELDS:
             if self.raw.get(key) is not None:
@@ -265,8 +280,11 @@ def _resources(d: Mapping[str, Any], path: str) -> None:
     _int(hp.get("InstanceCount"), f"{hp_path}.InstanceCount", lo=1, what="an integer >= 1")
 
 
-def _algorithm(d: Mapping[str, Any], path: str, objective: tuple[str, str]) -> tuple[dict[str, str], ...]:
-    """The AlgorithmSpecification's rules; its MetricDefinitions, checked against the objective."""
+def _algorithm(
+    d: Mapping[str, Any], path: str, objective: tuple[str, str]
+) -> tuple[tuple[dict[str, str], ...], str | None]:
+    """The AlgorithmSpecification's rules: its MetricDefinitions (given, or a built-in algorithm's
+    own), checked against the objective, and the built-in algorithm it runs as (None: none)."""
     algo_path = f"{path}.AlgorithmSpecification"
     algo = _mapping(d.get("AlgorithmSpecification"), algo_path)
     if not algo:
@@ -276,11 +294,26 @@ def _algorithm(d: Mapping[str, Any], path: str, objective: tuple[str, str]) -> t
         raise ValidationError("give exactly one of TrainingImage or AlgorithmName", f"{algo_path}.TrainingImage")
     metrics = _metric_definitions(algo, f"{algo_path}.MetricDefinitions")
     metric = objective[0]
+    static = d.get("StaticHyperParameters")
+    builtin = algorithm_mode(image, static if isinstance(static, Mapping) else None) if image else None
+    if builtin is not None:
+        if metrics:
+            raise ValidationError(
+                f"SageMaker's built-in {builtin.title} algorithm reports its own metrics and refuses "
+                "MetricDefinitions (\"You can't override the metric definitions for Amazon SageMaker "
+                "algorithms\"); remove them, or run a script on this image (sagemaker_program, "
+                "sagemaker_submit_directory) to define your own",
+                f"{algo_path}.MetricDefinitions",
+            )
+        problem = builtin.objective_problem(metric, objective[1])
+        if problem:
+            raise ValidationError(problem, f"{algo_path}.TrainingImage")
+        return builtin.definitions(), builtin.name
     names = [m["Name"] for m in metrics]
     if image and not metrics:
         raise ValidationError(
             f"a TrainingImage needs MetricDefinitions; add {{Name: {metric!r}, Regex: ...}} so the tuner "
-            "can read the objective from the logs",
+            "can read the objective from the logs (only SageMaker's built-in algorithms need none)",
             f"{algo_path}.MetricDefinitions",
         )
     if metrics and metric not in names:
@@ -295,7 +328,7 @@ def _algorithm(d: Mapping[str, Any], path: str, objective: tuple[str, str]) -> t
             f"the objective's Regex {regex!r} has no capture group; wrap the number in (...)",
             f"{algo_path}.MetricDefinitions[{names.index(metric)}].Regex",
         )
-    return metrics
+    return metrics, None
 
 
 def _hyperparameters(d: Mapping[str, Any], path: str, space: SearchSpace) -> dict[str, str]:
@@ -339,7 +372,7 @@ def _definition(
     space: SearchSpace,
 ) -> Definition:
     d = _mapping(d, path)
-    metrics = _algorithm(d, path, objective)
+    metrics, builtin = _algorithm(d, path, objective)
     for key in ("RoleArn", "OutputDataConfig", "StoppingCondition"):
         if not d.get(key):
             raise ValidationError(f"{key} is required in a training job definition; add it", f"{path}.{key}")
@@ -353,6 +386,7 @@ def _definition(
         objective_metric=objective[0],
         objective_type=objective[1],
         retry_attempts=_retry_attempts(d, path),
+        builtin=builtin,
     )
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -135,6 +135,33 @@ def overall_best(
     return trial_summary(*winner) if winner is not None else None
 
 
+_RANGE_LISTS = ("IntegerParameterRanges", "ContinuousParameterRanges", "CategoricalParameterRanges")
+
+
+def _shown_ranges(ranges: Any) -> Any:
+    """Ranges as describe shows them: all three lists, empty where none was given."""
+    if not isinstance(ranges, Mapping):
+        return ranges
+    return {**{key: [] for key in _RANGE_LISTS}, **ranges}
+
+
+def described_config(config: Mapping[str, Any]) -> dict[str, Any]:
+    """``HyperParameterTuningJobConfig`` as describe shows it: AMT's default early stopping (``Off``)
+    and all three range lists made explicit. The SageMaker SDK's ``HyperparameterTuner.attach``
+    reads each of them (and ``ResourceLimits.MaxNumberOfTrainingJobs``, see ``TuningRequest.raw``)."""
+    out = dict(config)
+    out.setdefault("TrainingJobEarlyStoppingType", "Off")
+    if "ParameterRanges" in out:
+        out["ParameterRanges"] = _shown_ranges(out["ParameterRanges"])
+    return out
+
+
+def _described_definition(definition: Any) -> Any:
+    if not isinstance(definition, Mapping) or "HyperParameterRanges" not in definition:
+        return definition
+    return {**definition, "HyperParameterRanges": _shown_ranges(definition["HyperParameterRanges"])}
+
+
 def describe(
     job: JobRecord,
     trials: Sequence[TrialRecord],
@@ -148,16 +175,20 @@ def describe(
     r: dict[str, Any] = {
         "HyperParameterTuningJobName": job.name,
         "HyperParameterTuningJobArn": job_arn(job),
-        "HyperParameterTuningJobConfig": req.get("HyperParameterTuningJobConfig", {}),
+        "HyperParameterTuningJobConfig": described_config(req.get("HyperParameterTuningJobConfig") or {}),
         "HyperParameterTuningJobStatus": job.status,
         "CreationTime": _dt(job.created),
         "LastModifiedTime": _dt(job.last_modified),
         "TrainingJobStatusCounters": training_status_counters(trials),
         "ObjectiveStatusCounters": objective_status_counters(trials),
     }
-    for key in ("TrainingJobDefinition", "TrainingJobDefinitions", "WarmStartConfig", "Autotune"):
+    for key in ("WarmStartConfig", "Autotune"):
         if req.get(key):
             r[key] = req[key]
+    if req.get("TrainingJobDefinition"):
+        r["TrainingJobDefinition"] = _described_definition(req["TrainingJobDefinition"])
+    if req.get("TrainingJobDefinitions"):
+        r["TrainingJobDefinitions"] = [_described_definition(d) for d in req["TrainingJobDefinitions"]]
     if job.ended:
         r["HyperParameterTuningEndTime"] = _dt(job.ended)
     if job.failure_reason:

@@ -24,6 +24,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from tuner.core.builtins import algorithm_mode
 from tuner.core.metrics import parse_metrics
 from tuner.local.training_job import _Job
 from tuner.service.ports import PRIMARY_HOST
@@ -139,11 +140,16 @@ class Script:
 
 def script(request: dict[str, Any], hps: dict[str, Any], program: str, submit: str,
            host: str = HOST) -> Script:
-    """The ``Script`` of a request whose hyperparameters are ``hps``, as ``host`` runs it."""
+    """The ``Script`` of a request whose hyperparameters are ``hps``, as ``host`` runs it.
+
+    Without a ``submit`` directory the program is the stand-in's emulation of a built-in algorithm,
+    which reads its hyperparameters from ``input/config`` as the built-in containers do: no
+    command-line arguments.
+    """
     user_hps = {k: v for k, v in hps.items() if not k.startswith("sagemaker_")}
     decoded = {k: _decode_hp(v) for k, v in user_hps.items()}
     args: list[str] = []
-    for key in sorted(decoded):
+    for key in sorted(decoded) if submit else ():
         args += [f"--{key}", _cli_value(decoded[key])]
     resource_config = {"current_host": host, "current_instance_type":
                        (request.get("ResourceConfig") or {}).get("InstanceType", "local"),
@@ -228,8 +234,13 @@ def environment(job: _Job, ml: Path, s: Script, channel_dirs: dict[str, str]) ->
 
 # ---- what SageMaker makes of the output: metrics ----------------------------------------------------
 def metric_definitions(request: Mapping[str, Any]) -> list[dict[str, str]]:
-    """The request's ``AlgorithmSpecification.MetricDefinitions`` (empty when it has none)."""
-    return list((request.get("AlgorithmSpecification") or {}).get("MetricDefinitions") or [])
+    """The definitions SageMaker applies to a job's logs: the request's
+    ``AlgorithmSpecification.MetricDefinitions``, or, for a built-in algorithm (algorithm mode), the
+    algorithm's own (``tuner.core.builtins``: our regexes stand in for SageMaker's); else none."""
+    spec = request.get("AlgorithmSpecification") or {}
+    given = list(spec.get("MetricDefinitions") or [])
+    builtin = None if given else algorithm_mode(spec.get("TrainingImage"), request.get("HyperParameters"))
+    return [dict(d) for d in builtin.definitions()] if builtin is not None else given
 
 
 def metric_points(lines: Iterable[tuple[int, str, str]], definitions: Sequence[Mapping[str, str]]

@@ -74,6 +74,8 @@ def _dynamodb(op: str, params: Mapping[str, Any], scope: Scope) -> list[Access]:
 def _sagemaker(op: str, params: Mapping[str, Any], scope: Scope) -> list[Access]:
     # SageMaker ARNs carry names in lower case (DescribeTrainingJob's TrainingJobArn).
     def arn(kind: str, name: str) -> str:
+        if name.startswith("arn:"):  # DescribeAlgorithm takes an ARN too (a Marketplace algorithm's)
+            return name
         return scope.arn("sagemaker", f"{kind}/{name.lower()}")
 
     def pass_role(role_arn: str) -> Access:
@@ -85,6 +87,7 @@ def _sagemaker(op: str, params: Mapping[str, Any], scope: Scope) -> list[Access]
         "EndpointConfig": "endpoint-config",
         "Endpoint": "endpoint",
         "HyperParameterTuningJob": "hyper-parameter-tuning-job",
+        "Algorithm": "algorithm",
     }
     for suffix, kind in sorted(named.items(), key=lambda kv: -len(kv[0])):
         verb = op[: -len(suffix)] if op.endswith(suffix) else ""

@@ -13,6 +13,12 @@ behave like the real service for training jobs:
   ``/opt/ml``-like tree under ``work_dir/<job>/opt/ml`` and the ``SM_*`` environment (plus the
   request's ``Environment``). Each ``InputDataConfig`` S3 prefix is downloaded to
   ``input/data/<channel>``.
+* A built-in algorithm's image without ``sagemaker_program``/``sagemaker_submit_directory``
+  (``tuner.core.builtins.algorithm_mode``) runs *as the algorithm*: the stand-in runs its emulation
+  of the built-in XGBoost (``tuner.local.builtin_xgboost``) in place of a script, and fails a job of
+  any other built-in algorithm, saying so. As SageMaker does, ``CreateTrainingJob`` refuses
+  ``MetricDefinitions`` for a built-in algorithm, and ``FinalMetricDataList`` then comes from the
+  algorithm's own metrics (the registry's regexes standing in for SageMaker's).
 * stdout/stderr are shipped while the job runs to CloudWatch Logs group
   ``/aws/sagemaker/TrainingJobs``, stream ``<job>/algo-1-<epoch seconds>``.
 * Outcomes: exit 0 -> ``Completed`` (``model/`` tarred to
@@ -89,6 +95,7 @@ import boto3
 
 from tuner.constants import SAGEMAKER_SOURCE, TRAINING_STATE_CHANGE
 from tuner.core import arns
+from tuner.core.builtins import algorithm_mode
 from tuner.local import quotas as _quotas
 from tuner.local.training_job import ACTIVE, TERMINAL, _Job, _now
 from tuner.local.training_process import (  # noqa: F401 - HOST... re-exported
@@ -172,6 +179,7 @@ class LocalSageMaker(_ProcessRunner):
             "list_tags": self._api_list_tags,
             "add_tags": self._api_add_tags,
             "delete_tags": self._api_delete_tags,
+            "describe_algorithm": self._api_describe_algorithm,
         }
         # A monkeypatch: moto's methods are replaced by plain functions of other signatures (moto has
         # no stop_training_job to replace: it is added). The tag handlers call moto's own (saved)
@@ -255,6 +263,10 @@ class LocalSageMaker(_ProcessRunner):
                 raise ValidationError(f"1 validation error detected: Value null at '{field[0].lower()}"
                                       f"{field[1:]}' failed to satisfy constraint: "
                                       "Member must not be null")
+        spec = request["AlgorithmSpecification"]
+        if spec.get("MetricDefinitions") and algorithm_mode(spec.get("TrainingImage"), request.get("HyperParameters")):
+            raise ValidationError("You can't override the metric definitions for Amazon SageMaker algorithms. "
+                                  "Please retry the request without specifying metric definitions.")
         backend = self._backend(resp)
         key = (resp.current_account, resp.region, name)
         fault = self.fault(name, copy.deepcopy(request)) if self.fault else None
@@ -332,6 +344,14 @@ class LocalSageMaker(_ProcessRunner):
         if problems:
             raise ValidationError(f"{len(problems)} validation error(s) detected: " + "; ".join(problems))
         return params
+
+    def _api_describe_algorithm(self, resp: Any) -> Any:
+        """The stand-in has no algorithm resources (neither has moto): every DescribeAlgorithm is
+        answered as SageMaker answers one for an algorithm it does not have."""
+        from moto.sagemaker.exceptions import ValidationError
+
+        params = self._checked(resp, "DescribeAlgorithm")
+        raise ValidationError(f"Could not find algorithm {params['AlgorithmName']!r}.")
 
     def _tag_target(self, resp: Any, arn: str) -> _Job | None:
         """The stand-in's training job an ARN names; None for an ARN moto answers.

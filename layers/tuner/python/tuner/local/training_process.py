@@ -33,12 +33,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tuner.constants import TRAINING_LOG_GROUP
-from tuner.local import container
+from tuner.core.builtins import BuiltinAlgorithm, algorithm_mode
+from tuner.local import builtin_xgboost, container
 from tuner.local.container import HOST, _decode_hp
 from tuner.local.training_job import TERMINAL, _Job, _now
 from tuner.local.transfer import _JobError, _S3Transfer
 
 INTERNAL_ERROR_REASON = "InternalServerError: We encountered an internal error. Please try again."
+#: The built-in algorithms the stand-in emulates (algorithm mode), by name: the program each host runs.
+EMULATIONS = {"xgboost": Path(builtin_xgboost.__file__).resolve()}
 FAILURE_REASON_MAX = 1024
 _LOG_BATCH = 5000
 _LOG_LINE_MAX = 200_000
@@ -145,12 +148,20 @@ class _ProcessRunner(_S3Transfer):
 
     # -- the steps of _execute ----------------------------------------------------------------
     def _script_mode(self, job: _Job) -> tuple[dict[str, Any], str, str]:
-        """The job's fault (test hook), else its ``(hyperparameters, program, submit directory)``."""
+        """The job's fault (test hook), else its ``(hyperparameters, program, submit directory)``.
+
+        A built-in algorithm's image without a script (``tuner.core.builtins.algorithm_mode``) runs
+        the stand-in's emulation of that algorithm (``EMULATIONS``) as its program, with no submit
+        directory; an algorithm it does not emulate fails the job, saying so.
+        """
         if job.fault == "InternalServerError":
             raise _JobError(INTERNAL_ERROR_REASON)
         if job.fault:
             raise _JobError(job.fault if ": " in job.fault else f"ClientError: {job.fault}")
         hps = {k: v for k, v in (job.request.get("HyperParameters") or {}).items()}
+        builtin = algorithm_mode((job.request.get("AlgorithmSpecification") or {}).get("TrainingImage"), hps)
+        if builtin is not None:
+            return hps, str(_emulation(builtin)), ""
         program = _decode_hp(hps.get("sagemaker_program", ""))
         submit = _decode_hp(hps.get("sagemaker_submit_directory", ""))
         if not program or not isinstance(program, str):
@@ -171,7 +182,8 @@ class _ProcessRunner(_S3Transfer):
             self._set_status(job, "InProgress", "Downloading",
                              "Downloading input data")
             self._flush_events(job)
-        self._fetch_sources(job, submit, code)
+        if submit:  # none: a built-in algorithm's emulation (``_script_mode``)
+            self._fetch_sources(job, submit, code)
         if not (code / program).is_file():
             raise _JobError(f"AlgorithmError: ExecuteUserScriptError: the script {program} is not "
                             f"in {submit}")
@@ -299,8 +311,8 @@ class _ProcessRunner(_S3Transfer):
         failure_file = ml / "output" / "failure"
         if failure_file.is_file():
             text = failure_file.read_text(errors="replace").strip()
-            if text:
-                return f"AlgorithmError: {text}"
+            if text:  # a built-in algorithm's emulation states its own kind of error
+                return text if text.startswith(("ClientError: ", "AlgorithmError: ")) else f"AlgorithmError: {text}"
         stderr_label = container.label(host, "stderr")
         with self._lock:
             stderr = [text for _, label, text in job.lines if label == stderr_label]
@@ -411,6 +423,17 @@ class _ProcessRunner(_S3Transfer):
             proc = job.process
         if proc is not None and proc.poll() is None:
             self._signal(proc, signal.SIGTERM if graceful else signal.SIGKILL)
+
+
+def _emulation(builtin: BuiltinAlgorithm) -> Path:
+    """The program that emulates ``builtin`` (``_JobError`` when the stand-in has none)."""
+    program = EMULATIONS.get(builtin.name)
+    if program is None:
+        raise _JobError(
+            f"ClientError: the local SageMaker stand-in emulates SageMaker's built-in XGBoost algorithm "
+            f"only, not {builtin.title}; run this tuning job on AWS, or run a script on the image "
+            "(sagemaker_program, sagemaker_submit_directory)")
+    return program
 
 
 def _stream(job: _Job, host: str) -> str:

@@ -5,12 +5,14 @@ that needs the store: the warm-start parents); ``submit`` (the client, CLI and
 SDK path) checks, then starts the state machine's execution named after the job; ``create_job``
 (the state machine's first step) checks again and stores the job. An invalid request ends as a
 ``Failed`` job whose FailureReason names the field and the fix; a duplicate name is refused and
-the stored job is left alone.
+the stored job is left alone. Names are unique regardless of case, as in SageMaker: ``case-job``
+after ``Case-Job`` is a duplicate (the store keys jobs by ``core.naming.name_key``).
 """
 from __future__ import annotations
 
 import copy
 from collections.abc import Mapping
+from datetime import datetime
 from typing import Any
 
 from tuner.constants import DEFAULT_LAP_TRIALS
@@ -21,9 +23,14 @@ from tuner.core.records import FAILED, JobRecord
 from tuner.core.request import TuningRequest, parse_request
 from tuner.core.warm_start import check_parents, parent_names
 from tuner.errors import DuplicateTuningJobError, ValidationError
+from tuner.service.algorithms import check_algorithms, with_algorithm_metrics
 from tuner.service.jobs import MAX_REASON
 from tuner.service.lifecycle import Lifecycle
 from tuner.service.ports import Ports
+
+#: How long a name reservation without an execution blocks other cases of the name: far longer
+#: than a StartExecution call takes, after which the reservation is taken to be a failed start's.
+RESERVATION_SECONDS = 60.0
 
 
 class CreateJob:
@@ -38,9 +45,10 @@ class CreateJob:
         The SageMaker SDK's warm-start helpers (``identical_dataset_and_algorithm_tuner``,
         ``transfer_learning_tuner``) drop the tuner's metric definitions; the parent ran the same
         algorithm, so its definitions are the ones meant. Only filled in when the parent defines
-        the objective metric.
+        the objective metric. An ``AlgorithmName`` without them takes the algorithm's own
+        (``tuner.service.algorithms``).
         """
-        out = dict(request)
+        out = with_algorithm_metrics(request, self.ports.backend)
         definition = out.get("TrainingJobDefinition")
         if not isinstance(definition, Mapping):
             return out
@@ -63,6 +71,7 @@ class CreateJob:
 
     def check(self, request: Mapping[str, Any]) -> TuningRequest:
         """Every rule of a request, in order; raises ``ValidationError`` naming the field and the fix."""
+        check_algorithms(request, self.ports.backend)  # an AlgorithmName's rules: DescribeAlgorithm
         req = check_request(request)
         names = parent_names(req.warm_start)
         if names:
@@ -79,7 +88,28 @@ class CreateJob:
         existing = self.ports.store.get_job(req.name)
         if existing is not None:
             raise duplicate(existing)
+        self._reserve(req.name)
         return self.ports.executions.start(req.name, prepared)
+
+    def _reserve(self, name: str) -> None:
+        """Reserve the name (any case) before its execution starts: two creates of ``Case-Job`` and
+        ``case-job`` would otherwise both start (execution names are case-sensitive) and only the
+        first step would tell them apart. A reservation whose execution never started (it failed
+        after reserving) is taken over once ``RESERVATION_SECONDS`` old; the same name reserved
+        again goes on, and StartExecution refuses it when its execution exists."""
+        now = self.ports.now()
+        held = self.ports.store.reserve_name(name, now)
+        if held is None or held[0] == name:
+            return
+        holder, at = held
+        execution = self.ports.executions.describe(holder) if holder else None
+        running = execution is not None and execution.get("status") == "RUNNING"
+        fresh = bool(at) and _seconds_between(at, now) < RESERVATION_SECONDS
+        if running or (execution is None and fresh) or self.ports.store.reserve_name(name, now, replace=holder):
+            raise DuplicateTuningJobError(
+                f"HyperParameterTuningJobName: a tuning job named {holder!r} is being created (names are "
+                "unique regardless of case); choose another name"
+            )
 
     def create_job(
         self, request: Mapping[str, Any], execution_arn: str | None = None, lap_trials: int = DEFAULT_LAP_TRIALS
@@ -97,8 +127,8 @@ class CreateJob:
             raise
         region, account = arns.region_and_account(execution_arn)
         now = self.ports.now()
-        job = JobRecord(
-            name=req.name, request=request, execution_arn=execution_arn, region=region, account=account,
+        job = JobRecord(  # the request as it runs: Autotune's choices, Grid's job count (parse_request)
+            name=req.name, request=dict(req.raw), execution_arn=execution_arn, region=region, account=account,
             created=now, last_modified=now,
         )
         existing = self.ports.store.create_job(job)
@@ -122,6 +152,10 @@ class CreateJob:
         existing = self.ports.store.create_job(failed)
         if existing is not None and existing.execution_arn != execution_arn:
             raise duplicate(existing) from None
+
+
+def _seconds_between(earlier: str, later: str) -> float:
+    return (datetime.fromisoformat(later) - datetime.fromisoformat(earlier)).total_seconds()
 
 
 def _check_execution_name(request: Mapping[str, Any], execution_arn: str | None) -> None:

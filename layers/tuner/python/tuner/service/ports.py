@@ -27,6 +27,14 @@ class Store(Protocol):
     def get_trial(self, name: str, number: int) -> TrialRecord | None: ...
     def update_trial(self, name: str, number: int, *, only_unrecorded: bool = False, **v: Any) -> bool: ...
     def list_trials(self, name: str) -> list[TrialRecord]: ...
+    def reserve_name(self, name: str, at: str, *, replace: str | None = None) -> tuple[str, str] | None:
+        """Reserve ``name`` (any case) for a create about to start its execution: None when done,
+        else ``(name, at)`` of the holder. ``replace``: take the reservation over from that holder."""
+        ...
+
+    def reserved(self, name: str) -> str | None:
+        """The name (as given) that holds the reservation of ``name`` (any case), if any."""
+        ...
 
 
 class TrainingBackend(Protocol):
@@ -35,6 +43,10 @@ class TrainingBackend(Protocol):
     def start(self, request: dict[str, Any]) -> bool: ...
     def describe(self, name: str) -> dict[str, Any] | None: ...
     def stop(self, name: str) -> None: ...
+
+    def describe_algorithm(self, name: str) -> dict[str, Any] | None:
+        """DescribeAlgorithm's answer for an algorithm resource (name or ARN); None: no such one."""
+        ...
 
 
 #: The host whose log lines count for a training job's metrics: SageMaker names the hosts of a
@@ -137,7 +149,7 @@ class _Missing:
             f"this tuner service was built without a {self._port}; build it with tuner.wiring.build_service"
         )
 
-    start = describe = describe_arn = stop = lines = succeed = _fail
+    start = describe = describe_arn = stop = lines = succeed = describe_algorithm = _fail
 
 
 class _NoEvents:

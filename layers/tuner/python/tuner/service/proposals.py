@@ -12,7 +12,7 @@ from tuner.core.allocation import choose_definition
 from tuner.core.objective import is_better
 from tuner.core.records import TERMINAL_JOB, JobRecord, TrialRecord
 from tuner.core.request import Definition, TuningRequest
-from tuner.core.strategies import Observation, make_strategy
+from tuner.core.strategies import Observation, make_strategy, seed_for
 from tuner.core.warm_start import observations as warm_observations
 from tuner.core.warm_start import parent_names
 from tuner.service.jobs import definition_named, job_seed
@@ -52,7 +52,7 @@ class Proposals:
             req.strategy,
             definition.space,
             maximize=definition.maximize,
-            seed=job_seed(job, req),
+            seed=seed_for(req.strategy, req.random_seed, job_seed(job, req)),
             config=req.strategy_config,
         )
         if not strategy.needs_history():  # Grid; Random over a continuous range

@@ -6,16 +6,26 @@ published state-change events all call ``Queries.describe``. Between ``StartExec
 state machine's first step a job has no record yet; when the service has the state machine's
 executions, describe then answers from the execution (``InProgress``, or ``Failed`` with its
 error), so a caller that describes right after creating never sees ``ResourceNotFound``.
+
+A job is found by its name in any case (the store keys names by ``core.naming.name_key``); its
+answers show the name as created. ``list_jobs`` reads the store's job index, which lags behind
+writes (a DynamoDB global secondary index is eventually consistent) and knows nothing of a job whose
+first step has not run: ``recent`` names jobs the caller created itself, read consistently and
+merged, so a client lists what it just created (read your own writes, docs/parity.md).
 """
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+import dataclasses
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from tuner.core import arns, results
+from tuner.core import arns, autotune, results
+from tuner.core.naming import name_key
 from tuner.core.records import FAILED, IN_PROGRESS, JobRecord, TrialRecord
+from tuner.core.request import parse_request
 from tuner.core.warm_start import IDENTICAL, parent_names
+from tuner.errors import TuningJobNotFoundError, ValidationError
 from tuner.service.jobs import failure_reason, not_found
 from tuner.service.ports import PortMissingError, Ports
 
@@ -37,16 +47,17 @@ class Queries:
 
     # ---- one job ---------------------------------------------------------------------------
     def job(self, name: str) -> tuple[JobRecord, list[TrialRecord]]:
-        """The job's record and trials; a record built from its execution when none is stored yet."""
+        """The job's record (any case of its name) and trials; a record built from its execution
+        when none is stored yet."""
         job = self.ports.store.get_job(name)
         if job is not None:
-            return job, self.ports.store.list_trials(name)
+            return job, self.ports.store.list_trials(job.name)
         return self._record_from_execution(name), []
 
     def describe(self, name: str) -> dict[str, Any]:
         """A ``DescribeHyperParameterTuningJob`` response (``TuningJobNotFoundError`` if unknown)."""
         job, trials = self.job(name)
-        return results.describe(job, trials, self._parents(job))
+        return results.describe(as_run(job), trials, self._parents(job))
 
     def _parents(self, job: JobRecord) -> list[tuple[JobRecord, Sequence[TrialRecord]]]:
         """The warm-start parents' records and trials (for ``OverallBestTrainingJob``)."""
@@ -63,7 +74,7 @@ class Queries:
         """The detail of the tuner's "Hyperparameter Tuning Job State Change" event: the describe
         response, plus ``TuningJobCompletionReason`` when a completion criterion ended the job."""
         job, trials = self.job(name)
-        detail = results.describe(job, trials, self._parents(job))
+        detail = results.describe(as_run(job), trials, self._parents(job))
         if job.completion_reason:  # no such member in Describe's shape
             detail["TuningJobCompletionReason"] = job.completion_reason
         return detail
@@ -77,6 +88,10 @@ class Queries:
         """A job that has an execution but no record yet (or whose create step failed)."""
         try:
             execution = self.ports.executions.describe(name)
+            if execution is None:  # named in another case: the create's reservation has its name
+                started_as = self.ports.store.reserved(name)
+                if started_as is not None and started_as != name:
+                    execution = self.ports.executions.describe(started_as)
         except PortMissingError:
             execution = None
         if execution is None:
@@ -87,7 +102,7 @@ class Queries:
         running = execution.get("status") == "RUNNING"
         region, account = arns.region_and_account(execution.get("executionArn"))
         return JobRecord(
-            name=name,
+            name=arns.execution_name(execution.get("executionArn")) or name,  # as created
             request=request,
             status=IN_PROGRESS if running else FAILED,
             created=started.isoformat(),
@@ -102,9 +117,14 @@ class Queries:
         )
 
     # ---- every job -------------------------------------------------------------------------
-    def list_jobs(self, **params: Any) -> dict[str, Any]:
-        """A ``ListHyperParameterTuningJobs`` response (validated arguments; newest first by default)."""
-        jobs = [j for j in self.ports.store.list_jobs() if _matches(j, params)]
+    def list_jobs(self, recent: Iterable[str] = (), **params: Any) -> dict[str, Any]:
+        """A ``ListHyperParameterTuningJobs`` response (validated arguments; newest first by default).
+
+        ``recent``: names of jobs the caller created, each read consistently (the stored record,
+        else its execution) and merged when the index does not list it yet.
+        """
+        jobs = self._with_recent(self.ports.store.list_jobs(), recent)
+        jobs = [j for j in jobs if _matches(j, params)]
         sort_by = params.get("SortBy", "CreationTime")
         key: Callable[[JobRecord], Any] = {
             "Name": lambda j: j.name,
@@ -116,12 +136,41 @@ class Queries:
         page = jobs[start : start + size]
         out: dict[str, Any] = {
             "HyperParameterTuningJobSummaries": [
-                results.job_summary(j, self.ports.store.list_trials(j.name)) for j in page
+                results.job_summary(as_run(j), self.ports.store.list_trials(j.name)) for j in page
             ]
         }
         if start + size < len(jobs):
             out["NextToken"] = results.encode_token(start + size)
         return out
+
+    def _with_recent(self, listed: list[JobRecord], recent: Iterable[str]) -> list[JobRecord]:
+        """``listed`` plus each ``recent`` job it lacks (any case of its name), read consistently."""
+        seen = {name_key(j.name) for j in listed}
+        out = list(listed)
+        for name in recent:
+            if name_key(name) in seen:
+                continue
+            try:
+                job = self.ports.store.get_job(name) or self._record_from_execution(name)
+            except TuningJobNotFoundError:
+                continue  # refused before its execution started, or gone
+            seen.add(name_key(job.name))
+            out.append(job)
+        return out
+
+
+def as_run(job: JobRecord) -> JobRecord:
+    """The job with its request as it runs (``TuningRequest.raw``: Autotune's choices, Grid's job
+    count), which ``CreateJob`` stores. Derived here for a job known only from its execution or
+    stored before those were filled in; a request that does not parse is shown as it is."""
+    config = job.request.get("HyperParameterTuningJobConfig") or {}
+    limits = config.get("ResourceLimits") if isinstance(config, Mapping) else None
+    if isinstance(limits, Mapping) and "MaxNumberOfTrainingJobs" in limits and not autotune.pending(job.request):
+        return job
+    try:
+        return dataclasses.replace(job, request=dict(parse_request(job.request).raw))
+    except ValidationError:
+        return job
 
 
 def _request_of(text: Any) -> dict[str, Any]:

@@ -19,7 +19,7 @@ Every entry point is idempotent: Step Functions and EventBridge deliver at least
 """
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from tuner.constants import DEFAULT_LAP_TRIALS
@@ -102,5 +102,5 @@ class TuningService:
     def list_training_jobs(self, name: str, **params: Any) -> dict[str, Any]:
         return self.queries.list_training_jobs(name, **params)
 
-    def list_jobs(self, **params: Any) -> dict[str, Any]:
-        return self.queries.list_jobs(**params)
+    def list_jobs(self, recent: Iterable[str] = (), **params: Any) -> dict[str, Any]:
+        return self.queries.list_jobs(recent, **params)

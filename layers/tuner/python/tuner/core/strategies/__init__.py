@@ -37,6 +37,15 @@ def strategy_class(name: str) -> type[Strategy]:
     return found
 
 
+def seed_for(name: str, random_seed: int | None, fallback: int) -> int | None:
+    """The seed strategy ``name`` is built with: the job's ``RandomSeed`` when given; otherwise
+    ``fallback`` (a seed fixed per job or optimiser), or None for a strategy that is deterministic
+    without a seed (``Strategy.seeded_without_random_seed``: Grid's lexicographic order)."""
+    if random_seed is not None:
+        return int(random_seed)
+    return fallback if strategy_class(name).seeded_without_random_seed else None
+
+
 def make_strategy(
     name: str,
     space: SearchSpace,
@@ -48,4 +57,4 @@ def make_strategy(
     return strategy_class(name)(space, maximize=maximize, seed=seed, config=config)
 
 
-__all__ = ["Observation", "Strategy", "make_strategy", "register", "strategy_class", "trial_rng"]
+__all__ = ["Observation", "Strategy", "make_strategy", "register", "seed_for", "strategy_class", "trial_rng"]

@@ -41,6 +41,10 @@ class Strategy(ABC):
     """Proposes the next configuration from the history and the pending trials."""
 
     name = "base"
+    #: Whether proposals draw on a seed when the job gives no ``RandomSeed``. True: the service
+    #: gives a seed fixed per job (a retried step proposes the same). False: the strategy is
+    #: deterministic without one and gets None (Grid's lexicographic order). See ``seed_for``.
+    seeded_without_random_seed = True
 
     def __init__(
         self,

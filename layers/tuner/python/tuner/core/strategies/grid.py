@@ -1,8 +1,10 @@
 """Grid search (AMT semantics): categorical ranges only, every combination exactly once.
 
-The order of combinations is fixed (lexicographic in the ranges' order) or, with a
-``RandomSeed``, a permutation derived from the seed, so a job is reproducible either way.
-Trial *n* takes combination *n - 1* of that order.
+The order of combinations is lexicographic in the ranges' order (the first range varies slowest,
+each range's values in the order given) unless the job gives a ``RandomSeed``: then it is a
+permutation derived from that seed. Either way a job is reproducible. AMT documents grid search as
+the one strategy that does not draw at random and no order (docs/parity.md). Trial *n* takes
+combination *n - 1* of that order.
 """
 from __future__ import annotations
 
@@ -15,6 +17,7 @@ from tuner.core.strategies.base import Observation, Strategy
 
 class GridStrategy(Strategy):
     name = "Grid"
+    seeded_without_random_seed = False  # the seed is the job's RandomSeed or None (lexicographic)
 
     def _order(self) -> list[dict[str, str]]:
         combos = self.space.grid()
