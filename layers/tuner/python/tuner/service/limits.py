@@ -39,10 +39,13 @@ class Limits:
             return job.completion_reason
         trials = self.ports.store.list_trials(name)
         reason = completion.completion_reason(req.completion_criteria, trials, req.maximize)
-        converged = reason == completion.REASON_CONVERGED
-        if reason and self.lifecycle.end_early(name, reason, converged=converged):
-            return reason
-        return None
+        if not reason:
+            return None
+        # Met: the reason, whoever ends the job first. A lap woken between a result's write and the
+        # recorder's own check races it here; the loser must still see the job ending, or it
+        # claims one more trial.
+        self.lifecycle.end_early(name, reason, converged=reason == completion.REASON_CONVERGED)
+        return reason
 
     def stop_reason(self, job: JobRecord, req: TuningRequest) -> str | None:
         """Why a lap must claim no new trial (None: it may go on)."""

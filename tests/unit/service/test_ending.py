@@ -1,4 +1,4 @@
-"""Finalising a tuning job whose laps left trials unstarted, on fakes."""
+"""Ending a tuning job, on fakes: finalize with trials left unstarted, and callers racing to end it."""
 from __future__ import annotations
 
 from tests.builders import tuning_request
@@ -40,3 +40,27 @@ def test_a_trial_claimed_but_never_started_is_stopped():
     aws.service.finalize("job")
     trial = aws.store.get_trial("job", 1)
     assert (trial.status, trial.recorded, trial.retryable) == ("Stopped", True, False)
+
+
+def test_whoever_ends_a_job_first_every_caller_sees_the_target_met():
+    # GIVEN a job whose first result meets the target
+    aws = FakeAws()
+    aws.service.create_job(tuning_request("job", max_jobs=3, completion={"TargetObjectiveMetricValue": 0.5}),
+                           EXEC + "job")
+    training = aws.service.next_trial("job", 1, 0, "t1")["TrainingJobName"]
+    aws.logs.by_job[training] = ["loss: 0.1"]
+    aws.backend.finish(training)
+    # WHEN another caller (the recorder) ends the job between this caller's read and its own end
+    lifecycle = aws.service.lifecycle
+    real = lifecycle.end_early
+
+    def raced(name: str, reason: str, **kw) -> bool:
+        real(name, reason, **kw)  # the other caller wins
+        return real(name, reason, **kw)  # this one changes nothing: False
+
+    lifecycle.end_early = raced  # type: ignore[method-assign]
+    aws.service.recorder._write_result(aws.store.get_trial("job", 1), aws.backend.describe(training))
+    # THEN this caller still answers the reason, so a lap claims no further trial
+    assert aws.service.limits.check_completion("job").startswith("TargetObjectiveMetricValue reached")
+    assert aws.service.next_trial("job", 1, 1, "t2")["Done"] is True
+    assert len(aws.store.list_trials("job")) == 1
