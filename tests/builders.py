@@ -485,6 +485,25 @@ def job_describe() -> dict[str, Any]:
 
 
 # ---- the offline loop ----------------------------------------------------------------------------
+SDK_ROLE = f"arn:aws:iam::{ACCOUNT}:role/SageMakerRole"
+
+
+def sdk_estimator(sess: Any, hyperparameters: Mapping[str, Any] | None = None) -> Any:
+    """The SageMaker SDK's generic ``Estimator`` in script mode on tests/e2e/scripts/quick/train.py."""
+    from sagemaker.estimator import Estimator
+
+    return Estimator(
+        image_uri=IMAGE,
+        role=SDK_ROLE,
+        instance_count=1,
+        instance_type="ml.m5.large",
+        entry_point="train.py",
+        source_dir=str(SCRIPTS / "quick"),
+        hyperparameters=dict(hyperparameters or {"epochs": 2}),
+        sagemaker_session=sess,
+    )
+
+
 def source_dir(request: Mapping[str, Any]) -> Path:
     """The folder holding the request's script-mode sources (SCRIPTS or EXAMPLES), or a built-in
     XGBoost's data (BUILTIN_XGBOOST)."""

@@ -10,15 +10,13 @@ import os
 
 import pytest
 
-from tests.builders import IMAGE, LOSS, SCRIPTS, categorical, source_dir, tuning_request
+from tests.builders import LOSS, categorical, sdk_estimator, source_dir, tuning_request
 
 os.environ.setdefault("SAGEMAKER_SUPPRESS_V2_WARNING", "1")
 sagemaker = pytest.importorskip(
     "sagemaker", reason="the SageMaker SDK is a test dependency: pip install 'sagemaker<3'"
 )
 pytestmark = pytest.mark.e2e
-
-ROLE = "arn:aws:iam::123456789012:role/SageMakerRole"
 
 
 def test_a_boto3_grid_job_is_listed_unique_in_any_case_ordered_and_attachable(session):
@@ -55,16 +53,12 @@ def test_a_boto3_grid_job_is_listed_unique_in_any_case_ordered_and_attachable(se
 
 
 def test_the_sdk_autotune_tuner_runs_the_ranges_the_rule_chose(session):
-    from sagemaker.estimator import Estimator
     from sagemaker.tuner import HyperparameterTuner
 
     sess, sm = session
     # GIVEN HyperparameterTuner(autotune=True): every estimator hyperparameter becomes an
     # AutoParameter (the SDK's own sagemaker_program and sagemaker_submit_directory too)
-    estimator = Estimator(
-        image_uri=IMAGE, role=ROLE, instance_count=1, instance_type="ml.m5.large", entry_point="train.py",
-        source_dir=str(SCRIPTS / "quick"), hyperparameters={"x": 4.0, "epochs": 1}, sagemaker_session=sess,
-    )
+    estimator = sdk_estimator(sess, {"x": 4.0, "epochs": 1})
     tuner = HyperparameterTuner(
         estimator, "loss", {}, metric_definitions=LOSS, objective_type="Minimize", strategy="Random",
         max_jobs=2, max_parallel_jobs=2, autotune=True, hyperparameters_to_keep_static=["epochs"],

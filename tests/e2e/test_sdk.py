@@ -9,7 +9,7 @@ import os
 import pytest
 from tuner.shapes import assert_valid_output
 
-from tests.builders import IMAGE, LOSS, SCRIPTS, SDK_ANALYTICS_COLUMNS
+from tests.builders import IMAGE, LOSS, SDK_ANALYTICS_COLUMNS, sdk_estimator
 
 os.environ.setdefault("SAGEMAKER_SUPPRESS_V2_WARNING", "1")
 sagemaker = pytest.importorskip(
@@ -17,23 +17,11 @@ sagemaker = pytest.importorskip(
 )
 pytestmark = pytest.mark.e2e
 
-ROLE = "arn:aws:iam::123456789012:role/SageMakerRole"
-
 
 def make_tuner(sess, **kw):
-    from sagemaker.estimator import Estimator
     from sagemaker.tuner import ContinuousParameter, HyperparameterTuner
 
-    estimator = Estimator(
-        image_uri=IMAGE,
-        role=ROLE,
-        instance_count=1,
-        instance_type="ml.m5.large",
-        entry_point="train.py",
-        source_dir=str(SCRIPTS / "quick"),
-        hyperparameters={"epochs": 2},
-        sagemaker_session=sess,
-    )
+    estimator = sdk_estimator(sess)
     return HyperparameterTuner(
         estimator,
         "loss",

@@ -18,7 +18,7 @@ import pytest
 from botocore.exceptions import ClientError
 from tuner.shapes import assert_valid_output
 
-from tests.builders import IMAGE, LOSS, SCRIPTS
+from tests.builders import IMAGE, LOSS, SCRIPTS, SDK_ROLE, sdk_estimator
 
 os.environ.setdefault("SAGEMAKER_SUPPRESS_V2_WARNING", "1")
 sagemaker = pytest.importorskip(
@@ -26,24 +26,9 @@ sagemaker = pytest.importorskip(
 )
 pytestmark = pytest.mark.e2e
 
-ROLE = "arn:aws:iam::123456789012:role/SageMakerRole"
+ROLE = SDK_ROLE
 TAGS = [{"Key": "team", "Value": "ml"}, {"Key": "project", "Value": "best-estimator"}]
 SKLEARN_VERSION = "1.2-1"  # any version the SDK knows: the stand-in runs the script with this Python
-
-
-def plain_estimator(sess):
-    from sagemaker.estimator import Estimator
-
-    return Estimator(
-        image_uri=IMAGE,
-        role=ROLE,
-        instance_count=1,
-        instance_type="ml.m5.large",
-        entry_point="train.py",
-        source_dir=str(SCRIPTS / "quick"),
-        hyperparameters={"epochs": 2},
-        sagemaker_session=sess,
-    )
 
 
 def sklearn_estimator(sess):
@@ -77,7 +62,7 @@ def plain(session):
 
     sess, sm = session
     tuner = HyperparameterTuner(
-        plain_estimator(sess),
+        sdk_estimator(sess),
         "loss",
         {"x": ContinuousParameter(0.5, 8)},
         metric_definitions=LOSS,
@@ -200,7 +185,7 @@ def test_tags_added_while_running_reach_later_training_jobs(session):
 
     sess, sm = session
     tuner = HyperparameterTuner(
-        plain_estimator(sess),
+        sdk_estimator(sess),
         "loss",
         {"x": ContinuousParameter(0.5, 8)},
         metric_definitions=LOSS,
@@ -236,7 +221,7 @@ def test_best_estimator_per_definition_and_attach_with_a_framework_estimator(ses
 
     sess, sm = session
     tuner = HyperparameterTuner.create(
-        estimator_dict={"plain": plain_estimator(sess), "sk": sklearn_estimator(sess)},
+        estimator_dict={"plain": sdk_estimator(sess), "sk": sklearn_estimator(sess)},
         objective_metric_name_dict={"plain": "loss", "sk": "loss"},
         hyperparameter_ranges_dict={
             "plain": {"x": ContinuousParameter(0.5, 8)},

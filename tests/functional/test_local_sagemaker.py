@@ -13,7 +13,6 @@ import boto3
 import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
-from moto import mock_aws
 from tuner.constants import SAGEMAKER_SOURCE, TRAINING_LOG_GROUP, TRAINING_STATE_CHANGE
 from tuner.errors import ValidationError
 from tuner.local import eventbridge
@@ -25,17 +24,6 @@ BUCKET = "local-sagemaker-test"
 ROLE = "arn:aws:iam::123456789012:role/SageMakerRole"
 ACCURACY = r"Validation-accuracy: ([0-9\.]+)"
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "xgboost"
-
-
-@pytest.fixture
-def aws(monkeypatch):
-    for key, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-                       "AWS_SECURITY_TOKEN": "testing", "AWS_SESSION_TOKEN": "testing",
-                       "AWS_DEFAULT_REGION": REGION}.items():
-        monkeypatch.setenv(key, value)
-    with mock_aws():
-        boto3.client("s3", region_name=REGION).create_bucket(Bucket=BUCKET)
-        yield
 
 
 @pytest.fixture

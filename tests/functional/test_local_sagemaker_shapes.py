@@ -17,7 +17,6 @@ from typing import Any
 import boto3
 import pytest
 from botocore.exceptions import ClientError
-from moto import mock_aws
 from tuner.local.sagemaker import LocalSageMaker
 from tuner.shapes import service_model, validate_output
 
@@ -47,17 +46,6 @@ WAITING_SCRIPT = """
 
 
 # ---- fixtures --------------------------------------------------------------------------------
-@pytest.fixture
-def aws(monkeypatch):
-    for key, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-                       "AWS_SECURITY_TOKEN": "testing", "AWS_SESSION_TOKEN": "testing",
-                       "AWS_DEFAULT_REGION": REGION}.items():
-        monkeypatch.setenv(key, value)
-    with mock_aws():
-        boto3.client("s3", region_name=REGION).create_bucket(Bucket=BUCKET)
-        yield
-
-
 @pytest.fixture
 def local_sm(aws, tmp_path):
     sm = LocalSageMaker(tmp_path / "jobs", poll_interval=0.02, stop_grace=0.5)
