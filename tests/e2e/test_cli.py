@@ -98,6 +98,13 @@ def test_analytics_csv_and_deploy_best(client, finished, capsys, tmp_path):
     assert config["ProductionVariants"][0]["InstanceType"] == "ml.m5.large"
     endpoint = client.describe_endpoint(EndpointName="cli-best")
     assert endpoint["EndpointConfigName"] == deployed["EndpointConfigName"]
+    # the local stand-in serves the best model with the script's model_fn/predict_fn (value - x)
+    client.get_waiter("endpoint_in_service").wait(
+        EndpointName="cli-best", WaiterConfig={"Delay": 0.5, "MaxAttempts": 120})
+    x = float(training["HyperParameters"]["x"])
+    answer = client.session.client("sagemaker-runtime").invoke_endpoint(
+        EndpointName="cli-best", Body=json.dumps([[4.0]]), ContentType="application/json")
+    assert json.loads(answer["Body"].read()) == [[pytest.approx(4.0 - x)]]
 
 
 def test_stop_from_the_cli(client, capsys, tmp_path):

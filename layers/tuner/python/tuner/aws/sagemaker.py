@@ -18,6 +18,7 @@ _TRANSIENT = {
 }
 #: An account quota (not a rate): parsed into ``ResourceLimitExceededError``, never retried as such.
 RESOURCE_LIMIT_EXCEEDED = "ResourceLimitExceeded"
+_ENDPOINT_WAIT = {"Delay": 5, "MaxAttempts": 720}  # up to an hour, as the waiter's default
 # SageMaker's wording (docs/capacity.md): "The account-level service limit '<quota>' is <limit>
 # Instances, with current utilization of <n> Instances and a request delta of <d> Instances. ...";
 # before quotas had names: "The account-level service limit for training-job/<type> is ...".
@@ -143,4 +144,5 @@ class ModelHosting:
         return str(self.sm.update_endpoint(EndpointName=name, EndpointConfigName=config).get("EndpointArn"))
 
     def wait_in_service(self, name: str) -> None:
-        self.sm.get_waiter("endpoint_in_service").wait(EndpointName=name)
+        # every 5 s (the waiter's default is 30 s; an offline endpoint is up in about a second)
+        self.sm.get_waiter("endpoint_in_service").wait(EndpointName=name, WaiterConfig=_ENDPOINT_WAIT)

@@ -53,6 +53,10 @@ behave like the real service for training jobs:
   moto EventBridge; ``detail`` is the DescribeTrainingJob shape with times as epoch milliseconds and
   ``Tags`` as a ``{key: value}`` map, like the real event.
 
+* Endpoints (``CreateEndpoint``, ``UpdateEndpoint``, ``DeleteEndpoint``, ``InvokeEndpoint``) serve
+  their model: ``tuner.local.hosting.LocalHosting``, installed and uninstalled with the stand-in
+  (``LocalSageMaker.hosting``).
+
 Fault hook
 ----------
 ``fault(job_name, request) -> str | None`` is called once per ``CreateTrainingJob`` call (note that
@@ -97,6 +101,7 @@ from tuner.constants import SAGEMAKER_SOURCE, TRAINING_STATE_CHANGE
 from tuner.core import arns
 from tuner.core.builtins import algorithm_mode
 from tuner.local import quotas as _quotas
+from tuner.local.hosting import LocalHosting, as_method
 from tuner.local.training_job import ACTIVE, TERMINAL, _Job, _now
 from tuner.local.training_process import (  # noqa: F401 - HOST... re-exported
     FAILURE_REASON_MAX,
@@ -155,6 +160,8 @@ class LocalSageMaker(_ProcessRunner):
         self._saved: dict[str, Any] = {}
         self._installed = False
         self._closed = False
+        self.hosting = LocalHosting(self.work_dir / "endpoints", python=python, client=self._client,
+                                    error=self._error)
 
     # -- install / uninstall ------------------------------------------------------------------
     def __enter__(self) -> LocalSageMaker:
@@ -186,7 +193,8 @@ class LocalSageMaker(_ProcessRunner):
         # methods for ARNs that are not the stand-in's.
         for name, handler in handlers.items():
             self._saved[name] = SageMakerResponse.__dict__.get(name)
-            setattr(SageMakerResponse, name, _method(handler))
+            setattr(SageMakerResponse, name, as_method(handler))
+        self.hosting.install()
         self._installed = True
         return self
 
@@ -205,6 +213,7 @@ class LocalSageMaker(_ProcessRunner):
         for job in jobs:
             if job.thread is not None:
                 job.thread.join(timeout=10)
+        self.hosting.uninstall()
         for name, original in self._saved.items():
             if original is None:
                 if name in SageMakerResponse.__dict__:
@@ -480,12 +489,3 @@ class LocalSageMaker(_ProcessRunner):
                     raise RuntimeError("the local SageMaker stand-in is not installed (install() first)")
                 self._clients[key] = self._session.client(service, region_name=region)
             return self._clients[key]
-
-
-def _method(handler: Callable[[Any], Any]) -> Callable[[Any], Any]:
-    """A plain function that moto calls as a ``SageMakerResponse`` method: ``handler(response)``."""
-
-    def method(resp: Any) -> Any:
-        return handler(resp)
-
-    return method

@@ -39,19 +39,7 @@ class _S3Transfer:
 
     def _fetch_sources(self, job: _Job, submit: str, code: Path) -> None:
         try:
-            if submit.startswith("file://") or submit.startswith("/"):
-                path = Path(submit[7:] if submit.startswith("file://") else submit)
-                if path.is_dir():
-                    shutil.copytree(path, code, dirs_exist_ok=True)
-                    return
-                data = path.read_bytes()
-            else:
-                bucket, key = self._s3_parts(submit)
-                data = self._client("s3", job.region).get_object(Bucket=bucket, Key=key)["Body"].read()
-            with tarfile.open(fileobj=io.BytesIO(data), mode="r:*") as tar:
-                tar.extractall(code, filter="data")
-        except _JobError:
-            raise
+            unpack(submit, code, self._client("s3", job.region))
         except Exception as exc:  # noqa: BLE001
             raise _JobError(f"ClientError: could not download or extract sagemaker_submit_directory "
                             f"{submit}: {exc}") from exc
@@ -113,6 +101,25 @@ class _S3Transfer:
             raise _JobError(f"ClientError: could not upload the model to {out}: {exc}") from exc
         with self._lock:
             job.model_artifacts = {"S3ModelArtifacts": f"s3://{bucket}/{base}/model.tar.gz"}
+
+
+def unpack(uri: str, dest: Path, s3: Any) -> None:
+    """Extract the tar archive at ``uri`` into ``dest``: ``s3://`` (through the client ``s3``),
+    ``file://`` or a path; a folder is copied as it is. Raises ``ValueError`` for another scheme."""
+    if uri.startswith("file://") or uri.startswith("/"):
+        path = Path(uri[7:] if uri.startswith("file://") else uri)
+        if path.is_dir():
+            shutil.copytree(path, dest, dirs_exist_ok=True)
+            return
+        data = path.read_bytes()
+    elif uri.startswith("s3://"):
+        bucket, _, key = uri[5:].partition("/")
+        data = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+    else:
+        raise ValueError(f"{uri!r} is not an s3:// URI")
+    dest.mkdir(parents=True, exist_ok=True)
+    with tarfile.open(fileobj=io.BytesIO(data), mode="r:*") as tar:
+        tar.extractall(dest, filter="data")
 
 
 def _tar_dir(folder: Path) -> bytes:
