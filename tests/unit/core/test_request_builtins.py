@@ -11,7 +11,7 @@ from tuner.errors import ValidationError
 
 from tests.builders import LOSS, XGBOOST_IMAGE, continuous, tuning_request
 
-IMAGE_FIELD = "TrainingJobDefinition.AlgorithmSpecification.TrainingImage"
+OBJECTIVE_FIELD = "HyperParameterTuningJobConfig.HyperParameterTuningJobObjective.MetricName"
 
 
 def builtin_request(**kw):
@@ -29,7 +29,7 @@ def test_a_built_in_image_without_metric_definitions_is_accepted_with_the_algori
 def test_an_objective_that_is_not_the_algorithm_s_is_refused_naming_the_allowed_metrics():
     with pytest.raises(ValidationError) as err:
         parse_request(builtin_request(objective_metric="validation:foo"))
-    assert err.value.field == IMAGE_FIELD
+    assert err.value.field == OBJECTIVE_FIELD
     message = str(err.value)
     assert "'validation:foo' is not a metric of SageMaker's built-in XGBoost algorithm" in message
     assert all(m in message for m in ("validation:auc", "validation:rmse", "validation:logloss"))
@@ -88,7 +88,7 @@ def test_each_definition_of_several_is_judged_on_its_own():
     request["TrainingJobDefinitions"][0]["TuningObjective"]["MetricName"] = "validation:foo"
     with pytest.raises(ValidationError) as err:
         parse_request(request)
-    assert err.value.field == "TrainingJobDefinitions[0].AlgorithmSpecification.TrainingImage"
+    assert err.value.field == "TrainingJobDefinitions[0].TuningObjective.MetricName"
 
 
 def test_an_algorithm_name_never_passes_metric_definitions_to_the_training_job():

@@ -281,10 +281,11 @@ def _resources(d: Mapping[str, Any], path: str) -> None:
 
 
 def _algorithm(
-    d: Mapping[str, Any], path: str, objective: tuple[str, str]
+    d: Mapping[str, Any], path: str, objective: tuple[str, str], objective_path: str
 ) -> tuple[tuple[dict[str, str], ...], str | None]:
     """The AlgorithmSpecification's rules: its MetricDefinitions (given, or a built-in algorithm's
-    own), checked against the objective, and the built-in algorithm it runs as (None: none)."""
+    own), checked against the objective (given at ``objective_path``), and the built-in algorithm it
+    runs as (None: none)."""
     algo_path = f"{path}.AlgorithmSpecification"
     algo = _mapping(d.get("AlgorithmSpecification"), algo_path)
     if not algo:
@@ -307,7 +308,7 @@ def _algorithm(
             )
         problem = builtin.objective_problem(metric, objective[1])
         if problem:
-            raise ValidationError(problem, f"{algo_path}.TrainingImage")
+            raise ValidationError(problem, f"{objective_path}.MetricName")
         return builtin.definitions(), builtin.name
     names = [m["Name"] for m in metrics]
     if image and not metrics:
@@ -369,10 +370,11 @@ def _definition(
     *,
     name: str | None,
     objective: tuple[str, str],
+    objective_path: str,
     space: SearchSpace,
 ) -> Definition:
     d = _mapping(d, path)
-    metrics, builtin = _algorithm(d, path, objective)
+    metrics, builtin = _algorithm(d, path, objective, objective_path)
     for key in ("RoleArn", "OutputDataConfig", "StoppingCondition"):
         if not d.get(key):
             raise ValidationError(f"{key} is required in a training job definition; add it", f"{path}.{key}")
@@ -405,11 +407,10 @@ def _single(request: Mapping[str, Any], config: Mapping[str, Any]) -> Definition
             "give the objective once",
             f"{path}.TuningObjective",
         )
-    objective = (
-        _objective(top_obj, f"{_CONFIG}.HyperParameterTuningJobObjective")
-        if top_obj is not None
-        else _objective(own_obj, f"{path}.TuningObjective")
+    objective_path = (
+        f"{_CONFIG}.HyperParameterTuningJobObjective" if top_obj is not None else f"{path}.TuningObjective"
     )
+    objective = _objective(top_obj if top_obj is not None else own_obj, objective_path)
     top_ranges, own_ranges = config.get("ParameterRanges"), d.get("HyperParameterRanges")
     if top_ranges is not None and own_ranges is not None and dict(top_ranges) != dict(own_ranges):
         raise ValidationError(
@@ -423,7 +424,7 @@ def _single(request: Mapping[str, Any], config: Mapping[str, Any]) -> Definition
         if top_ranges is not None
         else _ranges(own_ranges, f"{path}.HyperParameterRanges")
     )
-    return _definition(d, path, name=None, objective=objective, space=space)
+    return _definition(d, path, name=None, objective=objective, objective_path=objective_path, space=space)
 
 
 def _multi(request: Mapping[str, Any], config: Mapping[str, Any]) -> tuple[Definition, ...]:
@@ -460,7 +461,8 @@ def _multi(request: Mapping[str, Any], config: Mapping[str, Any]) -> tuple[Defin
             raise ValidationError("each definition needs HyperParameterRanges", f"{p}.HyperParameterRanges")
         objective = _objective(d["TuningObjective"], f"{p}.TuningObjective")
         space = _ranges(d["HyperParameterRanges"], f"{p}.HyperParameterRanges")
-        out.append(_definition(d, p, name=name, objective=objective, space=space))
+        out.append(_definition(d, p, name=name, objective=objective, objective_path=f"{p}.TuningObjective",
+                               space=space))
     kinds = {d.objective_type for d in out}
     if len(kinds) > 1:
         first = out[0].objective_type
