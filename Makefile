@@ -37,7 +37,7 @@ soak: setup layers
 	$(PY) -m pytest -q -m slow tests/e2e/test_soak.py
 
 synth: setup layers
-	npx -y aws-cdk@2 synth --no-notices > /dev/null && echo "synth OK (cdk.out/)"
+	npx -y aws-cdk@2 synth --no-notices -c tuner:allowSageMakerNamedRoles=true > /dev/null && echo "synth OK (cdk.out/)"
 
 deploy: setup layers
 	npx -y aws-cdk@2 deploy --no-notices

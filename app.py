@@ -3,8 +3,12 @@
 
 Context (``-c key=value`` or cdk.json):
   allowedExecutionRoleArns  comma-separated SageMaker execution role ARNs the tuner may pass to
-                            CreateTrainingJob. Default: arn:aws:iam::<account>:role/*SageMaker*
-                            (every role of the account whose name contains "SageMaker").
+                            CreateTrainingJob. Required (docs/security.md), unless
+  tuner:allowSageMakerNamedRoles=true  opts into arn:aws:iam::<account>:role/*SageMaker* (every
+                            role of the account whose name contains "SageMaker").
+  tuner:retuneSenderArns    comma-separated IAM principal ARNs (wildcards allowed) that may put
+                            "Retune Requested" on the tuner's own event bus; the bus policy
+                            denies every other principal (docs/security.md).
   tuner:local=true          no bootstrap-version rule (the offline harness deploys into moto).
   tuner:lapWaitSeconds        how long a lap waits on a training job's token before its step
                               checks again (default 3600; the offline harness uses 20).
@@ -39,10 +43,14 @@ import json  # noqa: E402
 import aws_cdk as cdk  # noqa: E402
 from tuner import constants  # noqa: E402
 
-from stacks.app_context import add_nag_checks, nag_enabled, stack_props  # noqa: E402
+from stacks.app_context import add_nag_checks, nag_enabled, require_execution_roles, stack_props  # noqa: E402
 from stacks.tuner_stack import TunerStack  # noqa: E402
 
 app = cdk.App()
+try:
+    require_execution_roles(app)
+except ValueError as err:  # a deployment setting is missing: say which, without a traceback
+    sys.exit(f"error: {err}")
 stack = TunerStack(app, constants.DEFAULT_STACK_NAME, **stack_props(app))
 retune = app.node.try_get_context("tuner:retune")
 if retune:

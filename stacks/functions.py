@@ -35,7 +35,7 @@ class Grants:
 
     table: tuple[str, ...] = ("GetItem", "UpdateItem", "Query")  # DynamoDB actions on the table
     index: tuple[str, ...] = ()  # ... on its indexes (by-kind: the list of tuning jobs)
-    training_jobs: tuple[str, ...] = ()  # SageMaker actions on training jobs
+    training_jobs: tuple[str, ...] = ()  # SageMaker actions on training jobs (scoped by TRAINING_JOB_SCOPES)
     pass_execution_role: bool = False  # iam:PassRole of the allowed execution roles, to SageMaker only
     training_logs: bool = False  # read /aws/sagemaker/TrainingJobs (DescribeLogStreams, GetLogEvents)
     task_tokens: bool = False  # SendTaskSuccess to the laps waiting on training jobs
@@ -44,6 +44,36 @@ class Grants:
     read_executions: bool = False  # DescribeExecution of its executions
     describe_algorithms: bool = False  # DescribeAlgorithm (an AlgorithmName's metrics, at create)
 
+
+@dataclass(frozen=True)
+class TagScope:
+    """The condition a training-job action is granted under: the deployment's tag
+    (``constants.DEPLOYMENT_TAG``, valued with the deployment's table name) in the request
+    (``aws:RequestTag``) or on the job (``aws:ResourceTag``), and for tags given on create, the
+    create operation (``sagemaker:TaggingAction``). Condition keys: "Actions, resources, and
+    condition keys for Amazon SageMaker", Service Authorization Reference (docs/security.md)."""
+
+    sid: str
+    key: str  # "aws:RequestTag" | "aws:ResourceTag"
+    tagging_action: str | None = None
+
+    def conditions(self, deployment: str) -> dict[str, dict[str, str]]:
+        equals = {f"{self.key}/{constants.DEPLOYMENT_TAG}": deployment}
+        if self.tagging_action is not None:
+            equals["sagemaker:TaggingAction"] = self.tagging_action
+        return {"StringEquals": equals}
+
+
+# How each training-job action is scoped (docs/security.md, "Least privilege by tags"): a create
+# must tag the job with the deployment; the AddTags it needs for that is allowed only as part of the
+# create (so no role can tag another team's job as its own); a call on an existing job needs the tag
+# on the job. An action of ``Grants.training_jobs`` without an entry here cannot be granted.
+TRAINING_JOB_SCOPES: dict[str, TagScope] = {
+    "CreateTrainingJob": TagScope("CreateTaggedTrainingJobs", "aws:RequestTag"),
+    "AddTags": TagScope("TagTrainingJobsOnCreate", "aws:RequestTag", tagging_action="CreateTrainingJob"),
+    "DescribeTrainingJob": TagScope("WatchOwnTrainingJobs", "aws:ResourceTag"),
+    "StopTrainingJob": TagScope("WatchOwnTrainingJobs", "aws:ResourceTag"),
+}
 
 # Every path that can end a tuning job early stops its running training jobs: the lap (runtime
 # limit, completion criteria), the recorder (completion criteria), the sweeper, the failure handler.
@@ -114,6 +144,9 @@ if set(FUNCTIONS) != set(constants.LAMBDAS):  # pragma: no cover - a drift guard
         f"stacks/functions.py and tuner.constants.LAMBDAS disagree: {sorted(FUNCTIONS)} vs "
         f"{sorted(constants.LAMBDAS)}; add the missing function to both"
     )
+_unscoped = sorted({a for spec in FUNCTIONS.values() for a in spec.grants.training_jobs} - set(TRAINING_JOB_SCOPES))
+if _unscoped:  # pragma: no cover - a drift guard, fails at import
+    raise RuntimeError(f"training-job actions {_unscoped} have no tag scope: add them to TRAINING_JOB_SCOPES")
 
 # Glob patterns (CDK's ignore syntax) left out of the ``tuner`` layer and of each function's code.
 # Tool caches (pytest, mypy, ruff) never ship: a mypy run inside the layer folder once added 31 MB.

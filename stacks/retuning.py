@@ -171,6 +171,9 @@ class Retuning(Construct):
     :param function: the tuner's ``retune`` Lambda.
     :param state_machine: the tuner's state machine (the function starts executions of it).
     :param execution_role_arns: roles auto-deploy may pass to SageMaker (``CreateModel``).
+    :param event_bus: the tuner's own bus: "Retune Requested" and the tuner's state changes are
+        matched there (never on the default bus, where anyone with ``events:PutEvents`` can send
+        ``source: tuner``).
     :param auto_deploy: grant what a family's ``AutoDeploy`` needs (``enable_auto_deploy``).
     """
 
@@ -182,6 +185,7 @@ class Retuning(Construct):
         function: lambda_.Function,
         state_machine: sfn.StateMachine,
         execution_role_arns: Sequence[str],
+        event_bus: events.IEventBus,
         data_triggers: Sequence[DataTrigger | Mapping[str, Any]] = (),
         schedules: Sequence[RetuneSchedule | Mapping[str, Any]] = (),
         dead_letter_queue: sqs.IQueue | None = None,
@@ -207,6 +211,7 @@ class Retuning(Construct):
             self,
             "RetuneRequested",
             description='Custom event "Retune Requested" (detail: Family, Overrides) retunes a family',
+            event_bus=event_bus,
             event_pattern=events.EventPattern(
                 source=[constants.TUNER_SOURCE], detail_type=[constants.RETUNE_REQUESTED]
             ),
@@ -216,6 +221,7 @@ class Retuning(Construct):
             self,
             "FamilyJobEnded",
             description="A tuning job ended: free its family's lock, auto-deploy, start a deferred retune",
+            event_bus=event_bus,
             event_pattern=events.EventPattern(
                 source=[constants.TUNER_SOURCE],
                 detail_type=[constants.TUNING_STATE_CHANGE],

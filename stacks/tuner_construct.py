@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from aws_cdk import ArnFormat, Duration, RemovalPolicy, Stack
+from aws_cdk import Annotations, ArnFormat, Duration, Fn, RemovalPolicy, Stack
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as cw_actions
 from aws_cdk import aws_dynamodb as dynamodb
@@ -27,9 +27,11 @@ from aws_cdk import aws_sqs as sqs
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 from tuner import constants
+from tuner.core import tuner_events
 from tuner.core.capacity import CapacityWait
+from tuner.core.quotas import AMT_QUOTAS, Quotas
 
-from stacks.functions import CODE_EXCLUDE, FUNCTIONS, SCIENTIFIC, TUNER
+from stacks.functions import CODE_EXCLUDE, FUNCTIONS, SCIENTIFIC, TRAINING_JOB_SCOPES, TUNER, TagScope
 from stacks.grants import allow, pass_role_to_sagemaker, read_executions
 from stacks.retuning import DataTrigger, RetuneSchedule, Retuning
 from stacks.workflow import DEFAULT_CAPACITY_WAIT, DEFAULT_LAP_WAIT_TIMEOUT, build_definition
@@ -76,6 +78,15 @@ class TunerConstruct(Construct):
         first wait, longest wait, give-up, in whole seconds (docs/capacity.md).
     :param lap_trials: trials per lap, i.e. per child execution of the distributed Map ``RunLaps``
         (about 10 history events each, against the 25,000-event quota of an execution).
+    :param max_parallel_training_jobs: the most ``MaxParallelTrainingJobs`` a request may ask
+        (AMT's default quota 10; at most 100). A request over any of these quotas is refused
+        (``tuner.core.quotas``, docs/quotas.md); the create_job Lambda gets them in its environment.
+    :param max_training_jobs: the most training jobs of a Bayesian, Hyperband or Grid tuning job
+        (``MaxNumberOfTrainingJobs``, for Grid its number of combinations; AMT's default 750).
+    :param max_random_training_jobs: the same for the Random strategy (AMT's default 750,
+        raisable to 10,000).
+    :param max_concurrent_tuning_jobs: tuning jobs of this deployment running at once (AMT's
+        default quota 100 per account); one more is refused with ResourceLimitExceeded.
     :param log_level: ``TUNER_LOG_LEVEL`` of every function.
     :param scientific_layer_dir: the built numpy/scipy layer (``python layers/build.py``).
     :param retune_data_triggers: ``{family, bucket, prefix}`` each: retune the family when an object
@@ -86,6 +97,9 @@ class TunerConstruct(Construct):
     :param alarm_topic: an SNS topic every alarm notifies (none: the alarms only change state).
     :param retune_auto_deploy: let the retune Lambda deploy a family's new best model (SageMaker
         model/endpoint permissions and PassRole of the allowed roles); off by default.
+    :param retune_sender_arns: IAM principals (role or user ARNs; ``*`` wildcards allowed) that may
+        put "Retune Requested" events on the tuner's bus. Nobody else may put events there, however
+        broad their own ``events:PutEvents`` grant (the bus policy denies it; docs/security.md).
     """
 
     def __init__(
@@ -101,17 +115,28 @@ class TunerConstruct(Construct):
         lap_wait_timeout: Duration = DEFAULT_LAP_WAIT_TIMEOUT,
         capacity_wait: CapacityWait = DEFAULT_CAPACITY_WAIT,
         lap_trials: int = constants.DEFAULT_LAP_TRIALS,
+        max_parallel_training_jobs: int = AMT_QUOTAS.max_parallel_training_jobs,
+        max_training_jobs: int = AMT_QUOTAS.max_training_jobs,
+        max_random_training_jobs: int = AMT_QUOTAS.max_random_training_jobs,
+        max_concurrent_tuning_jobs: int = AMT_QUOTAS.max_concurrent_tuning_jobs,
         log_level: str = "INFO",
         scientific_layer_dir: Path = SCIENTIFIC_LAYER_DIR,
         retune_data_triggers: Sequence[DataTrigger | Mapping[str, Any]] = (),
         retune_schedules: Sequence[RetuneSchedule | Mapping[str, Any]] = (),
         retune_auto_deploy: bool = False,
+        retune_sender_arns: Sequence[str] = (),
         alarms: bool = True,
         alarm_topic: sns.ITopic | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
         if lap_trials < 1:
             raise ValueError(f"lap_trials={lap_trials!r}: a lap holds at least one trial")
+        self.quotas = Quotas(  # validated there: ValueError naming the prop and its bounds
+            max_parallel_training_jobs=max_parallel_training_jobs,
+            max_training_jobs=max_training_jobs,
+            max_random_training_jobs=max_random_training_jobs,
+            max_concurrent_tuning_jobs=max_concurrent_tuning_jobs,
+        )
         # Feature flags the construct relies on, set on itself (not in cdk.json) so that
         # `python app.py`, `cdk synth`, the tests and any other app get the same resources.
         for flag in FEATURE_FLAGS:
@@ -122,6 +147,12 @@ class TunerConstruct(Construct):
         role_arns = list(allowed_execution_role_arns or [])
         self.uses_default_execution_roles = not role_arns
         if not role_arns:
+            Annotations.of(self).add_warning_v2(
+                "tuner:default-execution-roles",
+                "allowed_execution_role_arns not given: tuning jobs may use every role of the account whose "
+                "name contains 'SageMaker', and whoever may start the state machine may run code under them "
+                "(docs/security.md). Name the roles.",
+            )
             role_arns = [
                 stack.format_arn(service="iam", region="", resource="role", resource_name="*SageMaker*")
             ]
@@ -129,14 +160,7 @@ class TunerConstruct(Construct):
 
         self.table = self._table()
         self.bucket = self._bucket()
-        self.key = kms.Key(
-            self,
-            "LogsKey",
-            description="Encrypts the tuner state machine's log group",
-            enable_key_rotation=True,
-            removal_policy=removal_policy,
-        )
-        self.key.grant_encrypt_decrypt(iam.ServicePrincipal(f"logs.{stack.region}.amazonaws.com"))
+        self.key = self._logs_key()
 
         layers = {
             TUNER: lambda_.LayerVersion(
@@ -158,13 +182,19 @@ class TunerConstruct(Construct):
                 removal_policy=removal_policy,
             ),
         }
+        # The tuner's own events ("Hyperparameter Tuning Job State Change", "Retune Requested")
+        # travel on a bus of their own, which only the tuner and the listed senders may put
+        # events on (docs/security.md); SageMaker's and S3's events stay on the default bus, where
+        # an ``aws.*`` source cannot be forged.
+        self.event_bus = events.EventBus(self, "Events", description="The tuner's own events")
         environment = {
             constants.ENV_TABLE_NAME: self.table.table_name,
             constants.ENV_BUCKET_NAME: self.bucket.bucket_name,
-            constants.ENV_EVENT_BUS_NAME: "default",
+            constants.ENV_EVENT_BUS_NAME: self.event_bus.event_bus_name,
             constants.ENV_LOG_LEVEL: log_level,
         }
-        own_environment = {"create_job": {constants.ENV_LAP_TRIALS: str(lap_trials)}}
+        # create_job plans the laps and enforces the quotas (tuner.service.create)
+        own_environment = {"create_job": {constants.ENV_LAP_TRIALS: str(lap_trials), **self.quotas.environment()}}
         self.functions: dict[str, lambda_.Function] = {
             name: self._function(name, {**environment, **own_environment.get(name, {})}, layers)
             for name in constants.LAMBDAS
@@ -184,7 +214,9 @@ class TunerConstruct(Construct):
                 )
             ),
             logs=sfn.LogOptions(
-                destination=self._log_group("StateMachineLogs", encryption_key=self.key),
+                destination=self._log_group(
+                    "StateMachineLogs", encryption_key=self.key, log_group_name=self.state_machine_log_group_name
+                ),
                 level=sfn.LogLevel.ERROR,
                 include_execution_data=False,  # requests may carry secrets (hyperparameters, env)
             ),
@@ -203,11 +235,17 @@ class TunerConstruct(Construct):
         self.training_event_rule = events.Rule(
             self,
             "TrainingJobStateChange",
-            description="Finished SageMaker training jobs wake the tuner lap waiting on them",
+            description="Finished SageMaker training jobs of this deployment wake the tuner lap waiting on them",
+            # Only the jobs tagged with this deployment (the event's detail carries the job's Tags
+            # as a {key: value} map: "Events that Amazon SageMaker sends to Amazon EventBridge"):
+            # another team's jobs never wake the training_event Lambda (numpy and scipy, cold).
             event_pattern=events.EventPattern(
                 source=[constants.SAGEMAKER_SOURCE],
                 detail_type=[constants.TRAINING_STATE_CHANGE],
-                detail={"TrainingJobStatus": TRAINING_STATUSES_DONE},
+                detail={
+                    "TrainingJobStatus": TRAINING_STATUSES_DONE,
+                    "Tags": {constants.DEPLOYMENT_TAG: [self.deployment]},
+                },
             ),
             targets=[
                 targets.LambdaFunction(
@@ -226,12 +264,14 @@ class TunerConstruct(Construct):
             targets=[targets.LambdaFunction(self.functions["sweeper"], retry_attempts=2)],
         )
         self._grant()
+        self._guard_event_bus(retune_sender_arns)
         self.retuning = Retuning(
             self,
             "Retuning",
             function=self.functions["retune"],
             state_machine=self.state_machine,
             execution_role_arns=self.allowed_execution_role_arns,
+            event_bus=self.event_bus,
             data_triggers=retune_data_triggers,
             schedules=retune_schedules,
             dead_letter_queue=self.dead_letter_queue,
@@ -243,7 +283,16 @@ class TunerConstruct(Construct):
 
     def _alarms(self, topic: sns.ITopic | None) -> list[cloudwatch.Alarm]:
         """Alarms an operator wants: a tuning job failed or timed out, an event was undeliverable,
-        a tuner Lambda failed (retries usually absorb these; a sustained rate needs a look)."""
+        a tuner Lambda failed (retries usually absorb these; a sustained rate needs a look), a
+        tuning job's state-change event was lost.
+
+        A lost state-change event is not a Lambda error (publishing is best effort): the function
+        logs an ERROR line holding ``tuner_events.NOT_PUBLISHED``. A metric filter on the log group
+        of each function that publishes (``Grants.publish_events``) counts those lines, 1 each, in
+        ``tuner_events.METRIC_NAMESPACE`` / ``METRIC_NOT_PUBLISHED`` ("Creating metrics from log
+        events using filters", CloudWatch Logs user guide); the alarm fires on one in five minutes.
+        The metric has no dimension, so tuner stacks in one account and region share it; the log
+        line names the job."""
         one_period: dict[str, Any] = {"threshold": 1, "evaluation_periods": 1,
                       "comparison_operator": cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
                       "treat_missing_data": cloudwatch.TreatMissingData.NOT_BREACHING}
@@ -271,6 +320,33 @@ class TunerConstruct(Construct):
                     **{**one_period, "threshold": 3},
                 )
             )
+        for name, fn in sorted(self.functions.items()):
+            if not FUNCTIONS[name].grants.publish_events:
+                continue
+            logs.MetricFilter(
+                self,
+                f"EventsNotPublished{name.title().replace('_', '')}",
+                log_group=fn.log_group,
+                filter_pattern=logs.FilterPattern.all_terms(tuner_events.NOT_PUBLISHED),
+                metric_namespace=tuner_events.METRIC_NAMESPACE,
+                metric_name=tuner_events.METRIC_NOT_PUBLISHED,
+                metric_value="1",
+            )
+        not_published = cloudwatch.Metric(
+            namespace=tuner_events.METRIC_NAMESPACE,
+            metric_name=tuner_events.METRIC_NOT_PUBLISHED,
+            statistic=cloudwatch.Stats.SUM,
+            period=five_minutes,
+        )
+        alarms.append(
+            not_published.create_alarm(
+                self,
+                "StateChangeEventsNotPublished",
+                alarm_description="A tuning job's state-change event could not be published (after retries); "
+                f"search the tuner's logs for {tuner_events.NOT_PUBLISHED}",
+                **one_period,
+            )
+        )
         if topic is not None:
             for alarm in alarms:
                 alarm.add_alarm_action(cw_actions.SnsAction(topic))
@@ -321,10 +397,59 @@ class TunerConstruct(Construct):
             **common,  # type: ignore[arg-type]
         )
 
-    def _log_group(self, construct_id: str, *, encryption_key: kms.IKey | None = None) -> logs.LogGroup:
+    @property
+    def deployment(self) -> str:
+        """The value of the ``tuner:deployment`` tag (``constants.DEPLOYMENT_TAG``) on this
+        deployment's training jobs: its table's name, which every function has in its environment
+        (``constants.ENV_TABLE_NAME``; ``tuner.wiring`` tags the jobs with it)."""
+        return self.table.table_name
+
+    def _logs_key(self) -> kms.Key:
+        """The key of the state machine's log group, usable by CloudWatch Logs for that log group only.
+
+        The key policy lets the CloudWatch Logs service of this region use it only when the
+        encryption context ``kms:EncryptionContext:aws:logs:arn`` is that log group's ARN ("Encrypt
+        log data in CloudWatch Logs using AWS Key Management Service", CloudWatch Logs user guide):
+        no other log group can be made to use it (the confused deputy). The group's ARN must be
+        known before the group exists (the group names the key), so the group has a fixed name under
+        ``/aws/vendedlogs/states/`` (the prefix "Logging Step Functions using CloudWatch Logs"
+        recommends), made unique per stack instance by the UUID in the stack's id: a retained group
+        of a deleted stack never collides with a new one.
+        """
+        stack = Stack.of(self)
+        instance = Fn.select(2, Fn.split("/", stack.stack_id))
+        self.state_machine_log_group_name = f"/aws/vendedlogs/states/{stack.stack_name}-{self.node.id}-{instance}"
+        log_group_arn = stack.format_arn(
+            service="logs",
+            resource="log-group",
+            resource_name=self.state_machine_log_group_name,
+            arn_format=ArnFormat.COLON_RESOURCE_NAME,
+        )
+        key = kms.Key(
+            self,
+            "LogsKey",
+            description="Encrypts the tuner state machine's log group",
+            enable_key_rotation=True,
+            removal_policy=self._removal_policy,
+        )
+        key.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="CloudWatchLogsForTheStateMachineLogGroupOnly",
+                principals=[iam.ServicePrincipal(f"logs.{stack.region}.amazonaws.com")],
+                actions=["kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:Describe*"],
+                resources=["*"],
+                conditions={"ArnLike": {"kms:EncryptionContext:aws:logs:arn": log_group_arn}},
+            )
+        )
+        return key
+
+    def _log_group(
+        self, construct_id: str, *, encryption_key: kms.IKey | None = None, log_group_name: str | None = None
+    ) -> logs.LogGroup:
         return logs.LogGroup(
             self,
             construct_id,
+            log_group_name=log_group_name,
             retention=self._log_retention,
             encryption_key=encryption_key,
             removal_policy=self._removal_policy,
@@ -365,6 +490,46 @@ class TunerConstruct(Construct):
 
     # --- permissions -----------------------------------------------------------------------------
 
+    def _guard_event_bus(self, senders: Sequence[str]) -> None:
+        """Only the tuner's publishing functions and ``senders`` may put events on its bus.
+
+        Within one account an identity policy that allows ``events:PutEvents`` on ``*`` is enough to
+        put events on any bus; only an explicit Deny in the bus's resource policy keeps such a
+        principal out ("Using resource-based policies for Amazon EventBridge", EventBridge user
+        guide; a Deny wins over any Allow, "Policy evaluation logic", IAM user guide)."""
+        allowed = [
+            self.functions[name].role.role_arn  # type: ignore[union-attr]
+            for name in constants.LAMBDAS
+            if FUNCTIONS[name].grants.publish_events
+        ]
+        self.retune_sender_arns = list(senders)
+        self.event_bus.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="OnlyTheTunerAndRetuneSenders",
+                effect=iam.Effect.DENY,
+                principals=[iam.AnyPrincipal()],
+                actions=["events:PutEvents"],
+                resources=[self.event_bus.event_bus_arn],
+                conditions={"ArnNotLike": {"aws:PrincipalArn": [*allowed, *self.retune_sender_arns]}},
+            )
+        )
+
+    def _tagged(self, actions: Sequence[str], training_jobs: str) -> list[iam.PolicyStatement]:
+        """``sagemaker:<action>`` on ``training_jobs`` under each action's tag condition
+        (``TRAINING_JOB_SCOPES``), one statement per condition: only this deployment's jobs."""
+        by_scope: dict[TagScope, list[str]] = {}
+        for action in actions:
+            by_scope.setdefault(TRAINING_JOB_SCOPES[action], []).append(f"sagemaker:{action}")
+        return [
+            iam.PolicyStatement(
+                sid=scope.sid,
+                actions=granted,
+                resources=[training_jobs],
+                conditions=scope.conditions(self.deployment),
+            )
+            for scope, granted in by_scope.items()
+        ]
+
     def _grant(self) -> None:
         """Each function gets what its code calls (``FUNCTIONS[name].grants``), on this stack's
         resources only. Statements naming the state machine go in a separate policy per function:
@@ -383,7 +548,6 @@ class TunerConstruct(Construct):
             )
             for name in (constants.TRAINING_LOG_GROUP, f"{constants.TRAINING_LOG_GROUP}:*")
         )
-        default_bus = stack.format_arn(service="events", resource="event-bus", resource_name="default")
         algorithms = [
             stack.format_arn(service="sagemaker", resource="algorithm", resource_name="*"),
             f"arn:{stack.partition}:sagemaker:*:*:algorithm/*",
@@ -395,9 +559,7 @@ class TunerConstruct(Construct):
             statements = [
                 allow("ReadWriteTable", [f"dynamodb:{a}" for a in g.table], [table]) if g.table else None,
                 allow("QueryTableIndexes", [f"dynamodb:{a}" for a in g.index], [indexes]) if g.index else None,
-                allow("TrainingJobs", [f"sagemaker:{a}" for a in g.training_jobs], [training_jobs])
-                if g.training_jobs
-                else None,
+                *self._tagged(g.training_jobs, training_jobs),
                 pass_role_to_sagemaker("PassExecutionRoleToSageMaker", self.allowed_execution_role_arns)
                 if g.pass_execution_role
                 else None,
@@ -405,7 +567,9 @@ class TunerConstruct(Construct):
                 if g.training_logs
                 else None,
                 allow("ReadTrainingLogs", ["logs:GetLogEvents"], [log_streams]) if g.training_logs else None,
-                allow("PublishStateChanges", ["events:PutEvents"], [default_bus]) if g.publish_events else None,
+                allow("PublishStateChanges", ["events:PutEvents"], [self.event_bus.event_bus_arn])
+                if g.publish_events
+                else None,
                 # An AlgorithmName is one of this account's algorithms, or a Marketplace algorithm
                 # (an ARN in the seller's account and any region).
                 allow("DescribeAlgorithms", ["sagemaker:DescribeAlgorithm"], algorithms)

@@ -37,6 +37,10 @@ class TunerStack(Stack):
                 tuner.functions["training_event"].function_name,
                 "Lambda completing a lap's task token on a training job state change",
             ),
+            constants.OUTPUT_EVENT_BUS_NAME: (
+                tuner.event_bus.event_bus_name,
+                'the tuner\'s own events: its state changes, and "Retune Requested" from the listed senders',
+            ),
             constants.OUTPUT_SWEEPER: (
                 tuner.functions["sweeper"].function_name,
                 "periodic safety-net Lambda",

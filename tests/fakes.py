@@ -2,8 +2,9 @@
 
 Each fake keeps what it was asked to do, so a test asserts on the calls a use case made. The
 store honours the same conditions as ``DynamoStore`` (create only once, ``expect_status``,
-``only_unrecorded``, one claim per key, at most ``max_trials`` claims) and keys jobs by
-``name_key`` as it does (``Case-Job`` and ``case-job`` are one job).
+``only_unrecorded``, one claim per key, at most ``max_trials`` claims, one concurrent-job slot per
+name, given back once) and keys jobs by ``name_key`` as it does (``Case-Job`` and ``case-job`` are
+one job).
 """
 from __future__ import annotations
 
@@ -44,6 +45,7 @@ class MemoryStore:
         self.trials: dict[str, dict[int, TrialRecord]] = {}
         self.claims: dict[tuple[str, str], int] = {}
         self.names: dict[str, tuple[str, str]] = {}  # name_key -> (name, at): reservations
+        self.slots: dict[str, bool] = {}  # name_key -> given back: concurrent tuning-job slots taken
 
     def create_job(self, job: JobRecord) -> JobRecord | None:
         key = name_key(job.name)
@@ -73,6 +75,23 @@ class MemoryStore:
     def reserved(self, name: str) -> str | None:
         held = self.names.get(name_key(name))
         return held[0] if held else None
+
+    def take_job_slot(self, name: str, limit: int) -> int | None:
+        if name_key(name) in self.slots:
+            return None
+        if self.job_slots_in_use() >= limit:
+            return self.job_slots_in_use()
+        self.slots[name_key(name)] = False
+        return None
+
+    def release_job_slot(self, name: str) -> bool:
+        if self.slots.get(name_key(name)) is not False:
+            return False
+        self.slots[name_key(name)] = True
+        return True
+
+    def job_slots_in_use(self) -> int:
+        return sum(not released for released in self.slots.values())
 
     def list_jobs(self) -> list[JobRecord]:
         return sorted((copy.deepcopy(j) for j in self.jobs.values()), key=lambda j: j.created, reverse=True)

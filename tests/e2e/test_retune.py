@@ -105,14 +105,17 @@ def _capture_state_changes(lt) -> None:
     """A downstream consumer: every tuner state-change event into a log group."""
     logs, events = lt.session.client("logs"), lt.session.client("events")
     logs.create_log_group(logGroupName=LOG_GROUP)
+    bus = lt.deployment.outputs[constants.OUTPUT_EVENT_BUS_NAME]  # the tuner's own bus
     events.put_rule(
         Name="e2e-capture-tuning-job-state-changes",
+        EventBusName=bus,
         EventPattern=json.dumps(
             {"source": [constants.TUNER_SOURCE], "detail-type": [constants.TUNING_STATE_CHANGE]}
         ),
     )
     events.put_targets(
         Rule="e2e-capture-tuning-job-state-changes",
+        EventBusName=bus,
         Targets=[{"Id": "logs", "Arn": f"arn:aws:logs:{lt.region}:{ACCOUNT}:log-group:{LOG_GROUP}"}],
     )
 

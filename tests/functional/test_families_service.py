@@ -11,6 +11,7 @@ from typing import Any
 
 import boto3
 import pytest
+from botocore.exceptions import ClientError
 from moto import mock_aws
 from tuner.aws.families import FamilyStore
 from tuner.aws.sagemaker import ModelHosting
@@ -284,6 +285,23 @@ def test_the_job_ended_event_releases_the_lock_and_starts_the_deferred_retune(en
         )["FamilyName"]
         is None
     )
+
+
+def test_a_state_change_event_names_a_job_and_its_status_comes_from_the_store(env):
+    """A forged, stale or early event saying "Completed" cannot release the family's lock or
+    deploy the running job's current best (docs/security.md)."""
+    env.register(family_spec(AutoDeploy={"EndpointName": "churn-live"}))
+    running = env.retune("churn")["HyperParameterTuningJobName"]
+    finish(env, running, status="InProgress", value=0.9)  # stored, still running, with a best so far
+    forged = {"HyperParameterTuningJobName": running, "HyperParameterTuningJobStatus": "Completed"}
+    out = env.on_tuning_job_state_change(forged)
+    assert out["FamilyName"] == "churn" and "Released" not in out and "Deploy" not in out
+    assert env.families.get("churn")["running"] == running
+    with pytest.raises(ClientError):
+        env.sagemaker.describe_endpoint(EndpointName="churn-live")
+    # the same event once the store says the job ended: the lock is released
+    env.tuning.store.update_job(running, status="Completed", ended="2025-05-01T13:00:00+00:00")
+    assert env.on_tuning_job_state_change(forged)["Released"] is True
 
 
 def test_auto_deploy_creates_then_updates_only_when_the_margin_is_beaten(env):

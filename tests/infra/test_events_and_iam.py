@@ -54,10 +54,14 @@ def test_training_job_state_changes_reach_the_event_lambda_with_retries_and_a_dl
         and r["Properties"]["EventPattern"].get("source") == [constants.SAGEMAKER_SOURCE]
     ]
     [rule] = rules
+    # only this deployment's jobs: tagged with the table name the functions tag them with
+    deployment = synth.json["Resources"][function_logical_id(synth, "next_trial")]["Properties"]["Environment"][
+        "Variables"][constants.ENV_TABLE_NAME]
     assert rule["EventPattern"] == {
         "source": ["aws.sagemaker"],
         "detail-type": ["SageMaker Training Job State Change"],
-        "detail": {"TrainingJobStatus": ["Completed", "Failed", "Stopped"]},
+        "detail": {"TrainingJobStatus": ["Completed", "Failed", "Stopped"],
+                   "Tags": {constants.DEPLOYMENT_TAG: [deployment]}},
     }
     assert rule.get("EventBusName", "default") == "default"
     [target] = rule["Targets"]
@@ -94,6 +98,20 @@ def test_pass_role_only_for_sagemaker_and_only_on_the_allowed_roles(synth):
     assert [rendered(r) for r in resources(statement)] == [
         'arn:{{"Ref": "AWS::Partition"}}:iam::{{"Ref": "AWS::AccountId"}}:role/*SageMaker*'
     ]
+
+
+def test_a_deployment_must_name_its_execution_roles_or_opt_into_the_name_pattern():
+    """docs/security.md: without allowedExecutionRoleArns, app.py refuses, saying how to fix it."""
+    import aws_cdk as cdk
+
+    from stacks.app_context import CTX_NAMED_ROLES, MissingExecutionRolesError, require_execution_roles
+
+    with pytest.raises(MissingExecutionRolesError, match="allowedExecutionRoleArns=arn:aws:iam::") as err:
+        require_execution_roles(cdk.App())
+    assert CTX_NAMED_ROLES in str(err.value)
+    for context in ({CTX_NAMED_ROLES: "true"}, {"allowedExecutionRoleArns": "arn:aws:iam::1:role/R"},
+                    {"tuner:local": "true"}):
+        require_execution_roles(cdk.App(context=context))
 
 
 def test_pass_role_uses_the_context_role_list_when_given(tmp_path):
@@ -150,9 +168,41 @@ def test_every_arn_form_aws_may_check_is_granted(synth, name):
 
 
 @pytest.mark.parametrize("name", list(constants.LAMBDAS))
-def test_events_go_to_the_default_bus_only(synth, name):
+def test_events_go_to_the_tuner_bus_only(synth, name):
+    [bus] = synth.resources("AWS::Events::EventBus")
     for statement in machine_statements(synth, name, "events:PutEvents"):
-        assert [rendered(r).rsplit(":", 1)[1] for r in resources(statement)] == ["event-bus/default"]
+        assert resources(statement) == [{"Fn::GetAtt": [bus, "Arn"]}]
+
+
+def test_only_the_publishing_functions_and_the_listed_senders_may_put_events_on_the_tuner_bus(synth):
+    """The bus policy denies PutEvents to every principal but the roles of the functions granted
+    it: an identity policy with ``events:PutEvents`` on ``*`` does not get a forged event in."""
+    [bus] = synth.resources("AWS::Events::EventBus")
+    [policy] = synth.resources("AWS::Events::EventBusPolicy").values()
+    statement = policy["Properties"]["Statement"]
+    assert statement["Effect"] == "Deny" and statement["Principal"] == {"AWS": "*"}
+    assert statement["Action"] == "events:PutEvents"
+    assert statement["Resource"] == {"Fn::GetAtt": [bus, "Arn"]}
+    allowed = statement["Condition"]["ArnNotLike"]["aws:PrincipalArn"]
+    publishers = {
+        n for n in constants.LAMBDAS if any(machine_statements(synth, n, "events:PutEvents"))
+    }
+    roles = {rendered(a) for a in (allowed if isinstance(allowed, list) else [allowed])}
+    assert publishers and roles == {
+        rendered(synth.json["Resources"][function_logical_id(synth, n)]["Properties"]["Role"]) for n in publishers
+    }
+
+
+def test_the_tuner_s_own_event_rules_listen_on_its_bus_and_sagemaker_s_on_the_default_bus(synth):
+    [bus] = synth.resources("AWS::Events::EventBus")
+    for rule in synth.resources("AWS::Events::Rule").values():
+        pattern = rule["Properties"].get("EventPattern")
+        if pattern is None:
+            continue  # a schedule
+        if pattern["source"] == [constants.TUNER_SOURCE]:
+            assert rule["Properties"]["EventBusName"] == {"Ref": bus}
+        else:
+            assert "EventBusName" not in rule["Properties"]  # aws.* sources: the default bus
 
 
 @pytest.mark.parametrize("name", list(constants.LAMBDAS))

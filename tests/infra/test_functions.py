@@ -76,9 +76,10 @@ def test_function_configuration(synth, name):
         constants.ENV_EVENT_BUS_NAME,
         constants.ENV_LOG_LEVEL,
     } | ({constants.ENV_STATE_MACHINE_ARN} if name == "retune" else set()) | (
-        {constants.ENV_LAP_TRIALS} if name == "create_job" else set()
+        {constants.ENV_LAP_TRIALS, *constants.ENV_QUOTAS} if name == "create_job" else set()
     )
-    assert env[constants.ENV_EVENT_BUS_NAME] == "default"
+    [bus] = synth.resources("AWS::Events::EventBus")
+    assert env[constants.ENV_EVENT_BUS_NAME] == {"Ref": bus}  # the tuner's own bus
     assert "Ref" in env[constants.ENV_TABLE_NAME] and "Ref" in env[constants.ENV_BUCKET_NAME]
     assert "LoggingConfig" in props  # its own log group, with the configured retention
     if name == "create_job":

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
-from tuner.aws.events import EventPublisher
+from tuner.aws.events import ATTEMPTS, EventPublisher
 
 JOB_ARN = "arn:aws:sagemaker:us-east-1:123456789012:hyper-parameter-tuning-job/job"
 DETAIL = {
@@ -51,13 +51,16 @@ def test_an_error_of_put_events_is_raised(stubbed) -> None:
 
 def test_a_rejected_entry_is_not_silently_dropped(stubbed) -> None:
     """PutEvents answers 200 with ``FailedEntryCount`` and a per-entry ``ErrorCode`` when it does
-    not take an entry (throttling, an internal failure). The adapter raises, so the caller
-    (``Lifecycle.publish``) logs the lost event instead of dropping it silently."""
+    not take an entry (throttling, an internal failure). The adapter retries it (see
+    test_events_retry.py) and then raises, so the caller (``Lifecycle.publish``) logs the lost event
+    instead of dropping it silently."""
     client, stub = stubbed("events")
-    stub.add_response(
-        "put_events",
-        {"FailedEntryCount": 1, "Entries": [{"ErrorCode": "ThrottlingException", "ErrorMessage": "Rate exceeded"}]},
-        {"Entries": [_entry("default")]},
-    )
+    for _ in range(ATTEMPTS):
+        stub.add_response(
+            "put_events",
+            {"FailedEntryCount": 1,
+             "Entries": [{"ErrorCode": "ThrottlingException", "ErrorMessage": "Rate exceeded"}]},
+            {"Entries": [_entry("default")]},
+        )
     with pytest.raises(Exception, match="ThrottlingException"):
-        EventPublisher(client).tuning_job_state_change(DETAIL, [JOB_ARN])
+        EventPublisher(client, sleep=lambda _: None).tuning_job_state_change(DETAIL, [JOB_ARN])

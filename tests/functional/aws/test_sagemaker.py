@@ -142,6 +142,18 @@ def test_a_retried_start_refused_by_the_quota_its_own_job_holds_is_a_retried_sta
     assert SageMakerBackend(client).start(_request()) is False
 
 
+def test_a_start_refused_by_the_quota_is_no_retried_start_when_describe_is_denied(stubbed) -> None:
+    """The grants let the tuner describe only the jobs tagged with its deployment: a name that no job
+    of it has (none at all) is refused with AccessDenied, as IAM evaluates aws:ResourceTag without tags."""
+    client, stub = stubbed("sagemaker")
+    stub.add_client_error("create_training_job", "ResourceLimitExceeded", QUOTA_MESSAGES[0][0])
+    stub.add_client_error("describe_training_job", "AccessDeniedException",
+                          "not authorized to perform: sagemaker:DescribeTrainingJob",
+                          expected_params={"TrainingJobName": NAME})
+    with pytest.raises(ResourceLimitExceededError):
+        SageMakerBackend(client).start(_request())
+
+
 @pytest.mark.parametrize(
     ("code", "message"),
     [

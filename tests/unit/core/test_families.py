@@ -219,6 +219,36 @@ def test_overrides_win_over_the_family_for_one_retune():
     }
 
 
+def test_a_retune_may_not_raise_the_family_s_counts_or_bring_new_code():
+    """Overrides come from whoever may send "Retune Requested": bounded by the family."""
+    family = parse_family(spec(Budget={"MaxNumberOfTrainingJobs": 4, "MaxParallelTrainingJobs": 2}))
+    planned = int(base_request()["HyperParameterTuningJobConfig"]["ResourceLimits"]["MaxNumberOfTrainingJobs"])
+    ceiling = max(planned, 4)
+    # at the family's own figure it is accepted; one more is refused, naming the setting
+    assert next_request(family, NOW, [], {"MaxNumberOfTrainingJobs": ceiling})
+    for key, value in (("MaxNumberOfTrainingJobs", ceiling + 1), ("MaxParallelTrainingJobs", 100_000)):
+        with pytest.raises(ValidationError, match=f"OverrideLimits.{key}") as err:
+            next_request(family, NOW, [], {key: value})
+        assert err.value.field == f"Overrides.{key}"
+    # new code is refused: the script-mode hyperparameters and AMT's reserved ones
+    for name in ("sagemaker_submit_directory", "sagemaker_program", "_tuning_objective_metric"):
+        with pytest.raises(ValidationError, match=name) as err:
+            next_request(family, NOW, [], {"StaticHyperParameters": {name: "s3://elsewhere/code.tar.gz"}})
+        assert err.value.field == "Overrides.StaticHyperParameters"
+    # unless the family says so: OverrideLimits raises a ceiling and lists what may change
+    open_family = parse_family(spec(OverrideLimits={
+        "MaxNumberOfTrainingJobs": 50, "StaticHyperParameters": ["sagemaker_submit_directory"]}))
+    request = next_request(open_family, NOW, [], {
+        "MaxNumberOfTrainingJobs": 50, "StaticHyperParameters": {"sagemaker_submit_directory": "s3://b/new.tar.gz"}})
+    assert request["HyperParameterTuningJobConfig"]["ResourceLimits"]["MaxNumberOfTrainingJobs"] == 50
+    with pytest.raises(ValidationError, match=r"only \['sagemaker_submit_directory'\]"):
+        next_request(open_family, NOW, [], {"StaticHyperParameters": {"epochs": "9"}})
+    assert parse_family(open_family.to_json()) == open_family
+    with pytest.raises(ValidationError) as err:
+        parse_family(spec(OverrideLimits={"Strategy": "Random"}))
+    assert err.value.field == "OverrideLimits"
+
+
 def test_the_family_is_not_modified_by_building_requests():
     family = parse_family(spec(Narrowing={"Mode": "Factor", "Factor": 0.2}))
     before = copy.deepcopy(family.to_json())

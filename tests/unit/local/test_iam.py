@@ -11,7 +11,17 @@ import botocore.session
 import pytest
 from botocore.exceptions import ClientError
 from moto import mock_aws
-from tuner.local.iam import Access, IamTwin, Policy, Scope, UnmodelledCallError, accesses, distributed_map_labels
+from tuner import constants
+from tuner.local.iam import (
+    Access,
+    IamTwin,
+    Policy,
+    Principal,
+    Scope,
+    UnmodelledCallError,
+    accesses,
+    distributed_map_labels,
+)
 
 from tests.imports import PACKAGE_DIR
 
@@ -70,6 +80,125 @@ def test_an_operator_the_twin_cannot_evaluate_is_refused_not_ignored():
                 "Condition": {"DateGreaterThan": {"aws:CurrentTime": "2020-01-01T00:00:00Z"}}})
     with pytest.raises(UnmodelledCallError, match="DateGreaterThan"):
         p.allows(Access("dynamodb:GetItem", TABLE))
+
+
+# ---- tags (docs/security.md, "Least privilege by tags") -------------------------------------------
+JOBS = "arn:aws:sagemaker:us-east-1:123456789012:training-job/*"
+TAG = constants.DEPLOYMENT_TAG
+CREATE = {"TrainingJobName": "Job-001", "RoleArn": "arn:aws:iam::123456789012:role/R"}
+
+
+def tag_scoped() -> Policy:
+    """The shape of the tuner's grants: create and tag-on-create with the tag in the request, watch
+    jobs carrying it (the template's own statements are evaluated in tests/infra/test_tag_scope.py)."""
+    return policy(
+        {"Effect": "Allow", "Action": "sagemaker:CreateTrainingJob", "Resource": JOBS,
+         "Condition": {"StringEquals": {f"aws:RequestTag/{TAG}": "T"}}},
+        {"Effect": "Allow", "Action": "sagemaker:AddTags", "Resource": JOBS,
+         "Condition": {"StringEquals": {f"aws:RequestTag/{TAG}": "T", "sagemaker:TaggingAction": "CreateTrainingJob"}}},
+        {"Effect": "Allow", "Action": ["sagemaker:DescribeTrainingJob", "sagemaker:StopTrainingJob"], "Resource": JOBS,
+         "Condition": {"StringEquals": {f"aws:ResourceTag/{TAG}": "T"}}},
+    )
+
+
+def sm_allowed(p: Policy, op: str, params: dict, tags_now: dict | None = None) -> bool:
+    lookup = None if tags_now is None else (lambda arn: tags_now)
+    return all(p.allows(a) for a in accesses("sagemaker", op, params, SCOPE, resource_tags=lookup)
+               if a.action.startswith("sagemaker:"))
+
+
+@pytest.mark.parametrize(("tags", "allowed"), [
+    ([{"Key": TAG, "Value": "T"}], True),
+    ([{"Key": "team", "Value": "a"}, {"Key": TAG, "Value": "T"}], True),
+    ([{"Key": TAG, "Value": "another-team"}], False),
+    ([{"Key": "team", "Value": "a"}], False),
+    ([], False),
+])
+def test_a_create_is_allowed_only_with_the_deployment_tag_in_its_request(tags, allowed):
+    assert sm_allowed(tag_scoped(), "CreateTrainingJob", {**CREATE, "Tags": tags}) is allowed
+
+
+def test_add_tags_outside_a_create_cannot_claim_another_team_s_job():
+    job = "arn:aws:sagemaker:us-east-1:123456789012:training-job/theirs"
+    assert not sm_allowed(tag_scoped(), "AddTags", {"ResourceArn": job, "Tags": [{"Key": TAG, "Value": "T"}]}, {})
+
+
+@pytest.mark.parametrize("op", ["DescribeTrainingJob", "StopTrainingJob"])
+def test_a_job_is_watched_only_with_the_deployment_tag_it_carries_now(op):
+    asked: list[str] = []
+
+    def tags_of(arn: str) -> dict:
+        asked.append(arn)
+        return {"team": "a", TAG: "T"} if arn.endswith("/mine-001") else {TAG: "another-team"}
+
+    p = tag_scoped()
+    for name, allowed in (("Mine-001", True), ("theirs-001", False)):
+        needed = accesses("sagemaker", op, {"TrainingJobName": name}, SCOPE, resource_tags=tags_of)
+        assert all(p.allows(a) for a in needed) is allowed
+    assert asked == [f"arn:aws:sagemaker:us-east-1:123456789012:training-job/{n}" for n in ("mine-001", "theirs-001")]
+    # a job without tags, one that does not exist ({}), and no way to read tags: refused (fail closed)
+    assert not sm_allowed(p, op, {"TrainingJobName": "untagged"}, {})
+    assert not sm_allowed(p, op, {"TrainingJobName": "mine-001"})
+
+
+def test_tag_keys_in_condition_keys_ignore_case():
+    p = policy({"Effect": "Allow", "Action": ["sagemaker:CreateTrainingJob", "sagemaker:AddTags"], "Resource": JOBS,
+                "Condition": {"StringEquals": {"aws:RequestTag/Tuner:Deployment": "T"}}})
+    assert sm_allowed(p, "CreateTrainingJob", {**CREATE, "Tags": [{"Key": TAG, "Value": "T"}]})
+    assert not sm_allowed(p, "CreateTrainingJob", {**CREATE, "Tags": [{"Key": TAG, "Value": "t"}]})
+
+
+def test_multivalued_keys_need_a_set_operator():
+    def create(*keys: str) -> Access:
+        return accesses("sagemaker", "CreateTrainingJob",
+                        {**CREATE, "Tags": [{"Key": k, "Value": "v"} for k in keys]}, SCOPE)[0]
+
+    def allows(operator: str, *keys: str) -> bool:
+        return policy({"Effect": "Allow", "Action": "sagemaker:CreateTrainingJob", "Resource": JOBS,
+                       "Condition": {operator: {"aws:TagKeys": ["team", TAG]}}}).allows(create(*keys))
+
+    assert allows("ForAllValues:StringEquals", "team", TAG) and allows("ForAllValues:StringEquals")
+    assert not allows("ForAllValues:StringEquals", "team", "other")
+    assert allows("ForAnyValue:StringEquals", "other", TAG) and not allows("ForAnyValue:StringEquals", "other")
+    assert not allows("ForAnyValue:StringEquals")  # no key at all: no value matches
+    assert allows("ForAllValues:StringNotEquals", "other") and not allows("ForAllValues:StringNotEquals", "team")
+    with pytest.raises(UnmodelledCallError, match="multivalued key aws:TagKeys"):
+        allows("StringEquals", "team")
+    absent = policy({"Effect": "Allow", "Action": "sagemaker:CreateTrainingJob", "Resource": JOBS,
+                     "Condition": {"Null": {"aws:TagKeys": "true"}}})
+    assert absent.allows(create()) and not absent.allows(create("team"))
+
+
+class _Tags:
+    """A SageMaker client's ListTags, paged two tags at a time; None: the job does not exist."""
+
+    def __init__(self, tags: dict | None) -> None:
+        self.tags, self.calls = tags, []
+
+    def list_tags(self, ResourceArn: str, NextToken: str | None = None) -> dict:  # noqa: N803 - boto3's names
+        self.calls.append((ResourceArn, NextToken))
+        if self.tags is None:
+            raise ClientError({"Error": {"Code": "ValidationException", "Message": "Could not find"}}, "ListTags")
+        items = [{"Key": k, "Value": v} for k, v in self.tags.items()]
+        start = int(NextToken or 0)
+        page = {"Tags": items[start:start + 2]}
+        if start + 2 < len(items):
+            page["NextToken"] = str(start + 2)
+        return page
+
+
+def test_the_twin_reads_a_job_s_current_tags_every_time_through_list_tags():
+    reader = _Tags({"a": "1", "b": "2", TAG: "T"})
+    twin = IamTwin(SCOPE, iam_client=None, sagemaker_client=reader)
+    job = "arn:aws:sagemaker:us-east-1:123456789012:training-job/j"
+    assert twin.resource_tags(job) == {"a": "1", "b": "2", TAG: "T"}  # every page
+    reader.tags = {TAG: "another-team"}  # retagged: the next call sees it
+    assert twin.resource_tags(job) == {TAG: "another-team"}
+    assert [c[0] for c in reader.calls] == [job] * 3
+    assert IamTwin(SCOPE, iam_client=None, sagemaker_client=_Tags(None)).resource_tags(job) is None  # no such job
+    assert IamTwin(SCOPE, iam_client=None).resource_tags(job) == {}  # no client to read them with
+    # without a client of its own the twin reads through the caller's
+    assert IamTwin(SCOPE, iam_client=None).resource_tags(job, client=_Tags({TAG: "T"})) == {TAG: "T"}
 
 
 # ---- the IAM requests of a call ------------------------------------------------------------------
@@ -149,14 +278,18 @@ def test_a_transaction_needs_each_items_action_on_its_table():
 
 def test_create_training_job_passes_its_role_and_tags_it():
     params = {"TrainingJobName": "Job-001", "RoleArn": "arn:aws:iam::123456789012:role/R",
-              "Tags": [{"Key": "k", "Value": "v"}]}
+              "Tags": [{"Key": "k", "Value": "v"}, {"Key": "team", "Value": "a"}]}
     job = "arn:aws:sagemaker:us-east-1:123456789012:training-job/job-001"
+    tags = (("aws:RequestTag/k", "v"), ("aws:RequestTag/team", "a"), ("aws:TagKeys", ("k", "team")))
     assert accesses("sagemaker", "CreateTrainingJob", params, SCOPE) == [
+        Access("sagemaker:CreateTrainingJob", job, tags),
+        Access("iam:PassRole", params["RoleArn"], (("iam:PassedToService", "sagemaker.amazonaws.com"),)),
+        Access("sagemaker:AddTags", job, (*tags, ("sagemaker:TaggingAction", "CreateTrainingJob"))),
+    ]
+    assert accesses("sagemaker", "CreateTrainingJob", {**params, "Tags": []}, SCOPE) == [
         Access("sagemaker:CreateTrainingJob", job),
         Access("iam:PassRole", params["RoleArn"], (("iam:PassedToService", "sagemaker.amazonaws.com"),)),
-        Access("sagemaker:AddTags", job),
     ]
-    assert len(accesses("sagemaker", "CreateTrainingJob", {**params, "Tags": []}, SCOPE)) == 2
 
 
 def test_a_task_token_needs_the_parent_and_the_laps_state_machine():
@@ -241,3 +374,31 @@ def test_record_mode_records_without_refusing(aws):
         with twin.acting_as("finalize", role):
             ddb.delete_item(TableName="T", Key={"pk": {"S": "b"}})
     assert [d.access.action for d in taken] == ["dynamodb:DeleteItem"] and len(twin.denials) == 1
+
+
+def test_a_refusal_on_a_job_that_does_not_exist_is_no_missing_grant(aws):
+    """AWS refuses it (no tags to match) and so does the twin; but a caller may rely on that refusal
+    (is there a job of ours by this name?), so it is kept apart from the denials that fail a run."""
+    twin, _, role = aws
+    iam = boto3.client("iam", region_name="us-east-1")
+    iam.put_role_policy(RoleName="fn-role", PolicyName="watch", PolicyDocument=json.dumps(
+        {"Version": "2012-10-17", "Statement": [
+            {"Effect": "Allow", "Action": "sagemaker:DescribeTrainingJob", "Resource": JOBS,
+             "Condition": {"StringEquals": {f"aws:ResourceTag/{TAG}": "T"}}}]}))
+    twin.reload()
+    jobs = {"ours": {TAG: "T"}, "theirs": {"team": "b"}}
+
+    class Reader:
+        def list_tags(self, ResourceArn: str) -> dict:  # noqa: N803 - boto3's names
+            name = ResourceArn.rsplit("/", 1)[1]
+            if name not in jobs:
+                raise ClientError({"Error": {"Code": "ValidationException", "Message": "Could not find"}}, "ListTags")
+            return {"Tags": [{"Key": k, "Value": v} for k, v in jobs[name].items()]}
+
+    principal = Principal("sweeper", role)
+    for name, refused in (("ours", False), ("theirs", True), ("gone", True)):
+        denials = twin.check(principal, "sagemaker", "DescribeTrainingJob", {"TrainingJobName": name}, Reader())
+        assert bool(denials) is refused, name
+    assert [d.access.resource.rsplit("/", 1)[1] for d in twin.denials] == ["theirs"]  # a grant would be missing
+    assert [d.access.resource.rsplit("/", 1)[1] for d in twin.absent] == ["gone"]
+    assert "does not exist" in str(twin.absent[0])

@@ -128,3 +128,15 @@ def test_a_mixed_case_job_runs_records_and_answers_under_its_name():
     d = aws.service.describe("MIXED-CASE")
     assert d["HyperParameterTuningJobName"] == name
     assert d["BestTrainingJob"]["TuningJobName"] == name and d["TrainingJobStatusCounters"]["Completed"] == 1
+
+
+def test_a_service_of_a_deployment_tags_every_training_job_it_starts_with_it():
+    from tuner import constants
+    from tuner.service.tuning import TuningService
+
+    aws = FakeAws()
+    name = _created(aws, max_jobs=2, tags=[{"Key": "team", "Value": "a"}])
+    deployed = TuningService(aws.service.ports, deployment="TunerTable-1")
+    started = aws.backend.started[deployed.next_trial(name, 1, 0, "t1")["TrainingJobName"]]
+    deployment_tag = {"Key": constants.DEPLOYMENT_TAG, "Value": "TunerTable-1"}
+    assert started["Tags"] == [{"Key": "team", "Value": "a"}, deployment_tag]  # after the request's own

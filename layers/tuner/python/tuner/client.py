@@ -48,6 +48,7 @@ from tuner import constants
 from tuner.core import arns
 from tuner.core.naming import name_key
 from tuner.core.records import IN_PROGRESS, JobRecord
+from tuner.core.request import check_tags
 from tuner.errors import TuningError, TuningJobNotFoundError, ValidationError
 from tuner.service.tuning import TuningService
 from tuner.stack_outputs import StackOutputs
@@ -61,7 +62,6 @@ OPERATIONS = {
 }
 TERMINAL = ("Completed", "Failed", "Stopped")
 _TUNING_JOB = "hyper-parameter-tuning-job/"  # the resource part of a tuning job's ARN, before its name
-MAX_TAGS = 50  # tags per SageMaker resource (the TagList shape's max)
 # How long the client merges a job it created into its lists: far beyond the index's lag (typically
 # well under a second) and the state machine's first step (seconds, a cold start included).
 RECENT_SECONDS = 300.0
@@ -290,7 +290,8 @@ class TunerClient(StackOutputs):
         return {"Tags": tags, "ResponseMetadata": _metadata()}
 
     def add_tags(self, **params: Any) -> dict[str, Any]:
-        """AddTags: a key given again overwrites its value; a job keeps at most ``MAX_TAGS`` tags."""
+        """AddTags: a key given again overwrites its value; the job's tags keep a request's rules
+        (``tuner.core.request.check_tags``: no ``tuner:*`` key, room for the tuner's own tag)."""
         if self._tuning_job_name(params.get("ResourceArn")) is None:
             return dict(self._sm.add_tags(**params))
         with self._errors("AddTags"):
@@ -300,12 +301,7 @@ class TunerClient(StackOutputs):
                 return dict(self._sm.add_tags(**params))
             merged = {t["Key"]: t for t in _tags(job.request)}
             merged.update({t["Key"]: {"Key": t["Key"], "Value": t.get("Value", "")} for t in params["Tags"]})
-            if len(merged) > MAX_TAGS:
-                raise ValidationError(
-                    f"the tuning job would have {len(merged)} tags; a SageMaker resource has at most "
-                    f"{MAX_TAGS}: delete some first (DeleteTags)",
-                    "Tags",
-                )
+            check_tags(list(merged.values()))  # the request's rules: no tuner:* key, room for the tuner's tag
             tags = self._set_tags(job.name, job.request, list(merged.values()))
         return {"Tags": tags, "ResponseMetadata": _metadata()}
 

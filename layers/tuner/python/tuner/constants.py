@@ -12,6 +12,24 @@ ENV_LAP_TRIALS = "TUNER_LAP_TRIALS"
 DEFAULT_LAP_TRIALS = 1_000
 # Set on the retune Lambda only (it is not a state of the machine, so there is no cycle).
 ENV_STATE_MACHINE_ARN = "TUNER_STATE_MACHINE_ARN"
+# The deployment's quotas (docs/quotas.md, tuner.core.quotas): set on create_job, the step that
+# enforces them; absent (an older deployment), AMT's default quotas apply. Each is raised by the
+# ``TunerConstruct`` prop of the same name in lower case without ``TUNER_``, or the context key below.
+ENV_MAX_PARALLEL_TRAINING_JOBS = "TUNER_MAX_PARALLEL_TRAINING_JOBS"
+ENV_MAX_TRAINING_JOBS = "TUNER_MAX_TRAINING_JOBS"
+ENV_MAX_RANDOM_TRAINING_JOBS = "TUNER_MAX_RANDOM_TRAINING_JOBS"
+ENV_MAX_CONCURRENT_TUNING_JOBS = "TUNER_MAX_CONCURRENT_TUNING_JOBS"
+ENV_QUOTAS = (
+    ENV_MAX_PARALLEL_TRAINING_JOBS,
+    ENV_MAX_TRAINING_JOBS,
+    ENV_MAX_RANDOM_TRAINING_JOBS,
+    ENV_MAX_CONCURRENT_TUNING_JOBS,
+)
+# Their CDK context keys (read by stacks/app_context.py; named in the refusals' messages).
+CTX_MAX_PARALLEL_TRAINING_JOBS = "tuner:maxParallelTrainingJobs"
+CTX_MAX_TRAINING_JOBS = "tuner:maxTrainingJobs"
+CTX_MAX_RANDOM_TRAINING_JOBS = "tuner:maxRandomTrainingJobs"
+CTX_MAX_CONCURRENT_TUNING_JOBS = "tuner:maxConcurrentTuningJobs"
 
 # CloudFormation outputs of the tuner stack.
 OUTPUT_STATE_MACHINE_ARN = "StateMachineArn"
@@ -19,6 +37,7 @@ OUTPUT_TABLE_NAME = "TableName"
 OUTPUT_BUCKET_NAME = "BucketName"
 OUTPUT_EVENT_HANDLER = "TrainingEventHandlerName"
 OUTPUT_SWEEPER = "SweeperName"
+OUTPUT_EVENT_BUS_NAME = "EventBusName"
 
 DEFAULT_STACK_NAME = "SageMakerTuner"
 
@@ -44,3 +63,14 @@ S3_OBJECT_CREATED = "Object Created"
 
 # Logs.
 TRAINING_LOG_GROUP = "/aws/sagemaker/TrainingJobs"
+
+# Tags (docs/security.md, "Least privilege by tags"). Keys beginning with RESERVED_TAG_PREFIX (in any
+# case) are the tuner's: a request may set none of them but FAMILY_TAG (tuner.core.request).
+RESERVED_TAG_PREFIX = "tuner:"
+# On every training job the tuner starts (tuner.core.request_definitions), valued with the
+# deployment's table name (ENV_TABLE_NAME, the table's Ref in the template): the tuner's roles may
+# create, tag, describe and stop only training jobs carrying it, and its training-event rule matches
+# only their events.
+DEPLOYMENT_TAG = "tuner:deployment"
+# Set by the family service on the requests it builds (tuner.core.families), so a request may carry it.
+FAMILY_TAG = "tuner:family"

@@ -80,7 +80,8 @@ def build_service(
             events=EventPublisher(client("events"), bus),
             executions=Executions(sfn, state_machine_arn),
             clock=clock,
-        )
+        ),
+        deployment=table,  # tags its training jobs: the table's name identifies the deployment
     )
 
 

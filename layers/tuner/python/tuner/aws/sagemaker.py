@@ -68,13 +68,26 @@ class SageMakerBackend:
                 return False
             if code == RESOURCE_LIMIT_EXCEEDED:
                 name = request["TrainingJobName"]
-                if self.describe(name) is not None:
+                if self._started_already(name):
                     return False
                 raise resource_limit_error("CreateTrainingJob", name, message) from err
             if code in _TRANSIENT:
                 raise TransientBackendError(
                     f"CreateTrainingJob {request['TrainingJobName']}: {code}: {message}; retried with backoff"
                 ) from err
+            raise
+
+    def _started_already(self, name: str) -> bool:
+        """Whether this deployment has a training job named ``name`` (an earlier try of a start).
+
+        The tuner may describe only the jobs tagged with its deployment (docs/security.md, "Least
+        privilege by tags"), so SageMaker answers ``AccessDeniedException`` for a name none of them
+        has: no job of that name, or another team's (whose tags IAM finds none of ours on)."""
+        try:
+            return self.describe(name) is not None
+        except ClientError as err:
+            if _code(err) == "AccessDeniedException":
+                return False
             raise
 
     def describe(self, name: str) -> dict[str, Any] | None:

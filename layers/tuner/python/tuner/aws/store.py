@@ -10,6 +10,15 @@ job item's ``name`` attribute):
 - ``sk = "NAME"``: the name reserved by a create (``CreateJob.submit``) before it starts the job's
   execution (``name``, ``at``), so that two creates of one name in different cases cannot both
   start: Step Functions execution names are case-sensitive.
+- ``sk = "SLOT"``: the job holds one of the deployment's concurrent tuning jobs (``name``, ``at``;
+  ``released`` once given back). With the counter item ``pk = "QUOTA#TuningJobs"``,
+  ``sk = "COUNTER"`` (``active``: slots held; ``#`` is in no job name, nor in ``FAMILY#<name>``).
+  ``take_job_slot`` puts the marker and the counter in one transaction, each conditional
+  (``attribute_not_exists`` / ``active = :prev``): of creates racing for the last slot one wins,
+  and a retried create finds its marker and takes none more. ``release_job_slot`` marks the marker
+  released and decrements the counter in one transaction, conditional on the marker not released:
+  a job that ends twice gives one slot back. Only PutItem (take) and UpdateItem (release) are
+  called, the grants the create_job and the ending functions have (stacks/functions.py).
 Structured fields (request, params, series, metrics) are stored as JSON strings: exact floats,
 no Decimal conversions, and NaN never reaches DynamoDB.
 
@@ -34,6 +43,8 @@ from tuner.errors import ConcurrentUpdateError
 
 JOB_SK = "JOB"
 NAME_SK = "NAME"
+SLOT_SK = "SLOT"
+SLOTS_KEY = {"pk": {"S": "QUOTA#TuningJobs"}, "sk": {"S": "COUNTER"}}
 KIND = "TuningJob"
 INDEX = "by-kind"
 _JSON_FIELDS = {"request", "params", "series", "metrics", "attempts"}
@@ -187,6 +198,86 @@ class DynamoStore:
         key = {"pk": {"S": name_key(name)}, "sk": {"S": NAME_SK}}
         held = self.ddb.get_item(TableName=self.table, Key=key, ConsistentRead=True).get("Item")
         return _decode(held["name"]) if held and "name" in held else None
+
+    # ---- concurrent tuning jobs (the module docstring has the items) ----------------------
+    def take_job_slot(self, name: str, limit: int) -> int | None:
+        """Atomically take one of ``limit`` slots for the job ``name``: None when it holds one (now or
+        from an earlier call), else the number of slots in use (all taken)."""
+        marker = {"pk": {"S": self._pk(name)}, "sk": {"S": SLOT_SK}}
+        for _ in range(20):
+            if "Item" in self.ddb.get_item(TableName=self.table, Key=marker, ConsistentRead=True):
+                return None  # a retried create: the name holds its slot (or held it and gave it back)
+            active = self.job_slots_in_use()
+            if active >= limit:
+                return active
+            counter_condition: dict[str, Any] = (
+                {"ConditionExpression": "active = :prev", "ExpressionAttributeValues": {":prev": {"N": str(active)}}}
+                if active
+                else {"ConditionExpression": "attribute_not_exists(pk) OR active = :zero",
+                      "ExpressionAttributeValues": {":zero": {"N": "0"}}}
+            )
+            try:
+                self.ddb.transact_write_items(
+                    TransactItems=[
+                        {
+                            "Put": {
+                                "TableName": self.table,
+                                "Item": {**marker, "name": {"S": name}, "at": {"S": now_iso()}},
+                                "ConditionExpression": "attribute_not_exists(pk)",
+                            }
+                        },
+                        {
+                            "Put": {
+                                "TableName": self.table,
+                                "Item": {**SLOTS_KEY, "active": {"N": str(active + 1)}},
+                                **counter_condition,
+                            }
+                        },
+                    ]
+                )
+                return None
+            except self.ddb.exceptions.TransactionCanceledException:
+                continue  # another create took a slot (or this name's) first: look again
+        raise ConcurrentUpdateError(f"could not take a tuning-job slot for {name} after 20 attempts; retry")
+
+    def release_job_slot(self, name: str) -> bool:
+        """Give back the slot of the job ``name``; True only for the call that gave it back."""
+        marker = {"pk": {"S": self._pk(name)}, "sk": {"S": SLOT_SK}}
+        release: dict[str, Any] = {
+            "TableName": self.table,
+            "Key": marker,
+            "UpdateExpression": "SET released = :at",
+            "ConditionExpression": "attribute_exists(pk) AND attribute_not_exists(released)",
+            "ExpressionAttributeValues": {":at": {"S": now_iso()}},
+        }
+        decrement = {
+            "TableName": self.table,
+            "Key": SLOTS_KEY,
+            "UpdateExpression": "SET active = active - :one",
+            "ConditionExpression": "active >= :one",
+            "ExpressionAttributeValues": {":one": {"N": "1"}},
+        }
+        for _ in range(20):
+            held = self.ddb.get_item(TableName=self.table, Key=marker, ConsistentRead=True).get("Item")
+            if not held or "released" in held:
+                return False  # no slot held, or given back already
+            if self.job_slots_in_use() < 1:  # a counter out of step (never below 0): free the marker only
+                try:
+                    self.ddb.update_item(**release)
+                    return True
+                except self.ddb.exceptions.ConditionalCheckFailedException:
+                    return False
+            try:
+                self.ddb.transact_write_items(TransactItems=[{"Update": release}, {"Update": decrement}])
+                return True
+            except self.ddb.exceptions.TransactionCanceledException:
+                continue  # a conflict (a create taking a slot, another release): look again
+        raise ConcurrentUpdateError(f"could not give back the tuning-job slot of {name} after 20 attempts; retry")
+
+    def job_slots_in_use(self) -> int:
+        """How many slots are taken and not given back."""
+        item = self.ddb.get_item(TableName=self.table, Key=SLOTS_KEY, ConsistentRead=True).get("Item") or {}
+        return int(_decode(item["active"])) if "active" in item else 0
 
     def list_jobs(self) -> list[JobRecord]:
         """Every tuning job, newest first (the sparse by-kind index)."""

@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from tuner import constants
 from tuner.core.naming import MAX_ENDPOINT_NAME, is_valid_name, name_pattern
 from tuner.core.objective import job_maximizes
 from tuner.core.request import MAX_NAME_LENGTH, MAX_WARM_START_PARENTS, WARM_START_TYPES, parse_request
@@ -38,7 +39,7 @@ from tuner.core.space import CATEGORICAL, INTEGER, RANGE_KEYS, Param, param_from
 from tuner.errors import TuningError, ValidationError
 
 FAMILY_NAME_PATTERN = name_pattern(MAX_ENDPOINT_NAME)  # a family names its jobs and endpoint
-FAMILY_TAG = "tuner:family"
+FAMILY_TAG = constants.FAMILY_TAG
 TIMESTAMP_FORMAT = "%Y%m%d%H%M%S"
 _STAMP = 14  # len("yyyymmddHHMMSS")
 _SHORT_PREFIX = 12
@@ -55,6 +56,7 @@ FAMILY_KEYS = {
     "Narrowing",
     "MaxParents",
     "AutoDeploy",
+    "OverrideLimits",
 }
 BUDGET_KEYS = ("MaxNumberOfTrainingJobs", "MaxParallelTrainingJobs")
 RETUNE_OVERRIDES = {
@@ -67,6 +69,15 @@ RETUNE_OVERRIDES = {
     "RandomSeed",
     "StaticHyperParameters",
 }
+
+
+#: What a family's ``OverrideLimits`` may set: the largest count a retune may ask for, and the
+#: static hyperparameters a retune may change.
+OVERRIDE_LIMIT_KEYS = ("MaxNumberOfTrainingJobs", "MaxParallelTrainingJobs", "MaxRuntimeInSeconds",
+                       "StaticHyperParameters")
+#: Hyperparameters that choose the code and how it runs (script mode, AMT's reserved objective):
+#: never overridden unless the family lists them in ``OverrideLimits.StaticHyperParameters``.
+RESERVED_HYPERPARAMETER_PREFIXES = ("sagemaker_", "_")
 
 
 class FamilyNotFoundError(TuningError):
@@ -120,6 +131,7 @@ class Family:
     max_parents: int = MAX_WARM_START_PARENTS
     auto_deploy: AutoDeploy | None = None
     description: str = ""
+    override_limits: dict[str, Any] = field(default_factory=dict)  # OverrideLimits, as given
 
     @property
     def maximize(self) -> bool:
@@ -139,6 +151,8 @@ class Family:
             out["Description"] = self.description
         if self.auto_deploy is not None:
             out["AutoDeploy"] = self.auto_deploy.to_json()
+        if self.override_limits:
+            out["OverrideLimits"] = copy.deepcopy(self.override_limits)
         return out
 
 
@@ -276,9 +290,70 @@ def parse_family(spec: Mapping[str, Any]) -> Family:
         max_parents=max_parents,
         auto_deploy=_auto_deploy(spec.get("AutoDeploy")),
         description=description,
+        override_limits=_override_limits(spec.get("OverrideLimits")),
     )
     _check_limits(family.base_request, budget, "Budget")
     return family
+
+
+def _override_limits(value: Any) -> dict[str, Any]:
+    """``OverrideLimits``: ceilings of the counts a retune may ask for, and the static
+    hyperparameters it may change (by name)."""
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        raise ValidationError(f"give an object with some of {list(OVERRIDE_LIMIT_KEYS)}", "OverrideLimits")
+    unknown = sorted(set(value) - set(OVERRIDE_LIMIT_KEYS))
+    if unknown:
+        raise ValidationError(f"unknown members {unknown}; allowed: {list(OVERRIDE_LIMIT_KEYS)}", "OverrideLimits")
+    out: dict[str, Any] = {k: _int_in(v, 1, None, f"OverrideLimits.{k}") for k, v in value.items()
+                           if k != "StaticHyperParameters"}
+    names = value.get("StaticHyperParameters")
+    if names is not None:
+        if not isinstance(names, list) or not all(isinstance(n, str) and n for n in names):
+            raise ValidationError("a list of hyperparameter names", "OverrideLimits.StaticHyperParameters")
+        out["StaticHyperParameters"] = list(names)
+    return out
+
+
+def bound_overrides(family: Family, overrides: Mapping[str, Any]) -> None:
+    """Refuse overrides beyond what the family allows (a retune request is anyone's who may send
+    one: it must not bring new code, or more jobs than the family planned).
+
+    * A count (``MaxNumberOfTrainingJobs``, ``MaxParallelTrainingJobs``, ``MaxRuntimeInSeconds``)
+      may be at most ``OverrideLimits``' ceiling; without one, at most the larger of the base
+      request's and the ``Budget``'s value (an override may shrink a run, not grow it). A runtime
+      limit the base request does not have may always be added.
+    * ``StaticHyperParameters`` may set only the names ``OverrideLimits.StaticHyperParameters``
+      lists; without that list, any name but the reserved ones (``sagemaker_*``, which choose the
+      code, such as ``sagemaker_submit_directory``, and AMT's ``_*``).
+    """
+    limits = family.override_limits
+    base_limits = (family.base_request.get("HyperParameterTuningJobConfig") or {}).get("ResourceLimits") or {}
+    for key in ("MaxNumberOfTrainingJobs", "MaxParallelTrainingJobs", "MaxRuntimeInSeconds"):
+        if key not in overrides:
+            continue
+        planned = [int(v) for v in (base_limits.get(key), family.budget.get(key)) if v is not None]
+        ceiling = limits.get(key, max(planned) if planned else None)
+        if ceiling is not None and int(overrides[key]) > ceiling:
+            raise ValidationError(
+                f"{overrides[key]} is over the family's limit of {ceiling}; a retune may lower it, not raise "
+                f"it (set OverrideLimits.{key} in the family to allow more)",
+                f"Overrides.{key}",
+            )
+    changed = set(overrides.get("StaticHyperParameters") or {})
+    if "StaticHyperParameters" in limits:
+        refused = sorted(changed - set(limits["StaticHyperParameters"]))
+        allowed = f"only {sorted(limits['StaticHyperParameters'])}"
+    else:
+        refused = sorted(n for n in changed if n.startswith(RESERVED_HYPERPARAMETER_PREFIXES))
+        allowed = "no sagemaker_* or _* hyperparameter (they choose the code and how it runs)"
+    if refused:
+        raise ValidationError(
+            f"the family does not let a retune change {refused} ({allowed}); list them in the "
+            "family's OverrideLimits.StaticHyperParameters to allow it",
+            "Overrides.StaticHyperParameters",
+        )
 
 
 def _check_limits(base: Mapping[str, Any], limits: Mapping[str, Any], path: str) -> None:
@@ -418,6 +493,7 @@ def next_request(
     ``jobs``: the family's earlier tuning jobs (any status); parents are chosen among them by
     ``select_parents``. Without a usable parent the base request runs cold (the first run)."""
     ov = parse_overrides(overrides)
+    bound_overrides(family, ov)
     request = copy.deepcopy(family.base_request)
     name = family_job_name(family.name, now)
     request["HyperParameterTuningJobName"] = name

@@ -22,6 +22,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from tuner import constants
 from tuner.core import autotune
 from tuner.core.naming import MAX_TUNING_JOB_NAME, name_key, name_pattern
 from tuner.core.objective import OBJECTIVE_TYPES, maximizes
@@ -57,6 +58,10 @@ MAX_WARM_START_PARENTS = 5
 MIN_RUNTIME_SECONDS = 120
 MAX_RUNTIME_SECONDS = 15_768_000
 MIN_NOT_IMPROVING = 3
+MAX_TAGS = 50  # tags per SageMaker resource (the Tag list's maximum)
+MAX_REQUEST_TAGS = MAX_TAGS - 1  # one is the tuner's: DEPLOYMENT_TAG on every training job
+# Reserved keys (constants.RESERVED_TAG_PREFIX) a request may carry: those the tuner sets on requests itself.
+TUNER_SET_TAGS = (constants.FAMILY_TAG,)
 
 _LIMITS = f"{_CONFIG}.ResourceLimits"
 
@@ -268,6 +273,41 @@ def _limits(config: Mapping[str, Any], strategy: str, definitions: Sequence[Defi
     return max_jobs, max_parallel, runtime
 
 
+def check_tags(value: Any, path: str = "Tags") -> tuple[dict[str, str], ...]:
+    """A request's ``Tags`` (copies), refusing the tuner's own keys and one tag too many.
+
+    The tuner gives a tuning job's tags to each training job it starts and adds its deployment tag
+    (``constants.DEPLOYMENT_TAG``), which its IAM grants and its training-event rule rely on
+    (docs/security.md, "Least privilege by tags"). So a request may set no key beginning with
+    ``constants.RESERVED_TAG_PREFIX``, in any case (IAM compares tag keys in condition keys without
+    case: "aws:RequestTag/tag-key", IAM user guide), except ``constants.FAMILY_TAG``, which the
+    family service sets itself; and at most ``MAX_REQUEST_TAGS`` tags, since a SageMaker training job
+    holds at most ``MAX_TAGS`` ("Tag", SageMaker API reference).
+    """
+    tags = value or ()
+    if not isinstance(tags, (list, tuple)):
+        raise ValidationError("must be a list of {Key, Value}", path)
+    if len(tags) > MAX_REQUEST_TAGS:
+        raise ValidationError(
+            f"{len(tags)} tags given; at most {MAX_REQUEST_TAGS}: a training job holds at most {MAX_TAGS} "
+            f"tags and the tuner adds its own ({constants.DEPLOYMENT_TAG}) to each",
+            path,
+        )
+    out = []
+    for i, tag in enumerate(tags):
+        key = _mapping(tag, f"{path}[{i}]").get("Key")
+        if not isinstance(key, str) or not key:
+            raise ValidationError("every tag needs a Key", f"{path}[{i}].Key")
+        if key.lower().startswith(constants.RESERVED_TAG_PREFIX) and key not in TUNER_SET_TAGS:
+            raise ValidationError(
+                f"tag key {key!r} is reserved: keys beginning with {constants.RESERVED_TAG_PREFIX!r} are set "
+                f"by the tuner itself ({constants.DEPLOYMENT_TAG} on every training job it starts); rename the tag",
+                f"{path}[{i}].Key",
+            )
+        out.append(dict(tag))
+    return tuple(out)
+
+
 def _as_run(request: Mapping[str, Any], max_jobs: int) -> Mapping[str, Any]:
     """The request with the job count it runs: Grid without ``MaxNumberOfTrainingJobs`` runs every
     combination, and describe reports that number as AMT does."""
@@ -309,9 +349,7 @@ def parse_request(request: Mapping[str, Any]) -> TuningRequest:
         raise ValidationError(
             "warm start works with a single TrainingJobDefinition only; remove WarmStartConfig", "WarmStartConfig"
         )
-    tags = request.get("Tags") or ()
-    if not isinstance(tags, (list, tuple)):
-        raise ValidationError("must be a list of {Key, Value}", "Tags")
+    tags = check_tags(request.get("Tags"))
     metric_names = {d.objective_metric for d in definitions}
     return TuningRequest(
         name=name,
@@ -328,7 +366,7 @@ def parse_request(request: Mapping[str, Any]) -> TuningRequest:
         random_seed=seed,
         warm_start=warm_start,
         definitions=definitions,
-        tags=tuple(dict(t) for t in tags),
+        tags=tags,
     )
 
 
@@ -345,6 +383,7 @@ __all__ = [
     "PASSTHROUGH_FIELDS",
     "TUNER_FIELDS",
     "Definition",
+    "check_tags",
     "TuningRequest",
     "parse_request",
 ]

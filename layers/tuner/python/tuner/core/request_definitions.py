@@ -14,6 +14,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from tuner.constants import DEPLOYMENT_TAG
 from tuner.core.builtins import TUNING_OBJECTIVE_HYPERPARAMETER, algorithm_mode
 from tuner.core.metrics import regex_problem
 from tuner.core.naming import MAX_DEFINITION_NAME, name_pattern
@@ -126,6 +127,7 @@ class Definition:
         training_job_name: str,
         hyperparameters: Mapping[str, str],
         tags: Sequence[Mapping[str, str]] | None = None,
+        deployment: str | None = None,
     ) -> dict[str, Any]:
         """The exact ``CreateTrainingJob`` request of one trial.
 
@@ -134,6 +136,11 @@ class Definition:
         strings); every member of the definition that CreateTrainingJob also has is passed
         through (see ``PASSTHROUGH_FIELDS``); ``RetryStrategy`` is not (the tuner retries). A built-in
         algorithm also gets AMT's reserved ``_tuning_objective_metric`` (the objective's name).
+
+        ``Tags`` are the request's ``tags``, then ``DEPLOYMENT_TAG`` valued ``deployment`` (the
+        deployment that starts the job; None: no such tag), which replaces one given under that key
+        in any case: the tuner's IAM grants allow creating, describing and stopping only training
+        jobs tagged with their deployment (docs/security.md, "Least privilege by tags").
         """
         tuned = {str(k): str(v) for k, v in hyperparameters.items()}
         clash = sorted(
@@ -155,8 +162,11 @@ class Definition:
         resources = self.resource_config()
         if resources:
             req["ResourceConfig"] = resources
-        if tags:
-            req["Tags"] = [dict(t) for t in tags]
+        own = [dict(t) for t in tags or () if str(t.get("Key", "")).lower() != DEPLOYMENT_TAG]
+        if deployment is not None:
+            own.append({"Key": DEPLOYMENT_TAG, "Value": deployment})
+        if own:
+            req["Tags"] = own
         return req
 
 

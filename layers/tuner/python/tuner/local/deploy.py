@@ -5,9 +5,10 @@
    sources that shape it, so a test session or a second ``tuner local`` synthesizes once.
 2. Every file asset in ``<stack>.assets.json`` is zipped (cached by its content hash) and
    uploaded to the bucket and key named there.
-3. ``CreateStack`` with the template; then the two gaps of moto's CloudFormation that matter
+3. ``CreateStack`` with the template (an event bus's ``Ref`` made its name, as CloudFormation
+   answers it, ``_event_bus_refs``); then the three gaps of moto's CloudFormation that matter
    here are closed: the state machine is re-created in the executing Step Functions backend,
-   and the functions' ``Layers`` are re-attached.
+   the functions' ``Layers`` are re-attached, and the event bus gets its resource policy.
 """
 from __future__ import annotations
 
@@ -147,14 +148,16 @@ def _route_state_machines(region: str) -> None:
             executing.create_state_machine(name=sm.name, definition=sm.definition, roleArn=sm.roleArn)
 
 
+def _physical_ids(session: Any, stack_name: str) -> dict[str, str]:
+    """The stack's resources: logical id -> physical id (moto lists some without a logical id)."""
+    resources = session.client("cloudformation").describe_stack_resources(StackName=stack_name)["StackResources"]
+    return {r["LogicalResourceId"]: r.get("PhysicalResourceId") for r in resources if r.get("LogicalResourceId")}
+
+
 def _attach_layers(session: Any, template: dict[str, Any], stack_name: str) -> None:
     """Re-attach the Layers that moto's CloudFormation drops (the functions' configuration)."""
-    cfn = session.client("cloudformation")
     lam = session.client("lambda")
-    physical = {
-        r.get("LogicalResourceId"): r.get("PhysicalResourceId")
-        for r in cfn.describe_stack_resources(StackName=stack_name)["StackResources"]
-    }
+    physical = _physical_ids(session, stack_name)
     layer_arns = {}
     for layer in lam.list_layers().get("Layers", []):
         layer_arns[layer["LayerName"]] = layer["LatestMatchingVersion"]["LayerVersionArn"]
@@ -169,6 +172,57 @@ def _attach_layers(session: Any, template: dict[str, Any], stack_name: str) -> N
                 pass
 
 
+def _event_bus_refs() -> None:
+    """``{"Ref": EventBus}`` is the bus's name in CloudFormation; moto's ``EventBus`` has no
+    ``physical_resource_id``, so moto resolves the Ref to the Python object (and a rule on the bus
+    fails to create). Give it the name, as CloudFormation does."""
+    from moto.events.models import EventBus
+
+    if "physical_resource_id" not in EventBus.__dict__:
+        EventBus.physical_resource_id = property(lambda bus: bus.name)  # type: ignore[attr-defined]
+
+
+def _apply_bus_policies(session: Any, template: dict[str, Any], stack_name: str) -> None:
+    """Give each event bus the resource policy the template gives it, which moto's CloudFormation
+    skips (``AWS::Events::EventBusPolicy``): ``PutPermission`` with the statements, the role and
+    bus ARNs they name resolved from the stack's resources (the IAM twin evaluates them)."""
+    policies = [r["Properties"] for r in template.get("Resources", {}).values()
+                if r.get("Type") == "AWS::Events::EventBusPolicy"]
+    if not policies:
+        return
+    iam, events = session.client("iam"), session.client("events")
+    physical = _physical_ids(session, stack_name)
+    kinds = {k: r.get("Type") for k, r in template.get("Resources", {}).items()}
+
+    def resolve(value: Any) -> Any:
+        if isinstance(value, list):
+            return [resolve(v) for v in value]
+        if not isinstance(value, dict):
+            return value
+        if "Ref" in value:
+            return physical.get(value["Ref"], value["Ref"])
+        if "Fn::GetAtt" in value:
+            logical, attribute = value["Fn::GetAtt"]
+            if attribute != "Arn":
+                raise DeployError(f"bus policy: cannot resolve Fn::GetAtt {logical}.{attribute} offline")
+            if kinds.get(logical) == "AWS::IAM::Role":
+                return iam.get_role(RoleName=physical[logical])["Role"]["Arn"]
+            if kinds.get(logical) == "AWS::Events::EventBus":
+                return events.describe_event_bus(Name=physical[logical])["Arn"]
+            raise DeployError(f"bus policy: cannot resolve the Arn of {logical} ({kinds.get(logical)}) offline")
+        if "Fn::Join" in value:
+            separator, parts = value["Fn::Join"]
+            return separator.join(str(resolve(p)) for p in parts)
+        return {k: resolve(v) for k, v in value.items()}
+
+    by_bus: dict[str, list[Any]] = {}
+    for properties in policies:
+        statement = dict(resolve(properties["Statement"]), Sid=properties["StatementId"])
+        by_bus.setdefault(str(resolve(properties["EventBusName"])), []).append(statement)
+    for bus, statements in by_bus.items():
+        events.put_permission(EventBusName=bus, Policy=json.dumps({"Version": "2012-10-17", "Statement": statements}))
+
+
 def deploy(session: Any, *, region: str = "us-east-1", stack_name: str = constants.DEFAULT_STACK_NAME,
            context: dict[str, Any] | None = None) -> Deployment:
     """Synthesize (cached) and deploy the stack into the active moto mock."""
@@ -180,6 +234,7 @@ def deploy(session: Any, *, region: str = "us-east-1", stack_name: str = constan
     template = json.loads(template_path.read_text())
     upload_assets(session, assembly, stack_name, region, root / "build" / "asset-zips")
     cfn = session.client("cloudformation")
+    _event_bus_refs()
     cfn.create_stack(
         StackName=stack_name,
         TemplateBody=json.dumps(template),
@@ -194,4 +249,5 @@ def deploy(session: Any, *, region: str = "us-east-1", stack_name: str = constan
         raise DeployError(f"stack outputs {missing} are missing; the stack must output them")
     _route_state_machines(region)
     _attach_layers(session, template, stack_name)
+    _apply_bus_policies(session, template, stack_name)
     return Deployment(stack_name=stack_name, outputs=outputs, template=template, assembly=assembly)

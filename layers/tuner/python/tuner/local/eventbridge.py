@@ -24,6 +24,18 @@ Delivery failures (an exception from the backend, or a function error reported b
 retried (real asynchronous invocations are retried twice by Lambda).
 ``wait_deliveries(timeout)`` joins outstanding deliveries, including deliveries started meanwhile
 (a handler that puts events of its own).
+
+``PutEvents`` itself is patched too (moto's ``EventsBackend.put_events``), to be as strict as
+EventBridge and observable:
+
+* a request whose entries total 256 KB or more, as EventBridge counts an entry
+  (``tuner.core.tuner_events.entry_size``), is refused with EventBridge's ``ValidationException``
+  ("Total size of the entries in the request is over the limit."); moto takes any size;
+* ``entry_fault(entry)``, when set, may answer an error code for an entry: that entry is not taken
+  and its answer carries the code (``FailedEntryCount`` counts it), as EventBridge answers a
+  throttled or failed entry; the others go on to moto;
+* every entry of every call is recorded in ``put_entries`` (``{"entry", "size", "answer"}``, the
+  answer ``{"EventId"}`` or ``{"ErrorCode", "ErrorMessage"}``), whatever put it on a bus.
 """
 from __future__ import annotations
 
@@ -33,6 +45,7 @@ import logging
 import re
 import threading
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -41,6 +54,7 @@ log = logging.getLogger(__name__)
 _lock = threading.Lock()
 _threads: list[threading.Thread] = []
 _original: Any = None
+_original_put_events: Any = None
 
 errors: list[str] = []
 """Delivery errors, oldest first (also logged at ERROR)."""
@@ -48,16 +62,31 @@ errors: list[str] = []
 deliveries: list[dict[str, Any]] = []
 """Every delivery started: ``{"rule", "function", "event", "ok"}`` (``ok`` None while running)."""
 
+put_entries: list[dict[str, Any]] = []
+"""Every PutEvents entry, oldest first: ``{"entry", "size", "answer"}`` (see the module docstring)."""
+
+entry_fault: Callable[[dict[str, Any]], str | None] | None = None
+"""When set: an error code for an entry PutEvents must refuse (None: take it)."""
+
+#: EventBridge's answer to a request whose entries total 256 KB or more.
+OVER_THE_LIMIT = "Total size of the entries in the request is over the limit."
+
 
 def install_lambda_delivery() -> None:
-    """Patch moto's ``Rule.send_to_targets`` (idempotent)."""
-    global _original
-    from moto.events.models import Rule
+    """Patch moto's ``Rule.send_to_targets`` and ``EventsBackend.put_events`` (idempotent)."""
+    global _original, _original_put_events
+    from moto.events.models import EventsBackend, Rule
 
     with _lock:
         if _original is not None:
             return
         _original = Rule.send_to_targets
+        _original_put_events = EventsBackend.put_events
+
+        def put_events(backend: Any, events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+            return _put_events(backend, events)
+
+        EventsBackend.put_events = put_events  # type: ignore[method-assign,assignment]
 
         def send_to_targets(rule: Any, original_event: dict[str, Any],
                             transform_input: bool = True) -> None:
@@ -69,14 +98,15 @@ def install_lambda_delivery() -> None:
 
 def uninstall_lambda_delivery() -> None:
     """Restore moto (outstanding deliveries keep running; call ``wait_deliveries`` first)."""
-    global _original
-    from moto.events.models import Rule
+    global _original, _original_put_events
+    from moto.events.models import EventsBackend, Rule
 
     with _lock:
         if _original is None:
             return
         Rule.send_to_targets = _original  # type: ignore[method-assign]
-        _original = None
+        EventsBackend.put_events = _original_put_events  # type: ignore[method-assign]
+        _original = _original_put_events = None
 
 
 uninstall = uninstall_lambda_delivery
@@ -103,10 +133,41 @@ def delivery_errors() -> list[str]:
 
 
 def reset() -> None:
-    """Forget recorded deliveries and errors (between tests)."""
+    """Forget recorded deliveries, errors and PutEvents entries, and the entry fault (between tests)."""
+    global entry_fault
     with _lock:
         errors.clear()
         deliveries.clear()
+        put_entries.clear()
+        entry_fault = None
+
+
+def _put_events(backend: Any, events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """EventBridge's PutEvents over moto's: the size bound, injected entry faults, the record."""
+    from moto.events.exceptions import ValidationException
+
+    from tuner.core.tuner_events import MAX_ENTRY_BYTES, entry_size
+
+    sizes = [entry_size(e) if isinstance(e, dict) else 0 for e in events]
+    if sum(sizes) >= MAX_ENTRY_BYTES:
+        raise ValidationException(OVER_THE_LIMIT)
+    fault = entry_fault
+    answers: list[dict[str, Any] | None] = [None] * len(events)
+    taken: list[int] = []
+    for i, event in enumerate(events):
+        code = fault(event) if fault is not None and isinstance(event, dict) else None
+        if code:
+            answers[i] = {"ErrorCode": code, "ErrorMessage": f"{code} (injected: tuner.local.eventbridge.entry_fault)"}
+        else:
+            taken.append(i)
+    if taken or not events:
+        for i, answer in zip(taken, _original_put_events(backend, [events[i] for i in taken]), strict=True):
+            answers[i] = answer
+    done = [a or {} for a in answers]
+    with _lock:
+        put_entries.extend({"entry": copy.deepcopy(e), "size": n, "answer": dict(a)}
+                           for e, n, a in zip(events, sizes, done, strict=True))
+    return done
 
 
 def _is_lambda(target: dict[str, Any]) -> bool:

@@ -203,7 +203,8 @@ class LocalTuner:
     def _iam_twin(self, deployment: Deployment) -> Any:
         from tuner.local.iam import IamTwin, Scope
 
-        twin = IamTwin(Scope(self.region, ACCOUNT), self.session.client("iam"), mode=self.iam_mode)
+        twin = IamTwin(Scope(self.region, ACCOUNT), self.session.client("iam"), mode=self.iam_mode,
+                       events_client=self.session.client("events"))
         sfn = self.session.client("stepfunctions")
         machine = sfn.describe_state_machine(stateMachineArn=deployment.state_machine_arn)
         twin.register_state_machine(machine["stateMachineArn"], machine["roleArn"], json.loads(machine["definition"]))

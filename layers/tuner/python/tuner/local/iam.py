@@ -14,10 +14,22 @@ gap inside the offline loop:
   ``sagemaker:AddTags`` when it carries tags, and ``iam:PassRole`` on its ``RoleArn`` with
   ``iam:PassedToService``; ``TransactWriteItems`` needs each item's own action on its table. A call
   this module cannot model is refused (fail closed) with what to add here.
+* **Tags.** A call that sets tags carries ``aws:RequestTag/<key>`` and ``aws:TagKeys``; a call on an
+  existing training job carries ``aws:ResourceTag/<key>`` of its tags as they are now, which the
+  twin reads with SageMaker ``ListTags`` on the job's ARN, as nobody's call (through the
+  ``sagemaker_client`` it was given, else the caller's own client). A job that does not exist has no
+  tags, so a condition on them fails and the call is refused with ``AccessDeniedException``, as AWS
+  refuses it. Such a refusal is kept apart (``absent``, not ``denials``): no grant is missing, and a
+  caller may rely on it (``tuner.aws.sagemaker`` asks whether a job of its deployment has a name).
 * **Whether the role allows it.** The role's inline and attached policies are read from moto's IAM
   (what CloudFormation created from the synthesized template, intrinsics resolved) and evaluated:
   explicit Deny, then Allow; ``Action``/``NotAction``, ``Resource``/``NotResource`` wildcards; the
   condition operators the template uses.
+* **Whether the resource refuses it.** An event bus's resource policy (the template's
+  ``AWS::Events::EventBusPolicy``, put on the bus at deploy: ``tuner.local.deploy``) is read too,
+  and its explicit Deny refuses the call whatever the role allows; ``aws:PrincipalArn`` is the
+  caller's role. Any principal can be evaluated: ``acting_as(name, role_arn)`` also stands for a
+  caller outside the tuner (a test's forger).
 
 A refused call raises ``AccessDeniedException`` to the caller, as AWS does, and is recorded in
 ``denials`` (so a caller that swallows the error still fails the run). ``exercised`` is every
@@ -29,6 +41,7 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import json
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -54,8 +67,16 @@ class Denial:
     principal: Principal
     operation: str
     access: Access
+    by_resource_policy: bool = False  # an explicit Deny in the resource's own policy
+    resource_absent: bool = False  # the resource does not exist (so it has no tags a condition needs)
 
     def __str__(self) -> str:
+        if self.resource_absent:
+            return (f"{self.principal.name} ({self.principal.role_arn}) called {self.operation}, which needs "
+                    f"{self.access.describe()}: the resource does not exist, so it has no tags to match.")
+        if self.by_resource_policy:
+            return (f"{self.principal.name} ({self.principal.role_arn}) called {self.operation}, which needs "
+                    f"{self.access.describe()}: the resource's policy denies it explicitly.")
         return (
             f"{self.principal.name} ({self.principal.role_arn}) called {self.operation}, which needs "
             f"{self.access.describe()}: no statement of its role allows it. Grant it in stacks/ "
@@ -72,16 +93,23 @@ class IamTwin:
     ``mode``: ``"enforce"`` (refuse and record), ``"record"`` (record only) or ``"off"``.
     """
 
-    def __init__(self, scope: Scope, iam_client: Any, *, mode: str = "enforce") -> None:
+    def __init__(
+        self, scope: Scope, iam_client: Any, *, mode: str = "enforce", events_client: Any = None,
+        sagemaker_client: Any = None,
+    ) -> None:
         if mode not in IAM_MODES:
             raise ValueError(f"IAM twin mode {mode!r}: use one of {', '.join(IAM_MODES)}")
         self.scope = scope
         self.mode = mode
         self._iam = iam_client
+        self._events = events_client  # reads event buses' resource policies (None: not evaluated)
+        self._sagemaker = sagemaker_client  # reads training jobs' tags (None: through the caller's client)
+        self._resource_policies: dict[str, Policy | None] = {}
         self._policies: dict[str, Policy] = {}
         self._lock = threading.Lock()
         self.state_machine: Principal | None = None
         self.denials: list[Denial] = []
+        self.absent: list[Denial] = []  # refused on a resource that does not exist (see the module docstring)
         self.exercised: set[tuple[Principal, Access]] = set()
         self.unmodelled: list[tuple[Principal, str]] = []
         self.calls = 0
@@ -103,9 +131,10 @@ class IamTwin:
             _acting.reset(token)
 
     def reload(self) -> None:
-        """Forget the roles' policies read so far (after a test changed one)."""
+        """Forget the roles' and resources' policies read so far (after a test changed one)."""
         with self._lock:
             self._policies.clear()
+            self._resource_policies.clear()
 
     def policy(self, role_arn: str) -> Policy:
         with self._lock:
@@ -121,11 +150,73 @@ class IamTwin:
             self._policies[role_arn] = policy
         return policy
 
-    # evaluation -------------------------------------------------------------------------------
-    def check(self, principal: Principal, service: str, operation: str, params: Mapping[str, Any]) -> list[Denial]:
-        """Evaluate one call; records it and returns its denials."""
+    def resource_policy(self, arn: str) -> Policy | None:
+        """The resource-based policy of an event bus (None: the resource has none, or is not a bus).
+
+        Within one account a resource policy only matters by its explicit Deny (an identity policy's
+        Allow is enough otherwise), so that is what the twin evaluates ("Policy evaluation logic",
+        IAM user guide)."""
+        if self._events is None or ":event-bus/" not in arn:
+            return None
+        with self._lock:
+            if arn in self._resource_policies:
+                return self._resource_policies[arn]
+        token = _acting.set(None)  # the twin's own reads are nobody's calls
         try:
-            needed = accesses(service, operation, params, self.scope)
+            document = self._events.describe_event_bus(Name=arn.rsplit("/", 1)[-1]).get("Policy")
+        except Exception:  # noqa: BLE001 - a bus that does not exist has no policy
+            document = None
+        finally:
+            _acting.reset(token)
+        policy = Policy.of({arn: json.loads(document)}) if document else None
+        with self._lock:
+            self._resource_policies[arn] = policy
+        return policy
+
+    def resource_tags(self, arn: str, client: Any = None) -> dict[str, str] | None:
+        """The current tags of a SageMaker resource (``aws:ResourceTag``), read with ``ListTags`` as
+        nobody's call: None when the resource does not exist (SageMaker's ValidationException "Could
+        not find"); {} when it has none, or no client can read them."""
+        from botocore.exceptions import ClientError
+
+        reader = self._sagemaker if self._sagemaker is not None else client
+        if reader is None:
+            return {}
+        tags: dict[str, str] = {}
+        token = _acting.set(None)  # the twin's own reads are nobody's calls
+        try:
+            asked: dict[str, Any] = {"ResourceArn": arn}
+            while True:
+                page = reader.list_tags(**asked)
+                tags.update({t["Key"]: t.get("Value", "") for t in page.get("Tags") or []})
+                if not page.get("NextToken"):
+                    break
+                asked["NextToken"] = page["NextToken"]
+        except ClientError as err:
+            code = err.response.get("Error", {}).get("Code")
+            return None if code in ("ValidationException", "ResourceNotFound") else {}
+        except Exception:  # noqa: BLE001 - unreadable: no tags known, so a condition on them fails
+            return {}
+        finally:
+            _acting.reset(token)
+        return tags
+
+    # evaluation -------------------------------------------------------------------------------
+    def check(
+        self, principal: Principal, service: str, operation: str, params: Mapping[str, Any], client: Any = None
+    ) -> list[Denial]:
+        """Evaluate one call (``client``: the caller's, which may read the tags of the resource it
+        names); records it and returns its denials."""
+        absent: set[str] = set()
+
+        def tags_of(arn: str) -> dict[str, str]:
+            found = self.resource_tags(arn, client)
+            if found is None:
+                absent.add(arn)
+            return found or {}
+
+        try:
+            needed = accesses(service, operation, params, self.scope, resource_tags=tags_of)
         except UnmodelledCallError as exc:
             with self._lock:
                 self.unmodelled.append((principal, str(exc)))
@@ -133,13 +224,22 @@ class IamTwin:
             denials = [Denial(principal, operation, a) for a in needed]
         else:
             policy = self.policy(principal.role_arn)
-            denials = [Denial(principal, operation, a) for a in needed if not policy.allows(a)]
+            denials = [
+                Denial(principal, operation, a, resource_absent=a.resource in absent)
+                for a in needed
+                if not policy.allows(a)
+            ]
+            for a in needed:
+                own = self.resource_policy(a.resource)
+                if own is not None and own.denies(a, principal.role_arn) and not any(d.access == a for d in denials):
+                    denials.append(Denial(principal, operation, a, by_resource_policy=True))
         with self._lock:
             self.calls += 1
             for a in needed:
                 if not any(d.access == a for d in denials):
                     self.exercised.add((principal, a))
-            self.denials.extend(denials)
+            self.denials.extend(d for d in denials if not d.resource_absent)
+            self.absent.extend(d for d in denials if d.resource_absent)
         return denials
 
     def _principal_of(self, client: Any) -> Principal | None:
@@ -164,7 +264,7 @@ class IamTwin:
             principal = twin._principal_of(client)
             if principal is not None:
                 service = client.meta.service_model.service_name
-                denials = twin.check(principal, service, operation_name, api_params)
+                denials = twin.check(principal, service, operation_name, api_params, client)
                 if denials and twin.mode == "enforce":
                     raise _access_denied(denials[0], operation_name, twin.scope.account)
             return original(client, operation_name, api_params)
@@ -210,10 +310,13 @@ def _access_denied(denial: Denial, operation: str, account: str) -> Exception:
     from botocore.exceptions import ClientError
 
     role = denial.principal.role_arn.rsplit("/", 1)[-1]
+    because = (
+        "with an explicit deny in a resource-based policy" if denial.by_resource_policy
+        else f"because no identity-based policy allows the {denial.access.action} action"
+    )
     message = (
         f"User: arn:aws:sts::{account}:assumed-role/{role}/{denial.principal.name} is not authorized "
-        f"to perform: {denial.access.action} on resource: {denial.access.resource} because no "
-        f"identity-based policy allows the {denial.access.action} action (offline IAM twin)"
+        f"to perform: {denial.access.action} on resource: {denial.access.resource} {because} (offline IAM twin)"
     )
     return ClientError({"Error": {"Code": "AccessDeniedException", "Message": message}}, operation)
 

@@ -1,6 +1,9 @@
 """IAM policy evaluation for the offline IAM twin (``tuner.local.iam``): an explicit Deny wins,
 then any Allow; ``Action``/``NotAction`` and ``Resource``/``NotResource`` with ``*`` and ``?``; the
-condition operators ``String*``, ``Arn*``, ``Bool`` and ``Null`` (with ``IfExists``)."""
+condition operators ``String*``, ``Arn*``, ``Bool`` and ``Null`` (with ``IfExists``), and the set
+operators ``ForAllValues:`` / ``ForAnyValue:`` for multivalued keys such as ``aws:TagKeys``
+("Single-valued vs. multivalued context keys", IAM user guide). A single-valued operator on a
+multivalued key is refused as unmodelled (IAM's result then depends on the values' order)."""
 from __future__ import annotations
 
 import functools
@@ -44,9 +47,20 @@ _STRING_OPERATORS: dict[str, tuple[Callable[[str, str], bool], bool]] = {
 }
 
 
-def _condition_holds(condition: Mapping[str, Any], context: Mapping[str, str]) -> bool:
+_SET_OPERATORS = ("ForAllValues:", "ForAnyValue:")
+
+
+def _matched(operator: str, wanted: list[str], value: str) -> bool:
+    """One value of the request against a condition's values (a negated operator: none matches)."""
+    test, negated = _STRING_OPERATORS[operator]
+    return any(test(str(w), value) for w in wanted) != negated
+
+
+def _condition_holds(condition: Mapping[str, Any], context: Mapping[str, str | tuple[str, ...]]) -> bool:
     for operator, keys in condition.items():
-        base, if_exists = (operator[:-8], True) if operator.endswith("IfExists") else (operator, False)
+        qualifier = next((q for q in _SET_OPERATORS if operator.startswith(q)), "")
+        base = operator[len(qualifier):]
+        base, if_exists = (base[:-8], True) if base.endswith("IfExists") else (base, False)
         for key, wanted in keys.items():
             got = context.get(key.lower())
             if base == "Null":
@@ -56,13 +70,24 @@ def _condition_holds(condition: Mapping[str, Any], context: Mapping[str, str]) -
             if base not in _STRING_OPERATORS:
                 raise UnmodelledCallError(f"condition operator {operator} (tuner.local.iam evaluates "
                                           f"{sorted(_STRING_OPERATORS)} and Null)")
+            matched = functools.partial(_matched, base, _listed(wanted))
+            if qualifier:
+                values = () if got is None else (got,) if isinstance(got, str) else got
+                if not values and if_exists:
+                    continue
+                # ForAllValues: every value matches (no value at all: true); ForAnyValue: one does (none: false)
+                holds = all(map(matched, values)) if qualifier == "ForAllValues:" else any(map(matched, values))
+                if not holds:
+                    return False
+                continue
             if got is None:
                 if if_exists:
                     continue
                 return False
-            test, negated = _STRING_OPERATORS[base]
-            hit = any(test(str(w), got) for w in _listed(wanted))
-            if hit == negated:
+            if not isinstance(got, str):
+                raise UnmodelledCallError(f"condition operator {operator} on the multivalued key {key} (use "
+                                          f"ForAllValues:{operator} or ForAnyValue:{operator})")
+            if not matched(got):
                 return False
     return True
 
@@ -76,10 +101,13 @@ class Statement:
     not_resources: tuple[str, ...]
     condition: Mapping[str, Any]
     policy: str
+    principals: tuple[str, ...] = ("*",)  # a resource policy's Principal (AWS ARNs, "*"); none: "*"
 
     @classmethod
     def parse(cls, raw: Mapping[str, Any], policy: str) -> Statement:
+        principal = raw.get("Principal", "*")
         return cls(
+            principals=tuple(_listed(principal.get("AWS", []) if isinstance(principal, Mapping) else principal)),
             effect=raw.get("Effect", "Deny"),
             actions=tuple(_listed(raw.get("Action"))),
             not_actions=tuple(_listed(raw.get("NotAction"))),
@@ -111,6 +139,15 @@ class Policy:
     def of(cls, documents: Mapping[str, Mapping[str, Any]]) -> Policy:
         return cls(tuple(Statement.parse(s, name) for name, doc in documents.items()
                          for s in _statements(doc)))
+
+    def denies(self, access: Access, principal_arn: str) -> bool:
+        """A resource policy's explicit Deny of ``access`` by ``principal_arn`` (which the request
+        context carries as ``aws:PrincipalArn``)."""
+        asked = Access(access.action, access.resource, (*access.context, ("aws:PrincipalArn", principal_arn)))
+        return any(
+            s.effect == "Deny" and any(p == "*" or matches(p, principal_arn) for p in s.principals) and s.applies(asked)
+            for s in self.statements
+        )
 
     def allows(self, access: Access) -> bool:
         relevant = [s for s in self.statements if s.applies(access)]

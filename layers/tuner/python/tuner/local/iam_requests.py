@@ -1,11 +1,31 @@
 """From one AWS API call to the IAM requests AWS makes of it (action, resource ARN, condition
 keys), for the offline IAM twin (``tuner.local.iam``). Sources: docs/reliability.md, "IAM enforced
-offline"."""
+offline".
+
+Tag condition keys ("Actions, resources, and condition keys for Amazon SageMaker", Service
+Authorization Reference; "Controlling access to AWS resources using tags", IAM user guide):
+
+* a SageMaker ``Create*`` call with ``Tags`` carries ``aws:RequestTag/<key>`` for each tag and
+  ``aws:TagKeys`` (multivalued: every key), and so does the ``sagemaker:AddTags`` it also needs,
+  with ``sagemaker:TaggingAction`` = the create operation (tags given on create);
+* an ``AddTags`` call carries the same, without ``sagemaker:TaggingAction``; ``DeleteTags`` carries
+  ``aws:TagKeys``;
+* every call on an existing training job (``Describe``/``Stop``/``Update``, the tag operations)
+  carries ``aws:ResourceTag/<key>`` of the job's current tags, which ``resource_tags(arn)`` answers
+  (the twin reads them with ``ListTags``); a job that does not exist has none. No other resource's
+  tags are read: a policy conditioned on them is evaluated without them (fail closed).
+"""
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+import functools
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
+
+#: A condition key's value in a request: one string, or a tuple for a multivalued key (aws:TagKeys).
+ContextValue = str | tuple[str, ...]
+#: The current tags of a resource, by its ARN ({} when it has none or does not exist).
+ResourceTags = Callable[[str], Mapping[str, str]]
 
 
 @dataclass(frozen=True)
@@ -14,10 +34,10 @@ class Access:
 
     action: str
     resource: str
-    context: tuple[tuple[str, str], ...] = ()
+    context: tuple[tuple[str, ContextValue], ...] = ()
 
     def describe(self) -> str:
-        extra = "".join(f" with {k}={v}" for k, v in self.context)
+        extra = "".join(f" with {k}={v if isinstance(v, str) else list(v)}" for k, v in self.context)
         return f"{self.action} on {self.resource}{extra}"
 
 
@@ -71,12 +91,28 @@ def _dynamodb(op: str, params: Mapping[str, Any], scope: Scope) -> list[Access]:
     raise UnmodelledCallError(f"dynamodb:{op}")
 
 
-def _sagemaker(op: str, params: Mapping[str, Any], scope: Scope) -> list[Access]:
+def _request_tags(tags: Sequence[Mapping[str, Any]] | None) -> tuple[tuple[str, ContextValue], ...]:
+    """``aws:RequestTag/<key>`` of each tag a request sets, and ``aws:TagKeys`` (none without tags)."""
+    if not tags:
+        return ()
+    keys = tuple(str(t["Key"]) for t in tags)
+    return (*((f"aws:RequestTag/{t['Key']}", str(t.get("Value", ""))) for t in tags), ("aws:TagKeys", keys))
+
+
+def _sagemaker(
+    op: str, params: Mapping[str, Any], scope: Scope, resource_tags: ResourceTags | None = None
+) -> list[Access]:
     # SageMaker ARNs carry names in lower case (DescribeTrainingJob's TrainingJobArn).
     def arn(kind: str, name: str) -> str:
         if name.startswith("arn:"):  # DescribeAlgorithm takes an ARN too (a Marketplace algorithm's)
             return name
         return scope.arn("sagemaker", f"{kind}/{name.lower()}")
+
+    def current_tags(resource: str) -> tuple[tuple[str, ContextValue], ...]:
+        """``aws:ResourceTag/<key>`` of an existing training job's tags (other resources: none read)."""
+        if resource_tags is None or ":training-job/" not in resource:
+            return ()
+        return tuple((f"aws:ResourceTag/{k}", str(v)) for k, v in sorted(resource_tags(resource).items()))
 
     def pass_role(role_arn: str) -> Access:
         return Access("iam:PassRole", role_arn, (("iam:PassedToService", "sagemaker.amazonaws.com"),))
@@ -93,7 +129,9 @@ def _sagemaker(op: str, params: Mapping[str, Any], scope: Scope) -> list[Access]
         verb = op[: -len(suffix)] if op.endswith(suffix) else ""
         if verb in ("Create", "Describe", "Stop", "Delete", "Update"):
             name = params[f"{suffix}Name"]
-            out = [Access(f"sagemaker:{op}", arn(kind, name))]
+            resource = arn(kind, name)
+            tagged = _request_tags(params.get("Tags")) if verb == "Create" else current_tags(resource)
+            out = [Access(f"sagemaker:{op}", resource, tagged)]
             if op == "CreateTrainingJob":
                 out.append(pass_role(params["RoleArn"]))
             if op == "CreateModel" and params.get("ExecutionRoleArn"):
@@ -102,10 +140,14 @@ def _sagemaker(op: str, params: Mapping[str, Any], scope: Scope) -> list[Access]
                 out.append(Access(f"sagemaker:{op}", arn("endpoint-config", params["EndpointConfigName"])))
             if verb == "Create" and params.get("Tags"):
                 # "To tag a resource when you create it, you need sagemaker:AddTags as well".
-                out.append(Access("sagemaker:AddTags", out[0].resource))
+                out.append(Access("sagemaker:AddTags", resource, (*tagged, ("sagemaker:TaggingAction", op))))
             return out
     if op in ("AddTags", "ListTags", "DeleteTags"):
-        return [Access(f"sagemaker:{op}", params["ResourceArn"])]
+        resource = params["ResourceArn"]
+        asked = _request_tags(params.get("Tags")) if op == "AddTags" else ()
+        if op == "DeleteTags":
+            asked = (("aws:TagKeys", tuple(params["TagKeys"])),)
+        return [Access(f"sagemaker:{op}", resource, (*current_tags(resource), *asked))]
     raise UnmodelledCallError(f"sagemaker:{op}")
 
 
@@ -195,9 +237,15 @@ _SERVICES: dict[str, Callable[[str, Mapping[str, Any], Scope], list[Access]]] = 
 }
 
 
-def accesses(service: str, operation: str, params: Mapping[str, Any], scope: Scope) -> list[Access]:
-    """The IAM requests of one call (``service`` is boto3's service name)."""
+def accesses(
+    service: str, operation: str, params: Mapping[str, Any], scope: Scope, *, resource_tags: ResourceTags | None = None
+) -> list[Access]:
+    """The IAM requests of one call (``service`` is boto3's service name). ``resource_tags``: the
+    current tags of a resource the call names (None: none known, so ``aws:ResourceTag`` keys are
+    absent and a condition on them fails, as for a resource that does not exist)."""
     handler = _SERVICES.get(service)
+    if service == "sagemaker":
+        handler = functools.partial(_sagemaker, resource_tags=resource_tags)
     if handler is None:
         raise UnmodelledCallError(f"{service}:{operation}")
     try:

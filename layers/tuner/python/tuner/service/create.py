@@ -7,10 +7,19 @@ SDK path) checks, then starts the state machine's execution named after the job;
 ``Failed`` job whose FailureReason names the field and the fix; a duplicate name is refused and
 the stored job is left alone. Names are unique regardless of case, as in SageMaker: ``case-job``
 after ``Case-Job`` is a duplicate (the store keys jobs by ``core.naming.name_key``).
+
+AMT's quotas (``tuner.core.quotas``, docs/quotas.md) are the deployment's: the stack sets them in the
+create_job Lambda's environment (``tuner.constants.ENV_QUOTAS``). ``create_job`` enforces them, with
+AMT's defaults for any the environment lacks (an older deployment): the per-job quotas in ``check``,
+then the concurrent tuning jobs, whose slot it takes atomically in the store (``take_job_slot``;
+``Lifecycle`` gives it back when the job ends). ``submit`` runs elsewhere (the client, the CLI, the
+retune Lambda) and checks the per-job quotas only where the environment states them, so a client
+never refuses what the deployment allows; ``tuner validate`` checks AMT's defaults.
 """
 from __future__ import annotations
 
 import copy
+import os
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
@@ -19,7 +28,8 @@ from tuner.constants import DEFAULT_LAP_TRIALS
 from tuner.core import arns
 from tuner.core.laps import lap_plan
 from tuner.core.naming import is_valid_name
-from tuner.core.records import FAILED, JobRecord
+from tuner.core.quotas import AMT_QUOTAS, Quotas
+from tuner.core.records import FAILED, TERMINAL_JOB, JobRecord
 from tuner.core.request import TuningRequest, parse_request
 from tuner.core.warm_start import check_parents, parent_names
 from tuner.errors import DuplicateTuningJobError, ValidationError
@@ -34,9 +44,16 @@ RESERVATION_SECONDS = 60.0
 
 
 class CreateJob:
-    def __init__(self, ports: Ports, lifecycle: Lifecycle) -> None:
+    def __init__(self, ports: Ports, lifecycle: Lifecycle, environ: Mapping[str, str] | None = None) -> None:
         self.ports = ports
         self.lifecycle = lifecycle
+        # Where the deployment's quotas are read, at each call (None: this process's environment,
+        # which the Lambda runtime fills from the stack's settings).
+        self.environ = environ
+
+    def quotas(self) -> Quotas | None:
+        """The deployment's quotas as this process's environment states them (None: it states none)."""
+        return Quotas.from_environment(os.environ if self.environ is None else self.environ)
 
     def prepare(self, request: Mapping[str, Any]) -> dict[str, Any]:
         """The request as it will be stored: a warm-started single definition without
@@ -69,10 +86,11 @@ class CreateJob:
                 return out
         return out
 
-    def check(self, request: Mapping[str, Any]) -> TuningRequest:
-        """Every rule of a request, in order; raises ``ValidationError`` naming the field and the fix."""
+    def check(self, request: Mapping[str, Any], quotas: Quotas | None = None) -> TuningRequest:
+        """Every rule of a request, in order; raises ``ValidationError`` naming the field and the fix.
+        ``quotas``: the per-job quotas to apply (None: none)."""
         check_algorithms(request, self.ports.backend)  # an AlgorithmName's rules: DescribeAlgorithm
-        req = check_request(request)
+        req = check_request(request, quotas)
         names = parent_names(req.warm_start)
         if names:
             check_parents(req, [(n, self.ports.store.get_job(n)) for n in names])
@@ -84,7 +102,7 @@ class CreateJob:
         What CreateHyperParameterTuningJob does for the client, the CLI and the SageMaker SDK.
         """
         prepared = self.prepare(request)
-        req = self.check(prepared)
+        req = self.check(prepared, self.quotas())  # the deployment's quotas where known (the create step's always)
         existing = self.ports.store.get_job(req.name)
         if existing is not None:
             raise duplicate(existing)
@@ -117,11 +135,18 @@ class CreateJob:
         """Validate and store a tuning job (the state machine's first step); the laps to fan out to.
 
         Output: ``{TuningJobName, Laps: [1..K], MaxParallel: P, LapTrials: L}`` (``lap_plan``).
+
+        The job takes one of the deployment's ``max_concurrent_tuning_jobs`` slots before it is
+        stored (so that a refusal is stored like any other refused request); the slot is the name's,
+        so a retried step, or a second execution of the name racing it, takes none more.
         """
         request = self.prepare(request)
         _check_execution_name(request, execution_arn)  # before anything is stored under the name
+        quotas = self.quotas() or AMT_QUOTAS
         try:
-            req = self.check(request)
+            req = self.check(request, quotas)
+            if self.ports.store.get_job(req.name) is None:  # else a retry (slot held) or a duplicate
+                self._take_slot(req.name, quotas)
         except ValidationError as err:
             self._store_refusal(request, execution_arn, err)
             raise
@@ -134,9 +159,17 @@ class CreateJob:
         existing = self.ports.store.create_job(job)
         if existing is not None and not (execution_arn and existing.execution_arn == execution_arn):
             raise duplicate(existing)
+        if existing is not None and existing.status in TERMINAL_JOB:  # a retry of a step that refused it
+            raise ValidationError(existing.failure_reason or f"the tuning job is {existing.status} already")
         if existing is None:
             self.lifecycle.publish(req.name)  # InProgress
         return {"TuningJobName": req.name, **lap_plan(req.max_jobs, req.max_parallel, lap_trials)}
+
+    def _take_slot(self, name: str, quotas: Quotas) -> None:
+        """One of the deployment's concurrent tuning jobs, or the refusal (AMT's ResourceLimitExceeded)."""
+        in_use = self.ports.store.take_job_slot(name, quotas.max_concurrent_tuning_jobs)
+        if in_use is not None:
+            raise quotas.concurrent_refusal(in_use)
 
     def _store_refusal(self, request: Mapping[str, Any], execution_arn: str | None, err: ValidationError) -> None:
         """A refused request with a usable name is stored as a Failed job saying why (describe shows it)."""
@@ -171,13 +204,17 @@ def _check_execution_name(request: Mapping[str, Any], execution_arn: str | None)
         )
 
 
-def check_request(request: Mapping[str, Any]) -> TuningRequest:
+def check_request(request: Mapping[str, Any], quotas: Quotas | None = AMT_QUOTAS) -> TuningRequest:
     """The rules a request must pass on its own (``tuner validate``; ``CreateJob.check`` adds the
-    warm-start parents): botocore's input shape, then AMT's semantic rules."""
+    warm-start parents): botocore's input shape, AMT's semantic rules, then the per-job ``quotas``
+    (AMT's defaults unless given; None: not checked)."""
     from tuner.shapes import validate_input  # botocore's model: loaded only here
 
     validate_input("CreateHyperParameterTuningJob", dict(request))
-    return parse_request(request)  # AMT's rules, Hyperband's resources included
+    req = parse_request(request)  # AMT's rules, Hyperband's resources included
+    if quotas is not None:
+        quotas.check(req)
+    return req
 
 
 def duplicate(existing: JobRecord) -> DuplicateTuningJobError:

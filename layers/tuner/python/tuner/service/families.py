@@ -27,6 +27,7 @@ from tuner.core.families import (
     FamilyNotFoundError,
     ParentSummary,
     beats,
+    bound_overrides,
     family_of,
     next_request,
     parse_family,
@@ -158,6 +159,7 @@ class FamilyService:
         for _ in range(3):
             item = self._item(name)
             family = parse_family(item["spec"])
+            bound_overrides(family, checked)  # refused now, not when a deferred retune starts
             running = item["running"]
             if running:
                 status = self._status(running, item["running_since"])
@@ -236,10 +238,13 @@ class FamilyService:
 
     # ---- a family job ended -----------------------------------------------------------------------
     def on_tuning_job_state_change(self, detail: Mapping[str, Any]) -> dict[str, Any]:
-        """React to the tuner's state-change event (detail = DescribeHyperParameterTuningJob)."""
+        """React to the tuner's state-change event (detail = DescribeHyperParameterTuningJob).
+
+        The event only says which job to look at: its status and family come from the store, so a
+        forged, stale or duplicated event cannot release a lock or deploy a model early."""
         job = detail.get("HyperParameterTuningJobName")
-        status = detail.get("HyperParameterTuningJobStatus")
-        record = self.store.get_job(str(job)) if job else None
+        record = self.store.get_job(str(job)) if isinstance(job, str) and job else None
+        status = record.status if record is not None else None
         name = family_of(record.request) if record is not None else None
         out: dict[str, Any] = {"HyperParameterTuningJobName": job, "FamilyName": name}
         if name is None or status not in TERMINAL:

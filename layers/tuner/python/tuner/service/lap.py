@@ -33,8 +33,11 @@ MAX_JOBS_REACHED = "MaxNumberOfTrainingJobs reached"
 
 
 class LapStep:
-    def __init__(self, ports: Ports, proposals: Proposals, recorder: RecordResult, limits: Limits) -> None:
+    def __init__(
+        self, ports: Ports, proposals: Proposals, recorder: RecordResult, limits: Limits, deployment: str | None = None
+    ) -> None:
         self.ports = ports
+        self.deployment = deployment  # the value of the tuner:deployment tag of the jobs it starts
         self.proposals = proposals
         self.recorder = recorder
         self.limits = limits
@@ -132,7 +135,9 @@ class LapStep:
         """Start the trial's training job; the lap's capacity wait instead when a quota refuses it."""
         definition = definition_named(req, trial.definition)
         hyperparameters = {**definition.static_hyperparameters, **trial.params}
-        request = definition.training_job_request(trial.training_job_name, hyperparameters, req.tags)
+        request = definition.training_job_request(
+            trial.training_job_name, hyperparameters, req.tags, deployment=self.deployment
+        )
         try:
             self.ports.backend.start(request)
         except ResourceLimitExceededError as refusal:

@@ -21,6 +21,7 @@ from tuner.core.records import (
     TrialRecord,
 )
 from tuner.core.results import to_json
+from tuner.core.tuner_events import NOT_PUBLISHED
 from tuner.errors import ValidationError
 from tuner.service.jobs import failure_reason, give_up_retry, require_job
 from tuner.service.ports import Ports
@@ -38,12 +39,17 @@ class Lifecycle:
         self.queries = queries
 
     def publish(self, name: str) -> None:
-        """Send the tuning job's state-change event; an event is a notification, never a failure."""
+        """Send the tuning job's state-change event; an event is a notification, never a failure.
+
+        The publisher retries an entry EventBridge refused with a retryable code; an event still
+        lost is logged at ERROR with the token ``tuner_events.NOT_PUBLISHED``, which the stack's
+        metric filter counts and alarms on (docs/events-security.md)."""
+
         try:
             detail = json.loads(to_json(self.queries.state_change_detail(name)))
             self.ports.events.tuning_job_state_change(detail, [detail["HyperParameterTuningJobArn"]])
-        except Exception:
-            log.exception("could not publish the state-change event of %s", name)
+        except Exception as exc:
+            log.exception("%s: the state-change event of tuning job %s was not published: %s", NOT_PUBLISHED, name, exc)
 
     def end_early(self, name: str, reason: str, *, stopping: bool = False, converged: bool = False) -> bool:
         """A completion criterion (or MaxRuntimeInSeconds) is met: no new trials, stop the running ones.
@@ -92,6 +98,7 @@ class Lifecycle:
         """The laps are done: the final status (Completed, Stopped, or Failed when no trial scored)."""
         job = require_job(self.ports.store, name)
         if job.status in TERMINAL_JOB:
+            self.release_slot(name)  # a retried step: its first run may have ended before giving it back
             return {"TuningJobName": name, "Status": job.status}
         for t in self.ports.store.list_trials(name):  # claimed but never started (the job ended first)
             if t.status == PENDING and not t.recorded and t.attempts:  # a retry: ends as its last attempt
@@ -115,17 +122,27 @@ class Lifecycle:
         self.ports.store.update_job(
             name, expect_status=(IN_PROGRESS, STOPPING), status=status, ended=self.ports.now(), failure_reason=reason
         )
+        self.release_slot(name)
         self.publish(name)
         return {"TuningJobName": name, "Status": status}
+
+    def release_slot(self, name: str) -> None:
+        """Give back the job's slot of the deployment's concurrent tuning jobs (``tuner.core.quotas``;
+        ``CreateJob`` took it). Called wherever the job reaches a terminal status, and again by a
+        retried step; the store gives a slot back once (``Store.release_job_slot``)."""
+        if self.ports.store.release_job_slot(name):
+            log.info("tuning job %s gave back its slot of concurrent tuning jobs", name)
 
     def fail(self, name: str, error: Mapping[str, Any] | None) -> dict[str, Any]:
         """Mark the job Failed with the state machine's error; stop its running training jobs."""
         reason = failure_reason(error)
         if self.ports.store.get_job(name) is None:
+            self.release_slot(name)  # the create step took it, then failed before storing the job
             return {"TuningJobName": name, "Status": FAILED, "FailureReason": reason}
         changed = self.ports.store.update_job(
             name, expect_status=(IN_PROGRESS, STOPPING), status=FAILED, ended=self.ports.now(), failure_reason=reason
         )
+        self.release_slot(name)  # Failed now, or terminal already: either way it runs no more
         self.stop_running(name)
         if changed:  # a failed lap marks the job first; the parent's MarkFailed then changes nothing
             self.publish(name)

@@ -36,6 +36,21 @@ class Store(Protocol):
         """The name (as given) that holds the reservation of ``name`` (any case), if any."""
         ...
 
+    def take_job_slot(self, name: str, limit: int) -> int | None:
+        """Atomically take one of ``limit`` slots of concurrent tuning jobs for the job ``name`` (any
+        case): None when it holds one (taken now, or by an earlier call: a name takes one slot at
+        most, ever); else the number of slots in use, every one of them taken (the refusal)."""
+        ...
+
+    def release_job_slot(self, name: str) -> bool:
+        """Give back the slot of the job ``name``; True only for the call that gave it back (none
+        held, or given back already: False)."""
+        ...
+
+    def job_slots_in_use(self) -> int:
+        """How many slots of concurrent tuning jobs are taken and not given back."""
+        ...
+
 
 class TrainingBackend(Protocol):
     """SageMaker training jobs (``tuner.aws.sagemaker.SageMakerBackend``)."""

@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from tuner.core import arns, autotune, results
+from tuner.core import arns, autotune, results, tuner_events
 from tuner.core.naming import name_key
 from tuner.core.records import FAILED, IN_PROGRESS, JobRecord, TrialRecord
 from tuner.core.request import parse_request
@@ -72,12 +72,16 @@ class Queries:
 
     def state_change_detail(self, name: str) -> dict[str, Any]:
         """The detail of the tuner's "Hyperparameter Tuning Job State Change" event: the describe
-        response, plus ``TuningJobCompletionReason`` when a completion criterion ended the job."""
+        response, plus ``TuningJobCompletionReason`` when a completion criterion ended the job,
+        without the values of ``StaticHyperParameters`` and ``Environment`` and fitted to one
+        PutEvents entry (``tuner.core.tuner_events``; docs/events-security.md). Describe itself
+        answers an authorised caller and keeps them."""
+
         job, trials = self.job(name)
         detail = results.describe(as_run(job), trials, self._parents(job))
         if job.completion_reason:  # no such member in Describe's shape
             detail["TuningJobCompletionReason"] = job.completion_reason
-        return detail
+        return tuner_events.state_change_detail(detail)
 
     def list_training_jobs(self, name: str, **params: Any) -> dict[str, Any]:
         """A ``ListTrainingJobsForHyperParameterTuningJob`` response (validated arguments)."""

@@ -35,14 +35,18 @@ from tuner.service.record import RecordResult
 
 
 class TuningService:
-    def __init__(self, ports: Ports) -> None:
+    """``deployment``: the value of the ``tuner:deployment`` tag (``constants.DEPLOYMENT_TAG``) of
+    every training job the service starts, its table's name when ``tuner.wiring`` builds it (the
+    deployment's IAM grants and training-event rule expect it); None: untagged (tests on fakes)."""
+
+    def __init__(self, ports: Ports, *, deployment: str | None = None) -> None:
         self.ports = ports
         self.queries = Queries(ports)
         self.lifecycle = Lifecycle(ports, self.queries)
         self.limits = Limits(ports, self.lifecycle)
         self.recorder = RecordResult(ports, self.limits)
         self.proposals = Proposals(ports)
-        self.laps = LapStep(ports, self.proposals, self.recorder, self.limits)
+        self.laps = LapStep(ports, self.proposals, self.recorder, self.limits, deployment)
         self.monitor = Monitor(ports, self.recorder, self.limits, self.lifecycle)
         self.creator = CreateJob(ports, self.lifecycle)
 
