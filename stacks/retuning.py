@@ -35,6 +35,7 @@ from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 from tuner import constants
 
+from stacks.functions import TRAINING_JOB_SCOPES
 from stacks.grants import pass_role_to_sagemaker
 
 TERMINAL_STATUSES = ["Completed", "Failed", "Stopped"]
@@ -171,6 +172,8 @@ class Retuning(Construct):
     :param function: the tuner's ``retune`` Lambda.
     :param state_machine: the tuner's state machine (the function starts executions of it).
     :param execution_role_arns: roles auto-deploy may pass to SageMaker (``CreateModel``).
+    :param deployment: the ``tuner:deployment`` tag value of this deployment's training jobs
+        (auto-deploy describes only those).
     :param event_bus: the tuner's own bus: "Retune Requested" and the tuner's state changes are
         matched there (never on the default bus, where anyone with ``events:PutEvents`` can send
         ``source: tuner``).
@@ -185,6 +188,7 @@ class Retuning(Construct):
         function: lambda_.Function,
         state_machine: sfn.StateMachine,
         execution_role_arns: Sequence[str],
+        deployment: str,
         event_bus: events.IEventBus,
         data_triggers: Sequence[DataTrigger | Mapping[str, Any]] = (),
         schedules: Sequence[RetuneSchedule | Mapping[str, Any]] = (),
@@ -195,6 +199,7 @@ class Retuning(Construct):
         self.function = function
         function.add_environment(constants.ENV_STATE_MACHINE_ARN, state_machine.state_machine_arn)
         self._execution_role_arns = list(execution_role_arns)
+        self._deployment = deployment
         self.auto_deploy = False
         if auto_deploy:
             self.enable_auto_deploy()
@@ -259,6 +264,8 @@ class Retuning(Construct):
                 sid="ReadBestTrainingJob",
                 actions=["sagemaker:DescribeTrainingJob"],
                 resources=[stack.format_arn(service="sagemaker", resource="training-job", resource_name="*")],
+                # only this deployment's jobs, as the tuner's own grants (docs/security.md)
+                conditions=TRAINING_JOB_SCOPES["DescribeTrainingJob"].conditions(self._deployment),
             )
         )
         fn.add_to_role_policy(

@@ -271,6 +271,7 @@ class TunerConstruct(Construct):
             function=self.functions["retune"],
             state_machine=self.state_machine,
             execution_role_arns=self.allowed_execution_role_arns,
+            deployment=self.deployment,
             event_bus=self.event_bus,
             data_triggers=retune_data_triggers,
             schedules=retune_schedules,

@@ -168,6 +168,10 @@ def test_auto_deploy_grants_model_and_endpoint_actions_and_passes_only_allowed_r
     [pass_role] = [s for s in statements if "iam:PassRole" in actions(s)]
     assert resources(pass_role) == ["arn:aws:iam::123456789012:role/ModelRole"]
     assert pass_role["Condition"] == {"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}}
+    # the best job is read only among this deployment's jobs (its tag, as the tuner's own grants)
+    [read] = [s for s in statements if s.get("Sid") == "ReadBestTrainingJob"]
+    [table] = [k for k, r in json_["Resources"].items() if r["Type"] == "AWS::DynamoDB::Table"]
+    assert read["Condition"] == {"StringEquals": {f"aws:ResourceTag/{constants.DEPLOYMENT_TAG}": {"Ref": table}}}
 
 
 @pytest.mark.parametrize(
