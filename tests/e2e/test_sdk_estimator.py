@@ -16,6 +16,7 @@ import os
 
 import pytest
 from botocore.exceptions import ClientError
+from tuner import constants
 from tuner.shapes import assert_valid_output
 
 from tests.builders import IMAGE, LOSS, SCRIPTS, SDK_ROLE, sdk_estimator
@@ -28,6 +29,13 @@ pytestmark = pytest.mark.e2e
 
 ROLE = SDK_ROLE
 TAGS = [{"Key": "team", "Value": "ml"}, {"Key": "project", "Value": "best-estimator"}]
+
+
+@pytest.fixture(scope="module")
+def owned(local_tuner):
+    """The tag the tuner adds after a tuning job's own on each of its training jobs (the deployment's:
+    its grants and training-event rule are scoped by it, docs/security.md)."""
+    return {"Key": constants.DEPLOYMENT_TAG, "Value": local_tuner.deployment.table_name}
 SKLEARN_VERSION = "1.2-1"  # any version the SDK knows: the stand-in runs the script with this Python
 
 
@@ -89,7 +97,7 @@ def check_estimator(estimator, sm, training_job_name):
 
 
 # ---- one definition: a plain Estimator ---------------------------------------------------------
-def test_best_estimator_of_a_plain_estimator(session, plain):
+def test_best_estimator_of_a_plain_estimator(session, plain, owned):
     from sagemaker.estimator import Estimator
 
     sess, sm = session
@@ -104,9 +112,9 @@ def test_best_estimator_of_a_plain_estimator(session, plain):
     assert best.hyperparameters() == job["HyperParameters"]
     tuned = described["BestTrainingJob"]["TunedHyperParameters"]
     assert {k: best.hyperparameters()[k] for k in tuned} == tuned
-    assert best.tags == TAGS  # the tuning job's tags, given to each of its training jobs
+    assert best.tags == [*TAGS, owned]  # the tuning job's tags, given to each of its training jobs
     # the SDK's own helpers agree
-    assert sess.list_tags(job["TrainingJobArn"]) == TAGS
+    assert sess.list_tags(job["TrainingJobArn"]) == [*TAGS, owned]
 
 
 def test_attach_rebuilds_the_tuner_and_its_best_estimator(session, plain):
@@ -132,7 +140,7 @@ def test_attach_rebuilds_the_tuner_and_its_best_estimator(session, plain):
 
 
 # ---- tags of a tuning job -----------------------------------------------------------------------
-def test_tuning_job_tags_are_the_tuners(session, plain):
+def test_tuning_job_tags_are_the_tuners(session, plain, owned):
     sess, sm = session
     _, described = plain
     arn = described["HyperParameterTuningJobArn"]
@@ -157,7 +165,7 @@ def test_tuning_job_tags_are_the_tuners(session, plain):
             {"Key": "team", "Value": "infra"},
             {"Key": "project", "Value": "best-estimator"},
         ]
-        assert sm.list_tags(ResourceArn=best_arn)["Tags"] == TAGS
+        assert sm.list_tags(ResourceArn=best_arn)["Tags"] == [*TAGS, owned]
         # AND the job's describe is unchanged in shape
         assert_valid_output(
             "DescribeHyperParameterTuningJob",
@@ -180,7 +188,7 @@ def test_tuning_job_tags_are_the_tuners(session, plain):
     assert sm.list_tags(ResourceArn=arn)["Tags"] == TAGS
 
 
-def test_tags_added_while_running_reach_later_training_jobs(session):
+def test_tags_added_while_running_reach_later_training_jobs(session, owned):
     from sagemaker.tuner import ContinuousParameter, HyperparameterTuner
 
     sess, sm = session
@@ -207,7 +215,7 @@ def test_tags_added_while_running_reach_later_training_jobs(session):
     jobs = sorted(sm.all_training_jobs("sdk-tags-later"), key=lambda s: s["CreationTime"])
     assert len(jobs) == 3
     last = sm.list_tags(ResourceArn=jobs[-1]["TrainingJobArn"])["Tags"]
-    assert last == [*TAGS, {"Key": "stage", "Value": "late"}]
+    assert last == [*TAGS, {"Key": "stage", "Value": "late"}, owned]
     # AND the estimator of the best job has the tags of its training job
     best = tuner.best_estimator()
     assert best.tags == sm.list_tags(ResourceArn=tuner.describe()["BestTrainingJob"]["TrainingJobArn"])["Tags"]

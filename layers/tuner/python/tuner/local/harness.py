@@ -38,6 +38,9 @@ _CREDENTIALS = {
 }
 
 
+#: Seconds ``LocalTuner.wait`` waits for an execution to exist.
+START_GRACE = 30.0
+
 class LocalTuner:
     def __init__(
         self,
@@ -282,12 +285,21 @@ class LocalTuner:
     ) -> dict[str, Any]:
         """Wait for the execution to end; returns the final describe response. The sweeper runs
         every ``sweep_interval`` seconds meanwhile, as its schedule would (``sweeps=False``: never,
-        so that only the laps and the training events act)."""
+        so that only the laps and the training events act). An execution that does not exist yet
+        is waited for up to ``START_GRACE`` seconds (a retune names its job when it takes the
+        family's lock, a moment before ``StartExecution``)."""
         arn = self.execution_arn(name)
         deadline = time.monotonic() + timeout
         next_sweep = time.monotonic() + self.sweep_interval
+        started_by = time.monotonic() + START_GRACE
         while True:
-            status = self.sfn.describe_execution(executionArn=arn)["status"]
+            try:
+                status = self.sfn.describe_execution(executionArn=arn)["status"]
+            except self.sfn.exceptions.ExecutionDoesNotExist:
+                if time.monotonic() > min(started_by, deadline):
+                    raise
+                time.sleep(poll)
+                continue
             if progress is not None:
                 try:
                     progress(self.service.describe(name))
