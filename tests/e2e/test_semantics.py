@@ -112,10 +112,16 @@ def test_convergence_detected(lt):
 
 
 # ---- 2. early stopping -------------------------------------------------------------------------
+# Epochs of the early-stopping test's jobs: a bad job runs long enough (4.8 s) for two or more 2 s
+# sweeps to see its curve through the twin's 1 s log lag, so its stop lands before its last epoch
+# even on a loaded machine (12 epochs of 0.25 s once saw the stop arrive after the last one).
+EARLY_EPOCHS = 24
+
+
 def test_early_stopping_auto_stops_jobs_worse_than_the_median(lt):
     # GIVEN three good configurations first, then bad ones, with the objective printed every epoch
     req = request("early-e2e", strategy="Grid", seed=GRID_SEED, max_jobs=6, max_parallel=2,
-                  static={"epochs": "12", "sleep": "0.25"}, ranges=grid("3", "3.2", "2.8", "9", "10", "11"),
+                  static={"epochs": str(EARLY_EPOCHS), "sleep": "0.2"}, ranges=grid("3", "3.2", "2.8", "9", "10", "11"),
                   early_stopping="Auto")
     describe = run(lt, req)
     summaries = {j["TunedHyperParameters"]["x"]: j for j in training_jobs(lt, "early-e2e")}
@@ -125,7 +131,7 @@ def test_early_stopping_auto_stops_jobs_worse_than_the_median(lt):
     for j in stopped:
         assert float(j["TunedHyperParameters"]["x"]) >= 9
         losses = validation_losses(lt, j["TrainingJobName"])
-        assert 1 <= len(losses) < 12
+        assert 1 <= len(losses) < EARLY_EPOCHS
         assert j["ObjectiveStatus"] == "Succeeded"
         assert j["FinalHyperParameterTuningJobObjectiveMetric"]["Value"] == losses[-1]
         assert lt.service.store.get_trial("early-e2e", int(j["TrainingJobName"].split("-")[-2])) \
