@@ -142,11 +142,7 @@ class LocalHosting:
         for thread in threads:
             thread.join(timeout=10)
         for (cls, name), original in self._saved.items():
-            if original is None:
-                if name in cls.__dict__:
-                    delattr(cls, name)
-            else:
-                setattr(cls, name, original)
+            restore(cls, name, original)
         self._saved.clear()
 
     # -- SageMaker API --------------------------------------------------------------------------
@@ -203,7 +199,8 @@ class LocalHosting:
             endpoint = self._endpoints.get((resp.current_account, resp.region, name))
             server = endpoint.serving if endpoint else None
         if server is None or server.port is None:
-            return _error(400, "ValidationError", f"Endpoint {name} of account {resp.current_account} not found.")
+            return _runtime_error(400, "ValidationError",
+                                  f"Endpoint {name} of account {resp.current_account} not found.")
         body = resp.raw_body if isinstance(resp.raw_body, bytes) else (resp.raw_body or "").encode()
         headers = {k: v for k, v in (("Content-Type", resp.headers.get("Content-Type")),
                                      ("Accept", resp.headers.get("Accept"))) if v}
@@ -226,7 +223,7 @@ class LocalHosting:
         group = f"{ENDPOINT_LOG_GROUP}/{name}"
         console = (f"https://{resp.region}.console.aws.amazon.com/cloudwatch/home?region={resp.region}"
                    f"#logEventViewer:group={group}")
-        return _error(424, "ModelError",
+        return _runtime_error(424, "ModelError",
                       f'Received {kind} error ({status}) from primary with message "{message}". '
                       f"See {console} in account {resp.current_account} for more information.",
                       OriginalStatusCode=status, OriginalMessage=message,
@@ -408,11 +405,20 @@ def _backend(resp: Any) -> Any:
     return sagemaker_backends[resp.current_account][resp.region]
 
 
-def _error(status: int, code: str, message: str, **members: Any) -> tuple[int, dict[str, str], str]:
+def _runtime_error(status: int, code: str, message: str, **members: Any) -> tuple[int, dict[str, str], str]:
     """A sagemaker-runtime error response (rest-json: the code in ``x-amzn-ErrorType``; moto takes
     the status from a ``status`` header)."""
     return status, {"status": str(status), "x-amzn-ErrorType": code, "Content-Type": "application/json"}, json.dumps(
         {"Message": message, **members})
+
+
+def restore(cls: type, name: str, original: Any) -> None:
+    """Undo a patch of ``cls.name``: put ``original`` back, or remove an attribute moto lacked (None)."""
+    if original is None:
+        if name in cls.__dict__:
+            delattr(cls, name)
+    else:
+        setattr(cls, name, original)
 
 
 def as_method(handler: Callable[[Any], Any]) -> Callable[[Any], Any]:

@@ -101,7 +101,7 @@ from tuner.constants import SAGEMAKER_SOURCE, TRAINING_STATE_CHANGE
 from tuner.core import arns
 from tuner.core.builtins import algorithm_mode
 from tuner.local import quotas as _quotas
-from tuner.local.hosting import LocalHosting, as_method
+from tuner.local.hosting import LocalHosting, as_method, restore
 from tuner.local.training_job import ACTIVE, TERMINAL, _Job, _now
 from tuner.local.training_process import (  # noqa: F401 - HOST... re-exported
     FAILURE_REASON_MAX,
@@ -215,11 +215,7 @@ class LocalSageMaker(_ProcessRunner):
                 job.thread.join(timeout=10)
         self.hosting.uninstall()
         for name, original in self._saved.items():
-            if original is None:
-                if name in SageMakerResponse.__dict__:
-                    delattr(SageMakerResponse, name)
-            else:
-                setattr(SageMakerResponse, name, original)
+            restore(SageMakerResponse, name, original)
         self._saved.clear()
         self._installed = False
 
