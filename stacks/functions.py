@@ -43,6 +43,7 @@ class Grants:
     start_executions: bool = False  # StartExecution of the tuner state machine
     read_executions: bool = False  # DescribeExecution of its executions
     describe_algorithms: bool = False  # DescribeAlgorithm (an AlgorithmName's metrics, at create)
+    check_callers: bool = False  # iam:GetRole + iam:SimulatePrincipalPolicy of the account's roles/users
 
 
 @dataclass(frozen=True)
@@ -136,6 +137,23 @@ FUNCTIONS: dict[str, FunctionSpec] = {
     # builds the next request (tuner.core.families -> tuner.core.space -> numpy)
     "retune": FunctionSpec(
         layers=(TUNER, SCIENTIFIC), grants=Grants(start_executions=True, read_executions=True)
+    ),
+    # The caller-checked front door (tuner.aws.front_door): asks IAM about the caller, then creates
+    # (name reservation: PutItem; DescribeAlgorithm: an AlgorithmName's metrics, checked before the
+    # start), stops (Stopping event, StopTrainingJob) or tags (UpdateItem) as the client would.
+    "front_door": FunctionSpec(
+        timeout_seconds=60,
+        layers=(TUNER, SCIENTIFIC),  # tuner.service.tuning -> tuner.core.space -> numpy
+        grants=Grants(
+            table=("GetItem", "PutItem", "UpdateItem", "Query"),
+            index=("Query",),
+            training_jobs=(_STOPS,),
+            publish_events=True,
+            start_executions=True,
+            read_executions=True,
+            describe_algorithms=True,
+            check_callers=True,
+        ),
     ),
 }
 

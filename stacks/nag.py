@@ -106,15 +106,39 @@ def acknowledge_findings(tuner: TunerConstruct) -> None:
             "Default when no allowedExecutionRoleArns is given: roles named *SageMaker*, and only with "
             "iam:PassedToService = sagemaker.amazonaws.com. Deployers should pass the exact role ARNs.",
         )
-    create_role = tuner.functions["create_job"].role
-    if create_role is not None and FUNCTIONS["create_job"].grants.describe_algorithms:
-        for pattern in ("<AWS::Region>:<AWS::AccountId>", "*:*"):
-            acknowledge(
-                create_role,
-                f"IAM5[Resource::arn:<AWS::Partition>:sagemaker:{pattern}:algorithm/*]",
-                "DescribeAlgorithm (read-only) of the algorithm a request names: one of this account's, or a "
-                "Marketplace algorithm, whose ARN is in the seller's account and may be in any region.",
-            )
+    for name, fn in tuner.functions.items():
+        role = fn.role
+        grants = FUNCTIONS[name].grants
+        if role is not None and grants.describe_algorithms:
+            for pattern in ("<AWS::Region>:<AWS::AccountId>", "*:*"):
+                acknowledge(
+                    role,
+                    f"IAM5[Resource::arn:<AWS::Partition>:sagemaker:{pattern}:algorithm/*]",
+                    "DescribeAlgorithm (read-only) of the algorithm a request names: one of this account's, or a "
+                    "Marketplace algorithm, whose ARN is in the seller's account and may be in any region.",
+                )
+        if role is not None and grants.check_callers:
+            for kind in ("role", "user"):
+                acknowledge(
+                    role,
+                    f"IAM5[Resource::arn:<AWS::Partition>:iam::<AWS::AccountId>:{kind}/*]",
+                    "The front door asks IAM about whichever role or user calls it (GetRole: the role of an "
+                    "assumed-role session; SimulatePrincipalPolicy: what that principal may do): read-only, "
+                    "this account's principals only.",
+                )
+    acknowledge(
+        tuner.user_policy,
+        f"IAM5[Resource::arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:"
+        f"{_attr(tuner.state_machine, 'Name')}:*]",
+        "A tuner user describes a just-created tuning job through its execution (names made at run time), "
+        "on the tuner's own state machine only.",
+    )
+    acknowledge(
+        tuner.user_policy,
+        "IAM5[Resource::arn:<AWS::Partition>:cloudformation:<AWS::Region>:<AWS::AccountId>:stack/"
+        f"{Stack.of(tuner).stack_name}/*]",
+        "DescribeStacks of the tuner's own stack (its id suffix is made at deploy): the client reads its outputs.",
+    )
     executions = (
         f"IAM5[Resource::arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:"
         f"{_attr(tuner.state_machine, 'Name')}:*]"

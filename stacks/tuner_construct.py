@@ -194,7 +194,11 @@ class TunerConstruct(Construct):
             constants.ENV_LOG_LEVEL: log_level,
         }
         # create_job plans the laps and enforces the quotas (tuner.service.create)
-        own_environment = {"create_job": {constants.ENV_LAP_TRIALS: str(lap_trials), **self.quotas.environment()}}
+        # (the front door refuses what the quotas refuse before it starts an execution)
+        own_environment = {
+            "create_job": {constants.ENV_LAP_TRIALS: str(lap_trials), **self.quotas.environment()},
+            "front_door": self.quotas.environment(),
+        }
         self.functions: dict[str, lambda_.Function] = {
             name: self._function(name, {**environment, **own_environment.get(name, {})}, layers)
             for name in constants.LAMBDAS
@@ -265,6 +269,7 @@ class TunerConstruct(Construct):
         )
         self._grant()
         self._guard_event_bus(retune_sender_arns)
+        self.front_door_url, self.user_policy = self._front_door()
         self.retuning = Retuning(
             self,
             "Retuning",
@@ -489,6 +494,46 @@ class TunerConstruct(Construct):
             log_group=log_group,
         )
 
+    def _front_door(self) -> tuple[lambda_.FunctionUrl, iam.ManagedPolicy]:
+        """The front door's function URL (AuthType AWS_IAM: Lambda authenticates the caller, the
+        function asks IAM what it may do) and the managed policy a user of the tuner needs besides
+        their own SageMaker permissions: invoke the URL, read the deployment's tuning jobs, find
+        the stack (docs/security.md, "The front door")."""
+        stack = Stack.of(self)
+        fn = self.functions["front_door"]
+        fn.add_environment(constants.ENV_STATE_MACHINE_ARN, self.state_machine.state_machine_arn)
+        url = fn.add_function_url(auth_type=lambda_.FunctionUrlAuthType.AWS_IAM)
+        policy = iam.ManagedPolicy(
+            self,
+            "UserPolicy",
+            description="Use the tuner: its front door (create, stop, tag tuning jobs, each checked against "
+            "the caller's own SageMaker and PassRole permissions) and read its tuning jobs",
+            statements=[
+                iam.PolicyStatement(
+                    sid="CallTheFrontDoor",
+                    actions=["lambda:InvokeFunctionUrl"],
+                    resources=[fn.function_arn],
+                    conditions={"StringEquals": {"lambda:FunctionUrlAuthType": "AWS_IAM"}},
+                ),
+                allow(
+                    "ReadTuningJobs",
+                    ["dynamodb:GetItem", "dynamodb:Query"],
+                    [self.table.table_arn, f"{self.table.table_arn}/index/*"],
+                ),
+                read_executions(self.state_machine),  # a job just created: its execution answers describe
+                allow(
+                    "FindTheTuner",
+                    ["cloudformation:DescribeStacks"],
+                    [
+                        stack.format_arn(
+                            service="cloudformation", resource="stack", resource_name=f"{stack.stack_name}/*"
+                        )
+                    ],
+                ),
+            ],
+        )
+        return url, policy
+
     # --- permissions -----------------------------------------------------------------------------
 
     def _guard_event_bus(self, senders: Sequence[str]) -> None:
@@ -554,6 +599,10 @@ class TunerConstruct(Construct):
             f"arn:{stack.partition}:sagemaker:*:*:algorithm/*",
         ]
         machine_arn = machine.state_machine_arn
+
+        def iam_arn(resource: str) -> str:
+            return stack.format_arn(service="iam", region="", resource=resource.split("/")[0], resource_name="*")
+
         table, indexes = self.table.table_arn, f"{self.table.table_arn}/index/*"
         for name, fn in self.functions.items():
             g = FUNCTIONS[name].grants
@@ -575,6 +624,12 @@ class TunerConstruct(Construct):
                 # (an ARN in the seller's account and any region).
                 allow("DescribeAlgorithms", ["sagemaker:DescribeAlgorithm"], algorithms)
                 if g.describe_algorithms
+                else None,
+                # IAM is global: role and user ARNs carry no region. GetRole turns an assumed-role
+                # session into its role's ARN (with its path) for the simulator.
+                allow("ResolveCallerRoles", ["iam:GetRole"], [iam_arn("role/*")]) if g.check_callers else None,
+                allow("SimulateCallers", ["iam:SimulatePrincipalPolicy"], [iam_arn("role/*"), iam_arn("user/*")])
+                if g.check_callers
                 else None,
             ]
             for statement in statements:

@@ -41,6 +41,14 @@ class TunerStack(Stack):
                 tuner.event_bus.event_bus_name,
                 'the tuner\'s own events: its state changes, and "Retune Requested" from the listed senders',
             ),
+            constants.OUTPUT_FRONT_DOOR_URL: (
+                tuner.front_door_url.url,
+                "the caller-checked front door: SageMaker's tuning-job API for IAM callers (TunerClient uses it)",
+            ),
+            constants.OUTPUT_USER_POLICY_ARN: (
+                tuner.user_policy.managed_policy_arn,
+                "attach to a tuner user's role: the front door and reads of the tuning jobs",
+            ),
             constants.OUTPUT_SWEEPER: (
                 tuner.functions["sweeper"].function_name,
                 "periodic safety-net Lambda",

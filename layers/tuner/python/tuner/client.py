@@ -25,6 +25,13 @@ are the modeled ``client.exceptions.ResourceNotFound`` / ``ResourceInUse`` class
 Offline (no AWS account), ``tuner.local.offline_client()`` yields the same client bound to the
 moto deployment.
 
+The front door (docs/security.md): a stack with a ``FrontDoorUrl`` output takes the calls that
+change something (create, stop, and AddTags / DeleteTags on its tuning jobs) at that function URL,
+signed with the caller's credentials, and runs them only when IAM says the caller may (the
+permissions SageMaker would check: ``sagemaker:CreateHyperParameterTuningJob``, ``iam:PassRole`` of
+the execution roles...). ``front_door=False`` calls the tuner directly (``states:StartExecution``:
+administrators); ``front_door=True`` insists on the front door. Reads go to the deployment's table.
+
 Between ``StartExecution`` and the state machine's first step the job has no record yet;
 ``describe`` then answers from the execution (``InProgress``, or ``Failed`` with its error), so a
 caller that describes right after creating never sees ``ResourceNotFound``.
@@ -91,6 +98,9 @@ class TunerClient(StackOutputs):
     stack whose outputs name the state machine and the table. ``session``: a ``boto3.session.Session``
     (default: a new one). ``sagemaker_client``: the client everything else is delegated to (default:
     ``session.client("sagemaker")``). ``outputs``: the stack outputs, when already known.
+    ``front_door``: None (the default) uses the stack's front door when it has one, True insists on
+    it, False calls the tuner directly. ``service``: the ``TuningService`` to act with (the front
+    door's own; default: one over the stack's table and state machine).
     """
 
     create_grace = 30.0  # seconds stop waits for a just-started job's record
@@ -103,6 +113,8 @@ class TunerClient(StackOutputs):
         *,
         sagemaker_client: Any = None,
         outputs: Mapping[str, str] | None = None,
+        front_door: bool | None = None,
+        service: TuningService | None = None,
     ) -> None:
         import boto3
 
@@ -111,7 +123,9 @@ class TunerClient(StackOutputs):
         self._sm = sagemaker_client or self._session.client("sagemaker", region_name=self._region)
         self.stack_name = stack_name
         self._outputs: dict[str, str] | None = dict(outputs) if outputs else None
-        self._service: TuningService | None = None
+        self._service: TuningService | None = service
+        self._front_door = front_door
+        self._front_client: Any = None
         self._created: dict[str, tuple[str, float]] = {}  # name_key -> (name, when created)
 
     # ---- delegation ----------------------------------------------------------------------------
@@ -185,6 +199,33 @@ class TunerClient(StackOutputs):
             )
         return self._service
 
+    @property
+    def front_door(self) -> Any:
+        """The boto3 SageMaker client of the stack's front door (SageMaker's JSON API at its function
+        URL, SigV4-signed for ``lambda``); None when this client calls the tuner directly."""
+        if self._front_door is False:
+            return None
+        url = self.outputs.get(constants.OUTPUT_FRONT_DOOR_URL)
+        if not url:
+            if self._front_door:
+                raise client_error(
+                    "ResourceNotFound",
+                    f"stack {self.stack_name!r} has no {constants.OUTPUT_FRONT_DOOR_URL} output: redeploy the "
+                    "tuner (the front door came with it), or call it directly with front_door=False",
+                    "DescribeStacks",
+                )
+            return None
+        if self._front_client is None:
+            client = self._session.client("sagemaker", region_name=self._region, endpoint_url=url)
+
+            def sign_for_lambda(request: Any, **_: Any) -> None:
+                # A function URL with AuthType AWS_IAM takes SigV4 for the ``lambda`` service.
+                request.context.setdefault("signing", {})["signing_name"] = "lambda"
+
+            client.meta.events.register("before-sign.sagemaker", sign_for_lambda)
+            self._front_client = client
+        return self._front_client
+
     def tuning_job_arn(self, name: str) -> str:
         account = arns.region_and_account(self.state_machine_arn)[1]
         return arns.tuning_job_arn(self._region, account, name)
@@ -212,7 +253,10 @@ class TunerClient(StackOutputs):
         op = OPERATIONS["create_hyper_parameter_tuning_job"]
         with self._errors(op):
             self._validate(op, request)
-            self.service.submit(request)
+            if self.front_door is not None:
+                self.front_door.create_hyper_parameter_tuning_job(**request)
+            else:
+                self.service.submit(request)
         name = request["HyperParameterTuningJobName"]
         self._created[name_key(name)] = (name, time.monotonic())
         return {"HyperParameterTuningJobArn": self.tuning_job_arn(name), "ResponseMetadata": _metadata()}
@@ -247,6 +291,10 @@ class TunerClient(StackOutputs):
 
     def stop_hyper_parameter_tuning_job(self, **params: Any) -> dict[str, Any]:
         op = OPERATIONS["stop_hyper_parameter_tuning_job"]
+        if self.front_door is not None:
+            with self._errors(op):
+                self._validate(op, params)
+            return dict(self.front_door.stop_hyper_parameter_tuning_job(**params))
         with self._errors(op):
             self._validate(op, params)
             name = params["HyperParameterTuningJobName"]
@@ -296,9 +344,11 @@ class TunerClient(StackOutputs):
             return dict(self._sm.add_tags(**params))
         with self._errors("AddTags"):
             self._validate("AddTags", params)
-            job = self._tuning_job(params["ResourceArn"], stored=True)
+            job = self._tuning_job(params["ResourceArn"], stored=self.front_door is None)
             if job is None:
                 return dict(self._sm.add_tags(**params))
+            if self.front_door is not None:
+                return dict(self.front_door.add_tags(**params))
             merged = {t["Key"]: t for t in _tags(job.request)}
             merged.update({t["Key"]: {"Key": t["Key"], "Value": t.get("Value", "")} for t in params["Tags"]})
             check_tags(list(merged.values()))  # the request's rules: no tuner:* key, room for the tuner's tag
@@ -311,9 +361,11 @@ class TunerClient(StackOutputs):
             return dict(self._sm.delete_tags(**params))
         with self._errors("DeleteTags"):
             self._validate("DeleteTags", params)
-            job = self._tuning_job(params["ResourceArn"], stored=True)
+            job = self._tuning_job(params["ResourceArn"], stored=self.front_door is None)
             if job is None:
                 return dict(self._sm.delete_tags(**params))
+            if self.front_door is not None:
+                return dict(self.front_door.delete_tags(**params))
             gone = set(params["TagKeys"])
             self._set_tags(job.name, job.request, [t for t in _tags(job.request) if t["Key"] not in gone])
         return {"ResponseMetadata": _metadata()}

@@ -38,6 +38,10 @@ OUTPUT_BUCKET_NAME = "BucketName"
 OUTPUT_EVENT_HANDLER = "TrainingEventHandlerName"
 OUTPUT_SWEEPER = "SweeperName"
 OUTPUT_EVENT_BUS_NAME = "EventBusName"
+# The caller-checked front door (tuner.aws.front_door): its function URL, and the managed policy that
+# lets a principal use it and read the deployment (docs/security.md).
+OUTPUT_FRONT_DOOR_URL = "FrontDoorUrl"
+OUTPUT_USER_POLICY_ARN = "UserPolicyArn"
 
 DEFAULT_STACK_NAME = "SageMakerTuner"
 
@@ -50,6 +54,7 @@ LAMBDAS = {
     "finalize": "best job, final status and counters; publish the tuning-job event",
     "fail_job": "mark the tuning job Failed with the state machine's error and cause",
     "retune": "start a tuning family's next warm-started tuning job; react to its end (EventBridge target)",
+    "front_door": "create/stop/tag tuning jobs for an IAM caller, once IAM allows what SageMaker would check",
 }
 
 # Events.

@@ -45,6 +45,7 @@ def set_clock(override: Clock | None) -> None:
 
 _services: dict[tuple[str, ...], TuningService] = {}
 _families: dict[tuple[str, ...], FamilyService] = {}
+_front_doors: dict[tuple[str, ...], Any] = {}
 
 
 def build_service(
@@ -147,6 +148,35 @@ def family_service() -> FamilyService:
         return _families[config]
 
 
+def front_door() -> Any:
+    """The front door (``tuner.aws.front_door.FrontDoor``) of this Lambda's environment: it acts
+    with ``TunerClient`` over this deployment, directly (cached per configuration)."""
+    import boto3
+
+    from tuner.aws.front_door import FrontDoor, IamPermissions, tuning_job_tags
+    from tuner.aws.iam_requests import Scope
+    from tuner.client import TunerClient
+    from tuner.core import arns
+
+    config = _config()
+    tuning = service()
+    with _lock:
+        if config not in _front_doors:
+            table, _, region, machine = config
+            if not machine:
+                raise RuntimeError(f"{constants.ENV_STATE_MACHINE_ARN} is not set; the stack sets it on front_door")
+            session = boto3.session.Session(region_name=region)
+            scope = Scope(region, arns.region_and_account(machine)[1], arns.partition(region))
+            outputs = {constants.OUTPUT_STATE_MACHINE_ARN: machine, constants.OUTPUT_TABLE_NAME: table}
+            _front_doors[config] = FrontDoor(
+                api=lambda: TunerClient(region, session=session, outputs=outputs, front_door=False, service=tuning),
+                permissions=IamPermissions(session.client("iam", config=CLIENT_CONFIG)),
+                scope=scope,
+                tags_of=tuning_job_tags(tuning.store, scope),
+            )
+        return _front_doors[config]
+
+
 def lap_trials() -> int:
     """Trials per lap (``constants.ENV_LAP_TRIALS``; the stack sets it on create_job)."""
     return int(os.environ.get(constants.ENV_LAP_TRIALS) or constants.DEFAULT_LAP_TRIALS)
@@ -157,3 +187,4 @@ def reset() -> None:
     with _lock:
         _services.clear()
         _families.clear()
+        _front_doors.clear()

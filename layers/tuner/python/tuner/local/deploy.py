@@ -19,6 +19,7 @@ import shutil
 import subprocess
 import sys
 import zipfile
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -223,6 +224,45 @@ def _apply_bus_policies(session: Any, template: dict[str, Any], stack_name: str)
         events.put_permission(EventBusName=bus, Policy=json.dumps({"Version": "2012-10-17", "Statement": statements}))
 
 
+def _url_output(template: dict[str, Any], output: Mapping[str, Any]) -> str | None:
+    """The ``AWS::Lambda::Url`` an output's value is the URL of (``Fn::GetAtt [URL, FunctionUrl]``)."""
+    value = output.get("Value")
+    logical = value.get("Fn::GetAtt", [None])[0] if isinstance(value, dict) else None
+    kind = template.get("Resources", {}).get(logical, {}).get("Type") if logical else None
+    return str(logical) if kind == "AWS::Lambda::Url" else None
+
+
+def _without_url_outputs(template: dict[str, Any]) -> dict[str, Any]:
+    """The template without the outputs of function URLs (moto's CloudFormation has no such resource
+    and refuses an output naming one); ``_function_urls`` fills them in after the deploy."""
+    outputs = {k: o for k, o in template.get("Outputs", {}).items() if _url_output(template, o) is None}
+    return {**template, "Outputs": outputs}
+
+
+def _function_urls(session: Any, template: dict[str, Any], stack_name: str, outputs: dict[str, str]) -> None:
+    """Create the function URLs the template declares (``AWS::Lambda::Url``, which moto's
+    CloudFormation skips) and put each URL in the outputs that name it (``Fn::GetAtt ...FunctionUrl``)."""
+    resources = template.get("Resources", {})
+    physical = _physical_ids(session, stack_name)
+    lam = session.client("lambda")
+    urls: dict[str, str] = {}
+    for logical, res in resources.items():
+        if res.get("Type") != "AWS::Lambda::Url":
+            continue
+        target = res["Properties"]["TargetFunctionArn"]
+        function = target["Fn::GetAtt"][0] if isinstance(target, dict) and "Fn::GetAtt" in target else None
+        if function not in physical:
+            raise DeployError(f"function URL {logical}: cannot resolve its TargetFunctionArn {target} offline")
+        config = lam.create_function_url_config(
+            FunctionName=physical[function], AuthType=res["Properties"].get("AuthType", "NONE")
+        )
+        urls[logical] = config["FunctionUrl"]
+    for key, output in template.get("Outputs", {}).items():
+        logical = _url_output(template, output)
+        if logical in urls:
+            outputs[key] = urls[logical]
+
+
 def deploy(session: Any, *, region: str = "us-east-1", stack_name: str = constants.DEFAULT_STACK_NAME,
            context: dict[str, Any] | None = None) -> Deployment:
     """Synthesize (cached) and deploy the stack into the active moto mock."""
@@ -237,7 +277,7 @@ def deploy(session: Any, *, region: str = "us-east-1", stack_name: str = constan
     _event_bus_refs()
     cfn.create_stack(
         StackName=stack_name,
-        TemplateBody=json.dumps(template),
+        TemplateBody=json.dumps(_without_url_outputs(template)),
         Capabilities=["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM", "CAPABILITY_AUTO_EXPAND"],
     )
     stack = cfn.describe_stacks(StackName=stack_name)["Stacks"][0]
@@ -250,4 +290,5 @@ def deploy(session: Any, *, region: str = "us-east-1", stack_name: str = constan
     _route_state_machines(region)
     _attach_layers(session, template, stack_name)
     _apply_bus_policies(session, template, stack_name)
+    _function_urls(session, template, stack_name, outputs)
     return Deployment(stack_name=stack_name, outputs=outputs, template=template, assembly=assembly)

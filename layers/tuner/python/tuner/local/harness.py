@@ -38,6 +38,32 @@ _CREDENTIALS = {
 }
 
 
+#: moto's default credentials (``_CREDENTIALS``) sign as this IAM user: "you" offline.
+OFFLINE_USER = "moto"
+#: What the offline user may do besides the stack's user policy: what an AMT user holds in their own
+#: account (docs/security.md, "The front door"): tune, and pass roles to SageMaker only.
+AMT_USER_POLICY = {
+    "Version": "2012-10-17",
+    "Statement": [
+        {
+            "Sid": "TuneWithSageMaker",
+            "Effect": "Allow",
+            "Action": [
+                "sagemaker:CreateHyperParameterTuningJob", "sagemaker:StopHyperParameterTuningJob",
+                "sagemaker:AddTags", "sagemaker:DeleteTags",
+            ],
+            "Resource": "arn:aws:sagemaker:*:*:hyper-parameter-tuning-job/*",
+        },
+        {
+            "Sid": "PassExecutionRolesToSageMaker",
+            "Effect": "Allow",
+            "Action": "iam:PassRole",
+            "Resource": "*",
+            "Condition": {"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}},
+        },
+    ],
+}
+
 #: Seconds ``LocalTuner.wait`` waits for an execution to exist.
 START_GRACE = 30.0
 
@@ -99,6 +125,7 @@ class LocalTuner:
         from moto import mock_aws
 
         from tuner.local import atomic, eventbridge
+        from tuner.local.function_urls import FunctionUrls
         from tuner.local.lambda_runtime import InProcessLambdas
         from tuner.local.sagemaker import LocalSageMaker
         from tuner.wiring import build_service, reset
@@ -127,6 +154,9 @@ class LocalTuner:
             self.deployment = deploy(self.session, region=self.region, context=self.context)
             self.iam = self._iam_twin(self.deployment)
             self._patches.append(self.iam)
+            self.function_urls = FunctionUrls(self.iam, ACCOUNT).install()
+            self._patches.append(self.function_urls)
+            self._offline_user(self.deployment)
             self.lambdas.iam = self.iam
             self.service = build_service(
                 self.deployment.table_name,
@@ -212,6 +242,21 @@ class LocalTuner:
         machine = sfn.describe_state_machine(stateMachineArn=deployment.state_machine_arn)
         twin.register_state_machine(machine["stateMachineArn"], machine["roleArn"], json.loads(machine["definition"]))
         return twin.install()
+
+    def _offline_user(self, deployment: Deployment) -> None:
+        """moto's default credentials sign as the IAM user ``OFFLINE_USER``: it gets what a tuner
+        user gets on AWS, the stack's user policy and an AMT user's permissions (``AMT_USER_POLICY``),
+        so the client's calls through the front door pass as a permitted user's would."""
+        iam = self.session.client("iam")
+        try:
+            iam.create_user(UserName=OFFLINE_USER)
+        except iam.exceptions.EntityAlreadyExistsException:
+            pass
+        policy = deployment.outputs.get(constants.OUTPUT_USER_POLICY_ARN)
+        if policy:
+            iam.attach_user_policy(UserName=OFFLINE_USER, PolicyArn=policy)
+        iam.put_user_policy(UserName=OFFLINE_USER, PolicyName="TuneWithSageMaker",
+                            PolicyDocument=json.dumps(AMT_USER_POLICY))
 
     def iam_denials(self) -> list[Any]:
         """Every call of a tuner Lambda or the state machine its role refused (``tuner.local.iam``)."""

@@ -25,6 +25,9 @@ gap inside the offline loop:
   (what CloudFormation created from the synthesized template, intrinsics resolved) and evaluated:
   explicit Deny, then Allow; ``Action``/``NotAction``, ``Resource``/``NotResource`` wildcards; the
   condition operators the template uses.
+* **What IAM answers a caller.** moto has no ``SimulatePrincipalPolicy``: the twin answers it
+  (``simulate``) with the same evaluation, for any role or user moto's IAM holds, whatever the
+  mode (the front door asks it about its callers: ``tuner.aws.front_door``).
 * **Whether the resource refuses it.** An event bus's resource policy (the template's
   ``AWS::Events::EventBusPolicy``, put on the bus at deploy: ``tuner.local.deploy``) is read too,
   and its explicit Deny refuses the call whatever the role allows; ``aws:PrincipalArn`` is the
@@ -47,8 +50,8 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from tuner.local.iam_policy import Policy, matches, role_policy
-from tuner.local.iam_requests import Access, Scope, UnmodelledCallError, accesses, distributed_map_labels
+from tuner.local.iam_policy import Policy, matches, principal_policy
+from tuner.aws.iam_requests import Access, Scope, UnmodelledCallError, accesses, distributed_map_labels
 
 # The access key moto's Step Functions uses for the clients of its task states.
 STATE_MACHINE_ACCESS_KEY = "ak"
@@ -143,7 +146,7 @@ class IamTwin:
             return cached
         token = _acting.set(None)  # the twin's own IAM reads are nobody's calls
         try:
-            policy = role_policy(self._iam, role_arn)
+            policy = principal_policy(self._iam, role_arn)
         finally:
             _acting.reset(token)
         with self._lock:
@@ -242,6 +245,49 @@ class IamTwin:
             self.absent.extend(d for d in denials if d.resource_absent)
         return denials
 
+    def simulate(self, principal_arn: str, actions: Sequence[str], resources: Sequence[str],
+                 entries: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+        """``SimulatePrincipalPolicy``'s ``EvaluationResults``: each action on each resource (``*``
+        when none is given), with the ``ContextEntries`` as condition keys (a one-valued entry of a
+        single-valued type as a string, a list type as a tuple)."""
+        context = tuple(
+            (str(e["ContextKeyName"]),
+             tuple(e.get("ContextKeyValues") or ()) if str(e.get("ContextKeyType", "")).endswith("List")
+             else str((e.get("ContextKeyValues") or [""])[0]))
+            for e in entries
+        )
+        policy = self.policy(principal_arn)
+        return [
+            {"EvalActionName": action, "EvalResourceName": resource,
+             "EvalDecision": policy.decision(Access(action, resource, context))}
+            for action in actions for resource in (resources or ["*"])
+        ]
+
+    def install_simulator(self) -> None:
+        """Answer IAM's ``SimulatePrincipalPolicy`` in moto (which has none) with ``simulate``."""
+        from moto.core.responses import ActionResult
+        from moto.iam.responses import IamResponse
+
+        twin = self
+
+        from botocore.exceptions import ClientError
+
+        def simulate_principal_policy(response: Any) -> Any:
+            from moto.iam.exceptions import NotFoundException
+
+            source = str(response._get_param("PolicySourceArn"))
+            with twin._lock:  # a test may have changed the principal's policies since the last answer
+                twin._policies.pop(source, None)
+            try:
+                results = twin.simulate(source, response._get_param("ActionNames") or [],
+                                        response._get_param("ResourceArns") or [],
+                                        response._get_param("ContextEntries") or [])
+            except ClientError as err:  # the principal does not exist
+                raise NotFoundException(f"PolicySourceArn {source}: {err}") from None
+            return ActionResult({"EvaluationResults": results, "IsTruncated": False})
+
+        IamResponse.simulate_principal_policy = simulate_principal_policy  # type: ignore[attr-defined]
+
     def _principal_of(self, client: Any) -> Principal | None:
         acting = _acting.get()
         if acting is not None:
@@ -254,6 +300,7 @@ class IamTwin:
     def install(self) -> IamTwin:
         from botocore.client import BaseClient
 
+        self.install_simulator()
         if self._original is not None or self.mode == "off":
             return self
         original = BaseClient._make_api_call
@@ -274,6 +321,10 @@ class IamTwin:
 
     def uninstall(self) -> None:
         from botocore.client import BaseClient
+        from moto.iam.responses import IamResponse
+
+        if "simulate_principal_policy" in IamResponse.__dict__:
+            delattr(IamResponse, "simulate_principal_policy")
 
         if self._original is not None:
             BaseClient._make_api_call = self._original  # type: ignore[method-assign]

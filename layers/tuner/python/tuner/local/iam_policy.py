@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote
 
-from tuner.local.iam_requests import Access, UnmodelledCallError
+from tuner.aws.iam_requests import Access, UnmodelledCallError
 
 
 @functools.lru_cache(maxsize=4096)
@@ -150,10 +150,15 @@ class Policy:
         )
 
     def allows(self, access: Access) -> bool:
+        return self.decision(access) == "allowed"
+
+    def decision(self, access: Access) -> str:
+        """IAM's decision on ``access``, in the policy simulator's words: ``explicitDeny``,
+        ``allowed`` or ``implicitDeny``."""
         relevant = [s for s in self.statements if s.applies(access)]
         if any(s.effect == "Deny" for s in relevant):
-            return False
-        return any(s.effect == "Allow" for s in relevant)
+            return "explicitDeny"
+        return "allowed" if any(s.effect == "Allow" for s in relevant) else "implicitDeny"
 
 
 def _statements(document: Mapping[str, Any]) -> list[Mapping[str, Any]]:
@@ -171,6 +176,37 @@ def role_policy(iam: Any, role_arn: str) -> Policy:
         meta = iam.get_policy(PolicyArn=attached["PolicyArn"])["Policy"]
         version = iam.get_policy_version(PolicyArn=attached["PolicyArn"], VersionId=meta["DefaultVersionId"])
         documents[attached["PolicyArn"]] = _document(version["PolicyVersion"]["Document"])
+    return Policy.of(documents)
+
+
+def principal_policy(iam: Any, arn: str) -> Policy:
+    """Every policy of a role or an IAM user (its inline and attached policies, and its groups'),
+    read through an IAM client; a principal IAM does not have has none."""
+    kind, _, rest = arn.split(":", 5)[-1].partition("/")
+    name = rest.rsplit("/", 1)[-1]
+    if kind == "role":
+        return role_policy(iam, arn)
+    if kind != "user":
+        return Policy(())
+    documents: dict[str, Mapping[str, Any]] = {}
+
+    def attached(listing: Mapping[str, Any]) -> None:
+        for entry in listing["AttachedPolicies"]:
+            meta = iam.get_policy(PolicyArn=entry["PolicyArn"])["Policy"]
+            version = iam.get_policy_version(PolicyArn=entry["PolicyArn"], VersionId=meta["DefaultVersionId"])
+            documents[entry["PolicyArn"]] = _document(version["PolicyVersion"]["Document"])
+
+    for policy_name in iam.list_user_policies(UserName=name)["PolicyNames"]:
+        documents[f"user:{policy_name}"] = _document(
+            iam.get_user_policy(UserName=name, PolicyName=policy_name)["PolicyDocument"]
+        )
+    attached(iam.list_attached_user_policies(UserName=name))
+    for group in iam.list_groups_for_user(UserName=name)["Groups"]:
+        for policy_name in iam.list_group_policies(GroupName=group["GroupName"])["PolicyNames"]:
+            documents[f"group:{policy_name}"] = _document(
+                iam.get_group_policy(GroupName=group["GroupName"], PolicyName=policy_name)["PolicyDocument"]
+            )
+        attached(iam.list_attached_group_policies(GroupName=group["GroupName"]))
     return Policy.of(documents)
 
 

@@ -1,6 +1,8 @@
 """From one AWS API call to the IAM requests AWS makes of it (action, resource ARN, condition
-keys), for the offline IAM twin (``tuner.local.iam``). Sources: docs/reliability.md, "IAM enforced
-offline".
+keys). Two users: the offline IAM twin (``tuner.local.iam``), which evaluates the tuner's own calls,
+and the front door (``tuner.aws.front_door``), which asks IAM the questions SageMaker would ask of a
+caller's ``CreateHyperParameterTuningJob`` before the tuner acts on it. Sources: docs/reliability.md,
+"IAM enforced offline"; docs/security.md, "The front door".
 
 Tag condition keys ("Actions, resources, and condition keys for Amazon SageMaker", Service
 Authorization Reference; "Controlling access to AWS resources using tags", IAM user guide):
@@ -10,6 +12,10 @@ Authorization Reference; "Controlling access to AWS resources using tags", IAM u
   with ``sagemaker:TaggingAction`` = the create operation (tags given on create);
 * an ``AddTags`` call carries the same, without ``sagemaker:TaggingAction``; ``DeleteTags`` carries
   ``aws:TagKeys``;
+* ``CreateHyperParameterTuningJob`` needs ``iam:PassRole`` of each training job definition's
+  ``RoleArn`` (to ``sagemaker.amazonaws.com``) and carries SageMaker's own condition keys of the
+  training jobs it will run (``sagemaker:InstanceTypes``, ``sagemaker:VpcSubnets``, ...; multivalued
+  over the definitions);
 * every call on an existing training job (``Describe``/``Stop``/``Update``, the tag operations)
   carries ``aws:ResourceTag/<key>`` of the job's current tags, which ``resource_tags(arn)`` answers
   (the twin reads them with ``ListTags``); a job that does not exist has none. No other resource's
@@ -109,8 +115,9 @@ def _sagemaker(
         return scope.arn("sagemaker", f"{kind}/{name.lower()}")
 
     def current_tags(resource: str) -> tuple[tuple[str, ContextValue], ...]:
-        """``aws:ResourceTag/<key>`` of an existing training job's tags (other resources: none read)."""
-        if resource_tags is None or ":training-job/" not in resource:
+        """``aws:ResourceTag/<key>`` of an existing training or tuning job's tags (other resources:
+        none read)."""
+        if resource_tags is None or not any(f":{kind}/" in resource for kind in _TAGGED_RESOURCES):
             return ()
         return tuple((f"aws:ResourceTag/{k}", str(v)) for k, v in sorted(resource_tags(resource).items()))
 
@@ -134,6 +141,13 @@ def _sagemaker(
             out = [Access(f"sagemaker:{op}", resource, tagged)]
             if op == "CreateTrainingJob":
                 out.append(pass_role(params["RoleArn"]))
+            if op == "CreateHyperParameterTuningJob":
+                # one request per definition: each definition's training jobs must be allowed
+                definitions = _definitions(params)
+                out = list(dict.fromkeys(
+                    Access(f"sagemaker:{op}", resource, (*tagged, *_training_conditions(d))) for d in definitions
+                )) or out
+                out.extend(pass_role(arn) for arn in sorted({str(d["RoleArn"]) for d in definitions}))
             if op == "CreateModel" and params.get("ExecutionRoleArn"):
                 out.append(pass_role(params["ExecutionRoleArn"]))
             if op in ("CreateEndpoint", "UpdateEndpoint"):
@@ -149,6 +163,46 @@ def _sagemaker(
             asked = (("aws:TagKeys", tuple(params["TagKeys"])),)
         return [Access(f"sagemaker:{op}", resource, (*current_tags(resource), *asked))]
     raise UnmodelledCallError(f"sagemaker:{op}")
+
+
+_TAGGED_RESOURCES = ("training-job", "hyper-parameter-tuning-job")
+
+
+def _definitions(params: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    """A tuning request's training job definitions (``TrainingJobDefinition`` and/or ``...s``)."""
+    listed = list(params.get("TrainingJobDefinitions") or [])
+    return [params["TrainingJobDefinition"], *listed] if params.get("TrainingJobDefinition") else listed
+
+
+def _training_conditions(definition: Mapping[str, Any]) -> tuple[tuple[str, ContextValue], ...]:
+    """SageMaker's condition keys of the training jobs one definition of a tuning request runs ("Actions,
+    resources, and condition keys for Amazon SageMaker", Service Authorization Reference): the
+    instance types, subnets and security groups multivalued (ArrayOfString), the KMS keys and the
+    two flags single-valued; a key the definition does not set is left out, as SageMaker leaves it."""
+    resources = definition.get("ResourceConfig") or definition.get("HyperParameterTuningResourceConfig") or {}
+    types = [resources.get("InstanceType")] + [c.get("InstanceType") for c in resources.get("InstanceConfigs") or []]
+    vpc = definition.get("VpcConfig") or {}
+    keys: dict[str, ContextValue | None] = {
+        "sagemaker:InstanceTypes": tuple(dict.fromkeys(str(t) for t in types if t)) or None,
+        "sagemaker:VpcSubnets": tuple(str(v) for v in vpc.get("Subnets") or ()) or None,
+        "sagemaker:VpcSecurityGroupIds": tuple(str(v) for v in vpc.get("SecurityGroupIds") or ()) or None,
+        "sagemaker:VolumeKmsKey": resources.get("VolumeKmsKeyId") or None,
+        "sagemaker:OutputKmsKey": (definition.get("OutputDataConfig") or {}).get("KmsKeyId") or None,
+        "sagemaker:NetworkIsolation": "true" if definition.get("EnableNetworkIsolation") else "false",
+        "sagemaker:InterContainerTrafficEncryption": (
+            "true" if definition.get("EnableInterContainerTrafficEncryption") else "false"
+        ),
+    }
+    return tuple((k, v) for k, v in keys.items() if v is not None)
+
+
+def _iam(op: str, params: Mapping[str, Any], scope: Scope) -> list[Access]:
+    # IAM is global: its ARNs have no region.
+    if op == "SimulatePrincipalPolicy":
+        return [Access("iam:SimulatePrincipalPolicy", params["PolicySourceArn"])]
+    if op == "GetRole":
+        return [Access("iam:GetRole", scope.arn("iam", f"role/{params['RoleName']}", region=""))]
+    raise UnmodelledCallError(f"iam:{op}")
 
 
 def _logs(op: str, params: Mapping[str, Any], scope: Scope) -> list[Access]:
@@ -234,6 +288,7 @@ _SERVICES: dict[str, Callable[[str, Mapping[str, Any], Scope], list[Access]]] = 
     "lambda": _lambda,
     "cloudwatch": _cloudwatch,
     "sts": _sts,
+    "iam": _iam,
 }
 
 
