@@ -17,7 +17,7 @@ from tuner.constants import SAGEMAKER_SOURCE, TRAINING_LOG_GROUP, TRAINING_STATE
 from tuner.errors import ValidationError
 from tuner.local import eventbridge
 from tuner.local.sagemaker import LocalSageMaker
-from tuner.local.sources import prepare_request_sources
+from tuner.sources import prepare_request_sources
 
 REGION = "us-east-1"
 BUCKET = "local-sagemaker-test"

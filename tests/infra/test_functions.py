@@ -75,9 +75,9 @@ def test_function_configuration(synth, name):
         constants.ENV_BUCKET_NAME,
         constants.ENV_EVENT_BUS_NAME,
         constants.ENV_LOG_LEVEL,
-    } | ({constants.ENV_STATE_MACHINE_ARN} if name == "retune" else set()) | (
+    } | ({constants.ENV_STATE_MACHINE_ARN} if name in ("retune", "front_door") else set()) | (
         {constants.ENV_LAP_TRIALS, *constants.ENV_QUOTAS} if name == "create_job" else set()
-    )
+    ) | (set(constants.ENV_QUOTAS) if name == "front_door" else set())
     [bus] = synth.resources("AWS::Events::EventBus")
     assert env[constants.ENV_EVENT_BUS_NAME] == {"Ref": bus}  # the tuner's own bus
     assert "Ref" in env[constants.ENV_TABLE_NAME] and "Ref" in env[constants.ENV_BUCKET_NAME]

@@ -25,7 +25,7 @@ def environments(template_json: dict) -> dict[str, dict]:
     }
 
 
-def test_the_context_keys_reach_the_create_job_lambda_only(synth, tmp_path):
+def test_the_context_keys_reach_the_functions_that_create_only(synth, tmp_path):
     import aws_cdk as cdk
     from aws_cdk.assertions import Template
 
@@ -41,15 +41,22 @@ def test_the_context_keys_reach_the_create_job_lambda_only(synth, tmp_path):
         "max_random_training_jobs": 10_000,
         "max_concurrent_tuning_jobs": 5,
     }
-    # THEN the synthesized create_job function carries them, and no other function does
+    # THEN the synthesized create_job function (which enforces them) and the front door (which
+    # refuses before it starts an execution) carry them, and no other function does
     envs = environments(Template.from_stack(TunerStack(app, "Quotas", **props)).to_json())
+    assert {k: envs["front_door"][k] for k in constants.ENV_QUOTAS} == {k: envs["create_job"][k] for k in
+                                                                        constants.ENV_QUOTAS}
     assert {k: envs["create_job"][k] for k in constants.ENV_QUOTAS} == {
         constants.ENV_MAX_PARALLEL_TRAINING_JOBS: "20",
         constants.ENV_MAX_TRAINING_JOBS: "900",
         constants.ENV_MAX_RANDOM_TRAINING_JOBS: "10000",
         constants.ENV_MAX_CONCURRENT_TUNING_JOBS: "5",
     }
-    assert all(not set(constants.ENV_QUOTAS) & set(env) for name, env in envs.items() if name != "create_job")
+    assert all(
+        not set(constants.ENV_QUOTAS) & set(env)
+        for name, env in envs.items()
+        if name not in ("create_job", "front_door")
+    )
 
 
 def test_without_context_the_create_job_lambda_runs_amts_defaults(synth):

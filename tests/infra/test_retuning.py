@@ -57,12 +57,21 @@ def test_the_retune_lambda_starts_the_tuner_state_machine_and_only_that(synth):
     ]
 
 
-def test_no_other_function_knows_the_state_machine_arn(synth):
-    """The state machine references those functions: their environment naming it would be a cycle."""
+def test_no_function_the_state_machine_runs_knows_its_arn(synth):
+    """The state machine references the functions it runs: their environment naming it would be a
+    cycle. The functions that start its executions (retune, front_door) know it."""
+    from stacks.functions import FUNCTIONS
+
+    [machine] = [r for r in synth.json["Resources"].values() if r["Type"] == "AWS::StepFunctions::StateMachine"]
+    runs = json.dumps(machine["Properties"]["DefinitionString"])
+    starters = {name for name, spec in FUNCTIONS.items() if spec.grants.start_executions}
+    assert starters == {"retune", "front_door"}
     for name in constants.LAMBDAS:
-        if name != "retune":
-            props = synth.json["Resources"][function_logical_id(synth, name)]["Properties"]
-            assert constants.ENV_STATE_MACHINE_ARN not in props["Environment"]["Variables"]
+        logical = function_logical_id(synth, name)
+        env = synth.json["Resources"][logical]["Properties"]["Environment"]["Variables"]
+        if f'"{logical}"' in runs:
+            assert name not in starters and constants.ENV_STATE_MACHINE_ARN not in env, name
+        assert (constants.ENV_STATE_MACHINE_ARN in env) == (name in starters), name
 
 
 @pytest.fixture(scope="module")

@@ -1,6 +1,8 @@
 """The ``tuner`` command line.
 
-Against a deployed tuner stack (``--region``, ``--stack-name``; AWS credentials as for boto3):
+Against a deployed tuner stack (``--region``, ``--stack-name``; AWS credentials as for boto3).
+create, stop and tags go through the stack's caller-checked front door (docs/security.md), signed
+with your credentials; ``--direct`` starts the state machine itself (administrators only):
 
     tuner create REQUEST.json [--wait]          start a tuning job (local sources are uploaded)
     tuner describe NAME [--wait]                DescribeHyperParameterTuningJob
@@ -120,7 +122,9 @@ def cmd_validate(args: argparse.Namespace) -> int:
 def _client(args: argparse.Namespace) -> Any:
     from tuner.client import TunerClient
 
-    return TunerClient(region_name=args.region, stack_name=args.stack_name)
+    return TunerClient(
+        region_name=args.region, stack_name=args.stack_name, front_door=False if args.direct else None
+    )
 
 
 def _strip(response: dict[str, Any]) -> dict[str, Any]:
@@ -289,6 +293,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--stack-name", default=constants.DEFAULT_STACK_NAME, help="the tuner stack (CloudFormation)"
     )
     stack.add_argument("--table", action="store_true", help="a readable table instead of JSON")
+    stack.add_argument(
+        "--direct",
+        action="store_true",
+        help="start/stop the state machine directly instead of through the front door (administrators: "
+        "states:StartExecution on the tuner is as strong as iam:PassRole of its execution roles)",
+    )
     waiting = argparse.ArgumentParser(add_help=False)
     waiting.add_argument("--wait", action="store_true", help="show live progress until the job ends")
     waiting.add_argument("--poll", type=float, default=5.0, help="seconds between polls with --wait")

@@ -192,7 +192,7 @@ class TunerClient(StackOutputs):
     def service(self) -> TuningService:
         """The ``TuningService`` over the stack's table and state machine."""
         if self._service is None:
-            from tuner.wiring import build_service
+            from tuner.aws.assembly import build_service
 
             self._service = build_service(
                 self.table_name, region=self._region, session=self._session, state_machine_arn=self.state_machine_arn
@@ -467,7 +467,7 @@ class TunerClient(StackOutputs):
         SageMaker SDK does) and return the request with ``s3://`` URIs in their place."""
         from pathlib import Path
 
-        from tuner.local.sources import prepare_request_sources
+        from tuner.sources import prepare_request_sources
 
         bucket = self.bucket_name
         if not bucket:

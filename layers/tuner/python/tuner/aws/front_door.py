@@ -276,6 +276,6 @@ def tuning_job_tags(store: Any, scope: Scope) -> Callable[[str], Mapping[str, st
 
 
 __all__ = [
-    "OPERATIONS", "FrontDoor", "IamPermissions", "Permissions", "Refusal", "context_entries", "principal_arn",
-    "tuning_job_tags",
+    "OPERATIONS", "FrontDoor", "IamPermissions", "Permissions", "Refusal", "context_entries",
+    "principal_arn", "tuning_job_tags",
 ]

@@ -64,7 +64,7 @@ class FunctionUrls:
                     return urls.serve(request)
                 return original(stubber, request)
 
-            BotocoreStubber.process_request = process_request  # type: ignore[method-assign]
+            BotocoreStubber.process_request = process_request  # type: ignore[method-assign,assignment]
         return self
 
     def uninstall(self) -> None:
@@ -86,8 +86,8 @@ class FunctionUrls:
         return None
 
     def _caller(self, access_key: str, region: str) -> str:
-        from moto.utilities.utils import get_partition
         from moto.sts.models import sts_backends
+        from moto.utilities.utils import get_partition
 
         return iam_arn(sts_backends[self.account][get_partition(region)].get_caller_identity(access_key, region)[1])
 

@@ -193,7 +193,7 @@ class LocalTuner:
     # ---- jobs --------------------------------------------------------------------------------
     def prepare(self, request: Mapping[str, Any], base_dir: Path | str | None = None) -> dict[str, Any]:
         """Upload local sources/data named in the request (as the SageMaker SDK does)."""
-        from tuner.local.sources import prepare_request_sources
+        from tuner.sources import prepare_request_sources
 
         bucket = self._deployed().bucket_name
         if bucket is None:

@@ -50,8 +50,8 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from tuner.local.iam_policy import Policy, matches, principal_policy
 from tuner.aws.iam_requests import Access, Scope, UnmodelledCallError, accesses, distributed_map_labels
+from tuner.local.iam_policy import Policy, matches, principal_policy
 
 # The access key moto's Step Functions uses for the clients of its task states.
 STATE_MACHINE_ACCESS_KEY = "ak"
