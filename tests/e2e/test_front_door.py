@@ -156,3 +156,22 @@ def test_requests_lambda_does_not_authorize_never_reach_the_tuner(local_tuner, c
     assert not front_door
     nothing_started(lt, "fd-outsider")
     nothing_started(lt, "fd-unsigned")
+
+
+@pytest.mark.parametrize(
+    "algorithm",
+    ["my-algorithm", "arn:aws:sagemaker:us-west-2:999999999999:algorithm/marketplace-algorithm"],
+    ids=["own", "marketplace"],
+)
+def test_an_algorithm_sagemaker_does_not_have_is_refused_at_the_front_door(local_tuner, caller, algorithm):
+    """The front door reads a request's AlgorithmName before it starts anything (DescribeAlgorithm,
+    granted for this account's algorithms and Marketplace ARNs), as the client does."""
+    lt = local_tuner
+    sm = caller(f"e2e-fd-algo-{algorithm.startswith('arn')}", TUNE, pass_role())
+    name = f"fd-algo-{algorithm.startswith('arn')}".lower()
+    with pytest.raises(ClientError) as err:
+        sm.create_hyper_parameter_tuning_job(**tuning_request(name, algorithm_name=algorithm, max_jobs=1))
+    assert err.value.response["Error"]["Code"] == "ValidationException"
+    assert algorithm.rsplit("/", 1)[-1] in err.value.response["Error"]["Message"]
+    nothing_started(lt, name)
+    assert any(a.action == "sagemaker:DescribeAlgorithm" for a in lt.iam.needed_by("front_door"))

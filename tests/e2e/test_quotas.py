@@ -21,18 +21,21 @@ pytestmark = pytest.mark.e2e
 
 @contextmanager
 def create_job_environment(lt, **variables: str) -> Iterator[None]:
-    """The create_job Lambda's environment with ``variables`` changed, in place (a redeploy's effect)."""
-    [fn] = [
+    """The environment of the functions carrying the quotas (create_job, front_door) with
+    ``variables`` changed, in place (a redeploy's effect)."""
+    functions = [
         f for f in lt.lam.list_functions()["Functions"]
         if constants.ENV_MAX_CONCURRENT_TUNING_JOBS in (f.get("Environment") or {}).get("Variables", {})
     ]
-    before = fn["Environment"]["Variables"]
-    lt.lam.update_function_configuration(FunctionName=fn["FunctionName"],
-                                         Environment={"Variables": {**before, **variables}})
+    assert len(functions) == 2, [f["FunctionName"] for f in functions]
+    for fn in functions:
+        lt.lam.update_function_configuration(FunctionName=fn["FunctionName"],
+                                             Environment={"Variables": {**fn["Environment"]["Variables"], **variables}})
     try:
         yield
     finally:
-        lt.lam.update_function_configuration(FunctionName=fn["FunctionName"], Environment={"Variables": before})
+        for fn in functions:
+            lt.lam.update_function_configuration(FunctionName=fn["FunctionName"], Environment=fn["Environment"])
 
 
 def test_a_request_over_a_quota_is_refused_with_the_reason_and_runs_nothing(local_tuner):
