@@ -157,6 +157,24 @@ FUNCTIONS: dict[str, FunctionSpec] = {
     ),
 }
 
+# "Lambda allocates CPU power in proportion to the amount of memory configured ... At 1,769 MB, a
+# function has the equivalent of one vCPU" (Lambda developer guide, "Configure Lambda function memory").
+MB_PER_VCPU = 1769
+
+
+def vcpus(memory_mb: int) -> int:
+    """Whole vCPUs of CPU share a function of ``memory_mb`` gets (at least one thread)."""
+    return max(1, memory_mb // MB_PER_VCPU)
+
+
+def thread_environment(spec: FunctionSpec) -> dict[str, str]:
+    """The numerical libraries' thread counts for a function that loads numpy/scipy: its vCPU share,
+    not the cores it can see (``constants.THREAD_VARIABLES``); none for a function without them."""
+    if SCIENTIFIC not in spec.layers:
+        return {}
+    return {variable: str(vcpus(spec.memory_mb)) for variable in constants.THREAD_VARIABLES}
+
+
 if set(FUNCTIONS) != set(constants.LAMBDAS):  # pragma: no cover - a drift guard, fails at import
     raise RuntimeError(
         f"stacks/functions.py and tuner.constants.LAMBDAS disagree: {sorted(FUNCTIONS)} vs "

@@ -31,7 +31,15 @@ from tuner.core import tuner_events
 from tuner.core.capacity import CapacityWait
 from tuner.core.quotas import AMT_QUOTAS, Quotas
 
-from stacks.functions import CODE_EXCLUDE, FUNCTIONS, SCIENTIFIC, TRAINING_JOB_SCOPES, TUNER, TagScope
+from stacks.functions import (
+    CODE_EXCLUDE,
+    FUNCTIONS,
+    SCIENTIFIC,
+    TRAINING_JOB_SCOPES,
+    TUNER,
+    TagScope,
+    thread_environment,
+)
 from stacks.grants import allow, pass_role_to_sagemaker, read_executions
 from stacks.retuning import DataTrigger, RetuneSchedule, Retuning
 from stacks.workflow import DEFAULT_CAPACITY_WAIT, DEFAULT_LAP_WAIT_TIMEOUT, build_definition
@@ -200,7 +208,9 @@ class TunerConstruct(Construct):
             "front_door": self.quotas.environment(),
         }
         self.functions: dict[str, lambda_.Function] = {
-            name: self._function(name, {**environment, **own_environment.get(name, {})}, layers)
+            name: self._function(
+                name, {**environment, **own_environment.get(name, {}), **thread_environment(FUNCTIONS[name])}, layers
+            )
             for name in constants.LAMBDAS
         }
 

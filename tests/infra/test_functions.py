@@ -77,13 +77,19 @@ def test_function_configuration(synth, name):
         constants.ENV_LOG_LEVEL,
     } | ({constants.ENV_STATE_MACHINE_ARN} if name in ("retune", "front_door") else set()) | (
         {constants.ENV_LAP_TRIALS, *constants.ENV_QUOTAS} if name == "create_job" else set()
-    ) | (set(constants.ENV_QUOTAS) if name == "front_door" else set())
+    ) | (set(constants.ENV_QUOTAS) if name == "front_door" else set()) | (
+        set(constants.THREAD_VARIABLES) if SCIENTIFIC in spec.layers else set()
+    )
     [bus] = synth.resources("AWS::Events::EventBus")
     assert env[constants.ENV_EVENT_BUS_NAME] == {"Ref": bus}  # the tuner's own bus
     assert "Ref" in env[constants.ENV_TABLE_NAME] and "Ref" in env[constants.ENV_BUCKET_NAME]
     assert "LoggingConfig" in props  # its own log group, with the configured retention
     if name == "create_job":
         assert env[constants.ENV_LAP_TRIALS] == str(constants.DEFAULT_LAP_TRIALS)
+    # numpy's thread pools sized to the function's CPU share (1 vCPU per 1,769 MB), never to the
+    # cores the sandbox shows
+    for variable in set(constants.THREAD_VARIABLES) & set(env):
+        assert env[variable] == str(max(1, spec.memory_mb // 1769))
 
 
 def test_sizing_of_the_heavy_functions():

@@ -31,6 +31,11 @@ CTX_MAX_TRAINING_JOBS = "tuner:maxTrainingJobs"
 CTX_MAX_RANDOM_TRAINING_JOBS = "tuner:maxRandomTrainingJobs"
 CTX_MAX_CONCURRENT_TUNING_JOBS = "tuner:maxConcurrentTuningJobs"
 
+# Thread pools of the numerical libraries (OpenMP, OpenBLAS, MKL): the stack sets each to the
+# function's vCPU share (stacks/functions.py ``thread_environment``). Unset, OpenBLAS starts one thread
+# per visible core, and Lambda shows more cores than the CPU share it grants (docs/performance.md).
+THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+
 # CloudFormation outputs of the tuner stack.
 OUTPUT_STATE_MACHINE_ARN = "StateMachineArn"
 OUTPUT_TABLE_NAME = "TableName"
