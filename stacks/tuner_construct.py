@@ -336,6 +336,28 @@ class TunerConstruct(Construct):
                     **{**one_period, "threshold": 3},
                 )
             )
+        # Throttled invocations of any tuner Lambda: the laps of a large job start together, and a new
+        # account's concurrency quota can be low. Step Functions retries a throttled invocation
+        # (Lambda.TooManyRequestsException); a sustained rate slows every tuning job ("Lambda
+        # function scaling", Lambda developer guide: raise the account's concurrency quota).
+        throttles = {
+            f"t{i}": fn.metric_throttles(period=five_minutes, statistic=cloudwatch.Stats.SUM)
+            for i, (_, fn) in enumerate(sorted(self.functions.items()))
+        }
+        alarms.append(
+            cloudwatch.MathExpression(
+                expression=f"SUM([{','.join(throttles)}])",
+                using_metrics=throttles,
+                label="Throttles of the tuner's Lambdas",
+                period=five_minutes,
+            ).create_alarm(
+                self,
+                "LambdaThrottled",
+                alarm_description="The tuner's Lambdas were throttled (the account's concurrency quota); "
+                "invocations are retried, but jobs slow down: raise the quota",
+                **{**one_period, "threshold": 10},
+            )
+        )
         for name, fn in sorted(self.functions.items()):
             if not FUNCTIONS[name].grants.publish_events:
                 continue

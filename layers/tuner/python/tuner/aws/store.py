@@ -33,13 +33,59 @@ of its name (docs/parity.md).
 from __future__ import annotations
 
 import json
+import random
+import time
 from collections.abc import Iterator
 from dataclasses import fields
 from typing import Any
 
+from botocore.exceptions import ClientError
+
 from tuner.core.naming import name_key
 from tuner.core.records import JobRecord, TrialRecord, now_iso
-from tuner.errors import ConcurrentUpdateError
+from tuner.errors import ConcurrentUpdateError, TransientBackendError
+
+#: DynamoDB's throttling and brief unavailability ("Error handling with DynamoDB", DynamoDB developer
+#: guide): still failing after the client's adaptive retries (``tuner.aws.assembly.CLIENT_CONFIG``),
+#: the call raises ``TransientBackendError``, which the state machine retries with backoff.
+THROTTLED = frozenset({
+    "ProvisionedThroughputExceededException", "ThrottlingException", "RequestLimitExceeded",
+    "InternalServerError", "ServiceUnavailable",
+})
+#: Optimistic-lock conflicts (claims, slots) are retried this many times, with full-jitter backoff.
+CONFLICT_ATTEMPTS = 20
+
+
+def backoff(attempt: int, base: float = 0.01, cap: float = 0.5) -> None:
+    """Sleep before retrying a lost optimistic-lock race: "full jitter" (a uniform draw up to
+    ``base * 2**attempt``, capped), so laps that started together spread out instead of colliding
+    again ("Exponential Backoff And Jitter", AWS Architecture Blog)."""
+    time.sleep(random.uniform(0.0, min(cap, base * 2**attempt)))
+
+
+class _ThrottlingIsTransient:
+    """A DynamoDB client whose throttled calls raise ``TransientBackendError`` (``THROTTLED``)."""
+
+    def __init__(self, client: Any) -> None:
+        self._client = client
+        self.exceptions = client.exceptions
+        self.meta = client.meta
+
+    def __getattr__(self, name: str) -> Any:
+        method = getattr(self._client, name)
+        if not callable(method):
+            return method
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            try:
+                return method(*args, **kwargs)
+            except ClientError as err:
+                code = err.response.get("Error", {}).get("Code", "")
+                if code in THROTTLED:
+                    raise TransientBackendError(f"DynamoDB {name}: {code}; retried with backoff") from err
+                raise
+
+        return call
 
 JOB_SK = "JOB"
 NAME_SK = "NAME"
@@ -122,7 +168,7 @@ class DynamoStore:
 
     def __init__(self, table_name: str, client: Any) -> None:
         self.table = table_name
-        self.ddb = client
+        self.ddb = _ThrottlingIsTransient(client)
         self._partitions: dict[str, str] = {}  # mixed-case name -> the partition its job item is in
 
     def _pk(self, name: str) -> str:
@@ -204,7 +250,9 @@ class DynamoStore:
         """Atomically take one of ``limit`` slots for the job ``name``: None when it holds one (now or
         from an earlier call), else the number of slots in use (all taken)."""
         marker = {"pk": {"S": self._pk(name)}, "sk": {"S": SLOT_SK}}
-        for _ in range(20):
+        for attempt in range(CONFLICT_ATTEMPTS):
+            if attempt:
+                backoff(attempt)
             if "Item" in self.ddb.get_item(TableName=self.table, Key=marker, ConsistentRead=True):
                 return None  # a retried create: the name holds its slot (or held it and gave it back)
             active = self.job_slots_in_use()
@@ -238,7 +286,9 @@ class DynamoStore:
                 return None
             except self.ddb.exceptions.TransactionCanceledException:
                 continue  # another create took a slot (or this name's) first: look again
-        raise ConcurrentUpdateError(f"could not take a tuning-job slot for {name} after 20 attempts; retry")
+        raise ConcurrentUpdateError(
+            f"could not take a tuning-job slot for {name} after {CONFLICT_ATTEMPTS} attempts; retry"
+        )
 
     def release_job_slot(self, name: str) -> bool:
         """Give back the slot of the job ``name``; True only for the call that gave it back."""
@@ -257,7 +307,9 @@ class DynamoStore:
             "ConditionExpression": "active >= :one",
             "ExpressionAttributeValues": {":one": {"N": "1"}},
         }
-        for _ in range(20):
+        for attempt in range(CONFLICT_ATTEMPTS):
+            if attempt:
+                backoff(attempt)
             held = self.ddb.get_item(TableName=self.table, Key=marker, ConsistentRead=True).get("Item")
             if not held or "released" in held:
                 return False  # no slot held, or given back already
@@ -272,7 +324,9 @@ class DynamoStore:
                 return True
             except self.ddb.exceptions.TransactionCanceledException:
                 continue  # a conflict (a create taking a slot, another release): look again
-        raise ConcurrentUpdateError(f"could not give back the tuning-job slot of {name} after 20 attempts; retry")
+        raise ConcurrentUpdateError(
+            f"could not give back the tuning-job slot of {name} after {CONFLICT_ATTEMPTS} attempts; retry"
+        )
 
     def job_slots_in_use(self) -> int:
         """How many slots are taken and not given back."""
@@ -301,7 +355,9 @@ class DynamoStore:
         previous = self.ddb.get_item(TableName=self.table, Key=key, ConsistentRead=True).get("Item")
         if previous:
             return _decode(previous["trial"])
-        for _ in range(20):
+        for attempt in range(CONFLICT_ATTEMPTS):
+            if attempt:
+                backoff(attempt)
             job = self.get_job(name)
             if job is None or job.next_trial >= max_trials:
                 return None
@@ -337,7 +393,9 @@ class DynamoStore:
                 if previous:
                     return _decode(previous["trial"])
                 continue  # another lap took n first: try n + 1
-        raise ConcurrentUpdateError(f"could not claim a trial of {name} after 20 attempts; retry")
+        raise ConcurrentUpdateError(
+            f"could not claim a trial of {name} after {CONFLICT_ATTEMPTS} attempts; retry"
+        )
 
     # ---- trials --------------------------------------------------------------------------
     def put_trial(self, trial: TrialRecord) -> TrialRecord:
