@@ -39,6 +39,21 @@ from tuner.core.objective import job_maximizes
 from tuner.errors import TuningError, ValidationError
 
 
+def loop_overhead(describe: dict[str, Any], training_seconds: float) -> str | None:
+    """The tuning loop's wall time (creation to end, as describe reports it) against the ideal: the
+    summed training time spread over ``MaxParallelTrainingJobs``. None when the job has no end time."""
+    start, end = describe.get("CreationTime"), describe.get("HyperParameterTuningEndTime")
+    parallel = int(describe["HyperParameterTuningJobConfig"]["ResourceLimits"]["MaxParallelTrainingJobs"])
+    if start is None or end is None or training_seconds <= 0:
+        return None
+    loop = (end - start).total_seconds()
+    ideal = training_seconds / parallel
+    return (
+        f"Tuning loop {loop:.1f} s for {training_seconds:.1f} s of training at {parallel} in parallel "
+        f"(ideal {ideal:.1f} s): overhead ratio {loop / ideal:.2f}x"
+    )
+
+
 def cmd_local(args: argparse.Namespace) -> int:
     from tuner.core.request import parse_request
     from tuner.core.results import to_json
@@ -89,6 +104,9 @@ def cmd_local(args: argparse.Namespace) -> int:
         f"training time summed over {n} jobs {training:.1f} s; "
         f"{len(history)} history events in the tuning job's execution (its laps keep their own)"
     )
+    overhead = loop_overhead(describe, training)
+    if overhead:
+        print(overhead)
     print(f"Wrote {out / 'describe.json'} and {out / 'training-jobs.json'}")
     if report:
         print(f"Report: {report}")
