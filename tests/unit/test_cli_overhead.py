@@ -3,13 +3,13 @@ spread over the parallel jobs)."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from tuner.cli import loop_overhead
 
 
 def describe(seconds: float | None, parallel: int = 2) -> dict:
-    start = datetime(2026, 1, 1, tzinfo=timezone.utc)
+    start = datetime(2026, 1, 1, tzinfo=UTC)
     return {
         "CreationTime": start,
         "HyperParameterTuningEndTime": None if seconds is None else start + timedelta(seconds=seconds),
