@@ -5,7 +5,15 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from tuner.core.bayes.encoding import Encoding
-from tuner.core.bayes.gp import GP, Hyper, OutputTransform, fit_hyper, neg_log_posterior, prior_mode
+from tuner.core.bayes.gp import (
+    GP,
+    Hyper,
+    OutputTransform,
+    conditioning_subset,
+    fit_hyper,
+    neg_log_posterior,
+    prior_mode,
+)
 from tuner.core.space import SearchSpace
 
 SPACE = SearchSpace.from_ranges(
@@ -108,3 +116,44 @@ def test_output_transform_tames_heavy_tails():
     assert abs(skew(t)) < 1.0 < 3.0 < abs(skew(y))
     assert np.all(np.diff(t[np.argsort(y)]) >= 0)  # order preserved
     assert abs(t.mean()) < 1e-9 and t.std() == pytest.approx(1.0)
+
+
+def test_a_long_history_is_conditioned_on_the_best_and_a_space_filling_rest():
+    Z, F, y = _data(600)
+    hyper = fit_hyper(F[:80], y[:80], ENC.col_param, ENC.col_scale, ENC.d, maxiter=30, starts=1)
+    assert list(conditioning_subset(F, y, hyper, ENC.col_param, ENC.col_scale, 600, 50)) == list(range(600))
+    keep = conditioning_subset(F, y, hyper, ENC.col_param, ENC.col_scale, 120, 40)
+    assert len(keep) == 120 and list(keep) == sorted(set(keep.tolist()))
+    best = np.argsort(-y, kind="stable")[:40]
+    assert set(best) <= set(keep)
+    # the rest spreads out: its closest pair is farther apart than a random subset's of the same size
+    from tuner.core.bayes.gp import sq_dist
+
+    w = np.exp(-2.0 * hyper.log_ls[ENC.col_param]) * ENC.col_scale
+
+    def closest_pair(idx: np.ndarray) -> float:
+        r2 = sq_dist(F[idx], F[idx], w)
+        np.fill_diagonal(r2, np.inf)
+        return float(r2.min())
+
+    rest = np.setdiff1d(keep, best)
+    others = np.setdiff1d(np.arange(600), best)
+    random_rest = np.random.default_rng(1).choice(others, len(rest), replace=False)
+    assert closest_pair(rest) > 2 * closest_pair(random_rest)
+
+
+def test_the_strategy_conditions_its_gp_on_at_most_the_cap(monkeypatch):
+    from tuner.core.bayes import strategy as strategy_module
+    from tuner.core.strategies import Observation, make_strategy
+
+    monkeypatch.setattr(strategy_module, "_MAX_GP_POINTS", 60)
+    monkeypatch.setattr(strategy_module, "_KEEP_BEST", 20)
+    Z, _, y = _data(200)
+    observations = [Observation(ENC.config(z), float(v), t) for t, (z, v) in enumerate(zip(Z, y, strict=True), 1)]
+    bo = make_strategy("Bayesian", SPACE, maximize=True, seed=0)
+    Zh, values = bo._history(observations)
+    model = bo._fit(Zh, values)
+    assert len(model.y) == 60 and model.gp.L.shape == (60, 60)
+    assert model.best == pytest.approx(float(np.max(model.y)))  # the best observation is conditioned on
+    proposal = bo.propose(201, observations)
+    assert set(proposal) == {"a", "b", "i", "c"}

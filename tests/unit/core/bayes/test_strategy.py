@@ -31,7 +31,7 @@ def space_30() -> SearchSpace:
     )
 
 
-@pytest.mark.parametrize("n", [750, 1500])
+@pytest.mark.parametrize("n", [750, 1500, pytest.param(10_000, marks=pytest.mark.slow)])
 def test_an_ask_with_hundreds_of_trials_and_99_pending_is_valid_and_bounded_in_memory(n):
     space = space_30()
     rng = np.random.default_rng(n)
@@ -52,7 +52,9 @@ def test_an_ask_with_hundreds_of_trials_and_99_pending_is_valid_and_bounded_in_m
         tracemalloc.stop()
 
     print(f"{n} observations, 99 pending: peak allocations {peak_mb:.0f} MB")
-    assert peak_mb < LAMBDA_MEMORY_MB / 4  # measured: ~60 MB at 750, ~120 MB at 1,500
+    # measured: ~60 MB at 750, ~120 MB at 1,500; the GP conditions on at most 2,000 observations, so
+    # 10,000 (AMT's Random quota; a raised Bayesian one) stay bounded too (slow: run with -m slow)
+    assert peak_mb < LAMBDA_MEMORY_MB / 4
     assert set(proposal) == {p.name for p in space.params}
     u = space.to_unit(proposal)
     assert np.all((u >= 0) & (u <= 1))

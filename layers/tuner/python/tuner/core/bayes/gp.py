@@ -206,6 +206,35 @@ def _weights(log_ls: np.ndarray, col_param: np.ndarray, col_scale: np.ndarray) -
     return w
 
 
+def conditioning_subset(
+    F: np.ndarray, y: np.ndarray, hyper: Hyper, col_param: np.ndarray, col_scale: np.ndarray, limit: int,
+    keep_best: int,
+) -> np.ndarray:
+    """At most ``limit`` observations to condition a GP on (sorted indices): the ``keep_best``
+    highest ``y``, then greedily the observation farthest from every one chosen so far (farthest-
+    point sampling, in the fitted lengthscales' metric, so spread goes along the dimensions that
+    matter). Memory and time then stay bounded however long the history (a GP on n points holds
+    n x n matrices)."""
+    n = len(y)
+    if n <= limit:
+        return np.arange(n)
+    Fw = hyper.features(F) * np.sqrt(_weights(hyper.log_ls, col_param, col_scale))
+    order = np.argsort(-y, kind="stable")
+    chosen = np.zeros(n, dtype=bool)
+    nearest = np.full(n, np.inf)  # squared distance from each observation to the nearest chosen one
+
+    def take(i: int) -> None:
+        chosen[i] = True
+        np.minimum(nearest, np.sum((Fw - Fw[i]) ** 2, axis=1), out=nearest)
+
+    for i in order[: min(keep_best, limit)]:
+        take(int(i))
+    for _ in range(limit - int(chosen.sum())):
+        nearest[chosen] = -1.0
+        take(int(np.argmax(nearest)))
+    return np.flatnonzero(chosen)
+
+
 def neg_log_posterior(
     theta: np.ndarray,
     F: np.ndarray,

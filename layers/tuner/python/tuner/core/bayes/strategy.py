@@ -29,7 +29,7 @@ import numpy as np
 from tuner.core.bayes.acqf import LogEI, log_local_penalty
 from tuner.core.bayes.design import ScrambledHalton, initial_design_size
 from tuner.core.bayes.encoding import Encoding
-from tuner.core.bayes.gp import GP, Hyper, OutputTransform, fit_hyper
+from tuner.core.bayes.gp import GP, Hyper, OutputTransform, conditioning_subset, fit_hyper
 from tuner.core.bayes.optim import optimize_acqf
 from tuner.core.space import SearchSpace
 from tuner.core.strategies.base import Observation, Strategy, trial_rng
@@ -38,6 +38,11 @@ _DESIGN_SALT = 17
 _FIT_SALT = 29
 _MIN_WARP_POINTS = 10  # fewer observations cannot support two warping parameters per coordinate
 _MAX_FIT_POINTS = 160  # hyperparameters are fit on at most this many points (always the best 50)
+# The GP conditions on at most this many observations (the best 250 and a space-filling rest:
+# ``gp.conditioning_subset``): AMT's largest Bayesian history is ~4,500 (750 trials and five
+# warm-start parents), 10,000 with a raised quota; n x n matrices would not fit the function.
+_MAX_GP_POINTS = 2_000
+_KEEP_BEST = 250
 
 
 @dataclass
@@ -167,9 +172,11 @@ class BayesianStrategy(Strategy):
         hyper = fit_hyper(
             F[idx], y[idx], enc.col_param, enc.col_scale, enc.d, maxiter=maxiter, starts=starts, n_warp=n_warp
         )
-        gp = GP(F, y, hyper, enc.col_param, enc.col_scale)
         k = min(5, int(ok.sum()))
         top = Z[np.argsort(-np.where(ok, y, -np.inf), kind="stable")[:k]]
+        keep = conditioning_subset(F, y, hyper, enc.col_param, enc.col_scale, _MAX_GP_POINTS, _KEEP_BEST)
+        F, y = F[keep], y[keep]
+        gp = GP(F, y, hyper, enc.col_param, enc.col_scale)
         return _Model(gp, hyper, F, y, best, top)
 
     def _bo_point(self, model: _Model, pend: np.ndarray, rng: np.random.Generator, seen: set[bytes]) -> np.ndarray:
