@@ -13,12 +13,21 @@
    printed and written to ``<out>/sizes.json``. Lambda's limit is 250 MB for a function and all of
    its layers, unzipped; the infra tests hold us to 200 MB.
 
-Trimming is conservative: tests, caches, type stubs, C headers / Cython sources / static libraries
-(build-time only), and the scipy subpackages that no module we use can reach. Reachability is a
-static closure over the installed tree: Python imports (``ast``, absolute and relative, including
-imports inside functions), string constants naming a ``scipy.*`` module, and ``scipy.*`` names
-found in the compiled extensions (Cython turns ``cimport`` into a runtime import). The seeds are the
-subpackages the tuner uses plus every ``scipy.<name>`` that the tuner package mentions.
+Trimming: tests, caches, type stubs, C headers / Cython sources / static libraries (build-time
+only), package metadata, numpy's test-only extensions, and the scipy subpackages that no module we
+use can reach. Reachability is a static closure over the installed tree: Python imports (``ast``,
+absolute and relative, including imports inside functions), string constants naming a ``scipy.*``
+module, and ``scipy.*`` names found in the compiled extensions (Cython turns ``cimport`` into a
+runtime import). The seeds are the scipy modules the tuner's Lambda code imports. The closure also
+reaches subpackages only through optimize functions the tuner never calls (global optimisers, curve
+fitting): ``UNUSED_SUBPACKAGES`` are dropped all the same. Extension modules are stripped of the
+symbols they do not need to load (``strip --strip-unneeded``; not the vendored ``*.libs``, whose
+load commands ``strip`` would break).
+
+Because that goes beyond the static closure, the trimmed layer is proven by running the engine on
+it: ``layers/engine_smoke.py`` with CPython 3.12 (Lambda's Python; ``$TUNER_PYTHON312``,
+``python3.12`` on the PATH, or a pyenv 3.12), numpy/scipy from the layer only. Without a 3.12 the
+build says the layer is unverified.
 """
 
 from __future__ import annotations
@@ -38,16 +47,26 @@ TUNER_LAYER = ROOT / "layers" / "tuner"
 LAMBDAS_DIR = ROOT / "lambdas"
 sys.path[:0] = [str(ROOT), str(TUNER_LAYER / "python")]
 
-from stacks.functions import FUNCTIONS, SCIENTIFIC, TUNER, is_code_excluded  # noqa: E402
+from stacks.functions import FUNCTIONS, SCIENTIFIC, TUNER, is_code_excluded, is_layer_excluded  # noqa: E402
 
 # Pinned to the versions the test suite runs against; bump together with the dev environment.
 REQUIREMENTS = ("numpy==2.4.6", "scipy==1.17.1")
 PIP_PLATFORM = ("manylinux_2_28_x86_64", "manylinux2014_x86_64")  # Lambda python3.12: AL2023, glibc 2.34
 PYTHON_VERSION = "3.12"
-TRIM_VERSION = 1  # bump when the trim rules change: forces a fresh install
+TRIM_VERSION = 2  # bump when the trim rules change: forces a fresh install
 
-# scipy subpackages the tuner imports (numpy is kept whole, minus tests and headers).
-SCIPY_SEEDS = ("scipy", "scipy.linalg", "scipy.optimize", "scipy.stats", "scipy.stats.qmc", "scipy.special")
+# scipy modules the tuner's Lambda code imports (``scipy_seeds`` adds any other it imports).
+SCIPY_SEEDS = ("scipy", "scipy.linalg", "scipy.optimize", "scipy.special")
+# Reached statically only through functions the tuner never calls (scipy.optimize's shgo,
+# differential_evolution, curve_fit...); ``engine_smoke.py`` proves the engine runs without them.
+UNUSED_SUBPACKAGES = ("stats", "signal", "integrate", "interpolate", "ndimage")
+# Test-only extension modules and the Cython API of scipy.special (cimported by scipy.stats only).
+DROP_GLOBS = (
+    "numpy/_core/_simd.*.so",
+    "numpy/_core/_*_tests.*.so",
+    "scipy/special/cython_special.*.so",
+    "*.dist-info",
+)
 # Build-time only: C/C++ headers and sources, Cython sources and declarations, static libraries.
 DROP_SUFFIXES = (".pyi", ".h", ".hpp", ".c", ".cpp", ".pyx", ".pxd", ".pxi", ".a")
 DROP_DIR_NAMES = ("tests", "__pycache__")
@@ -133,15 +152,23 @@ def build_scientific(out: Path, *, force: bool = False) -> Path:
         f"scientific layer: {before / MB:.1f} MB installed, {after / MB:.1f} MB after trimming "
         f"({time.monotonic() - started:.0f} s); dropped scipy subpackages: {', '.join(dropped) or 'none'}"
     )
+    print(verify(site))
     stamp_file.write_text(json.dumps(stamp, indent=2) + "\n")
     return layer
 
 
 def scipy_seeds() -> set[str]:
-    """The scipy modules we import, plus every ``scipy.<name>`` the tuner package mentions."""
+    """``SCIPY_SEEDS`` and every scipy module the tuner layer's code imports (the tools the layer
+    leaves out, such as the offline harness, do not count)."""
     seeds = set(SCIPY_SEEDS)
     for path in (TUNER_LAYER / "python" / "tuner").rglob("*.py"):
-        seeds.update(m.group(0) for m in re.finditer(r"\bscipy(?:\.[A-Za-z_]\w*)+", path.read_text()))
+        if is_layer_excluded(path.relative_to(TUNER_LAYER).as_posix()):
+            continue
+        for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+            if isinstance(node, ast.Import):
+                seeds.update(a.name for a in node.names if a.name.startswith("scipy"))
+            elif isinstance(node, ast.ImportFrom) and (node.module or "").startswith("scipy") and not node.level:
+                seeds.add(str(node.module))
     return {s for s in seeds if not s.startswith("scipy._")} | {"scipy"}
 
 
@@ -154,13 +181,60 @@ def trim(site: Path, seeds: set[str]) -> list[str]:
             remove(path)
         elif path.is_file() and path.name.endswith(DROP_SUFFIXES):
             path.unlink()
-    reached = reachable_subpackages(site, "scipy", seeds)
+    for pattern in DROP_GLOBS:
+        for path in site.glob(pattern):
+            remove(path)
+    reached = reachable_subpackages(site, "scipy", seeds) - set(UNUSED_SUBPACKAGES)
     dropped = []
     for sub in sorted((site / "scipy").iterdir()):
         if sub.is_dir() and not sub.name.startswith("_") and sub.name not in reached:
             dropped.append(sub.name)
             remove(sub)
+    strip_extensions(site)
     return dropped
+
+
+def strip_extensions(site: Path) -> None:
+    """``strip --strip-unneeded`` every extension module (not the vendored ``*.libs``: their load
+    commands are patched by auditwheel, and ``strip`` would misalign them). No ``strip``: kept."""
+    strip = shutil.which("strip")
+    if strip is None:
+        print("(no strip on this machine: extension modules keep their symbols)")
+        return
+    for path in site.rglob("*.cpython-*.so"):
+        subprocess.run([strip, "--strip-unneeded", str(path)], check=True)
+
+
+def python312() -> str | None:
+    """A CPython 3.12 interpreter (Lambda's Python) to run the engine on the layers with."""
+    import glob
+    import os
+
+    candidates = [os.environ.get("TUNER_PYTHON312"), shutil.which("python3.12"),
+                  *sorted(glob.glob(str(Path.home() / ".pyenv" / "versions" / "3.12*" / "bin" / "python3.12")))]
+
+    def is_312(python: str | None) -> bool:  # a pyenv shim may be on the PATH without a 3.12 behind it
+        if not python or not Path(python).is_file():
+            return False
+        probe = subprocess.run([python, "-c", "import sys; print(sys.version_info[:2] == (3, 12))"],
+                               capture_output=True, text=True)
+        return probe.stdout.strip() == "True"
+
+    return next((c for c in candidates if is_312(c)), None)
+
+
+def verify(site: Path) -> str:
+    """Run ``engine_smoke.py`` on the layers with CPython 3.12; its report, or why it did not run."""
+    python = python312()
+    if python is None:
+        return "not verified: no CPython 3.12 here (set TUNER_PYTHON312)"
+    done = subprocess.run(
+        [python, "-S", str(Path(__file__).with_name("engine_smoke.py")), str(site), str(TUNER_LAYER / "python")],
+        capture_output=True, text=True,
+    )
+    if done.returncode:
+        raise SystemExit(f"the trimmed scientific layer cannot run the engine:\n{done.stderr[-3000:]}")
+    return done.stdout.strip()
 
 
 def remove(path: Path) -> None:
@@ -239,18 +313,20 @@ def prefixes(module: str) -> set[str]:
 # --- sizes ------------------------------------------------------------------------------------------
 
 
-def tree_size(root: Path, *, code: bool = False) -> int:
-    """Bytes of the files under ``root``; ``code=True`` applies the stack's code exclude list."""
+def tree_size(root: Path, *, code: bool = False, layer: bool = False) -> int:
+    """Bytes of the files under ``root``; ``code=True`` applies the stack's code exclude list,
+    ``layer=True`` the ``tuner`` layer's."""
     total = 0
     for path in root.rglob("*"):
-        if path.is_file() and not (code and is_code_excluded(path.relative_to(root).as_posix())):
+        rel = path.relative_to(root).as_posix()
+        if path.is_file() and not (code and is_code_excluded(rel)) and not (layer and is_layer_excluded(rel)):
             total += path.stat().st_size
     return total
 
 
 def size_report(layers: dict[str, Path]) -> dict:
     layer_bytes = {
-        name: tree_size(path, code=(name == TUNER)) if path.is_dir() else 0 for name, path in layers.items()
+        name: tree_size(path, layer=(name == TUNER)) if path.is_dir() else 0 for name, path in layers.items()
     }
     functions = {}
     for name, spec in FUNCTIONS.items():

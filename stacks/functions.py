@@ -190,6 +190,33 @@ _CACHE_DIRS = ("__pycache__", ".pytest_cache", ".mypy_cache", ".ruff_cache")
 CODE_EXCLUDE: tuple[str, ...] = (*(f"**/{d}" for d in _CACHE_DIRS), "**/*.pyc", "**/*.egg-info")
 
 
+# What the ``tuner`` layer leaves out besides ``CODE_EXCLUDE`` (paths relative to ``layers/tuner``):
+# the tools no Lambda runs (the offline harness, the CLIs, the report and analytics). The infra
+# tests check that no handler can reach them and that each still exists.
+TUNER_LAYER_TOOLS: tuple[str, ...] = (
+    "python/tuner/local",
+    "python/tuner/cli.py",
+    "python/tuner/cli_common.py",
+    "python/tuner/families_cli.py",
+    "python/tuner/report.py",
+    "python/tuner/analytics.py",
+    "python/tuner/deploy_model.py",
+)
+# CDK's glob syntax: a folder and everything under it, a file by its path.
+TUNER_LAYER_EXCLUDE: tuple[str, ...] = (
+    *CODE_EXCLUDE,
+    *TUNER_LAYER_TOOLS,
+    *(f"{tool}/**" for tool in TUNER_LAYER_TOOLS if not tool.endswith(".py")),
+)
+
+
+def is_layer_excluded(relative_path: str) -> bool:
+    """True for a path under ``layers/tuner`` that the ``tuner`` layer leaves out."""
+    return is_code_excluded(relative_path) or any(
+        relative_path == tool or relative_path.startswith(tool + "/") for tool in TUNER_LAYER_TOOLS
+    )
+
+
 def is_code_excluded(relative_path: str) -> bool:
     """True for a path (relative to the asset root, ``/`` separated) that ``CODE_EXCLUDE`` drops."""
     parts = relative_path.split("/")

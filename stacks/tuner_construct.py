@@ -37,6 +37,7 @@ from stacks.functions import (
     SCIENTIFIC,
     TRAINING_JOB_SCOPES,
     TUNER,
+    TUNER_LAYER_EXCLUDE,
     TagScope,
     thread_environment,
 )
@@ -174,7 +175,7 @@ class TunerConstruct(Construct):
             TUNER: lambda_.LayerVersion(
                 self,
                 "TunerLayer",
-                code=lambda_.Code.from_asset(str(TUNER_LAYER_DIR), exclude=list(CODE_EXCLUDE)),
+                code=lambda_.Code.from_asset(str(TUNER_LAYER_DIR), exclude=list(TUNER_LAYER_EXCLUDE)),
                 compatible_runtimes=[RUNTIME],
                 compatible_architectures=[lambda_.Architecture.X86_64],
                 description="the tuner package",
