@@ -54,6 +54,24 @@ def loop_overhead(describe: dict[str, Any], training_seconds: float) -> str | No
     )
 
 
+def _cost_lines(lt: Any, trials: int) -> list[str]:
+    """The tuner's overhead in this run and a month of idling, priced (docs/cost.md); one idle sweep
+    is measured here, as the schedule would run it with no job."""
+    from tuner.core import cost
+    from tuner.local.metering import fixed_resources
+
+    try:
+        table = cost.PriceTable.load()
+        usage = lt.usage()
+        lt.sweep()
+        sweep = lt.usage() - usage
+        keys, metrics = fixed_resources(lt.deployment.template)
+        idle = cost.idle_month(sweep, table, lt.region, alarm_metrics=metrics, keys=keys)
+        return cost.summary(usage, trials, idle, table, lt.region)
+    except ValidationError as err:
+        return [f"(no cost estimate: {err})"]
+
+
 def cmd_local(args: argparse.Namespace) -> int:
     from tuner.core.request import parse_request
     from tuner.core.results import to_json
@@ -79,6 +97,7 @@ def cmd_local(args: argparse.Namespace) -> int:
         (out / "training-jobs.json").write_text(to_json(jobs) + "\n")
         history = lt.history(str(name))
         refused = lt.iam.report() if lt.iam_denials() else ""
+        costs = _cost_lines(lt, len(jobs["TrainingJobSummaries"]))
     report = _write_report(describe, jobs["TrainingJobSummaries"], out / "report")
     wall = time.monotonic() - t0
     training = sum(
@@ -107,6 +126,8 @@ def cmd_local(args: argparse.Namespace) -> int:
     overhead = loop_overhead(describe, training)
     if overhead:
         print(overhead)
+    for line in costs:
+        print(line)
     print(f"Wrote {out / 'describe.json'} and {out / 'training-jobs.json'}")
     if report:
         print(f"Report: {report}")

@@ -126,7 +126,9 @@ class LocalTuner:
 
         from tuner.local import atomic, eventbridge
         from tuner.local.function_urls import FunctionUrls
+        from tuner.local.iam import acting_principal
         from tuner.local.lambda_runtime import InProcessLambdas
+        from tuner.local.metering import Meter
         from tuner.local.sagemaker import LocalSageMaker
         from tuner.wiring import build_service, reset
 
@@ -144,6 +146,10 @@ class LocalTuner:
             self._patches.append(atomic)
             self.lambdas = InProcessLambdas(self.work_dir / "lambda-code").install()
             self._patches.append(self.lambdas)
+            # under the IAM twin (installed after it, so it wraps this): counts what the functions use
+            self.meter = Meter(acting_principal).install()
+            self._patches.append(self.meter)
+            self.lambdas.meter = self.meter
             eventbridge.install_lambda_delivery()
             self._patches.append(eventbridge)
             self.sagemaker = LocalSageMaker(self.work_dir / "training", fault=self._fault)
@@ -257,6 +263,12 @@ class LocalTuner:
             iam.attach_user_policy(UserName=OFFLINE_USER, PolicyArn=policy)
         iam.put_user_policy(UserName=OFFLINE_USER, PolicyName="TuneWithSageMaker",
                             PolicyDocument=json.dumps(AMT_USER_POLICY))
+
+    def usage(self) -> Any:
+        """What the tuner's own functions consumed so far (``tuner.core.cost.Usage``; a copy)."""
+        import copy
+
+        return copy.deepcopy(self.meter.usage)
 
     def iam_denials(self) -> list[Any]:
         """Every call of a tuner Lambda or the state machine its role refused (``tuner.local.iam``)."""

@@ -90,6 +90,11 @@ class Denial:
 _acting: contextvars.ContextVar[Principal | None] = contextvars.ContextVar("tuner_iam_principal", default=None)
 
 
+def acting_principal() -> Principal | None:
+    """The tuner function (or other principal) whose call is running in this context, if any."""
+    return _acting.get()
+
+
 class IamTwin:
     """Evaluates the tuner's own AWS calls against its deployed roles (see the module docstring).
 

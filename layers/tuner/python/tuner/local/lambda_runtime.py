@@ -19,6 +19,7 @@ import json
 import os
 import sys
 import threading
+import time
 import traceback
 import zipfile
 from collections.abc import Callable
@@ -75,6 +76,8 @@ class InProcessLambdas:
         self.errors: list[tuple[str, str]] = []  # (function name, traceback) of handler errors
         # The IAM twin (tuner.local.iam): handlers' calls are evaluated against the function's role.
         self.iam: IamTwin | None = None
+        # What the functions consume (tuner.local.metering.Meter): each run's duration and memory.
+        self.meter: Any = None
 
     def install(self) -> InProcessLambdas:
         from moto.awslambda.models import LambdaFunction
@@ -157,15 +160,24 @@ class InProcessLambdas:
             }
             return json.dumps(payload), True, tb
 
+    def _timed(self, fn: Any, event: Any) -> Any:
+        handler = self._handler(fn)
+        started = time.perf_counter()
+        try:
+            return handler(event, _Context(fn))
+        finally:
+            if self.meter is not None:
+                self.meter.invoked(tuner_name(fn), time.perf_counter() - started, int(fn.memory_size or 128))
+
     def _run(self, fn: Any, event: Any) -> tuple[str, bool, str]:
         fault = self.fault(tuner_name(fn), event) if self.fault else None
         if fault == "before":
             raise TransientBackendError(f"injected fault before {fn.function_name} ran")
         if fault == "broken":
             raise RuntimeError(f"injected permanent fault in {fn.function_name}")
-        result = self._handler(fn)(event, _Context(fn))
+        result = self._timed(fn, event)
         if fault == "twice":
-            result = self._handler(fn)(event, _Context(fn))
+            result = self._timed(fn, event)
         if fault == "after":
             raise TransientBackendError(f"injected fault after {fn.function_name} ran")
         self.invocations.append((fn.function_name, False))
