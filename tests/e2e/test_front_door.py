@@ -175,3 +175,18 @@ def test_an_algorithm_sagemaker_does_not_have_is_refused_at_the_front_door(local
     assert algorithm.rsplit("/", 1)[-1] in err.value.response["Error"]["Message"]
     nothing_started(lt, name)
     assert any(a.action == "sagemaker:DescribeAlgorithm" for a in lt.iam.needed_by("front_door"))
+
+
+def test_a_stop_right_after_the_create_waits_for_the_job_the_execution_is_storing(local_tuner, caller, lambda_faults):
+    """The job has no record until the state machine's first step stores it; here that step fails
+    once (a transient fault, retried), so the stop through the front door finds only the execution
+    (DescribeExecution: InProgress) and waits for the record, then stops the job."""
+    lt = local_tuner
+    sm = caller("e2e-fd-quick-stop", TUNE, STOP, pass_role())
+    name = "fd-stop-early"
+    lambda_faults.plan[("create_job", name)] = {1: "before"}
+    sm.create_hyper_parameter_tuning_job(**request(lt, name, max_jobs=20))
+    assert lt.service.store.get_job(name) is None  # the first step has not stored it yet
+    sm.stop_hyper_parameter_tuning_job(HyperParameterTuningJobName=name)
+    assert lt.wait(name, timeout=120)["HyperParameterTuningJobStatus"] == "Stopped"
+    assert any(a.action == "states:DescribeExecution" for a in lt.iam.needed_by("front_door"))
