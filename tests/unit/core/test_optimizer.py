@@ -7,6 +7,7 @@ import subprocess
 import sys
 
 import pytest
+from tuner.core.optimizer import Optimizer
 from tuner.errors import ValidationError
 
 RANGES = {
@@ -114,3 +115,57 @@ def test_failed_trials_steer_proposals_away():
             if r >= 3:
                 later.append(x1)
     assert sum(x > 5 for x in later) <= 2
+
+
+# ---- wrong input is refused when the optimizer is built, saying what shape is expected ----------
+@pytest.mark.parametrize(
+    ("ranges", "says"),
+    [
+        ({"x": (0.0, 10.0)}, "Optimizer.from_bounds"),
+        ({"ContinousParameterRanges": [{"Name": "x", "MinValue": "0", "MaxValue": "1"}]}, "ContinuousParameterRanges"),
+        ({}, "holds no range"),
+        ([("x", 0, 1)], "must be AMT's ParameterRanges"),
+    ],
+)
+def test_a_wrong_ranges_argument_is_refused_at_construction(ranges, says):
+    with pytest.raises(ValidationError, match=says):
+        Optimizer(ranges)
+
+
+def test_grid_with_a_numeric_range_is_refused_not_empty():
+    ranges = {"ContinuousParameterRanges": [{"Name": "x", "MinValue": "0", "MaxValue": "1"}]}
+    with pytest.raises(ValidationError, match="Grid search takes categorical ranges only; 'x' is continuous"):
+        Optimizer(ranges, strategy="Grid")
+
+
+def test_from_bounds_builds_amts_ranges_by_the_form_of_each_value():
+    from tuner.core.optimizer import ranges_from_bounds
+
+    ranges = ranges_from_bounds(
+        {"lr": (1e-4, 1e-1, "log"), "depth": range(3, 11), "n": (1, 5), "x": (0.0, 1.0), "b": ["gbtree", "dart"]}
+    )
+    assert ranges == {
+        "ContinuousParameterRanges": [
+            {"Name": "lr", "MinValue": "0.0001", "MaxValue": "0.1", "ScalingType": "Logarithmic"},
+            {"Name": "x", "MinValue": "0.0", "MaxValue": "1.0", "ScalingType": "Linear"},
+        ],
+        "IntegerParameterRanges": [
+            {"Name": "depth", "MinValue": "3", "MaxValue": "10", "ScalingType": "Linear"},
+            {"Name": "n", "MinValue": "1", "MaxValue": "5", "ScalingType": "Linear"},
+        ],
+        "CategoricalParameterRanges": [{"Name": "b", "Values": ["gbtree", "dart"]}],
+    }
+    opt = Optimizer.from_bounds({"lr": (1e-4, 1e-1, "log"), "depth": range(3, 11)}, objective_type="Minimize",
+                                random_seed=0)
+    (params,) = opt.ask()
+    assert 1e-4 <= float(params["lr"]) <= 1e-1 and 3 <= int(params["depth"]) <= 10
+
+
+@pytest.mark.parametrize(
+    ("bounds", "says"),
+    [({"x": (1.0,)}, "give \\(low, high\\)"), ({"x": (0.0, 1.0, "cubic")}, "scaling 'cubic'"),
+     ({"x": range(0, 10, 2)}, "step 1"), ({"x": []}, "at least one value"), ({}, "from_bounds takes")],
+)
+def test_from_bounds_refuses_what_it_cannot_read(bounds, says):
+    with pytest.raises(ValidationError, match=says):
+        Optimizer.from_bounds(bounds)
