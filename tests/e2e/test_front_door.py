@@ -11,6 +11,8 @@ client signs with are theirs, as on AWS. Every expectation is IAM's own rule: an
 from __future__ import annotations
 
 import json
+import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -177,16 +179,34 @@ def test_an_algorithm_sagemaker_does_not_have_is_refused_at_the_front_door(local
     assert any(a.action == "sagemaker:DescribeAlgorithm" for a in lt.iam.needed_by("front_door"))
 
 
-def test_a_stop_right_after_the_create_waits_for_the_job_the_execution_is_storing(local_tuner, caller, lambda_faults):
-    """The job has no record until the state machine's first step stores it; here that step fails
-    once (a transient fault, retried), so the stop through the front door finds only the execution
-    (DescribeExecution: InProgress) and waits for the record, then stops the job."""
+def test_a_stop_right_after_the_create_waits_for_the_job_the_execution_is_storing(local_tuner, caller):
+    """The job has no record until the state machine's first step stores it. Here that step is held
+    back until the stop through the front door has found only the execution (DescribeExecution:
+    InProgress); released, it stores the job, and the waiting stop stops it."""
     lt = local_tuner
     sm = caller("e2e-fd-quick-stop", TUNE, STOP, pass_role())
     name = "fd-stop-early"
-    lambda_faults.plan[("create_job", name)] = {1: "before"}
-    sm.create_hyper_parameter_tuning_job(**request(lt, name, max_jobs=20))
-    assert lt.service.store.get_job(name) is None  # the first step has not stored it yet
-    sm.stop_hyper_parameter_tuning_job(HyperParameterTuningJobName=name)
+    release = threading.Event()
+    earlier = lt.lambdas.fault
+
+    def hold_the_first_step(function: str, event: Any) -> str | None:
+        if function == "create_job" and isinstance(event, dict) and name in json.dumps(event):
+            release.wait(60)
+        return earlier(function, event) if earlier else None
+
+    lt.lambdas.fault = hold_the_first_step
+    try:
+        sm.create_hyper_parameter_tuning_job(**request(lt, name, max_jobs=20))
+        stopping = threading.Thread(target=sm.stop_hyper_parameter_tuning_job,
+                                    kwargs={"HyperParameterTuningJobName": name})
+        stopping.start()
+        deadline = time.monotonic() + 30
+        while not any(a.action == "states:DescribeExecution" for a in lt.iam.needed_by("front_door")):
+            assert time.monotonic() < deadline, "the stop never looked at the execution"
+            time.sleep(0.1)
+        assert lt.service.store.get_job(name) is None  # still held back
+    finally:
+        release.set()
+        lt.lambdas.fault = earlier
+    stopping.join(60)
     assert lt.wait(name, timeout=120)["HyperParameterTuningJobStatus"] == "Stopped"
-    assert any(a.action == "states:DescribeExecution" for a in lt.iam.needed_by("front_door"))
