@@ -64,3 +64,19 @@ def test_whoever_ends_a_job_first_every_caller_sees_the_target_met():
     assert aws.service.limits.check_completion("job").startswith("TargetObjectiveMetricValue reached")
     assert aws.service.next_trial("job", 1, 1, "t2")["Done"] is True
     assert len(aws.store.list_trials("job")) == 1
+
+
+def test_finalize_reads_the_trial_list_again_only_after_changing_trials(monkeypatch):
+    """The list is the job's whole history (up to 10,000 items with series): finalize reads it once,
+    and once more only when it has just ended claimed-but-unstarted trials."""
+    aws = FakeAws()
+    aws.service.create_job(tuning_request("job", max_jobs=1), EXEC + "job")
+    training = aws.service.next_trial("job", 1, 0, "t1")["TrainingJobName"]
+    aws.logs.by_job[training] = ["loss: 0.1"]
+    aws.backend.finish(training)
+    aws.service.record_training_job(training)
+    reads = []
+    real = aws.store.list_trials
+    monkeypatch.setattr(aws.store, "list_trials", lambda name: reads.append(name) or real(name))
+    assert aws.service.finalize("job")["Status"] == "Completed"
+    assert reads.count("job") == 2  # finalize's one read, and the state-change event's describe

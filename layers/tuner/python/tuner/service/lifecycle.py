@@ -100,16 +100,19 @@ class Lifecycle:
         if job.status in TERMINAL_JOB:
             self.release_slot(name)  # a retried step: its first run may have ended before giving it back
             return {"TuningJobName": name, "Status": job.status}
-        for t in self.ports.store.list_trials(name):  # claimed but never started (the job ended first)
-            if t.status == PENDING and not t.recorded and t.attempts:  # a retry: ends as its last attempt
+        trials = self.ports.store.list_trials(name)
+        unstarted = [t for t in trials if t.status == PENDING and not t.recorded]
+        for t in unstarted:  # claimed but never started (the job ended first)
+            if t.attempts:  # a retry: ends as its last attempt
                 give_up_retry(self.ports.store, t, job.completion_reason or "the tuning job ended", self.ports.now())
-            elif t.status == PENDING and not t.recorded:
+            else:
                 self.ports.store.update_trial(
                     name, t.number, only_unrecorded=True, status=STOPPED, objective_status="Failed",
                     recorded=True, ended=self.ports.now(), stopped_by=job.completion_reason or STOP_TUNING_JOB,
                     retryable=False,
                 )
-        trials = self.ports.store.list_trials(name)
+        if unstarted:  # read again only when this changed trials (the list is the job's whole history)
+            trials = self.ports.store.list_trials(name)
         reason = None
         if job.status == STOPPING or job.stop_requested:
             status = STOPPED
