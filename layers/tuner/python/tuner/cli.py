@@ -320,10 +320,9 @@ def cmd_deploy(args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     from tuner import constants
+    from tuner.cli_common import Parser
 
-    p = argparse.ArgumentParser(
-        prog="tuner", description="Self-hosted SageMaker-compatible hyperparameter tuning"
-    )
+    p = Parser(prog="tuner", description="Self-hosted SageMaker-compatible hyperparameter tuning")
     sub = p.add_subparsers(dest="command", required=True)
 
     stack = argparse.ArgumentParser(add_help=False)

@@ -3,6 +3,7 @@ leaderboard, tables). No AWS, no argument parsing."""
 
 from __future__ import annotations
 
+import argparse
 import json
 import sys
 import time
@@ -26,6 +27,26 @@ def load_json_object(path: str, what: str) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise ValidationError(f"{path} must hold a JSON object ({what})")
     return value
+
+
+class _DefaultsShown(argparse.HelpFormatter):
+    """Every option's help ends with its default (unless it says it already, or there is none)."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        text = action.help or ""
+        if (not action.option_strings or "%(default)" in text or action.default in (None, False, True)
+                or action.default is argparse.SUPPRESS):
+            return action.help
+        return f"{text} (default: %(default)s)"
+
+
+class Parser(argparse.ArgumentParser):
+    """The CLIs' parser: defaults shown in ``--help``, for every subcommand too (subparsers take
+    their parent's class)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("formatter_class", _DefaultsShown)
+        super().__init__(*args, **kwargs)
 
 
 def objective_value(summary: dict[str, Any] | None) -> float | None:
