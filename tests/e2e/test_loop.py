@@ -130,3 +130,14 @@ def test_duplicate_name_is_refused_and_the_stored_job_untouched(local_tuner):
         sfn.start_execution(
             stateMachineArn=local_tuner.deployment.state_machine_arn, name="dup-e2e", input="{}"
         )
+
+
+def test_moto_s_own_log_lines_stay_out_of_the_user_s_output(local_tuner):
+    """While the offline deployment is up, moto's log lines (types its CloudFormation skips, states its
+    engine fails and the tuner handles) are not emitted: a notebook or script shows the tuner's only.
+    (Its warnings are filtered too; pytest records every warning whatever the filters.)"""
+    import logging
+
+    assert not logging.getLogger("moto").isEnabledFor(logging.WARNING)
+    assert not logging.getLogger("moto.stepfunctions.parser.asl.component.eval_component").isEnabledFor(
+        logging.ERROR)

@@ -429,19 +429,17 @@ def _add_offline_commands(sub: Any) -> None:
     val.set_defaults(func=cmd_validate)
 
 
-def _quiet_moto() -> None:
-    """moto logs every unsupported CloudFormation type and every failed state: not for users."""
+def _quiet_credentials() -> None:
+    """botocore logs where it found credentials: not for users (moto's own lines are kept out by the
+    offline harness while it runs: ``tuner.local.harness``)."""
     import logging
-    import warnings
 
-    warnings.filterwarnings("ignore", module="moto")
-    for name in ("moto", "botocore.credentials"):
-        logging.getLogger(name).setLevel(logging.CRITICAL)
+    logging.getLogger("botocore.credentials").setLevel(logging.CRITICAL)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    _quiet_moto()
+    _quiet_credentials()
     from botocore.exceptions import BotoCoreError, ClientError
 
     try:

@@ -38,6 +38,28 @@ _CREDENTIALS = {
 }
 
 
+class _QuietMoto:
+    """While the offline deployment is up, moto's own log lines and warnings stay out of the user's
+    output (every CloudFormation type it skips, every state its Step Functions engine fails, which
+    the tuner handles); the levels and warning filters before are restored on exit."""
+
+    def __enter__(self) -> _QuietMoto:
+        import logging
+        import warnings
+
+        self._logger = logging.getLogger("moto")
+        self._level = self._logger.level
+        self._logger.setLevel(logging.CRITICAL)
+        self._warnings = warnings.catch_warnings()
+        self._warnings.__enter__()
+        warnings.filterwarnings("ignore", module="moto")
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self._warnings.__exit__(*exc)
+        self._logger.setLevel(self._level)
+
+
 #: moto's default credentials (``_CREDENTIALS``) sign as this IAM user: "you" offline.
 OFFLINE_USER = "moto"
 #: What the offline user may do besides the stack's user policy: what an AMT user holds in their own
@@ -103,6 +125,7 @@ class LocalTuner:
         self.context = {"tuner:lapWaitSeconds": "20", "tuner:capacityWaitSeconds": "1",
                         "tuner:capacityMaxWaitSeconds": "2", **dict(context or {})}
         self.deployment: Deployment | None = None
+        self._quiet: Any = None
         self._mock: Any = None
         self._patches: list[Any] = []
         self._clock_offset = 0.0
@@ -132,6 +155,7 @@ class LocalTuner:
         from tuner.local.sagemaker import LocalSageMaker
         from tuner.wiring import build_service, reset
 
+        self._quiet = _QuietMoto().__enter__()
         for k, v in _CREDENTIALS.items():
             os.environ.setdefault(k, v)
         os.environ.setdefault("AWS_DEFAULT_REGION", self.region)
@@ -195,6 +219,9 @@ class LocalTuner:
         if self._mock is not None:
             self._mock.stop()
             self._mock = None
+        if self._quiet is not None:
+            self._quiet.__exit__(None, None, None)
+            self._quiet = None
 
     # ---- jobs --------------------------------------------------------------------------------
     def prepare(self, request: Mapping[str, Any], base_dir: Path | str | None = None) -> dict[str, Any]:
