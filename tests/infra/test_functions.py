@@ -159,11 +159,9 @@ def _tuner_file(module: str) -> Path | None:
     return None
 
 
-def external_imports(handler: Path) -> set[str]:
-    """Top-level names of the non-``tuner`` modules the handler can reach through ``tuner``.
-
-    Conservative: imports inside functions count too.
-    """
+def import_closure(handler: Path) -> tuple[set[Path], set[str]]:
+    """What the handler can reach through ``tuner``: the ``tuner`` files, and the top-level names of
+    the other modules. Conservative: imports inside functions count too."""
     todo, seen, external = [("handler", handler)], set(), set()
     while todo:
         module, path = todo.pop()
@@ -180,7 +178,12 @@ def external_imports(handler: Path) -> set[str]:
                         todo.append((".".join(parts[:i]), target))
             elif top and top != "__future__":
                 external.add(top)
-    return external
+    return seen - {handler}, external
+
+
+def external_imports(handler: Path) -> set[str]:
+    """Top-level names of the non-``tuner`` modules the handler can reach through ``tuner``."""
+    return import_closure(handler)[1]
 
 
 @pytest.mark.parametrize("name", list(constants.LAMBDAS))

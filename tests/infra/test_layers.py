@@ -13,33 +13,15 @@ from tuner import constants
 
 from stacks.functions import TUNER_LAYER_TOOLS, is_layer_excluded
 
-from .test_functions import _imports, _tuner_file
+from .test_functions import _tuner_file, import_closure
 
 ROOT = Path(__file__).resolve().parents[2]
 LAYER = ROOT / "layers" / "tuner"
 
 
-def tuner_modules_reached(handler: Path) -> set[Path]:
-    """The ``tuner`` files a handler can import (imports inside functions count)."""
-    todo, seen = [("handler", handler)], set()
-    while todo:
-        module, path = todo.pop()
-        if path in seen:
-            continue
-        seen.add(path)
-        for name in _imports(path, module):
-            parts = name.split(".")
-            if parts[0] == "tuner":
-                for i in range(1, len(parts) + 1):
-                    target = _tuner_file(".".join(parts[:i]))
-                    if target:
-                        todo.append((".".join(parts[:i]), target))
-    return {p for p in seen if p != handler}
-
-
 @pytest.mark.parametrize("name", list(constants.LAMBDAS))
 def test_no_handler_reaches_what_the_tuner_layer_leaves_out(name):
-    reached = tuner_modules_reached(ROOT / "lambdas" / name / "handler.py")
+    reached = import_closure(ROOT / "lambdas" / name / "handler.py")[0]
     left_out = sorted(str(p) for p in reached if is_layer_excluded(p.resolve().relative_to(LAYER).as_posix()))
     assert not left_out, f"lambdas/{name} can import modules the tuner layer leaves out: {left_out}"
 
