@@ -131,6 +131,9 @@ class MemoryStore:
     def list_trials(self, name: str) -> list[TrialRecord]:
         return [copy.deepcopy(t) for _, t in sorted(self.trials.get(name_key(name), {}).items())]
 
+    def open_trials(self, name: str) -> list[TrialRecord]:
+        return [t for t in self.list_trials(name) if not t.recorded or t.task_token]
+
     # ---- for arranging a test ----------------------------------------------------------------
     def add_trial(self, job: str, number: int, value: float | None, **fields: Any) -> TrialRecord:
         """A recorded trial of ``job`` with objective ``value`` (None: Failed)."""

@@ -467,6 +467,10 @@ class DynamoStore:
     def list_trials(self, name: str) -> list[TrialRecord]:
         return list(self._iter_trials(name))
 
+    def open_trials(self, name: str) -> list[TrialRecord]:
+        """Trials not recorded yet, or recorded with a task token still to deliver."""
+        return [t for t in self._iter_trials(name) if not t.recorded or t.task_token]
+
     def _iter_trials(self, name: str) -> Iterator[TrialRecord]:
         kwargs: dict[str, Any] = {
             "TableName": self.table,
