@@ -5,6 +5,8 @@ name. Shape::
 
     CreateTuningJob --> RunLaps (distributed Map over $.Laps) --> Finalize --> Finalized? --> Succeeded
       |  |         each lap (a child execution, MaxParallel at a time):    \\--> TuningJobFailed
+      |  |           StaggeredStart? --(one of the first P, J > 0)--> DrawStartDelay --> StaggeredStart
+      |  |             (0..J s) then, or else at once:
       |  |           NextTrial (waitForTaskToken) <--+---------------+    --error--> LapFailed --> LapAborted
       |  |           LapDone? --no--> Advance -------+               |
       |  |                    |--wait for capacity--> CapacityWait --+  (SecondsPath, from NextTrial)
@@ -188,7 +190,7 @@ def build_definition(
         "again for the same lap iteration (docs/capacity.md)",
     )
     capacity.next(next_trial)
-    lap = next_trial.next(
+    next_trial.next(
         sfn.Choice(scope, "LapDone?")
         .when(
             sfn.Condition.boolean_equals("$.Result.Done", True),
@@ -197,6 +199,32 @@ def build_definition(
         )
         .when(sfn.Condition.is_present(CAPACITY_WAIT_SECONDS), capacity)
         .otherwise(advance)
+    )
+
+    # The first MaxParallel laps start at once: each waits a random 0..StartJitter seconds first
+    # (core.laps.LAP_STARTS_PER_SECOND), so the proposer is not called by all of them together.
+    staggered = (
+        sfn.Choice(scope, "StaggeredStart?", comment="One of the laps that start together, with a jitter window?")
+        .when(
+            sfn.Condition.and_(
+                sfn.Condition.number_greater_than("$.StartJitter", 0),
+                sfn.Condition.number_less_than_equals_json_path("$.Lap", "$.MaxParallel"),
+            ),
+            sfn.Pass(
+                scope,
+                "DrawStartDelay",
+                parameters={"Seconds": sfn.JsonPath.math_random(0, sfn.JsonPath.number_at("$.StartJitter"))},
+                result_path="$.StartDelay",
+            ).next(
+                sfn.Wait(
+                    scope,
+                    "StaggeredStart",
+                    time=sfn.WaitTime.seconds_path("$.StartDelay.Seconds"),
+                    comment="A random delay before the lap's first NextTrial (jittered start)",
+                ).next(next_trial)
+            ),
+        )
+        .otherwise(next_trial)
     )
 
     run_laps = sfn.DistributedMap(
@@ -208,6 +236,8 @@ def build_definition(
             "Lap": sfn.JsonPath.number_at("$$.Map.Item.Value"),
             "Iteration": 0,
             "LapTrials": sfn.JsonPath.number_at("$.LapTrials"),
+            "MaxParallel": sfn.JsonPath.number_at("$.MaxParallel"),
+            "StartJitter": sfn.JsonPath.number_at("$.StartJitter"),
         },
         max_concurrency_path="$.MaxParallel",  # MaxParallelTrainingJobs laps run at a time
         map_execution_type=sfn.StateMachineType.STANDARD,  # waitForTaskToken; a lap may run for days
@@ -217,7 +247,7 @@ def build_definition(
         comment="Laps of at most LapTrials trials, each a child execution with its own history; "
         "MaxParallel run at once, each looping NextTrial until it is told it is done",
     )
-    run_laps.item_processor(lap)
+    run_laps.item_processor(staggered)
     run_laps.add_catch(mark_failed, errors=[sfn.Errors.ALL], result_path="$.Error")
 
     finalize = invoke(

@@ -21,7 +21,7 @@ from contextlib import contextmanager
 
 import pytest
 from tuner import constants
-from tuner.core.laps import LAP_FULL, lap_plan
+from tuner.core.laps import EVENTS_PER_LAP, EVENTS_PER_TRIAL, LAP_FULL, lap_plan
 
 from tests.builders import SCRIPTS, continuous, max_concurrent, start_and_wait, tuning_request
 
@@ -126,7 +126,11 @@ def _one_lap(lt, machine: str, name: str, max_jobs: int, trials: int) -> tuple[l
     arn = lt.sfn.start_execution(
         stateMachineArn=machine,
         name=f"{name}-lap-1",
-        input=json.dumps({"TuningJobName": name, "Lap": 1, "Iteration": 0, "LapTrials": trials}),
+        input=json.dumps({
+            "TuningJobName": name, "Lap": 1, "Iteration": 0, "LapTrials": trials,
+            # a lap that starts with the others: it first waits 0..1 s (the jittered start)
+            "MaxParallel": 1, "StartJitter": 1,
+        }),
     )["executionArn"]
     deadline = time.monotonic() + 300
     while (status := lt.sfn.describe_execution(executionArn=arn))["status"] == "RUNNING":
@@ -153,6 +157,7 @@ def test_a_lap_costs_a_fixed_number_of_events_per_trial(laps):
     fixed = e3 - 3 * per_trial
     print(f"lap history events: E(3)={e3} E(6)={e6}; per trial {per_trial:g}, fixed {fixed:g}")
     assert per_trial == int(per_trial) and 5 <= per_trial <= 20  # exact, deterministic
+    assert per_trial <= EVENTS_PER_TRIAL and fixed <= EVENTS_PER_LAP  # what capacity_waits_allowed assumes
     assert laps[3][1] == {"Reason": "MaxNumberOfTrainingJobs reached"}
 
 

@@ -82,7 +82,9 @@ def test_trials_put_once_and_results_recorded_once(store):
 def test_duplicate_name_is_refused_but_the_same_execution_is_idempotent(aws):
     svc = build_service("tuner", session=aws)
     out = svc.create_job(request(), execution_arn=EXEC_ARN + "job-a")
-    assert out == {"TuningJobName": "job-a", "Laps": [1, 2, 3, 4], "MaxParallel": 4, "LapTrials": 1000}
+    assert out == {
+        "TuningJobName": "job-a", "Laps": [1, 2, 3, 4], "MaxParallel": 4, "LapTrials": 1000, "StartJitter": 0
+    }
     assert svc.create_job(request(), execution_arn=EXEC_ARN + "job-a") == out  # Lambda retry
     with pytest.raises(DuplicateTuningJobError, match="exists already"):  # the same name, another machine
         svc.create_job(request(), execution_arn=EXEC_ARN.replace(":Tuner:", ":TunerCopy:") + "job-a")

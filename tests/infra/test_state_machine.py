@@ -150,13 +150,31 @@ def test_laps_are_child_executions_of_a_distributed_map_at_max_parallel_and_disc
         "Lap.$": "$$.Map.Item.Value",
         "Iteration": 0,
         "LapTrials.$": "$.LapTrials",
+        "MaxParallel.$": "$.MaxParallel",
+        "StartJitter.$": "$.StartJitter",
     }
     # each lap is a Standard child execution with its own history; P of them run at a time
     assert run["ItemProcessor"]["ProcessorConfig"] == {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"}
     assert run["MaxConcurrencyPath"] == "$.MaxParallel" and "MaxConcurrency" not in run
     assert run.get("ToleratedFailureCount", 0) == 0
     assert run["ResultPath"] is None
-    assert run["ItemProcessor"]["StartAt"] == "NextTrial"
+    assert run["ItemProcessor"]["StartAt"] == "StaggeredStart?"
+
+
+def test_the_laps_that_start_together_wait_a_random_delay_within_the_plans_window(asl):
+    states = asl["States"]["RunLaps"]["ItemProcessor"]["States"]
+    choice = states["StaggeredStart?"]
+    assert choice["Default"] == "NextTrial"
+    (rule,) = choice["Choices"]
+    assert rule["And"] == [
+        {"Variable": "$.StartJitter", "NumericGreaterThan": 0},
+        {"Variable": "$.Lap", "NumericLessThanEqualsPath": "$.MaxParallel"},
+    ]
+    draw = states[rule["Next"]]
+    assert draw["Parameters"] == {"Seconds.$": "States.MathRandom(0, $.StartJitter)"}
+    wait = states[draw["Next"]]
+    assert wait["Type"] == "Wait" and wait["SecondsPath"] == "$" + draw["ResultPath"][1:] + ".Seconds"
+    assert wait["Next"] == "NextTrial"
 
 
 def test_the_state_machine_may_run_its_laps_as_child_executions(synth):

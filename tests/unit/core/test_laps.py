@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from tuner.constants import DEFAULT_LAP_TRIALS
-from tuner.core.laps import lap_plan
+from tuner.core.laps import LAP_STARTS_PER_SECOND, lap_plan
 
 
 @given(
@@ -24,6 +24,9 @@ def test_laps_hold_every_trial_with_at_most_one_partial_round(max_jobs, max_para
     assert laps % parallel == 0  # whole rounds: parallelism never dips before the last round
     assert laps * lap_trials >= max_jobs  # the job never runs out of laps
     assert (laps - parallel) * lap_trials < max_jobs  # and never schedules a round it cannot use
+    # the first P laps start spread over J seconds, about LAP_STARTS_PER_SECOND a second
+    jitter = plan["StartJitter"]
+    assert jitter * LAP_STARTS_PER_SECOND <= parallel < (jitter + 1) * LAP_STARTS_PER_SECOND
 
 
 @pytest.mark.parametrize(

@@ -13,7 +13,7 @@ EXEC = "arn:aws-cn:states:cn-north-1:111122223333:execution:Tuner:"
 def test_create_stores_the_job_in_the_execution_partition_and_plans_laps():
     aws = FakeAws()
     out = aws.service.create_job(tuning_request("a", max_jobs=5, max_parallel=2), EXEC + "a", lap_trials=2)
-    assert out == {"TuningJobName": "a", "Laps": [1, 2, 3, 4], "MaxParallel": 2, "LapTrials": 2}
+    assert out == {"TuningJobName": "a", "Laps": [1, 2, 3, 4], "MaxParallel": 2, "LapTrials": 2, "StartJitter": 0}
     job = aws.store.get_job("a")
     assert (job.region, job.account, job.created) == ("cn-north-1", "111122223333", "2026-01-01T12:00:00.000+00:00")
     described = aws.service.describe("a")

@@ -134,7 +134,7 @@ class CreateJob:
     ) -> dict[str, Any]:
         """Validate and store a tuning job (the state machine's first step); the laps to fan out to.
 
-        Output: ``{TuningJobName, Laps: [1..K], MaxParallel: P, LapTrials: L}`` (``lap_plan``).
+        Output: ``{TuningJobName, Laps: [1..K], MaxParallel: P, LapTrials: L, StartJitter: J}`` (``lap_plan``).
 
         The job takes one of the deployment's ``max_concurrent_tuning_jobs`` slots before it is
         stored (so that a refusal is stored like any other refused request); the slot is the name's,
