@@ -5,11 +5,14 @@ same table. Keys are the entries of ``tuner.constants.LAMBDAS``; the code of eac
 ``lambdas/<name>/handler.py``.
 
 Layers: every function gets the ``tuner`` layer. The ``scientific`` layer (numpy + scipy, by far
-the largest part of any function) goes to each function whose handler can import numpy/scipy.
-Today that is every one of them: ``tuner.service.tuning`` imports the pure core (``tuner.core.space`` ->
-numpy) at module level, so even ``finalize`` and ``fail_job`` load numpy. ``tests/infra`` checks
-this statically (the handler's import closure through the ``tuner`` package): drop the layer from
-a function only once its handler no longer reaches numpy/scipy, and that test will say so.
+the largest part of any function) goes only to the proposer, ``next_trial``: the strategies draw
+with numpy (Random, Grid with a seed, the trial seeds) and the Bayesian engine needs scipy. The
+other functions parse requests, check ranges, apply the median rule and Hyperband's rung decision,
+all without numpy: the core imports numpy only where a proposal is computed (``tuner.core.space``'s
+``to_unit``, ``tuner.core.strategies``' ``trial_rng`` and the strategy modules loaded by name).
+Two tests hold this: ``tests/unit/test_lean_imports.py`` runs each handler with numpy and scipy
+blocked (the layer must go exactly to those that fail), and ``tests/infra/test_functions.py``
+checks that no function without the layer loads them at cold start (its handler's import walk).
 """
 
 from __future__ import annotations
@@ -34,7 +37,7 @@ class Grants:
     """
 
     table: tuple[str, ...] = ("GetItem", "UpdateItem", "Query")  # DynamoDB actions on the table
-    index: tuple[str, ...] = ()  # ... on its indexes (by-kind: the list of tuning jobs)
+    index: tuple[str, ...] = ()  # ... on its indexes (by-kind: the tuning jobs; open-trials: a job's open trials)
     training_jobs: tuple[str, ...] = ()  # SageMaker actions on training jobs (scoped by TRAINING_JOB_SCOPES)
     pass_execution_role: bool = False  # iam:PassRole of the allowed execution roles, to SageMaker only
     training_logs: bool = False  # read /aws/sagemaker/TrainingJobs (DescribeLogStreams, GetLogEvents)
@@ -101,6 +104,7 @@ FUNCTIONS: dict[str, FunctionSpec] = {
         layers=(TUNER, SCIENTIFIC),
         grants=Grants(
             table=("GetItem", "PutItem", "UpdateItem", "Query"),  # PutItem: the trial claim (a transaction)
+            index=("Query",),  # open trials: a lap's retry; the running ones to stop when the job ends early
             training_jobs=("CreateTrainingJob", "AddTags", *_WATCHES),  # AddTags: tags given on create
             pass_execution_role=True,
             training_logs=True,
@@ -109,18 +113,16 @@ FUNCTIONS: dict[str, FunctionSpec] = {
         ),
     ),
     "create_job": FunctionSpec(
-        layers=(TUNER, SCIENTIFIC),
         # PutEvents: InProgress; DescribeAlgorithm: the metrics of a request's AlgorithmName
         grants=Grants(table=("GetItem", "PutItem", "Query"), publish_events=True, describe_algorithms=True),
     ),
     "training_event": FunctionSpec(
         timeout_seconds=300,
-        layers=(TUNER, SCIENTIFIC),
-        grants=Grants(training_jobs=_WATCHES, training_logs=True, task_tokens=True),
+        # index: the open trials, the running ones to stop when a result meets the completion criteria
+        grants=Grants(index=("Query",), training_jobs=_WATCHES, training_logs=True, task_tokens=True),
     ),
     "sweeper": FunctionSpec(
         timeout_seconds=300,
-        layers=(TUNER, SCIENTIFIC),
         grants=Grants(
             index=("Query",),
             training_jobs=_WATCHES,
@@ -130,20 +132,14 @@ FUNCTIONS: dict[str, FunctionSpec] = {
             read_executions=True,
         ),
     ),
-    "finalize": FunctionSpec(layers=(TUNER, SCIENTIFIC), grants=Grants(publish_events=True)),
-    "fail_job": FunctionSpec(
-        layers=(TUNER, SCIENTIFIC), grants=Grants(training_jobs=(_STOPS,), publish_events=True)
-    ),
-    # builds the next request (tuner.core.families -> tuner.core.space -> numpy)
-    "retune": FunctionSpec(
-        layers=(TUNER, SCIENTIFIC), grants=Grants(start_executions=True, read_executions=True)
-    ),
+    "finalize": FunctionSpec(grants=Grants(publish_events=True)),
+    "fail_job": FunctionSpec(grants=Grants(index=("Query",), training_jobs=(_STOPS,), publish_events=True)),
+    "retune": FunctionSpec(grants=Grants(start_executions=True, read_executions=True)),
     # The caller-checked front door (tuner.aws.front_door): asks IAM about the caller, then creates
     # (name reservation: PutItem; DescribeAlgorithm: an AlgorithmName's metrics, checked before the
     # start), stops (Stopping event, StopTrainingJob) or tags (UpdateItem) as the client would.
     "front_door": FunctionSpec(
         timeout_seconds=60,
-        layers=(TUNER, SCIENTIFIC),  # tuner.service.tuning -> tuner.core.space -> numpy
         grants=Grants(
             table=("GetItem", "PutItem", "UpdateItem", "Query"),
             index=("Query",),

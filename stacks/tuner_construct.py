@@ -411,6 +411,13 @@ class TunerConstruct(Construct):
             partition_key=dynamodb.Attribute(name="kind", type=dynamodb.AttributeType.STRING),
             sort_key=dynamodb.Attribute(name="created", type=dynamodb.AttributeType.STRING),
         )
+        # Sparse: only open trials (not recorded, or holding a task token) carry ``open_pk``; a job's
+        # running trials without its history (tuner.aws.store.DynamoStore.open_trials).
+        table.add_global_secondary_index(
+            index_name="open-trials",
+            partition_key=dynamodb.Attribute(name="open_pk", type=dynamodb.AttributeType.STRING),
+            sort_key=dynamodb.Attribute(name="sk", type=dynamodb.AttributeType.STRING),
+        )
         return table
 
     def _bucket(self) -> s3.Bucket:

@@ -121,6 +121,8 @@ class MemoryStore:
         return copy.deepcopy(self.trials.get(name_key(name), {}).get(number))
 
     def update_trial(self, name: str, number: int, *, only_unrecorded: bool = False, **values: Any) -> bool:
+        if not only_unrecorded and set(values) != {"task_token"}:  # as DynamoStore: recorded trials are immutable
+            raise ValueError(f"without only_unrecorded=True only task_token may be set, got {sorted(values)}")
         trial = self.trials.get(name_key(name), {}).get(number)
         if trial is None or (only_unrecorded and trial.recorded):
             return False
@@ -129,10 +131,15 @@ class MemoryStore:
         return True
 
     def list_trials(self, name: str) -> list[TrialRecord]:
-        return [copy.deepcopy(t) for _, t in sorted(self.trials.get(name_key(name), {}).items())]
+        """As DynamoStore's: a recorded trial comes without its task token (use open_trials)."""
+        return [
+            dataclasses.replace(copy.deepcopy(t), task_token=None) if t.recorded else copy.deepcopy(t)
+            for _, t in sorted(self.trials.get(name_key(name), {}).items())
+        ]
 
     def open_trials(self, name: str) -> list[TrialRecord]:
-        return [t for t in self.list_trials(name) if not t.recorded or t.task_token]
+        return [copy.deepcopy(t) for _, t in sorted(self.trials.get(name_key(name), {}).items())
+                if not t.recorded or t.task_token]
 
     # ---- for arranging a test ----------------------------------------------------------------
     def add_trial(self, job: str, number: int, value: float | None, **fields: Any) -> TrialRecord:
@@ -206,6 +213,7 @@ class FakeLogs:
         self.by_host: dict[tuple[str, str], list[str]] = {}
         self.late: dict[str, list[list[str]]] = {}
         self.reads: list[tuple[str, str | None]] = []
+        self.after: list[tuple[str, str | None, int]] = []
 
     def lines(self, job: str, *, host: str | None = PRIMARY_HOST) -> Iterable[str]:
         self.reads.append((job, host))
@@ -219,6 +227,23 @@ class FakeLogs:
         if host is not None:
             return iter(self.by_host.get((job, host), []))
         return iter(primary + [line for _, lines in others for line in lines])
+
+    def lines_after(self, job: str, position: dict[str, Any], *, host: str | None = PRIMARY_HOST) -> Iterable[str]:
+        """The same lines as ``lines`` (one read of it), after ``position``: one stream per host
+        asked, ``<job>/<host>``, whose ``[token, skip, taken]`` keeps only ``taken`` (the fake
+        needs no tokens). ``after`` lists every ``(job, host, lines handed over)``."""
+        stream = f"{job}/{host or 'every-host'}"
+        everything = list(self.lines(job, host=host))
+        taken = int(position.get(stream, [None, 0, 0])[2])
+        handed = 0
+        try:
+            for line in everything[taken:]:
+                taken += 1
+                handed += 1
+                position[stream] = [None, 0, taken]
+                yield line
+        finally:
+            self.after.append((job, host, handed))
 
 
 class FakeTokens:

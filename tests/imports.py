@@ -1,8 +1,9 @@
 """The import walk the architecture and layer tests share (read with ``ast``; nothing is imported).
 
 Every ``import`` and ``from ... import`` counts, also those inside functions (a lazy import is
-still a dependency), except those under ``if TYPE_CHECKING:`` (never run). Relative imports are
-resolved against the importing module.
+still a dependency; ``Import.lazy`` tells it apart from one that runs when the module is imported),
+except those under ``if TYPE_CHECKING:`` (never run). Relative imports are resolved against the
+importing module.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ class Import:
     source: str  # the importing module
     target: str
     line: int
+    lazy: bool = False  # inside a function: runs when it is called, not when the module is imported
 
     def __str__(self) -> str:
         return f"{self.source}:{self.line} imports {self.target}"
@@ -51,18 +53,19 @@ def _is_type_checking(test: ast.expr) -> bool:
     )
 
 
-def _import_nodes(node: ast.AST) -> Iterator[ast.Import | ast.ImportFrom]:
-    """The import statements under ``node``, at any depth, skipping ``if TYPE_CHECKING:`` bodies
-    (their ``else:`` runs, so it counts)."""
+def _import_nodes(node: ast.AST, lazy: bool = False) -> Iterator[tuple[ast.Import | ast.ImportFrom, bool]]:
+    """The import statements under ``node``, at any depth, each with whether it sits in a function
+    (lazy), skipping ``if TYPE_CHECKING:`` bodies (their ``else:`` runs, so it counts)."""
     if isinstance(node, ast.If) and _is_type_checking(node.test):
         for child in node.orelse:
-            yield from _import_nodes(child)
+            yield from _import_nodes(child, lazy)
         return
     if isinstance(node, (ast.Import, ast.ImportFrom)):
-        yield node
+        yield node, lazy
         return
+    lazy = lazy or isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda))
     for child in ast.iter_child_nodes(node):
-        yield from _import_nodes(child)
+        yield from _import_nodes(child, lazy)
 
 
 def _resolve_from(node: ast.ImportFrom, module: str, is_package: bool) -> str:
@@ -83,12 +86,12 @@ def imports_of(path: Path, module: str) -> tuple[Import, ...]:
     known = tuner_modules()
     is_package = path.name == "__init__.py"
     out: list[Import] = []
-    for node in _import_nodes(ast.parse(path.read_text(), filename=str(path))):
+    for node, lazy in _import_nodes(ast.parse(path.read_text(), filename=str(path))):
         if isinstance(node, ast.Import):
-            out.extend(Import(module, alias.name, node.lineno) for alias in node.names)
+            out.extend(Import(module, alias.name, node.lineno, lazy) for alias in node.names)
             continue
         base = _resolve_from(node, module, is_package)
         for alias in node.names:
             candidate = f"{base}.{alias.name}"
-            out.append(Import(module, candidate if candidate in known else base, node.lineno))
+            out.append(Import(module, candidate if candidate in known else base, node.lineno, lazy))
     return tuple(out)

@@ -1,14 +1,21 @@
 """XGBoost script-mode training script (SageMaker framework-container conventions).
 
-Trains a binary classifier on scikit-learn's bundled breast-cancer data set (fixed 75/25 stratified
-split, seed 0), so it needs no input channel. Hyperparameters arrive as ``--name value`` arguments
-(both ``--learning-rate`` and ``--learning_rate`` spellings work); unknown ones are reported on
-stderr and ignored. Every ``--log-every`` rounds (and after the last one) it prints
+Trains a binary classifier on a synthetic task that scikit-learn generates the same way on every
+run (``make_data``: 6,000 rows, 40 features of which 10 informative and 8 redundant, 5 % of the
+labels flipped, 3 clusters per class; 60/40 stratified split, so 2,400 validation rows and accuracy
+in steps of about 0.0004), so it needs no input channel. The task is hard enough that the
+hyperparameters matter: 100 rounds reach from about 0.75 to 0.86 validation accuracy across the
+demo's ranges (shallow trees and a small learning rate underfit).
+
+Hyperparameters arrive as ``--name value`` arguments (both ``--learning-rate`` and
+``--learning_rate`` spellings work); unknown ones are reported on stderr and ignored. Every
+``--log-every`` rounds (and after the last one) it prints
 
     [<round>] train-logloss: 0.12345 validation-logloss: 0.13579 Validation-accuracy: 0.95614
 
 which the tuning objective regex ``Validation-accuracy: ([0-9\\.]+)`` matches. The model is saved
 to ``$SM_MODEL_DIR/xgboost-model.json`` and the final metrics to ``$SM_OUTPUT_DATA_DIR/metrics.json``.
+``model_fn`` and ``predict_fn`` serve the saved model from an endpoint (``examples/retuning``).
 """
 from __future__ import annotations
 
@@ -17,6 +24,7 @@ import json
 import os
 import sys
 from pathlib import Path
+from typing import Any
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
@@ -46,8 +54,18 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         print(f"ignoring unknown arguments: {unknown}", file=sys.stderr)
     if args.eta is not None:
         args.learning_rate = args.eta
-    args.num_round = args.num_round or args.epochs or 50
+    args.num_round = args.num_round or args.epochs or 100
     return args
+
+
+def make_data() -> tuple[Any, Any, Any, Any]:
+    """``(x_train, x_val, y_train, y_val)``: the demo's task, the same arrays on every run."""
+    from sklearn.datasets import make_classification
+    from sklearn.model_selection import train_test_split
+
+    x, y = make_classification(n_samples=6000, n_features=40, n_informative=10, n_redundant=8,
+                               n_clusters_per_class=3, flip_y=0.05, class_sep=0.8, random_state=42)
+    return tuple(train_test_split(x, y, test_size=0.4, random_state=0, stratify=y))  # type: ignore[return-value]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -55,12 +73,8 @@ def main(argv: list[str] | None = None) -> int:
 
     import numpy as np
     import xgboost as xgb
-    from sklearn.datasets import load_breast_cancer
-    from sklearn.model_selection import train_test_split
 
-    x, y = load_breast_cancer(return_X_y=True)
-    x_train, x_val, y_train, y_val = train_test_split(x, y, test_size=0.25, random_state=0,
-                                                      stratify=y)
+    x_train, x_val, y_train, y_val = make_data()
     dtrain = xgb.DMatrix(x_train, label=y_train)
     dval = xgb.DMatrix(x_val, label=y_val)
     params = {
@@ -101,6 +115,24 @@ def main(argv: list[str] | None = None) -> int:
         Path(out_dir, "metrics.json").write_text(json.dumps(final))
     print(f"saved model to {model_dir / 'xgboost-model.json'}", flush=True)
     return 0
+
+
+# ---- serving (SageMaker's inference toolkit contract; the offline hosting stand-in uses it too) ----
+def model_fn(model_dir: str) -> Any:
+    """The booster this script saved, for an endpoint serving the model."""
+    import xgboost as xgb
+
+    booster = xgb.Booster()
+    booster.load_model(str(Path(model_dir) / "xgboost-model.json"))
+    return booster
+
+
+def predict_fn(data: Any, model: Any) -> Any:
+    """P(class 1) for each row of ``data`` (rows x 40 features, e.g. the CSV body decoded)."""
+    import numpy as np
+    import xgboost as xgb
+
+    return model.predict(xgb.DMatrix(np.atleast_2d(np.asarray(data, dtype=float))))
 
 
 if __name__ == "__main__":

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from tuner import cli
 from tuner.local import offline_client
-from tuner.report import CHARTS
+from tuner.report import CHARTS, NO_STORE
 
 from tests.builders import SCRIPTS, categorical, continuous, tuning_request
 
@@ -66,6 +66,8 @@ def test_report_files(report_dir):
     for file, _ in CHARTS:
         assert (report_dir / file).stat().st_size > 5000
     assert page.count("report-e2e-") >= 6  # the jobs table
+    # `tuner report` through the tuner's client reads its store: series for the learning curves
+    assert NO_STORE not in page
 
 
 def test_report_renders_in_headless_chromium(report_dir, tmp_path):

@@ -43,6 +43,12 @@ class MemoryStore:
     def list_trials(self, name):
         return list(self.trials.get(name, []))
 
+    def open_trials(self, name):
+        return [t for t in self.list_trials(name) if not t.recorded or t.task_token]
+
+    def get_trial(self, name, number):
+        return next((copy.deepcopy(t) for t in self.trials.get(name, []) if t.number == number), None)
+
     def update_job(self, name, *, expect_status=None, **values):
         job = self.jobs[name]
         if expect_status and job.status not in expect_status:

@@ -506,7 +506,7 @@ def test_xgboost_example_runs_through_the_stand_in(sm_client, tmp_path):
     desc = wait_status(sm_client, "xgb-1", ("Completed", "Failed", "Stopped"), timeout=40)
     assert desc["TrainingJobStatus"] == "Completed", desc.get("FailureReason")
     accuracy = [m for m in desc["FinalMetricDataList"] if m["MetricName"] == "validation:accuracy"]
-    assert accuracy and 0.9 < accuracy[0]["Value"] <= 1.0
+    assert accuracy and 0.7 < accuracy[0]["Value"] <= 1.0  # a hard task: 0.75-0.86 over the ranges
     lines = [x for x in log_lines("xgb-1") if "Validation-accuracy:" in x]
     assert len(lines) == 4 and lines[0].startswith("[5] ") and lines[-1].startswith("[20] ")
     key = desc["ModelArtifacts"]["S3ModelArtifacts"].split(f"s3://{BUCKET}/", 1)[1]

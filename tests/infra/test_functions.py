@@ -147,8 +147,8 @@ def test_staged_assets_carry_no_caches_or_build_metadata(synth):
 # --- what a handler can import on Lambda ------------------------------------------------------------
 
 
-def _imports(path: Path, module: str) -> set[str]:
-    return {i.target for i in imports_of(path, module)}
+def _imports(path: Path, module: str, *, cold_start: bool = False) -> set[str]:
+    return {i.target for i in imports_of(path, module) if not (cold_start and i.lazy)}
 
 
 def _tuner_file(module: str) -> Path | None:
@@ -159,16 +159,17 @@ def _tuner_file(module: str) -> Path | None:
     return None
 
 
-def import_closure(handler: Path) -> tuple[set[Path], set[str]]:
+def import_closure(handler: Path, *, cold_start: bool = False) -> tuple[set[Path], set[str]]:
     """What the handler can reach through ``tuner``: the ``tuner`` files, and the top-level names of
-    the other modules. Conservative: imports inside functions count too."""
+    the other modules. Conservative: imports inside functions count too; ``cold_start=True``: only
+    what importing the handler loads (the imports that run at module level)."""
     todo, seen, external = [("handler", handler)], set(), set()
     while todo:
         module, path = todo.pop()
         if path in seen:
             continue
         seen.add(path)
-        for name in _imports(path, module):
+        for name in _imports(path, module, cold_start=cold_start):
             top = name.split(".")[0]
             if top == "tuner":
                 parts = name.split(".")
@@ -181,22 +182,39 @@ def import_closure(handler: Path) -> tuple[set[Path], set[str]]:
     return seen - {handler}, external
 
 
-def external_imports(handler: Path) -> set[str]:
-    """Top-level names of the non-``tuner`` modules the handler can reach through ``tuner``."""
-    return import_closure(handler)[1]
+def external_imports(handler: Path, *, cold_start: bool = False) -> set[str]:
+    """Top-level names of the non-``tuner`` modules the handler can reach through ``tuner``
+    (``cold_start``: as in ``import_closure``)."""
+    return import_closure(handler, cold_start=cold_start)[1]
+
+
+SCIENTIFIC_MODULES = {"numpy", "scipy"}
 
 
 @pytest.mark.parametrize("name", list(constants.LAMBDAS))
 def test_handler_imports_only_what_its_layers_and_the_runtime_provide(name):
+    """Every module the handler can import, lazily or not, is in its layers or the runtime, except
+    numpy and scipy behind a lazy import: the core loads them only to propose, and which functions
+    propose is found by running each handler without them (tests/unit/test_lean_imports.py).
+    Importing the handler (its cold start) loads nothing its layers lack."""
     handler = ROOT / "lambdas" / name / "handler.py"
     provided = set(sys.stdlib_module_names) | RUNTIME_PROVIDED
     if SCIENTIFIC in FUNCTIONS[name].layers:
-        provided |= {"numpy", "scipy"}
-    missing = external_imports(handler) - provided
-    assert not missing, (
-        f"lambdas/{name} can import {sorted(missing)}, which neither its layers "
-        f"{FUNCTIONS[name].layers} nor the Lambda runtime provide (stacks/functions.py)"
+        provided |= SCIENTIFIC_MODULES
+    missing = external_imports(handler) - provided - SCIENTIFIC_MODULES
+    at_cold_start = external_imports(handler, cold_start=True) - provided
+    assert not (missing | at_cold_start), (
+        f"lambdas/{name} can import {sorted(missing | at_cold_start)} (at cold start: {sorted(at_cold_start)}), "
+        f"which neither its layers {FUNCTIONS[name].layers} nor the Lambda runtime provide (stacks/functions.py)"
     )
+
+
+@pytest.mark.parametrize("name", list(constants.LAMBDAS))
+def test_no_handler_loads_numpy_or_scipy_at_cold_start(name):
+    """Not even the proposer: it loads them on its first proposal (``tuner.core.strategies`` loads
+    a strategy by name), so a cold start that only records or waits does not pay for them."""
+    handler = ROOT / "lambdas" / name / "handler.py"
+    assert not external_imports(handler, cold_start=True) & SCIENTIFIC_MODULES
 
 
 @pytest.mark.parametrize("name", [n for n, s in FUNCTIONS.items() if SCIENTIFIC in s.layers])

@@ -5,7 +5,7 @@ from __future__ import annotations
 from aws_cdk.assertions import Match
 
 
-def test_table_is_on_demand_with_pitr_encryption_ttl_and_a_sparse_job_index(synth):
+def test_table_is_on_demand_with_pitr_encryption_ttl_and_sparse_job_and_open_trial_indexes(synth):
     synth.template.has_resource_properties(
         "AWS::DynamoDB::Table",
         {
@@ -27,7 +27,17 @@ def test_table_is_on_demand_with_pitr_encryption_ttl_and_a_sparse_job_index(synt
                         ],
                         "Projection": {"ProjectionType": "ALL"},
                     }
-                )
+                ),
+                Match.object_like(
+                    {
+                        "IndexName": "open-trials",
+                        "KeySchema": [
+                            {"AttributeName": "open_pk", "KeyType": "HASH"},
+                            {"AttributeName": "sk", "KeyType": "RANGE"},
+                        ],
+                        "Projection": {"ProjectionType": "ALL"},
+                    }
+                ),
             ],
         },
     )

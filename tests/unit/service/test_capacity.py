@@ -137,7 +137,7 @@ def test_a_lap_stops_waiting_before_its_history_would_overflow():
     aws = FakeAws()
     name = _created(aws, max_jobs=3)
     aws.service.next_trial(name, 1, 0, "t1")  # trial 1 runs on lap 1
-    aws.store.update_trial(name, 1, capacity_waits=capacity_waits_allowed(1000))  # its waits so far
+    aws.store.update_trial(name, 1, only_unrecorded=True, capacity_waits=capacity_waits_allowed(1000))  # so far
     aws.backend.finish(aws.store.get_trial(name, 1).training_job_name)
     aws.service.record_training_job(aws.store.get_trial(name, 1).training_job_name)
     _refuse(aws, limit=1, used=1)

@@ -140,3 +140,21 @@ def test_a_service_of_a_deployment_tags_every_training_job_it_starts_with_it():
     started = aws.backend.started[deployed.next_trial(name, 1, 0, "t1")["TrainingJobName"]]
     deployment_tag = {"Key": constants.DEPLOYMENT_TAG, "Value": "TunerTable-1"}
     assert started["Tags"] == [{"Key": "team", "Value": "a"}, deployment_tag]  # after the request's own
+
+
+def test_a_training_job_started_while_the_tuning_job_is_being_stopped_is_stopped_by_its_lap():
+    """The stop lists the running trials after marking the job Stopping; a lap that started its
+    training job in between (its trial still Pending in that listing) stops it itself."""
+    aws = FakeAws()
+    name = _created(aws, max_jobs=3)
+    starting = aws.backend.start
+
+    def start_during_a_stop(request):
+        answer = starting(request)
+        aws.service.stop(name)  # the stop lands after the start, before the trial is marked In Progress
+        return answer
+
+    aws.backend.start = start_during_a_stop
+    out = aws.service.next_trial(name, 1, 0, "t1")
+    assert out["TrainingJobName"] in aws.backend.stopped
+    assert aws.store.get_trial(name, 1).stopped_by == "StopTuningJob"

@@ -13,11 +13,20 @@ hyperparameter (numbers as floats, categorical values as strings), ``TrainingJob
 
 ``rows()`` is the same table as plain dicts (no pandas); pandas is imported only by
 ``dataframe()``, never on the Lambda path.
+
+Beyond SageMaker's shapes, the tuner's store keeps what Describe and ListTrainingJobs have no member
+for: why the tuning job completed (``TuningJobCompletionReason``) and, per training job, its
+intermediate objective series and what stopped it (early stopping, Hyperband, a completion
+criterion, ``StopHyperParameterTuningJob``). ``details(source, name)`` reads them from anything
+that has the tuner's service (a ``TunerClient``, a ``LocalTuner``); a plain SageMaker client has
+none. ``TuningJobAnalytics.completion_reason()`` and ``.details()`` give them per job.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -82,6 +91,126 @@ def fetch(client: Any, name: str) -> tuple[dict[str, Any], list[dict[str, Any]]]
         kwargs["NextToken"] = page["NextToken"]
 
 
+# ---- beyond the SageMaker shapes: the tuner's store ----------------------------------------------
+# The monitor's stop reasons name the step it judged: "EarlyStopping: value 1.2 at step 4 is worse
+# than the median 0.9" (service.monitor), "Hyperband: not in the top 2 of 6 at rung 3" or
+# "Hyperband: reached MaxResource 10" (core.strategies.hyperband.asha_decision). A rung is a number
+# of objective values, as a step is.
+_DECIDED_AT = re.compile(r"\bat (?:step|rung) (\d+)\b|\breached MaxResource (\d+)\b")
+
+
+def _stoppers() -> tuple[str, str, str]:
+    """(EarlyStopping, Hyperband, StopTuningJob): the service's names (imported when needed)."""
+    from tuner.service.lifecycle import STOP_TUNING_JOB
+    from tuner.service.monitor import EARLY_STOPPING, HYPERBAND
+
+    return EARLY_STOPPING, HYPERBAND, STOP_TUNING_JOB
+
+
+@dataclass(frozen=True)
+class Progress:
+    """One training job's intermediate objective values and what stopped it.
+
+    ``series``: the objective's values in the order the job logged them (one per epoch when the
+    script logs once per epoch; the store keeps at most ``core.metrics.MAX_SERIES`` of them, the
+    last always). ``stopped_by``: the trial's stop reason as the service wrote it, or None.
+    ``rung``: Hyperband's highest rung the job passed (0: none; the rung a job failed is in
+    ``stopped_by``: ``decided_at``). ``started``: False for a trial the tuning job ended before its
+    training job started.
+    """
+
+    series: tuple[float, ...] = ()
+    stopped_by: str | None = None
+    rung: int = 0
+    started: bool = True
+
+    @property
+    def stopper(self) -> str | None:
+        """``EarlyStopping``, ``Hyperband``, ``StopTuningJob`` or the completion reason that ended
+        the tuning job while this one ran; None when nothing asked it to stop."""
+        if not self.stopped_by:
+            return None
+        head = self.stopped_by.split(":", 1)[0].strip()
+        return head if head in _stoppers()[:2] else self.stopped_by
+
+    @property
+    def decided_at(self) -> int | None:
+        """The step (1-based objective value) at which early stopping or Hyperband judged the job
+        and decided to stop it; None for any other stop or when the reason names no step."""
+        early, hyperband, _ = _stoppers()
+        if self.stopped_by is None or self.stopper not in (early, hyperband):
+            return None
+        m = _DECIDED_AT.search(self.stopped_by)
+        return int(m.group(1) or m.group(2)) if m else None
+
+    def note(self, status: str) -> str:
+        """How the job ended early, for a table cell ("" when it ran its course)."""
+        from tuner.core.metrics import MAX_SERIES
+
+        early, hyperband, stop_job = _stoppers()
+        if status == "Stopped" and not self.started:
+            return "never started (the tuning job ended first)"
+        who, at, last = self.stopper, self.decided_at, len(self.series)
+        # a longer series is thinned to MAX_SERIES values: the job ran at least that many epochs
+        reached = f"last epoch {last}{'+' if last >= MAX_SERIES else ''}" if last else "no objective value yet"
+        if who is None:
+            return f"stopped ({reached})" if status == "Stopped" else ""
+        if who == early:
+            what = f"early stopping at epoch {at}" if at else "early stopping"
+        elif who == hyperband:
+            at_max = self.stopped_by is not None and "MaxResource" in self.stopped_by
+            what = f"Hyperband at {'MaxResource' if at_max else 'rung'} {at}" if at else "Hyperband"
+        elif who == stop_job:
+            what = "StopHyperParameterTuningJob"
+        else:
+            what = f"the tuning job's end ({who})"
+        if status == "Stopped":
+            return f"stopped by {what} ({reached})"
+        ended = "it completed first" if status == "Completed" else f"it ended {status}"
+        return f"{what} asked to stop it; {ended} ({reached})"
+
+
+def ending(status: str, progress: Progress | None) -> str:
+    """How a training job ended: ``EarlyStopping`` or ``Hyperband`` when they stopped it,
+    ``Stopped`` when anything else did (the tuning job ended or was stopped), else its status
+    (``Completed``, ``Failed``, ``InProgress``). A job that completed before a stop request took
+    effect is ``Completed``."""
+    if status != "Stopped":
+        return status
+    who = progress.stopper if progress else None
+    return who if who is not None and who in _stoppers()[:2] else "Stopped"
+
+
+@dataclass(frozen=True)
+class TunerDetails:
+    """What the tuner's store adds to Describe and ListTrainingJobs: why the tuning job completed,
+    and each training job's ``Progress`` (by training job name)."""
+
+    completion_reason: str | None = None
+    progress: Mapping[str, Progress] = field(default_factory=dict)
+
+
+def progress_of(trials: Sequence[Any]) -> dict[str, Progress]:
+    """Training job name -> ``Progress`` of trial records (``core.records.TrialRecord``)."""
+    return {
+        t.training_job_name: Progress(
+            tuple(float(v) for v in t.series), t.stopped_by, int(t.rung or 0), started=bool(t.started)
+        )
+        for t in trials
+    }
+
+
+def details(source: Any, name: str) -> TunerDetails | None:
+    """The tuner's details of a tuning job, read through ``source.service`` (a ``TunerClient`` or a
+    ``LocalTuner``); None when ``source`` is not the tuner's (a boto3 SageMaker client)."""
+    service = getattr(source, "service", None)
+    queries = getattr(service, "queries", None)
+    if queries is None:
+        return None
+    job, trials = queries.job(name)
+    return TunerDetails(job.completion_reason, progress_of(trials))
+
+
 def is_multi_definition(describe: Mapping[str, Any]) -> bool:
     return bool(describe.get("TrainingJobDefinitions"))
 
@@ -97,10 +226,23 @@ class TuningJobAnalytics:
         self.name = name
         self.client = client
         self._data: tuple[dict[str, Any], list[dict[str, Any]]] | None = None
+        self._details: TunerDetails | None = None
 
     def refresh(self) -> TuningJobAnalytics:
         self._data = fetch(self.client, self.name)
+        self._details = None
         return self
+
+    def details(self) -> TunerDetails | None:
+        """The tuner's details (completion reason, series, stops); None from a non-tuner client."""
+        if self._details is None:
+            self._details = details(self.client, self.name)
+        return self._details
+
+    def completion_reason(self) -> str | None:
+        """Which ``TuningJobCompletionCriteria`` member (or ``MaxRuntimeInSeconds``) ended the job."""
+        found = self.details()
+        return found.completion_reason if found else None
 
     def _fetched(self) -> tuple[dict[str, Any], list[dict[str, Any]]]:
         if self._data is None:
@@ -129,4 +271,16 @@ class TuningJobAnalytics:
         return path
 
 
-__all__ = ["BASE_COLUMNS", "TuningJobAnalytics", "fetch", "row", "rows", "to_dataframe"]
+__all__ = [
+    "BASE_COLUMNS",
+    "Progress",
+    "TunerDetails",
+    "TuningJobAnalytics",
+    "details",
+    "ending",
+    "fetch",
+    "progress_of",
+    "row",
+    "rows",
+    "to_dataframe",
+]

@@ -13,15 +13,22 @@ with your credentials; ``--direct`` starts the state machine itself (administrat
     tuner analytics NAME [--csv FILE]           the SDK's analytics table (pandas)
     tuner report NAME --out DIR                 HTML report + PNG charts
     tuner deploy NAME --endpoint-name E         model + endpoint config + endpoint of the best job
+    tuner logs TRAINING_JOB                     a training job's output (CloudWatch Logs)
 
 Offline (no AWS account: the real stack and Lambdas inside moto):
 
     tuner local REQUEST.json --output-dir DIR   run a tuning job, write describe/jobs JSON + report
+    tuner logs TRAINING_JOB --output-dir DIR    a training job's output from that run
     tuner validate REQUEST.json                 check a request without running it
 
 Output is JSON on stdout (scripts); ``--table`` prints a readable table instead. ``--wait`` prints
-live progress on stderr (jobs done / running / failed, best so far) until the job ends. Errors print
-one clear line on stderr and exit 2.
+live progress on stderr (jobs done / running / failed / completed without a metric, best so far,
+and each failure's reason) until the job ends. Errors print one clear line on stderr and exit 2.
+
+``tuner local`` keeps each training job's output in ``DIR/training-jobs/<job>.log``. Ctrl-C or
+``--timeout`` stops the tuning job (its running training jobs are stopped), then writes what
+finished (describe.json, training-jobs.json, the report) and exits ``EXIT_INTERRUPTED`` (130) or
+``EXIT_TIMEOUT`` (3); a second Ctrl-C quits at once without writing.
 """
 
 from __future__ import annotations
@@ -34,9 +41,27 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from tuner.cli_common import Progress, describe_table, jobs_table, leaderboard, load_json_object, objective_value, table
+from tuner import constants
+from tuner.analytics import TunerDetails, progress_of
+from tuner.cli_common import (
+    Progress,
+    completion_point,
+    describe_table,
+    jobs_table,
+    leaderboard,
+    load_json_object,
+    objective_value,
+    stop_note,
+    table,
+)
 from tuner.core.objective import job_maximizes
 from tuner.errors import TuningError, ValidationError
+
+#: Exit codes: a failed or stopped tuning job 1, bad input 2, a timeout 3, Ctrl-C 130 (128 + SIGINT).
+EXIT_TIMEOUT = 3
+EXIT_INTERRUPTED = 130
+#: Where ``tuner local`` keeps each training job's output, under its output directory.
+TRAINING_LOGS = constants.TRAINING_LOGS_FOLDER
 
 
 def loop_overhead(describe: dict[str, Any], training_seconds: float) -> str | None:
@@ -72,6 +97,39 @@ def _cost_lines(lt: Any, trials: int) -> list[str]:
         return [f"(no cost estimate: {err})"]
 
 
+class _Interrupts:
+    """While active, the first SIGINT (Ctrl-C) only sets ``requested``: the wait loop stops at its
+    next poll and the tuning job is stopped cleanly. The handler then gives way to Python's own,
+    so a second Ctrl-C raises ``KeyboardInterrupt`` at once. Outside the main thread: inactive."""
+
+    def __init__(self) -> None:
+        import threading
+
+        self.requested = threading.Event()
+        self._previous: Any = None
+
+    def __enter__(self) -> _Interrupts:
+        import signal
+        import threading
+
+        if threading.current_thread() is threading.main_thread():
+            self._previous = signal.signal(signal.SIGINT, self._handle)
+        return self
+
+    def _handle(self, signum: int, frame: Any) -> None:
+        import signal
+
+        self.requested.set()
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+
+    def __exit__(self, *exc: Any) -> None:
+        import signal
+
+        if self._previous is not None:
+            signal.signal(signal.SIGINT, self._previous)
+            self._previous = None
+
+
 def cmd_local(args: argparse.Namespace) -> int:
     from tuner.core.request import parse_request
     from tuner.core.results import to_json
@@ -80,55 +138,72 @@ def cmd_local(args: argparse.Namespace) -> int:
     request = load_json_object(args.request, "a CreateHyperParameterTuningJob request")
     if args.name:
         request["HyperParameterTuningJobName"] = args.name
-    name = request.get("HyperParameterTuningJobName")
+    name = str(request.get("HyperParameterTuningJobName"))
     try:
         total = parse_request(request).max_jobs
     except ValidationError:
         total = 0  # the state machine reports the problem as the job's FailureReason
     out = Path(args.output_dir)
     out.mkdir(parents=True, exist_ok=True)
+    logs = out / TRAINING_LOGS
     t0 = time.monotonic()
     print(f"Deploying the tuner stack into moto (offline) and starting {name} ...", flush=True)
-    with LocalTuner(out / "work", sweep_interval=args.sweep_interval) as lt:
+    with LocalTuner(out / "work", sweep_interval=args.sweep_interval, training_logs=logs) as lt:
         lt.start(request, base_dir=Path(args.request).resolve().parent)
-        describe = lt.wait(str(name), progress=Progress(total), timeout=args.timeout)
-        jobs = lt.all_training_jobs(str(name))
+        progress = Progress(
+            total,
+            jobs=lambda: lt.all_training_jobs(name)["TrainingJobSummaries"],
+            log_hint=lambda job: str(lt.log_path(job)),
+        )
+        describe, interruption = _run_local(lt, name, progress, args.timeout)
+        jobs = lt.all_training_jobs(name)
         (out / "describe.json").write_text(to_json(describe) + "\n")
         (out / "training-jobs.json").write_text(to_json(jobs) + "\n")
-        history = lt.history(str(name))
+        record, trials = lt.service.queries.job(name)
+        history = lt.history(name)
         refused = lt.iam.report() if lt.iam_denials() else ""
-        costs = _cost_lines(lt, len(jobs["TrainingJobSummaries"]))
-    report = _write_report(describe, jobs["TrainingJobSummaries"], out / "report")
+        costs = [] if interruption else _cost_lines(lt, len(jobs["TrainingJobSummaries"]))
+    details = TunerDetails(record.completion_reason if record else None, progress_of(trials))
+    report = _write_report(describe, jobs["TrainingJobSummaries"], out / "report", details)
     wall = time.monotonic() - t0
+    summaries = jobs["TrainingJobSummaries"]
     training = sum(
         (s["TrainingEndTime"] - s["TrainingStartTime"]).total_seconds()
-        for s in jobs["TrainingJobSummaries"]
+        for s in summaries
         if s.get("TrainingEndTime") and s.get("TrainingStartTime")
     )
     status = describe["HyperParameterTuningJobStatus"]
+    maximize = job_maximizes(describe)
+    notes = {t.training_job_name: note for t in trials if (note := stop_note(t))}
     print()
-    print(leaderboard(jobs["TrainingJobSummaries"], job_maximizes(describe)))
+    print(leaderboard(summaries, maximize, notes=notes))
     print()
     print(f"Tuning job {name}: {status}")
+    if interruption:
+        print(interruption)
+    for line in completion_lines(describe, record.completion_reason, trials, maximize):
+        print(line)
     if describe.get("FailureReason"):
         print(f"FailureReason: {describe['FailureReason']}")
     best = describe.get("BestTrainingJob")
     if best:
         metric = (best.get("FinalHyperParameterTuningJobObjectiveMetric") or {}).get("MetricName", "objective")
-        print(f"Best training job: {best['TrainingJobName']}  {metric} = {objective_value(best):.6g}")
+        where = f" ({best['TrainingJobDefinitionName']})" if best.get("TrainingJobDefinitionName") else ""
+        print(f"Best training job: {best['TrainingJobName']}{where}  {metric} = {objective_value(best):.6g}")
         print("Hyperparameters: " + json.dumps(best["TunedHyperParameters"]))
-    n = len(jobs["TrainingJobSummaries"])
+    n = len(summaries)
     print(
         f"Wall time {wall:.1f} s (incl. synth + deploy); "
         f"training time summed over {n} jobs {training:.1f} s; "
         f"{len(history)} history events in the tuning job's execution (its laps keep their own)"
     )
     overhead = loop_overhead(describe, training)
-    if overhead:
+    if overhead and not interruption:
         print(overhead)
     for line in costs:
         print(line)
     print(f"Wrote {out / 'describe.json'} and {out / 'training-jobs.json'}")
+    print(f"Training job output: {logs}/<training job>.log (tuner logs NAME --output-dir {out})")
     if report:
         print(f"Report: {report}")
     if refused:
@@ -136,14 +211,59 @@ def cmd_local(args: argparse.Namespace) -> int:
         print("\nIAM refused calls of the tuner's own functions (the stack lacks these grants):", file=sys.stderr)
         print(refused, file=sys.stderr)
         return 1
+    if interruption:
+        return EXIT_TIMEOUT if interruption.startswith("Timed out") else EXIT_INTERRUPTED
     return 0 if status == "Completed" else 1
 
 
-def _write_report(describe: dict[str, Any], summaries: list[dict[str, Any]], out: Path) -> Path | None:
+def _run_local(lt: Any, name: str, progress: Progress, timeout: float) -> tuple[dict[str, Any], str | None]:
+    """Wait for the offline tuning job; on Ctrl-C or after ``timeout`` s stop it (its running
+    training jobs are stopped) and wait for it to end. Returns its describe response and, when it
+    was interrupted, a line saying how (None: it ended by itself)."""
+    with _Interrupts() as interrupts:
+        try:
+            return lt.wait(name, progress=progress, timeout=timeout, interrupted=interrupts.requested.is_set), None
+        except KeyboardInterrupt:
+            how = "Interrupted (Ctrl-C)"
+        except TimeoutError:
+            how = f"Timed out after {timeout:g} s (--timeout)"
+    print(f"{how}: stopping {name} and its running training jobs (Ctrl-C again to quit at once) ...", flush=True)
+    try:
+        describe = lt.stop_and_wait(name, progress=progress)
+    except TimeoutError as err:
+        print(f"tuner: warning: {err}; writing what has finished so far", file=sys.stderr)
+        describe = lt.describe(name)
+    return describe, f"{how}: the tuning job was stopped; what finished is kept below."
+
+
+def completion_lines(
+    describe: dict[str, Any], reason: str | None, trials: Sequence[Any], maximize: bool
+) -> list[str]:
+    """Why the tuning job ended before MaxNumberOfTrainingJobs (kept by the tuner: AMT's describe
+    has no field for it), and, for a completion criterion, after how many finished jobs it was met
+    and how many ran past it (the jobs already running then: at most MaxParallelTrainingJobs - 1)."""
+    if not reason:
+        return []
+    lines = [f"Completion reason: {reason}"]
+    config = describe.get("HyperParameterTuningJobConfig") or {}
+    point = completion_point(config.get("TuningJobCompletionCriteria"), trials, maximize)
+    if point is not None:
+        met_at, ran = point
+        parallel = int((config.get("ResourceLimits") or {}).get("MaxParallelTrainingJobs") or 1)
+        lines.append(
+            f"Met after {met_at} finished training jobs; {ran} ran in all: overshoot {ran - met_at} "
+            f"(the jobs already running then; at most MaxParallelTrainingJobs - 1 = {parallel - 1})"
+        )
+    return lines
+
+
+def _write_report(
+    describe: dict[str, Any], summaries: list[dict[str, Any]], out: Path, details: TunerDetails | None = None
+) -> Path | None:
     try:
         from tuner.report import write_report
 
-        return write_report(describe, summaries, out)
+        return write_report(describe, summaries, out, details)
     except ImportError as err:  # matplotlib is an optional dependency
         print(f"(no report: {err}; pip install matplotlib)", file=sys.stderr)
         return None
@@ -182,7 +302,12 @@ def _emit(obj: Any, args: argparse.Namespace, render: Any = None) -> None:
 def _wait(client: Any, name: str, args: argparse.Namespace) -> dict[str, Any]:
     d = client.describe_hyper_parameter_tuning_job(HyperParameterTuningJobName=name)
     limits = (d.get("HyperParameterTuningJobConfig") or {}).get("ResourceLimits") or {}
-    progress = Progress(int(limits.get("MaxNumberOfTrainingJobs") or 0), stream=sys.stderr)
+    progress = Progress(
+        int(limits.get("MaxNumberOfTrainingJobs") or 0),
+        stream=sys.stderr,
+        jobs=lambda: client.all_training_jobs(name),
+        log_hint=lambda job: f"tuner logs {job}",
+    )
     return client.wait_for_tuning_job(name, poll=args.poll, timeout=args.timeout, progress=progress)
 
 
@@ -302,6 +427,66 @@ def cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_logs(args: argparse.Namespace) -> int:
+    """A training job's output: from ``tuner local``'s output directory, or from CloudWatch Logs
+    (``/aws/sagemaker/TrainingJobs``, every host's streams, host by host)."""
+    if args.output_dir:
+        for line in _offline_log(Path(args.output_dir), args.training_job):
+            sys.stdout.write(line)
+        return 0
+    import boto3
+
+    from tuner.aws.logs import CloudWatchLogSource
+
+    source = CloudWatchLogSource(boto3.session.Session(region_name=args.region).client("logs"))
+    printed = 0
+    for line in source.lines(args.training_job, host=None):
+        print(line)
+        printed += 1
+    if not printed:
+        from tuner.constants import TRAINING_LOG_GROUP
+
+        raise ValidationError(
+            f"no log events for training job {args.training_job} in {TRAINING_LOG_GROUP} (check the name and "
+            "--region; a job that failed before its script started has none; for a tuner local run give "
+            "--output-dir)"
+        )
+    return 0
+
+
+def _offline_log(out: Path, training_job: str) -> Any:
+    """The lines of ``training_job``'s output kept by ``tuner local --output-dir out``; a
+    ValidationError that says why there are none (the job printed nothing, or is not in that run)."""
+    path = out / TRAINING_LOGS / f"{training_job}.log"
+    if path.is_file():
+        with path.open(encoding="utf-8", errors="replace") as f:
+            yield from f
+        return
+    summaries = _offline_summaries(out)
+    known = {s["TrainingJobName"]: s for s in summaries}
+    if training_job in known:
+        reason = known[training_job].get("FailureReason")
+        raise ValidationError(
+            f"training job {training_job} printed nothing"
+            + (f" (it failed before its script started: {reason})" if reason else "")
+        )
+    kept = sorted(p.stem for p in (out / TRAINING_LOGS).glob("*.log"))
+    if not kept and not summaries:
+        raise ValidationError(f"{out} holds no tuner local run (no {TRAINING_LOGS}/ or training-jobs.json); "
+                              "give the --output-dir of tuner local")
+    names = kept or sorted(known)
+    shown = ", ".join(names[:5]) + (f" and {len(names) - 5} more" if len(names) > 5 else "")
+    raise ValidationError(f"no training job {training_job} in the run in {out}; it has {shown}")
+
+
+def _offline_summaries(out: Path) -> list[dict[str, Any]]:
+    """The training job summaries ``tuner local`` wrote (none when the run wrote none yet)."""
+    path = out / "training-jobs.json"
+    if not path.is_file():
+        return []
+    return list(load_json_object(str(path), "training job summaries").get("TrainingJobSummaries") or [])
+
+
 def cmd_deploy(args: argparse.Namespace) -> int:
     from tuner.deploy_model import deploy_best
 
@@ -319,7 +504,6 @@ def cmd_deploy(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from tuner import constants
     from tuner.cli_common import Parser
 
     p = Parser(prog="tuner", description="Self-hosted SageMaker-compatible hyperparameter tuning")
@@ -410,6 +594,17 @@ def _add_result_commands(sub: Any, stack: argparse.ArgumentParser) -> None:
     dp.add_argument("--instance-count", type=int, default=1)
     dp.add_argument("--wait", action="store_true", help="wait until the endpoint is InService")
     dp.set_defaults(func=cmd_deploy)
+    lg = sub.add_parser(
+        "logs",
+        help="a training job's output: from CloudWatch Logs, or from a tuner local run (--output-dir)",
+    )
+    lg.add_argument("training_job", metavar="TRAINING_JOB", help="the training job's name")
+    lg.add_argument(
+        "--output-dir",
+        help=f"the --output-dir of a tuner local run: read its {TRAINING_LOGS}/<job>.log instead of CloudWatch Logs",
+    )
+    lg.add_argument("--region", help="CloudWatch Logs' region (default: the AWS configuration's)")
+    lg.set_defaults(func=cmd_logs)
 
 
 
@@ -418,10 +613,17 @@ def _add_offline_commands(sub: Any) -> None:
     local = sub.add_parser("local", help="run a tuning job offline: the real stack and Lambdas inside moto")
     local.add_argument("request", help="a CreateHyperParameterTuningJob request (JSON file)")
     local.add_argument(
-        "--output-dir", default="out/local", help="where describe.json, training-jobs.json and report/ go"
+        "--output-dir",
+        default="out/local",
+        help=f"where describe.json, training-jobs.json, report/ and {TRAINING_LOGS}/<job>.log go",
     )
     local.add_argument("--name", help="override HyperParameterTuningJobName")
-    local.add_argument("--timeout", type=float, default=3600.0, help="give up after this many seconds")
+    local.add_argument(
+        "--timeout",
+        type=float,
+        default=3600.0,
+        help=f"stop the tuning job after this many seconds, write what finished, exit {EXIT_TIMEOUT}",
+    )
     local.add_argument("--sweep-interval", type=float, default=5.0, help="seconds between sweeper runs")
     local.set_defaults(func=cmd_local)
     val = sub.add_parser("validate", help="validate a request without running it")
@@ -456,9 +658,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     except TimeoutError as err:
         print(f"tuner: error: {err}", file=sys.stderr)
-        return 3
+        return EXIT_TIMEOUT
     except KeyboardInterrupt:
-        return 130
+        print("tuner: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:  # the reader went away (``tuner logs JOB | head``): not an error of ours
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error at exit
+        return 0
 
 
 if __name__ == "__main__":

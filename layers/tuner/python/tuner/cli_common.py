@@ -1,5 +1,5 @@
 """What the CLIs share: reading a JSON input file, and what they print (live progress, the
-leaderboard, tables). No AWS, no argument parsing."""
+leaderboard, the completion summary, tables). No AWS, no argument parsing."""
 
 from __future__ import annotations
 
@@ -7,12 +7,15 @@ import argparse
 import json
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tuner.core.objective import objective_of
 from tuner.errors import ValidationError
+
+if TYPE_CHECKING:
+    from tuner.core.records import TrialRecord
 
 
 def load_json_object(path: str, what: str) -> dict[str, Any]:
@@ -49,29 +52,66 @@ class Parser(argparse.ArgumentParser):
         super().__init__(*args, **kwargs)
 
 
-def objective_value(summary: dict[str, Any] | None) -> float | None:
+def objective_value(summary: Mapping[str, Any] | None) -> float | None:
     metric = (summary or {}).get("FinalHyperParameterTuningJobObjectiveMetric")
     return metric["Value"] if metric else None
 
 
-class Progress:
-    """One line per change: jobs done / running / failed and the best so far."""
+def failure_tail(reason: str, lines: int = 3) -> str:
+    """A failure reason shortened for a progress line: its first line (the kind of error) and its
+    last ``lines`` lines (where a traceback ends), indented."""
+    rows = [r for r in reason.strip().splitlines() if r.strip()]
+    if len(rows) > lines + 1:
+        rows = [rows[0], "...", *rows[-lines:]]
+    return "\n".join("    " + r for r in rows)
 
-    def __init__(self, total: int, stream: Any = sys.stdout) -> None:
+
+def no_metric(summaries: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+    """The training jobs that completed without an objective value (the metric's regex never
+    matched what the script printed)."""
+    return [s for s in summaries if s["TrainingJobStatus"] == "Completed" and s.get("ObjectiveStatus") == "Failed"]
+
+
+class Progress:
+    """One line per change: jobs done / running / failed / without a metric, and the best so far.
+
+    ``jobs`` (optional) lists the tuning job's training job summaries; it is called only when the
+    describe response's counters show a new failure. Then the line counts the jobs that completed
+    without an objective value ("no metric"), and each job that failed, or completed with no metric,
+    is shown once: the tail of its failure reason and where its output is (``log_hint(name)``: a
+    file offline, ``tuner logs NAME`` deployed). A reason seen before is not repeated.
+    """
+
+    def __init__(
+        self,
+        total: int,
+        stream: Any = sys.stdout,
+        *,
+        jobs: Callable[[], Sequence[Mapping[str, Any]]] | None = None,
+        log_hint: Callable[[str], str] | None = None,
+    ) -> None:
         self.total = total
         self.stream = stream
+        self.jobs = jobs
+        self.log_hint = log_hint
         self.start = time.monotonic()
         self.last: tuple[Any, ...] | None = None
+        self.no_metric: int | None = 0 if jobs is not None else None
+        self._checked: tuple[int, int] | None = None
+        self._shown: set[str] = set()
+        self._reasons: dict[str, str] = {}
 
     def __call__(self, describe: dict[str, Any]) -> None:
         c = describe["TrainingJobStatusCounters"]
         best = describe.get("BestTrainingJob")
         done = c["Completed"] + c["Stopped"] + c["RetryableError"] + c["NonRetryableError"]
         failed = c["RetryableError"] + c["NonRetryableError"]
+        self._check_jobs(failed, int(describe["ObjectiveStatusCounters"]["Failed"]))
         state = (
             done,
             c["InProgress"],
             failed,
+            self.no_metric,
             best and best["TrainingJobName"],
             describe["HyperParameterTuningJobStatus"],
         )
@@ -79,28 +119,131 @@ class Progress:
             return
         self.last = state
         best_text = f"best {objective_value(best):.6g} ({best['TrainingJobName']})" if best else "best -"
+        no_metric_text = f"  no metric {self.no_metric}" if self.no_metric is not None else ""
         print(
             f"[{time.monotonic() - self.start:7.1f}s] {describe['HyperParameterTuningJobStatus']:<10} "
-            f"done {done}/{self.total}  running {c['InProgress']}  failed {failed}  {best_text}",
+            f"done {done}/{self.total}  running {c['InProgress']}  failed {failed}{no_metric_text}  {best_text}",
             file=self.stream,
             flush=True,
         )
 
+    def _check_jobs(self, failed: int, objective_failed: int) -> None:
+        """Read the training jobs when the counters show a new failure; show each new one once."""
+        if self.jobs is None or (failed, objective_failed) == self._checked:
+            return
+        try:
+            summaries = list(self.jobs())
+        except Exception:  # progress is a courtesy: a failed read waits for the next change
+            return
+        self._checked = (failed, objective_failed)
+        quiet = no_metric(summaries)
+        self.no_metric = len(quiet)
+        for s in [*(s for s in summaries if s["TrainingJobStatus"] == "Failed"), *quiet]:
+            self._show(s)
 
-def leaderboard(summaries: list[dict[str, Any]], maximize: bool, top: int = 10) -> str:
+    def _show(self, summary: Mapping[str, Any]) -> None:
+        name = summary["TrainingJobName"]
+        if name in self._shown:
+            return
+        self._shown.add(name)
+        what = "failed" if summary["TrainingJobStatus"] == "Failed" else "completed without an objective value"
+        reason = str(summary.get("FailureReason") or "").strip()
+        hint = f"; output: {self.log_hint(name)}" if self.log_hint else ""
+        if reason and reason in self._reasons:
+            print(f"  {name} {what} (the same reason as {self._reasons[reason]}){hint}", file=self.stream, flush=True)
+            return
+        if reason:
+            self._reasons[reason] = name
+        print(f"  {name} {what}{hint}", file=self.stream, flush=True)
+        if reason:
+            print(failure_tail(reason), file=self.stream, flush=True)
+
+
+def _short(value: str) -> str:
+    """A hyperparameter value for the leaderboard: a number to 6 significant digits, text as is."""
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return str(value)
+    return str(value) if number.is_integer() and "." not in str(value) else f"{number:.6g}"
+
+
+def stop_note(trial: TrialRecord) -> str | None:
+    """Where a Stopped trial was cut, from its record: by what (early stopping, Hyperband and its
+    rung, the tuning job's stop, a completion criterion or MaxRuntimeInSeconds) and after how many
+    objective values (its last epoch). None for a trial that was not stopped."""
+    from tuner.analytics import progress_of
+    from tuner.core.records import STOPPED
+
+    if trial.status != STOPPED:
+        return None
+    return progress_of([trial])[trial.training_job_name].note(trial.status)
+
+
+def leaderboard(
+    summaries: Sequence[Mapping[str, Any]],
+    maximize: bool,
+    top: int = 10,
+    notes: Mapping[str, str] | None = None,
+) -> str:
+    """The ``top`` training jobs by objective value, best first (``maximize``: the tuning job's
+    direction, ``tuner.core.objective.job_maximizes``), each with its hyperparameters, its training
+    job definition when the job has several, and ``notes[name]`` (where a stopped job was cut:
+    ``stop_note``). The header names the objective metric; a line counts the jobs without a value."""
+    notes = notes or {}
     scored = [s for s in summaries if objective_value(s) is not None]
     scored.sort(key=lambda s: objective_value(s), reverse=maximize)  # type: ignore[arg-type,return-value]
-    lines = [f"{'rank':>4}  {'objective':>10}  {'status':<10}  training job / hyperparameters"]
+    metrics = {s["FinalHyperParameterTuningJobObjectiveMetric"]["MetricName"] for s in scored}
+    header = metrics.pop() if len(metrics) == 1 else "objective"
+    width = max(10, len(header))
+    definitions = any(s.get("TrainingJobDefinitionName") for s in summaries)
+    dwidth = max([10, *(len(s.get("TrainingJobDefinitionName") or "") for s in summaries)])
+    dcol = f"{'definition':<{dwidth}}  " if definitions else ""
+    lines = [f"{'rank':>4}  {header:>{width}}  {'status':<10}  {dcol}training job / hyperparameters"]
+    indent = " " * (4 + 2 + width + 2 + 10 + 2 + len(dcol))
     for i, s in enumerate(scored[:top], 1):
-        hps = ", ".join(f"{k}={v}" for k, v in sorted(s["TunedHyperParameters"].items()))
+        d = f"{s.get('TrainingJobDefinitionName') or '-':<{dwidth}}  " if definitions else ""
         lines.append(
-            f"{i:>4}  {objective_value(s):>10.6g}  {s['TrainingJobStatus']:<10}  {s['TrainingJobName']}"
+            f"{i:>4}  {objective_value(s):>{width}.6g}  {s['TrainingJobStatus']:<10}  {d}{s['TrainingJobName']}"
         )
-        lines.append(f"{'':>30}{hps}")
-    unscored = len(summaries) - len(scored)
+        hps = ", ".join(f"{k}={_short(v)}" for k, v in sorted(s["TunedHyperParameters"].items()))
+        lines.append(f"{indent}{hps}")
+        if notes.get(s["TrainingJobName"]):
+            lines.append(f"{indent}{notes[s['TrainingJobName']]}")
+    rest = scored[top:]
+    if rest:
+        stopped = sum(1 for s in rest if s["TrainingJobStatus"] == "Stopped")
+        of_them = f", {stopped} of them Stopped" if stopped else ""
+        lines.append(f"({len(rest)} more with an objective value{of_them})")
+    unscored = [s for s in summaries if objective_value(s) is None]
     if unscored:
-        lines.append(f"({unscored} training job(s) without an objective value)")
+        kinds = {
+            "failed": sum(1 for s in unscored if s["TrainingJobStatus"] == "Failed"),
+            "no metric": len(no_metric(unscored)),
+            "stopped first": sum(1 for s in unscored if s["TrainingJobStatus"] == "Stopped"),
+            "running": sum(1 for s in unscored if s["TrainingJobStatus"] in ("InProgress", "Stopping")),
+        }
+        detail = ", ".join(f"{k} {v}" for k, v in kinds.items() if v)
+        lines.append(f"({len(unscored)} training job(s) without an objective value: {detail})")
     return "\n".join(lines)
+
+
+def completion_point(
+    criteria: Mapping[str, Any] | None, trials: Sequence[TrialRecord], maximize: bool
+) -> tuple[int, int] | None:
+    """``(met_at, ran)``: after how many finished training jobs (in the order they ended) the
+    tuning job's ``TuningJobCompletionCriteria`` were first met (``tuner.core.completion``'s own
+    rule, evaluated over each prefix as the service evaluates it at each recorded job), and how many
+    training jobs ran in all. ``ran - met_at`` is the overshoot: the jobs already running when the
+    criterion was met (at most ``MaxParallelTrainingJobs - 1``). None when no criterion was met."""
+    from tuner.core.completion import completion_reason
+
+    finished = sorted((t for t in trials if t.terminal), key=lambda t: (t.ended or "", t.number))
+    for k in range(1, len(finished) + 1):
+        if completion_reason(criteria, finished[:k], maximize):
+            ran = sum(1 for t in trials if t.started or t.status != "Stopped")
+            return k, ran
+    return None
 
 
 def table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:

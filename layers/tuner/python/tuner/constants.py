@@ -84,3 +84,7 @@ RESERVED_TAG_PREFIX = "tuner:"
 DEPLOYMENT_TAG = "tuner:deployment"
 # Set by the family service on the requests it builds (tuner.core.families), so a request may carry it.
 FAMILY_TAG = "tuner:family"
+
+#: Where ``tuner local`` keeps each training job's output (``<output-dir>/training-jobs/<name>.log``);
+#: ``tuner logs`` reads it and the report links to it.
+TRAINING_LOGS_FOLDER = "training-jobs"

@@ -15,9 +15,24 @@ and moto.
 ``lines`` is a generator: pages are fetched only as the consumer asks for lines, and closing it
 (``tuner.core.metrics.parse_metrics`` does when a budget is exceeded) stops the paging. It never
 cuts the stream silently; bounding the work is the consumer's job, which can then say so.
+
+``lines_after(job, position)`` reads only what a caller has not seen (the monitor, every sweep).
+``position`` maps each stream name to ``[token, skip, taken]``: the token of the page to fetch
+next (None: the stream's head), how many events of that page were already handed over, and how
+many events of the stream were handed over in all. It is advanced in place *before* each line is
+yielded, so when the consumer stops taking lines, however it stops, ``position`` is just past the
+last line it took: a page cut in the middle is fetched again and its first ``skip`` events
+dropped. Every token belongs to its own stream (a token from another stream is invalid), and the
+streams are listed again at every read, so a host's new stream (a restart) is read from its head.
+A token expires after 24 hours ("The token expires after 24 hours. If you have reached the end of
+the stream, it returns the same token you passed in": CloudWatch Logs API Reference,
+GetLogEvents, ``nextForwardToken``): a stream whose stored token is refused is read again from its
+head and its first ``taken`` events are dropped.
 """
 from __future__ import annotations
 
+import itertools
+import logging
 import re
 from collections.abc import Iterator
 from typing import Any
@@ -29,6 +44,8 @@ from tuner.service.ports import PRIMARY_HOST
 # is the page whose nextForwardToken is the token sent. A stream that keeps answering empty pages
 # with new tokens is given up after this many in a row.
 MAX_EMPTY_PAGES = 100
+
+log = logging.getLogger(__name__)
 
 _STREAM = re.compile(r"(?P<host>.+)-(?P<epoch>\d+)")  # what follows "<job>/"
 _HOST = re.compile(r"algo-(?P<n>\d+)")
@@ -82,8 +99,53 @@ class CloudWatchLogSource:
                 for stream in streams:
                     yield from self._stream_lines(stream)
 
+    def lines_after(self, job: str, position: dict[str, Any], *, host: str | None = PRIMARY_HOST) -> Iterator[str]:
+        """The messages of ``host``'s streams (None: every host's) after ``position``, which is
+        advanced in place past each message yielded (see the module docstring)."""
+        for name, streams in self.hosts(job).items():
+            if host is None or name == host:
+                for stream in streams:
+                    yield from self._stream_after(stream, position)
+
     def _stream_lines(self, stream: str) -> Iterator[str]:
-        token = None
+        for _, events, _ in self._pages(stream, None):
+            for event in events:
+                yield event["message"]
+
+    def _stream_after(self, stream: str, position: dict[str, Any]) -> Iterator[str]:
+        token, skip, taken = _mark(position.get(stream))
+        pages = self._pages(stream, token)
+        try:
+            first = next(pages, None)
+        except self.logs.exceptions.InvalidParameterException:
+            if token is None:
+                raise
+            log.warning("the stored token of log stream %s was refused (expired?): reading it from its head, "
+                        "skipping the %d events read before", stream, taken)
+            token, skip = None, taken
+            pages = self._pages(stream, None)
+            first = next(pages, None)
+        if first is None:
+            return
+        for sent, events, forward in itertools.chain([first], pages):
+            last = len(events) - 1
+            for i in range(skip, len(events)):
+                taken += 1
+                # past a page's last event is the next page's head: no page is fetched again for it
+                position[stream] = [forward, 0, taken] if i == last and forward != sent else [sent, i + 1, taken]
+                yield events[i]["message"]
+            if forward == sent:  # the end: a page read again from this token starts with these events
+                position[stream] = [sent, max(skip, len(events)), taken]
+            else:
+                skip = max(0, skip - len(events))
+                position[stream] = [forward, skip, taken]
+
+    def _pages(
+        self, stream: str, token: str | None
+    ) -> Iterator[tuple[str | None, list[dict[str, Any]], str | None]]:
+        """``(token sent, events, nextForwardToken)`` of each page of ``stream`` from ``token`` (None:
+        its head) to its end: the page whose nextForwardToken is the token sent. A stream that is
+        gone has no pages."""
         empty = 0
         while True:
             kwargs: dict[str, Any] = {
@@ -93,14 +155,24 @@ class CloudWatchLogSource:
             }
             if token:
                 kwargs["nextToken"] = token
-            r = self.logs.get_log_events(**kwargs)
+            try:
+                r = self.logs.get_log_events(**kwargs)
+            except self.logs.exceptions.ResourceNotFoundException:
+                return
             events = r.get("events", [])
-            for event in events:
-                yield event["message"]
             new = r.get("nextForwardToken")
+            yield token, events, new or token
             if not new or new == token:
                 return
             empty = 0 if events else empty + 1
             if empty >= MAX_EMPTY_PAGES:
                 return
             token = new
+
+
+def _mark(mark: Any) -> tuple[str | None, int, int]:
+    """``(token, skip, taken)`` of a stream's stored position (a fresh stream: head, 0, 0)."""
+    if isinstance(mark, (list, tuple)) and len(mark) == 3:
+        token, skip, taken = mark
+        return (str(token) if token else None), max(0, int(skip)), max(0, int(taken))
+    return None, 0, 0

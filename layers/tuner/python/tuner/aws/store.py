@@ -3,8 +3,10 @@
 Items (pk = the tuning job's ``name_key``, its name in lower case: SageMaker names are unique
 regardless of case, so ``Case-Job`` and ``case-job`` address one partition; the name as given is the
 job item's ``name`` attribute):
-- ``sk = "JOB"``: the job record; ``kind``/``created`` feed the sparse ``by-kind`` index.
-- ``sk = "TRIAL#000042"``: one trial.
+- ``sk = "JOB"``: the job record; ``kind``/``created`` feed the sparse ``by-kind`` index;
+  ``open_index`` (jobs created since the ``open-trials`` index exists) says its trials keep ``open_pk``.
+- ``sk = "TRIAL#000042"``: one trial. While it is open (not recorded, or holding a task token) it
+  carries ``open_pk`` (= its pk), the key of the sparse ``open-trials`` index (``open_trials``).
 - ``sk = "CLAIM#<lap>#<iteration>"``: which trial a lap's iteration claimed, so that an
   at-least-once retry of the claiming step gets the same trial instead of a new one.
 - ``sk = "NAME"``: the name reserved by a create (``CreateJob.submit``) before it starts the job's
@@ -21,6 +23,26 @@ job item's ``name`` attribute):
   called, the grants the create_job and the ending functions have (stacks/functions.py).
 Structured fields (request, params, series, metrics) are stored as JSON strings: exact floats,
 no Decimal conversions, and NaN never reaches DynamoDB.
+
+Trials as the store reads them (``list_trials``, ``open_trials``):
+
+- A recorded trial never changes again but for its ``task_token``. Every write of a trial is
+  conditional on it being unrecorded (``only_unrecorded=True``: the result, a retry, a stop
+  reason, a rung, capacity waits, a give-up) except setting or clearing the token, and
+  ``update_trial`` refuses any other unconditional write. ``list_trials`` therefore keeps the
+  recorded trials it has read (per store instance, so per Lambda container; ``TrialCache``) and
+  reads again only the job item (``next_trial``: the trials claimed) and the trials not cached:
+  the unrecorded ones and those claimed or recorded since, by consistent Queries over runs of
+  trial numbers. A warm container reads O(open + newly recorded) items, a cold one the history
+  once. ``list_trials`` never carries a recorded trial's ``task_token`` (it would be stale);
+  ``open_trials`` and ``get_trial`` do.
+- ``open_pk`` is set by ``put_trial`` on a new (unrecorded) trial and by every write that stores a
+  token, and removed by the write after which the trial is recorded and holds no token: in the same
+  update when that write knows both (recorded with the token cleared, a token cleared on a
+  recorded trial), else by a conditional follow-up (``_close``) once the update's new image shows
+  it. An interrupted follow-up leaves a closed trial in the index; ``open_trials`` filters it out.
+- Jobs created before the index (no ``open_index`` on the job item) may have open trials without
+  ``open_pk``: ``open_trials`` reads their trial list instead (a consistent Query), as before.
 
 Items written before names were keyed by ``name_key`` sit under the name as given (``Case-Job``).
 Every method finds them by that exact name (``_pk``: the lower-case partition when its job item
@@ -41,6 +63,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from tuner.aws.trial_cache import TrialCache, missing_runs
 from tuner.core.naming import name_key
 from tuner.core.records import JobRecord, TrialRecord, now_iso
 from tuner.errors import ConcurrentUpdateError, TransientBackendError
@@ -93,7 +116,12 @@ SLOT_SK = "SLOT"
 SLOTS_KEY = {"pk": {"S": "QUOTA#TuningJobs"}, "sk": {"S": "COUNTER"}}
 KIND = "TuningJob"
 INDEX = "by-kind"
-_JSON_FIELDS = {"request", "params", "series", "metrics", "attempts"}
+#: The sparse index of open trials (not recorded, or holding a task token): key ``open_pk``, ``sk``.
+OPEN_INDEX = "open-trials"
+OPEN_PK = "open_pk"
+#: On a job item: its trials keep ``open_pk`` (the job was created since the index exists).
+OPEN_MARK = "open_index"
+_JSON_FIELDS = {"request", "params", "series", "metrics", "attempts", "log_cursor"}
 
 
 def _trial_sk(n: int) -> str:
@@ -170,6 +198,8 @@ class DynamoStore:
         self.table = table_name
         self.ddb = _ThrottlingIsTransient(client)
         self._partitions: dict[str, str] = {}  # mixed-case name -> the partition its job item is in
+        self._trials = TrialCache()  # recorded trials read so far (module docstring)
+        self._indexed: dict[str, bool] = {}  # pk -> its job item has OPEN_MARK (never changes)
 
     def _pk(self, name: str) -> str:
         """The partition of the job ``name``: its ``name_key``, or a legacy one under the exact name."""
@@ -197,6 +227,7 @@ class DynamoStore:
         (whatever its case)."""
         item = _to_item(job, self._pk(job.name), JOB_SK)
         item["kind"] = {"S": KIND}
+        item[OPEN_MARK] = {"N": "1"}
         try:
             self.ddb.put_item(TableName=self.table, Item=item, ConditionExpression="attribute_not_exists(pk)")
             return None
@@ -400,12 +431,12 @@ class DynamoStore:
     # ---- trials --------------------------------------------------------------------------
     def put_trial(self, trial: TrialRecord) -> TrialRecord:
         """Store a new trial; if it exists already (a retry), return the stored one."""
+        pk = self._pk(trial.job)
+        item = _to_item(trial, pk, _trial_sk(trial.number))
+        if not trial.recorded or trial.task_token:
+            item[OPEN_PK] = {"S": pk}
         try:
-            self.ddb.put_item(
-                TableName=self.table,
-                Item=_to_item(trial, self._pk(trial.job), _trial_sk(trial.number)),
-                ConditionExpression="attribute_not_exists(pk)",
-            )
+            self.ddb.put_item(TableName=self.table, Item=item, ConditionExpression="attribute_not_exists(pk)")
             return trial
         except self.ddb.exceptions.ConditionalCheckFailedException:
             stored = self.get_trial(trial.job, trial.number)
@@ -424,17 +455,53 @@ class DynamoStore:
         return _from_item(TrialRecord, r["Item"]) if "Item" in r else None
 
     def update_trial(self, name: str, number: int, *, only_unrecorded: bool = False, **values: Any) -> bool:
-        """Set fields of a trial; with ``only_unrecorded`` only if no result is written yet."""
-        if only_unrecorded:
-            return self._set(
-                self._pk(name),
-                _trial_sk(number),
-                values,
-                "#recorded = :false",
-                {"#recorded": "recorded"},
-                {":false": {"BOOL": False}},
+        """Set fields of a trial; with ``only_unrecorded`` only if no result is written yet.
+
+        Without ``only_unrecorded`` only ``task_token`` may be set: a recorded trial changes in
+        nothing else (``list_trials`` caches recorded trials on that promise). Keeps ``open_pk``
+        (module docstring): set with a token, removed once the trial is recorded without one.
+        """
+        if not only_unrecorded and set(values) != {"task_token"}:
+            raise ValueError(
+                f"update_trial of {name} trial {number}: without only_unrecorded=True only task_token may be "
+                f"set (a recorded trial is immutable but for its token), got {sorted(values)}"
             )
-        return self._set(self._pk(name), _trial_sk(number), values, None, {}, {})
+        pk, sk = self._pk(name), _trial_sk(number)
+        names = {"#recorded": "recorded"}
+        unrecorded = ("#recorded = :false", names, {":false": {"BOOL": False}})
+        recorded = ("#recorded = :true", names, {":true": {"BOOL": True}})
+        anyhow: tuple[None, dict[str, str], dict[str, Any]] = (None, {}, {})
+        if values.get("task_token"):  # a token to deliver: open
+            return self._set(pk, sk, {**values, OPEN_PK: pk}, *(unrecorded if only_unrecorded else anyhow))
+        if not only_unrecorded:  # the token cleared: a recorded trial has nothing left open
+            closed = self._update(pk, sk, values, *recorded, remove=(OPEN_PK,)) is not None
+            return closed or self._set(pk, sk, values, *anyhow)
+        if values.get("recorded") is not True:
+            return self._set(pk, sk, values, *unrecorded)
+        if "task_token" in values:  # recorded, and the token cleared in the same write
+            return self._update(pk, sk, values, *unrecorded, remove=(OPEN_PK,)) is not None
+        after = self._update(pk, sk, values, *unrecorded, new_image=True)
+        if after is None:
+            return False
+        if not _decode(after.get("task_token", {"NULL": True})):
+            self._close(pk, sk)
+        return True
+
+    def _close(self, pk: str, sk: str) -> None:
+        """Remove ``open_pk`` from a trial that is recorded and holds no token (else leave it)."""
+        try:
+            self.ddb.update_item(
+                TableName=self.table,
+                Key={"pk": {"S": pk}, "sk": {"S": sk}},
+                UpdateExpression="REMOVE #open",
+                ConditionExpression=(
+                    "#recorded = :true AND (attribute_not_exists(#token) OR attribute_type(#token, :null))"
+                ),
+                ExpressionAttributeNames={"#open": OPEN_PK, "#recorded": "recorded", "#token": "task_token"},
+                ExpressionAttributeValues={":true": {"BOOL": True}, ":null": {"S": "NULL"}},
+            )
+        except self.ddb.exceptions.ConditionalCheckFailedException:
+            pass  # a token was stored meanwhile: the trial is open again
 
     def _set(
         self,
@@ -446,42 +513,126 @@ class DynamoStore:
         vals: dict[str, Any],
     ) -> bool:
         """SET ``values`` on an existing item, under an extra ``condition``; False when it fails."""
-        names = {**names, **{f"#{k}": k for k in values}}
+        return self._update(pk, sk, values, condition, names, vals) is not None
+
+    def _update(
+        self,
+        pk: str,
+        sk: str,
+        values: dict[str, Any],
+        condition: str | None,
+        names: dict[str, str],
+        vals: dict[str, Any],
+        *,
+        remove: tuple[str, ...] = (),
+        new_image: bool = False,
+    ) -> dict[str, Any] | None:
+        """SET ``values`` and REMOVE ``remove`` on an existing item, under an extra ``condition``.
+        None when the condition fails; else the item after the update when ``new_image``, else {}."""
+        names = {**names, **{f"#{k}": k for k in (*values, *remove)}}
         vals = {
             **vals,
             **{f":{k}": ({"S": json.dumps(v)} if k in _JSON_FIELDS else _encode(v)) for k, v in values.items()},
         }
+        expression = "SET " + ", ".join(f"#{k} = :{k}" for k in values)
+        if remove:
+            expression += " REMOVE " + ", ".join(f"#{k}" for k in remove)
         try:
-            self.ddb.update_item(
+            r = self.ddb.update_item(
                 TableName=self.table,
                 Key={"pk": {"S": pk}, "sk": {"S": sk}},
-                UpdateExpression="SET " + ", ".join(f"#{k} = :{k}" for k in values),
+                UpdateExpression=expression,
                 ConditionExpression="attribute_exists(pk)" + (f" AND {condition}" if condition else ""),
                 ExpressionAttributeNames=names,
                 ExpressionAttributeValues=vals,
+                **({"ReturnValues": "ALL_NEW"} if new_image else {}),
             )
-            return True
         except self.ddb.exceptions.ConditionalCheckFailedException:
-            return False
+            return None
+        return dict(r.get("Attributes") or {})
 
     def list_trials(self, name: str) -> list[TrialRecord]:
-        return list(self._iter_trials(name))
+        """Every trial of the job, by number; recorded ones without ``task_token`` (module docstring).
+
+        The first call for a job in this store reads its whole trial list (one consistent Query);
+        later ones read the job item, then only the trials numbered up to ``next_trial`` (or the
+        highest seen) that are not cached as recorded, one consistent Query per run of them."""
+        pk = self._pk(name)
+        cached = self._trials.recorded(pk)
+        claimed = self._claimed(pk) if cached is not None else None
+        if cached is None or claimed is None:  # first list here, or no job item: read them all
+            fetched = list(self._query_trials(pk))
+            cached = {}
+        else:
+            top = max(claimed, self._trials.highest(pk))
+            fetched = [t for lo, hi in missing_runs(top, cached) for t in self._query_trials(pk, lo, hi)]
+        fetched = self._trials.remember(pk, fetched)
+        merged = {**cached, **{t.number: t for t in fetched}}
+        return [merged[n] for n in sorted(merged)]
+
+    def _claimed(self, pk: str) -> int | None:
+        """The job's ``next_trial`` (trials claimed so far); None when there is no job item."""
+        r = self.ddb.get_item(
+            TableName=self.table,
+            Key={"pk": {"S": pk}, "sk": {"S": JOB_SK}},
+            ProjectionExpression="next_trial",
+            ConsistentRead=True,
+        )
+        return int(_decode(r["Item"].get("next_trial", {"N": "0"}))) if "Item" in r else None
 
     def open_trials(self, name: str) -> list[TrialRecord]:
-        """Trials not recorded yet, or recorded with a task token still to deliver."""
-        return [t for t in self._iter_trials(name) if not t.recorded or t.task_token]
-
-    def _iter_trials(self, name: str) -> Iterator[TrialRecord]:
+        """Trials not recorded yet, or recorded with a task token still to deliver, by number: the
+        sparse ``open-trials`` index (eventually consistent); a job created before it: its trial list."""
+        pk = self._pk(name)
+        if not self._has_open_index(pk):
+            return [t for t in self._query_trials(pk) if not t.recorded or t.task_token]
         kwargs: dict[str, Any] = {
             "TableName": self.table,
-            "KeyConditionExpression": "pk = :pk AND begins_with(sk, :p)",
-            "ExpressionAttributeValues": {":pk": {"S": self._pk(name)}, ":p": {"S": "TRIAL#"}},
+            "IndexName": OPEN_INDEX,
+            "KeyConditionExpression": "#open = :pk",
+            "ExpressionAttributeNames": {"#open": OPEN_PK},
+            "ExpressionAttributeValues": {":pk": {"S": pk}},
+        }
+        trials = [_from_item(TrialRecord, i) for i in self._pages(kwargs)]
+        return [t for t in trials if not t.recorded or t.task_token]  # a close interrupted half-way
+
+    def _has_open_index(self, pk: str) -> bool:
+        """Whether the job's trials keep ``open_pk`` (its job item has ``OPEN_MARK``; no job: nothing to miss)."""
+        known = self._indexed.get(pk)
+        if known is not None:
+            return known
+        r = self.ddb.get_item(
+            TableName=self.table,
+            Key={"pk": {"S": pk}, "sk": {"S": JOB_SK}},
+            ProjectionExpression="#mark",
+            ExpressionAttributeNames={"#mark": OPEN_MARK},
+            ConsistentRead=True,
+        )
+        if "Item" not in r:
+            return True
+        self._indexed[pk] = OPEN_MARK in r["Item"]
+        return self._indexed[pk]
+
+    def _query_trials(self, pk: str, first: int | None = None, last: int | None = None) -> Iterator[TrialRecord]:
+        """The stored trials of ``pk`` (numbered ``first``..``last`` when given), consistently."""
+        if first is None or last is None:
+            condition, bounds = "pk = :pk AND begins_with(sk, :p)", {":p": {"S": "TRIAL#"}}
+        else:
+            condition = "pk = :pk AND sk BETWEEN :lo AND :hi"
+            bounds = {":lo": {"S": _trial_sk(first)}, ":hi": {"S": _trial_sk(last)}}
+        kwargs: dict[str, Any] = {
+            "TableName": self.table,
+            "KeyConditionExpression": condition,
+            "ExpressionAttributeValues": {":pk": {"S": pk}, **bounds},
             "ConsistentRead": True,
         }
+        for item in self._pages(kwargs):
+            yield _from_item(TrialRecord, item)
+
+    def _pages(self, kwargs: dict[str, Any]) -> Iterator[dict[str, Any]]:
         while True:
             r = self.ddb.query(**kwargs)
-            for item in r["Items"]:
-                yield _from_item(TrialRecord, item)
+            yield from r["Items"]
             if "LastEvaluatedKey" not in r:
                 return
-            kwargs["ExclusiveStartKey"] = r["LastEvaluatedKey"]
+            kwargs = {**kwargs, "ExclusiveStartKey": r["LastEvaluatedKey"]}

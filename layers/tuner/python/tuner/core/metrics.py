@@ -22,6 +22,14 @@ Bounded in time and memory, whatever the training script prints or the request's
   stops and every series carries ``error`` (a FailureReason-ready sentence) and no ``final``.
 * **Memory**: each series keeps a bounded sample (at most ``2 * MAX_SERIES`` points, evenly
   thinned while streaming, plus the latest value), however many values a job prints.
+
+**Incremental parsing** (``resume_metrics``): the same rule over a job's lines delivered in pieces
+(the monitor reads only the lines a sweep has not seen). A ``ParseState`` carries what a piece
+leaves behind (each metric's sample and counts, the lines and seconds spent: the per-job budgets
+run over all pieces) and is JSON-ready; feeding the pieces in order gives exactly the series one
+``parse_metrics`` call over all the lines gives. A piece may also be *paused* (``pause_lines``,
+``pause_seconds``): checked before a line is taken, so every line taken is matched and the
+caller's position after the last line it handed over is exact.
 """
 from __future__ import annotations
 
@@ -104,6 +112,54 @@ class _Sample:
         if self.last is not None and (self.seen - 1) % self.stride != 0:  # last is set once seen > 0
             return [*self.kept, self.last]
         return list(self.kept)
+
+    def state(self) -> dict[str, Any]:
+        return {"kept": list(self.kept), "stride": self.stride, "seen": self.seen, "last": self.last}
+
+    def restore(self, state: Mapping[str, Any]) -> None:
+        self.kept = [float(x) for x in state.get("kept", [])]
+        self.stride = int(state.get("stride", 1))
+        self.seen = int(state.get("seen", 0))
+        last = state.get("last")
+        self.last = None if last is None else float(last)
+
+
+@dataclass
+class ParseState:
+    """Where an incremental parse of one training job's lines stands (``resume_metrics``).
+
+    ``lines``: lines taken so far; ``seconds``: parsing time spent so far (both count against the
+    per-job budgets); ``error``: the budget that was exceeded (final: nothing more is read);
+    ``metrics``: per metric name, its sample (``kept``, ``stride``, ``seen``, ``last``) and its
+    ``rejected`` and ``truncated`` counts. ``to_dict``/``from_dict`` give and take plain JSON.
+    """
+
+    lines: int = 0
+    seconds: float = 0.0
+    error: str | None = None
+    metrics: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"lines": self.lines, "seconds": round(self.seconds, 6), "error": self.error,
+                "metrics": {k: dict(v) for k, v in self.metrics.items()}}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any] | None) -> ParseState:
+        data = data or {}
+        return cls(int(data.get("lines", 0)), float(data.get("seconds", 0.0)), data.get("error"),
+                   {str(k): dict(v) for k, v in (data.get("metrics") or {}).items()})
+
+
+@dataclass
+class Resumed:
+    """What one ``resume_metrics`` call gives: the series so far (as ``parse_metrics`` would give
+    them for every line taken so far), the state to resume from, the lines this call took, and why
+    it paused before its lines ended (None: they ended, or a per-job budget ended the parse)."""
+
+    series: dict[str, MetricSeries]
+    state: ParseState
+    taken: int
+    paused: str | None
 
 
 # ---- static analysis of a regex ------------------------------------------------------------------
@@ -405,33 +461,47 @@ def _match_segment(metric: _Metric, pattern: re.Pattern[str], segment: str) -> N
             metric.sample.add(x)
 
 
+_END = object()  # what ``next`` gives for lines that ended
+
+
 def _read(
     lines: Iterator[str],
     metrics: Sequence[_Metric],
+    taken: int,
     start: float,
     clock: Callable[[], float],
     max_lines: int,
     max_seconds: float,
-) -> str | None:
-    """Match ``lines`` until they end (None) or a budget of ``_over_budget`` is exceeded (why).
+    pause: Callable[[int], str | None] | None = None,
+) -> tuple[int, str | None, str | None]:
+    """Match ``lines`` until they end, a budget of ``_over_budget`` is exceeded, or ``pause`` says
+    why to stop; returns ``(lines taken in all, budget error, pause reason)``.
 
-    A message is split at carriage returns (each segment is matched on its own); metrics whose
-    regex was refused are skipped, and with none left the lines are only counted.
+    ``taken``: lines taken by earlier pieces (the line budget counts from there); ``start``: the
+    ``clock`` time from which ``max_seconds`` counts. ``pause`` is asked, with the lines taken by
+    this call, before each line is taken (a paused read leaves every line it took matched). A
+    message is split at carriage returns (each segment is matched on its own); metrics whose regex
+    was refused are skipped, and with none left the lines are only counted.
     """
     active = [(m, m.pattern) for m in metrics if m.pattern is not None]
-    n = 0
-    for message in lines:
+    n = taken
+    while True:
+        why = pause(n - taken) if pause is not None else None
+        if why is not None:
+            return n, None, why
+        message = next(lines, _END)
+        if message is _END:
+            return n, None, None
         n += 1
         budget_error = _over_budget(n, start, clock, max_lines, max_seconds)
         if budget_error is not None:
-            return budget_error
+            return n, budget_error, None
         if not active:
             continue
         text = message if isinstance(message, str) else str(message)
         for segment in text.split("\r") if "\r" in text else (text,):
             for m, pattern in active:
                 _match_segment(m, pattern, segment)
-    return None
 
 
 def parse_metrics(
@@ -448,16 +518,62 @@ def parse_metrics(
     ``lines`` is consumed lazily and closed early when a budget is exceeded. Never raises for
     what the logs or the regexes contain: problems end up in ``MetricSeries.error``.
     """
+    return resume_metrics(lines, definitions, None, max_lines=max_lines, max_seconds=max_seconds,
+                          clock=clock, series_limit=series_limit).series
+
+
+def resume_metrics(
+    lines: Iterable[str],
+    definitions: Sequence[Mapping[str, str]],
+    state: ParseState | None = None,
+    *,
+    pause_lines: int | None = None,
+    pause_seconds: float | None = None,
+    max_lines: int = MAX_LINES,
+    max_seconds: float = MAX_SECONDS,
+    clock: Callable[[], float] = time.monotonic,
+    series_limit: int = MAX_SERIES,
+) -> Resumed:
+    """``parse_metrics`` over the next piece of a job's lines, from ``state`` (None: the first).
+
+    The per-job budgets (``max_lines``, ``max_seconds``) count over every piece; once one is
+    exceeded the state keeps its error and later pieces are not read. ``pause_lines`` and
+    ``pause_seconds`` bound this piece alone: past either, the call stops taking lines (no error)
+    and ``Resumed.paused`` says so; the next piece continues where it stopped. ``lines`` is closed
+    when the call returns. Metrics are matched by name: a definition the state has not seen starts
+    empty, and one the state has but ``definitions`` lacks is dropped.
+    """
+    state = ParseState.from_dict(state.to_dict()) if state is not None else ParseState()
     metrics = _prepare(definitions, series_limit)
-    start = clock()
+    for m in metrics:
+        saved = state.metrics.get(m.name)
+        if saved:
+            m.sample.restore(saved)
+            m.rejected, m.truncated = int(saved.get("rejected", 0)), int(saved.get("truncated", 0))
+    begun = clock()
     iterator = iter(lines)
+    taken, paused = state.lines, None
     try:
-        budget_error = _read(iterator, metrics, start, clock, max_lines, max_seconds)
+        if state.error is None:
+
+            def pause(n: int) -> str | None:
+                if pause_lines is not None and n >= pause_lines:
+                    return f"read {n:,} lines, the most one piece takes ({pause_lines:,})"
+                if pause_seconds is not None and clock() - begun >= pause_seconds:
+                    return f"spent {pause_seconds:g} s, the most one piece takes, after {n:,} lines"
+                return None
+
+            use = pause if pause_lines is not None or pause_seconds is not None else None
+            taken, state.error, paused = _read(
+                iterator, metrics, state.lines, begun - state.seconds, clock, max_lines, max_seconds, use)
     finally:
         close = getattr(iterator, "close", None)
         if close is not None:
             close()
-    return {m.name: m.series(budget_error) for m in metrics}
+    new = ParseState(taken, state.seconds + (clock() - begun), state.error,
+                     {m.name: {**m.sample.state(), "rejected": m.rejected, "truncated": m.truncated}
+                      for m in metrics})
+    return Resumed({m.name: m.series(new.error) for m in metrics}, new, taken - state.lines, paused)
 
 
 def thin(values: Sequence[float], limit: int = MAX_SERIES) -> list[float]:

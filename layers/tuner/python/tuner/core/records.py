@@ -68,6 +68,10 @@ class TrialRecord:
     retry_claim: str | None = None  # the lap iteration that started the current retry
     capacity_since: str | None = None  # first ResourceLimitExceeded of the start being waited for
     capacity_waits: int = 0  # capacity waits of this trial's lap spent on it (docs/capacity.md)
+    # The monitor's place in the running training job's logs (service/monitor.py): ``job`` (the
+    # training job it belongs to: a retry starts afresh), ``streams`` (per stream [token, skip,
+    # taken]: LogSource.lines_after) and ``parse`` (core.metrics.ParseState: the objective so far).
+    log_cursor: dict[str, Any] = field(default_factory=dict)
 
     @property
     def terminal(self) -> bool:

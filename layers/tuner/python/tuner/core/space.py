@@ -13,6 +13,9 @@ Scaling (AMT semantics):
 
 Integers live on cells of equal width in the scaled axis, ``[lo - 0.5, hi + 0.5]``, so that
 uniform sampling of u gives every integer an equal chance under Linear scaling.
+
+numpy is imported only by ``SearchSpace.to_unit`` (the proposer's): parsing and checking ranges,
+which every Lambda does, runs without the scientific layer (``tests/unit/test_lean_imports.py``).
 """
 from __future__ import annotations
 
@@ -20,11 +23,12 @@ import itertools
 import math
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
-
-import numpy as np
+from typing import TYPE_CHECKING, Any
 
 from tuner.errors import ValidationError
+
+if TYPE_CHECKING:  # numpy only where a vector is built (the proposer has the scientific layer)
+    import numpy as np
 
 CONTINUOUS = "Continuous"
 INTEGER = "Integer"
@@ -239,6 +243,8 @@ class SearchSpace:
 
     def to_unit(self, config: Mapping[str, str]) -> np.ndarray:
         """Configuration -> unit vector, shape (d,)."""
+        import numpy as np
+
         return np.array([p.to_unit(config[p.name]) for p in self.params], dtype=float)
 
     def from_unit(self, u: Sequence[float] | np.ndarray) -> dict[str, str]:

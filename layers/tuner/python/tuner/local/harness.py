@@ -12,6 +12,17 @@ run in-process (``InProcessLambdas``), EventBridge rules deliver to their Lambda
 (``tuner.local.eventbridge``) and training jobs run as local processes (``LocalSageMaker``).
 moto schedules never fire, so the harness invokes the sweeper Lambda itself every
 ``sweep_interval`` seconds, exactly as its schedule rule would.
+
+Each training job's output is kept as ``<training_logs>/<job>.log`` (default
+``<work_dir>/training-jobs``; ``tuner.local.training_process.TrainingLogs``).
+
+Interruptions: ``wait`` gives up at its ``timeout`` (``TimeoutError``) or when its ``interrupted``
+callable says so (``KeyboardInterrupt``, raised between polls, never inside a call);
+``stop_and_wait`` then stops the tuning job as StopHyperParameterTuningJob does (its running
+training jobs are stopped) and waits until it has ended, so that what finished can be read and
+written. Leaving the context with a tuning job still running stops it the same way first (unless
+a ``KeyboardInterrupt`` is leaving it): the stand-in must still be installed while the job's
+Lambdas stop their training jobs.
 """
 from __future__ import annotations
 
@@ -26,7 +37,7 @@ from typing import Any
 from tuner import constants
 from tuner.core import arns
 from tuner.core.records import TERMINAL_JOB
-from tuner.errors import ValidationError
+from tuner.errors import TuningJobNotFoundError, ValidationError
 from tuner.local.deploy import ACCOUNT, Deployment, deploy
 from tuner.local.iam import IAM_MODES
 
@@ -88,6 +99,10 @@ AMT_USER_POLICY = {
 
 #: Seconds ``LocalTuner.wait`` waits for an execution to exist.
 START_GRACE = 30.0
+#: Seconds ``stop_and_wait`` (and leaving the context) waits for a stopped tuning job to end: its
+#: training jobs get SIGTERM, then SIGKILL after the stand-in's ``stop_grace`` (2 s), then the laps
+#: and the final step run.
+STOP_WAIT = 60.0
 
 class LocalTuner:
     def __init__(
@@ -101,6 +116,7 @@ class LocalTuner:
         log_lag: float | None = None,
         iam: str | None = None,
         quotas: Mapping[str, int] | None = None,
+        training_logs: Path | str | None = None,
     ) -> None:
         from tuner.local.training_process import log_lag_setting
 
@@ -108,6 +124,8 @@ class LocalTuner:
         self.region = region
         self.sweep_interval = sweep_interval
         self._fault = fault
+        # each training job's output as <training_logs>/<job>.log (tuner.local.training_process)
+        self.training_logs = Path(training_logs or self.work_dir / "training-jobs").resolve()
         # CloudWatch Logs delivery lag of the SageMaker stand-in (tuner.local.training_process):
         # as given, else $TUNER_LOCAL_LOG_LAG, else 1 s
         self.log_lag = log_lag_setting(log_lag)
@@ -153,6 +171,7 @@ class LocalTuner:
         from tuner.local.lambda_runtime import InProcessLambdas
         from tuner.local.metering import Meter
         from tuner.local.sagemaker import LocalSageMaker
+        from tuner.local.training_process import TrainingLogs
         from tuner.wiring import build_service, reset
 
         self._quiet = _QuietMoto().__enter__()
@@ -178,6 +197,7 @@ class LocalTuner:
             self._patches.append(eventbridge)
             self.sagemaker = LocalSageMaker(self.work_dir / "training", fault=self._fault)
             self.sagemaker.log_lag = self.log_lag
+            self.sagemaker.training_logs = TrainingLogs(self.training_logs)
             self.sagemaker.quotas = self.quotas
             self.sagemaker.install()
             self._patches.append(self.sagemaker)
@@ -204,6 +224,8 @@ class LocalTuner:
     def __exit__(self, *exc: Any) -> None:
         from tuner.local import eventbridge
 
+        if not (exc and isinstance(exc[0], type) and issubclass(exc[0], KeyboardInterrupt)):
+            self._stop_running_jobs()  # (after a Ctrl-C that was meant to quit at once: not)
         self.reset_clock()
         for patch in reversed(self._patches):
             try:
@@ -264,6 +286,17 @@ class LocalTuner:
         r = self.sfn.start_execution(
             stateMachineArn=deployment.state_machine_arn, name=name, input=json.dumps(prepared)
         )
+        # as CreateHyperParameterTuningJob: once it returns, the job can be described (the execution
+        # writes the record in its first step; one that ends before that has failed validation)
+        deadline = time.monotonic() + START_GRACE
+        while time.monotonic() < deadline:
+            try:
+                self.service.describe(name)
+                break
+            except TuningJobNotFoundError:
+                if self.sfn.describe_execution(executionArn=r["executionArn"])["status"] != "RUNNING":
+                    break
+                time.sleep(0.05)
         return r["executionArn"]
 
     def _iam_twin(self, deployment: Deployment) -> Any:
@@ -366,12 +399,15 @@ class LocalTuner:
         poll: float = 0.5,
         progress: Callable[[dict[str, Any]], None] | None = None,
         sweeps: bool = True,
+        interrupted: Callable[[], bool] | None = None,
     ) -> dict[str, Any]:
         """Wait for the execution to end; returns the final describe response. The sweeper runs
         every ``sweep_interval`` seconds meanwhile, as its schedule would (``sweeps=False``: never,
         so that only the laps and the training events act). An execution that does not exist yet
         is waited for up to ``START_GRACE`` seconds (a retune names its job when it takes the
-        family's lock, a moment before ``StartExecution``)."""
+        family's lock, a moment before ``StartExecution``). ``TimeoutError`` after ``timeout`` s;
+        ``KeyboardInterrupt`` once ``interrupted()`` is true (checked between polls; the CLI's
+        SIGINT handler sets it). Either leaves the job running: ``stop_and_wait`` ends it."""
         arn = self.execution_arn(name)
         deadline = time.monotonic() + timeout
         next_sweep = time.monotonic() + self.sweep_interval
@@ -391,6 +427,8 @@ class LocalTuner:
                     pass
             if status != "RUNNING":
                 break
+            if interrupted is not None and interrupted():
+                raise KeyboardInterrupt(f"stopped waiting for tuning job {name}")
             if time.monotonic() > deadline:
                 raise TimeoutError(f"tuning job {name} still running after {timeout:.0f} s")
             if sweeps and time.monotonic() >= next_sweep:
@@ -420,6 +458,45 @@ class LocalTuner:
 
     def stop(self, name: str) -> None:
         self.service.stop(name)
+
+    def stop_and_wait(
+        self,
+        name: str,
+        *,
+        timeout: float = STOP_WAIT,
+        progress: Callable[[dict[str, Any]], None] | None = None,
+    ) -> dict[str, Any]:
+        """Stop the tuning job (StopHyperParameterTuningJob: Stopping, its running training jobs
+        stopped) and wait until it has ended; returns its describe response. A job that has ended
+        already is only described. ``TimeoutError`` when it has not ended after ``timeout`` s."""
+        try:
+            self.stop(name)
+        except ValidationError:  # ended meanwhile (or never started): nothing to stop
+            pass
+        return self.wait(name, timeout=timeout, progress=progress)
+
+    def log_path(self, training_job: str) -> Path:
+        """The file that holds ``training_job``'s output (present once the job printed a line)."""
+        return self.training_logs / f"{training_job}.log"
+
+    def _stop_running_jobs(self) -> None:
+        """Stop every tuning job whose execution still runs and wait for them (``STOP_WAIT`` s in
+        all): otherwise their Lambdas would go on after the stand-in and moto are gone (before, the
+        stop of a training job then reached moto itself: "stop_training_job has not been implemented")."""
+        deployment = self.deployment
+        if deployment is None or self._mock is None:
+            return
+        try:
+            running = self.sfn.list_executions(
+                stateMachineArn=deployment.state_machine_arn, statusFilter="RUNNING")["executions"]
+        except Exception:  # leaving must not fail: the deployment goes away regardless
+            return
+        deadline = time.monotonic() + STOP_WAIT
+        for e in running:
+            try:
+                self.stop_and_wait(e["name"], timeout=max(1.0, deadline - time.monotonic()))
+            except Exception:
+                pass
 
     def execution(self, name: str) -> dict[str, Any]:
         return self.sfn.describe_execution(executionArn=self.execution_arn(name))

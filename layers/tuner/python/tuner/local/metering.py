@@ -4,7 +4,8 @@
   and GB-seconds = its run time (rounded up to the millisecond, as Lambda bills) x its memory.
 * **DynamoDB**: every call a tuner function makes ("Read/write capacity mode", DynamoDB developer
   guide): a read costs one unit per 4 KB of the items it returns (strongly consistent; half for an
-  eventually consistent read; a query adds its items' sizes before rounding), a write one unit per
+  eventually consistent read; a query adds its items' sizes before rounding, a batch get rounds each
+  item and counts a key it does not find as a read of nothing), a write one unit per
   1 KB of the item (an update: of the item as it is after it, read back uncounted), twice that in a
   transaction; a read that finds nothing still costs its minimum.
 * **EventBridge**: each ``PutEvents`` entry (a custom event of at most 64 KB).
@@ -158,9 +159,15 @@ class Meter:
         if operation == "TransactGetItems":
             return sum(read_units(item_bytes(r.get("Item")), True, transactional=True)
                        for r in response.get("Responses") or []), 0.0
-        if operation == "BatchGetItem":
-            return sum(read_units(item_bytes(i), False) for items in (response.get("Responses") or {}).values()
-                       for i in items), 0.0
+        if operation == "BatchGetItem":  # each key as one GetItem, with its table's ConsistentRead
+            units = 0.0
+            for table, request in (params.get("RequestItems") or {}).items():
+                strong = bool(request.get("ConsistentRead"))
+                found = (response.get("Responses") or {}).get(table) or []
+                unprocessed = len(((response.get("UnprocessedKeys") or {}).get(table) or {}).get("Keys") or [])
+                absent = max(0, len(request.get("Keys") or []) - len(found) - unprocessed)
+                units += sum(read_units(item_bytes(i), strong) for i in found) + absent * read_units(0, strong)
+            return units, 0.0
         if operation == "BatchWriteItem":
             return 0.0, sum(write_units(item_bytes((r.get("PutRequest") or {}).get("Item")))
                             for rs in (params.get("RequestItems") or {}).values() for r in rs)

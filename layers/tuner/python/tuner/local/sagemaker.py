@@ -154,6 +154,7 @@ class LocalSageMaker(_ProcessRunner):
         self.errors: list[str] = []
         self._lock = threading.RLock()
         self._idle = threading.Condition(self._lock)
+        self._log_groups_lock = threading.Lock()
         self._jobs: dict[tuple[str, str, str], _Job] = {}
         self._clients: dict[tuple[str, str], Any] = {}
         self._session: boto3.session.Session | None = None
@@ -423,6 +424,16 @@ class LocalSageMaker(_ProcessRunner):
         with self._lock:
             job.delete_tags(params.get("TagKeys") or [])
         return EmptyResult()
+
+    # -- log streams ----------------------------------------------------------------------------
+    def _ensure_log_streams(self, job: _Job, hosts: list[str]) -> None:
+        """Create the job's log group and streams, one job at a time: moto's ``CreateLogGroup``
+        checks and then inserts without a lock, so two jobs starting at once could both create the
+        group, the second replacing the first's with its streams (every later ``PutLogEvents`` of
+        that job then failed: "The specified log stream does not exist"). CloudWatch Logs creates
+        a group once; this keeps moto to that."""
+        with self._log_groups_lock:
+            super()._ensure_log_streams(job, hosts)
 
     # -- account quotas (tuner.local.quotas) -------------------------------------------------
     def _used(self, account: str, region: str) -> dict[str, int]:

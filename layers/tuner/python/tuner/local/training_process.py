@@ -20,6 +20,11 @@ out the lag and ships the rest. 0 (the stand-in's default) ships at once; ``Loca
 (``DEFAULT_LOG_LAG``, or ``$TUNER_LOCAL_LOG_LAG``). The metrics SageMaker publishes to CloudWatch
 (namespace ``/aws/sagemaker/TrainingJobs``, dimension ``TrainingJobName``) are put as their lines
 ship; ``FinalMetricDataList`` is set, from every line, before the status changes.
+
+Log files: with ``training_logs`` set (a ``TrainingLogs``; ``LocalTuner`` sets one, ``tuner local``
+under ``<output-dir>/training-jobs/``), every line is also appended to ``<job>.log`` the moment the
+script prints it, without the delivery lag: a running job's file can be followed (``tail -f``), and
+what a job printed stays after the job, the tuning job and the offline deployment have ended.
 """
 from __future__ import annotations
 
@@ -30,7 +35,7 @@ import threading
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from tuner.constants import TRAINING_LOG_GROUP
 from tuner.core.builtins import BuiltinAlgorithm, algorithm_mode
@@ -62,6 +67,42 @@ def log_lag_setting(value: float | None = None) -> float:
     return max(0.0, float(value))
 
 
+class TrainingLogs:
+    """Each training job's output as a file: ``<folder>/<job>.log``, one line per line the script
+    printed, stdout and stderr interleaved as they arrived. The primary host's lines are written as
+    printed; another host's carry its name (``[algo-2] ...``: they interleave here, whereas
+    CloudWatch Logs keeps one stream per host). A file is created at the job's first line (a job
+    that fails before its script starts has none) and written line by line (line-buffered), so it
+    can be followed while the job runs and keeps what was printed when the run is interrupted."""
+
+    def __init__(self, folder: Path | str) -> None:
+        self.folder = Path(folder)
+        self._files: dict[str, IO[str]] = {}
+        self._lock = threading.Lock()
+
+    def path(self, job: str) -> Path:
+        """Where ``job``'s output is written."""
+        return self.folder / f"{job}.log"
+
+    def write(self, job: str, label: str, text: str) -> None:
+        """Append one line of ``job``'s output (``label``: ``container.label`` of its host and stream)."""
+        host = container.host_of(label)
+        line = text if host == HOST else f"[{host}] {text}"
+        with self._lock:
+            f = self._files.get(job)
+            if f is None:
+                self.folder.mkdir(parents=True, exist_ok=True)
+                f = self._files[job] = self.path(job).open("a", encoding="utf-8", buffering=1)
+            f.write(line + "\n")
+
+    def close(self, job: str) -> None:
+        """The job has ended: close its file (a later line would open it again, appending)."""
+        with self._lock:
+            f = self._files.pop(job, None)
+        if f is not None:
+            f.close()
+
+
 class _ProcessRunner(_S3Transfer):
     """The job-thread half of ``LocalSageMaker``: ``_run_job(job)`` runs one job to its end.
 
@@ -73,6 +114,7 @@ class _ProcessRunner(_S3Transfer):
     poll_interval: float
     stop_grace: float
     log_lag: float = 0.0  # seconds between a print and its line in CloudWatch Logs (module docstring)
+    training_logs: TrainingLogs | None = None  # each job's output as a file too (module docstring)
     _lock: threading.RLock
     _idle: threading.Condition
     _closed: bool
@@ -101,6 +143,8 @@ class _ProcessRunner(_S3Transfer):
                 self._flush_events(job)
                 self._drain_logs(job)
             finally:
+                if self.training_logs is not None:
+                    self.training_logs.close(job.training_job_name)
                 with self._idle:
                     self._idle.notify_all()
 
@@ -345,6 +389,11 @@ class _ProcessRunner(_S3Transfer):
             if job.lines and job.lines[-1][0] > ts:
                 ts = job.lines[-1][0]
             job.lines.append((ts, label, text[:_LOG_LINE_MAX] or " "))
+            if self.training_logs is not None:
+                try:
+                    self.training_logs.write(job.training_job_name, label, text)
+                except OSError as exc:  # a full disk must not end the job; CloudWatch still has it
+                    self._error(f"writing the log file of {job.training_job_name} failed: {exc!r}")
 
     def _ensure_log_streams(self, job: _Job, hosts: list[str]) -> None:
         logs = self._client("logs", job.region)

@@ -74,6 +74,8 @@ class CapacityWaits:
                 f"Raise {quota} in {SERVICE_QUOTAS} or run fewer training jobs of this instance type at "
                 "once.",
             )
+        # Every trial of the lap counts, recorded ones too (its history holds their waits): the list,
+        # whose recorded trials the store keeps (a warm container reads only the open ones again).
         lap_waits = sum(t.capacity_waits for t in self.ports.store.list_trials(trial.job) if t.lap == trial.lap)
         allowed = capacity_waits_allowed(lap_trials)
         if lap_waits >= allowed:

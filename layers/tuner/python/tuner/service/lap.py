@@ -24,6 +24,7 @@ from tuner.core.request import TuningRequest
 from tuner.errors import ResourceLimitExceededError
 from tuner.service.capacity import CapacityWaits
 from tuner.service.jobs import definition_named, give_up_retry, load
+from tuner.service.lifecycle import STOP_TUNING_JOB
 from tuner.service.limits import Limits
 from tuner.service.ports import Ports
 from tuner.service.proposals import Proposals
@@ -76,6 +77,7 @@ class LapStep:
         trial = self.ports.store.get_trial(name, n) or trial
         if trial.recorded:  # a retried step whose job had already finished
             self.ports.tokens.succeed(token, {"Done": False, "TrialNumber": n})
+            self.ports.store.update_trial(name, n, task_token=None)  # delivered: nothing left open
             return {"TrialNumber": n, "TrainingJobName": trial.training_job_name, "Recorded": True}
         if trial.status != PENDING:
             # The step runs again after its wait timed out: the wake-up may have been lost.
@@ -146,13 +148,38 @@ class LapStep:
             job.name, trial.number, only_unrecorded=True, status=IN_PROGRESS, started=self.ports.now(),
             capacity_since=None,
         )
+        self._stop_if_ending(job.name, trial)
         return None
+
+    def _stop_if_ending(self, name: str, trial: TrialRecord) -> None:
+        """A training job started while its tuning job began to end is stopped here.
+
+        Whatever ends a job (a stop, a completion criterion, MaxRuntimeInSeconds, a failure) first
+        writes the job item, then stops the trials it finds In Progress. This step marked its trial
+        In Progress before reading the job again: either that listing saw the trial, or this read
+        sees the job ending. So no training job started during an end runs on unnoticed.
+        """
+        current = self.ports.store.get_job(name)
+        if current is None:
+            return
+        if current.status == IN_PROGRESS and not current.stop_requested and not current.completion_reason:
+            return
+        why = current.completion_reason or (
+            STOP_TUNING_JOB if current.stop_requested else f"tuning job {current.status}"
+        )
+        self.limits.lifecycle.stop_trial(trial, why)
 
     # ---- retries (RetryStrategy) ---------------------------------------------------------------
     def _retry_for(self, name: str, lap: int, claim: str) -> TrialRecord | None:
-        """This lap's trial waiting for a retry (or the one this very iteration started)."""
-        for t in self.ports.store.list_trials(name):
-            if t.lap != lap or t.attempt == 0 or t.recorded:
+        """This lap's trial waiting for a retry (or the one this very iteration started).
+
+        Among the open trials (a retry is unrecorded); each of this lap's is read again, as the
+        index lags a moment behind the write that scheduled the retry."""
+        for found in self.ports.store.open_trials(name):
+            if found.lap != lap or found.recorded:
+                continue
+            t = self.ports.store.get_trial(name, found.number)
+            if t is None or t.attempt == 0 or t.recorded:
                 continue
             if t.retry_claim == claim or (t.status == PENDING and t.retry_claim is None):
                 if t.retry_claim is None:

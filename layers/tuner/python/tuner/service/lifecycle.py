@@ -84,8 +84,13 @@ class Lifecycle:
         self.stop_running(name, STOP_TUNING_JOB)
 
     def stop_running(self, name: str, why: str | None = None) -> None:
-        for t in self.ports.store.list_trials(name):
-            if t.status == IN_PROGRESS:
+        """Stop the job's running training jobs: its open trials, each read again (the index lags a
+        moment: one started just now can still show Pending there)."""
+        for found in self.ports.store.open_trials(name):
+            if found.recorded:
+                continue
+            t = self.ports.store.get_trial(name, found.number)
+            if t is not None and t.status == IN_PROGRESS and not t.recorded:
                 self.stop_trial(t, why)
 
     def stop_trial(self, trial: TrialRecord, why: str | None) -> None:

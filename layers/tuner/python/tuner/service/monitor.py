@@ -26,17 +26,41 @@ a recorded trial whose lap missed its wake-up is woken again. Before all of it, 
 execution ended without finalising it (aborted, timed out) is marked Failed and its training jobs
 are stopped: nothing else would ever end it.
 
+**Incremental reads, fanned out** (steps 3 and 4; docs/reliability.md, "Incremental
+monitoring"). The running trials come from ``Store.open_trials`` (the trials still being worked
+on, not the job's history); the recorded trials they are compared with from ``Store.list_trials``,
+read only for a job that has running trials to judge. Each running trial keeps its place in its
+logs on its own item, ``TrialRecord.log_cursor``: per stream of the primary host the token and
+offset after the last line read (``LogSource.lines_after``) and the objective parsed so far
+(``core.metrics.ParseState``). A sweep reads only the lines after it, at most ``SWEEP_LINES``
+lines and ``SWEEP_SECONDS`` per trial (when either is reached the log says so, and the next sweep
+goes on from there), and parses them with ``core.metrics.resume_metrics``: the series equals a
+parse of the whole log. The reads of every job's running trials run at once on at most
+``MAX_CONCURRENT_READS`` threads (boto3 clients are thread-safe; nothing else is shared), for at
+most ``READ_WINDOW`` seconds in all; a trial whose read did not start by then is judged on its
+stored series. The decisions run afterwards on this thread, job by job, trial by trial in number
+order. Before a trial is stopped or its cursor written, it is read again (``get_trial``:
+``open_trials`` may lag); a cursor is written only when the read moved it, only while the trial is
+unrecorded (``update_trial(only_unrecorded=True)``), and not over a cursor that got further (an
+overlapping sweep). A cursor and its series are written together, so whichever overlapping sweep
+writes last leaves a consistent pair, at worst one that re-reads a few lines.
+
 A stopped training job ends ``Stopped``; when it emitted objective values its last one is its
 final objective (``ObjectiveStatus`` Succeeded), as in AMT.
 """
 from __future__ import annotations
 
+import contextvars
 import logging
+import time
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import Any
 
 from tuner.core import completion
 from tuner.core.early_stopping import median_rule
-from tuner.core.metrics import parse_metrics
+from tuner.core.metrics import ParseState, resume_metrics
 from tuner.core.records import IN_PROGRESS, PENDING, STOPPING, TERMINAL_TRIAL, JobRecord, TrialRecord
 from tuner.core.request import Definition, TuningRequest, parse_request
 from tuner.core.strategies.hyperband import STOP, asha_decision, resources
@@ -52,18 +76,87 @@ EARLY_STOPPING = "EarlyStopping"
 ENDED_UNFINISHED = ("ABORTED", "TIMED_OUT", "FAILED")
 HYPERBAND = "Hyperband"
 
+#: Log reads in flight at once, over every job's running trials. Each read is mostly waiting on
+#: CloudWatch Logs (one DescribeLogStreams and at least one GetLogEvents per trial); 8 at once
+#: covers 100 running trials in a few seconds, while staying gentle with the account-wide request
+#: rates of those two operations (throttled calls are retried by the client's adaptive mode,
+#: ``aws.assembly.CLIENT_CONFIG``). Parsing holds the GIL, so more threads would not parse faster.
+MAX_CONCURRENT_READS = 8
+#: Lines one sweep reads of one trial (about two pages of GetLogEvents); the rest waits a sweep.
+SWEEP_LINES = 20_000
+#: Seconds one sweep spends reading and parsing one trial's lines; the rest waits a sweep.
+SWEEP_SECONDS = 10.0
+#: Seconds one sweep spends on reads in all (the sweeper Lambda has 300 s, and recovery follows).
+READ_WINDOW = 120.0
+
+
+@dataclass
+class _Watch:
+    """A job whose running trials are to be judged: ``running`` (unrecorded, InProgress, by number)
+    and the objective series of its recorded trials."""
+
+    job: JobRecord
+    req: TuningRequest
+    definition: Definition
+    running: list[TrialRecord]
+    recorded: dict[int, list[float]]
+
+
+@dataclass
+class _Read:
+    """One trial's read: its series so far, its cursor after the read, and whether that moved."""
+
+    series: list[float]
+    cursor: dict[str, Any]
+    moved: bool
+
+
+def _objective_only(definition: Definition) -> list[Mapping[str, str]]:
+    """The definition's objective metric alone: the monitor needs no other series."""
+    return [d for d in definition.metric_definitions if d["Name"] == definition.objective_metric]
+
+
+def _own_cursor(trial: TrialRecord) -> dict[str, Any]:
+    """The trial's cursor when it belongs to its current training job (a retry starts afresh)."""
+    cursor = trial.log_cursor or {}
+    return cursor if cursor.get("job") == trial.training_job_name else {}
+
 
 class Monitor:
-    def __init__(self, ports: Ports, recorder: RecordResult, limits: Limits, lifecycle: Lifecycle) -> None:
+    """``concurrency``, ``sweep_lines``, ``sweep_seconds``, ``read_window``: the bounds above (tests
+    and benchmarks change them; the service uses the defaults)."""
+
+    def __init__(
+        self,
+        ports: Ports,
+        recorder: RecordResult,
+        limits: Limits,
+        lifecycle: Lifecycle,
+        *,
+        concurrency: int = MAX_CONCURRENT_READS,
+        sweep_lines: int = SWEEP_LINES,
+        sweep_seconds: float = SWEEP_SECONDS,
+        read_window: float = READ_WINDOW,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        if concurrency < 1 or sweep_lines < 1 or sweep_seconds <= 0 or read_window <= 0:
+            raise ValueError("the monitor's concurrency, sweep_lines, sweep_seconds and read_window must be positive")
         self.ports = ports
         self.recorder = recorder
         self.limits = limits
         self.lifecycle = lifecycle
+        self.concurrency = concurrency
+        self.sweep_lines = sweep_lines
+        self.sweep_seconds = sweep_seconds
+        self.read_window = read_window
+        self.clock = clock
 
     def sweep(self) -> dict[str, Any]:
         """The periodic run over every active tuning job (the sweeper Lambda)."""
         recovered: list[str] = []
         actions: list[dict[str, Any]] = []
+        watches: list[_Watch] = []
+        opened: list[tuple[str, list[TrialRecord]]] = []
         for job in self.ports.store.list_jobs():
             if job.status not in (IN_PROGRESS, STOPPING):
                 continue
@@ -71,11 +164,25 @@ class Monitor:
             if ended is not None:
                 actions.append(ended)
                 continue
+            open_trials = self.ports.store.open_trials(job.name)
+            opened.append((job.name, open_trials))
             try:
-                actions.extend(self.monitor_job(job))
+                planned = self._plan(job, open_trials)
             except Exception:  # one job's monitor must not stop the sweep of the others
                 log.exception("monitor of %s failed", job.name)
-            recovered.extend(self._recover(job.name))
+                continue
+            if isinstance(planned, _Watch):
+                watches.append(planned)
+            else:
+                actions.extend(planned)
+        reads = self._read_all(watches)
+        for watch in watches:
+            try:
+                actions.extend(self._decide(watch, reads))
+            except Exception:
+                log.exception("monitor of %s failed", watch.job.name)
+        for name, open_trials in opened:
+            recovered.extend(self._recover(name, open_trials))
         return {"Recovered": recovered, "Actions": actions}
 
     def _reconcile(self, job: JobRecord) -> dict[str, Any] | None:
@@ -94,12 +201,15 @@ class Monitor:
         self.lifecycle.fail(job.name, {"Error": f"Execution{str(status).title().replace('_', '')}", "Cause": reason})
         return {"TuningJobName": job.name, "Action": "Fail", "Reason": reason}
 
-    def _recover(self, name: str) -> list[str]:
+    def _recover(self, name: str, open_trials: list[TrialRecord]) -> list[str]:
         """Record finished training jobs whose event was lost; wake laps that missed a wake-up."""
         recovered = []
-        for t in self.ports.store.list_trials(name):
+        for t in open_trials:
             if t.recorded:
-                if t.task_token and self.ports.tokens.succeed(t.task_token, {"Done": False, "TrialNumber": t.number}):
+                if t.task_token:
+                    self.ports.tokens.succeed(t.task_token, {"Done": False, "TrialNumber": t.number})
+                    # delivered now, or not deliverable any more (used, or its wait timed out): either
+                    # way nothing is left to wake, and the trial leaves the open-trials index
                     self.ports.store.update_trial(name, t.number, task_token=None)
                 continue
             if t.status == PENDING:
@@ -110,8 +220,8 @@ class Monitor:
                 recovered.append(t.training_job_name)
         return recovered
 
-    def monitor_job(self, job: JobRecord) -> list[dict[str, Any]]:
-        """Apply the monitor to one active tuning job; returns the actions taken (for logs/tests)."""
+    def _plan(self, job: JobRecord, open_trials: list[TrialRecord]) -> list[dict[str, Any]] | _Watch:
+        """The limits of one active job (the actions they took), or its running trials to judge."""
         if job.status != IN_PROGRESS or job.stop_requested:
             return []
         req = parse_request(job.request)
@@ -126,26 +236,129 @@ class Monitor:
             return [{"TuningJobName": job.name, "Action": "Complete", "Reason": reason}]
         if req.early_stopping != "Auto" and req.strategy != HYPERBAND:
             return []
-        trials = self.ports.store.list_trials(job.name)
-        running = [t for t in trials if t.status == IN_PROGRESS and not t.recorded and not t.stopped_by]
+        running = [t for t in open_trials if t.status == IN_PROGRESS and not t.recorded]
         if not running:
             return []
+        recorded = {t.number: list(t.series) for t in self.ports.store.list_trials(job.name) if t.recorded}
+        running = sorted((t for t in running if t.number not in recorded), key=lambda t: t.number)
+        if not running:  # open_trials lagged behind a recording
+            return []
         definition = req.definitions[0]  # early stopping and Hyperband: single definition
-        series = self._series(trials, definition)
-        if req.strategy == HYPERBAND:
-            return self._hyperband(job, req, definition, running, series)
-        return self._median(req, running, series)
+        return _Watch(job, req, definition, running, recorded)
 
-    def _series(self, trials: list[TrialRecord], definition: Definition) -> dict[int, list[float]]:
-        """Each trial's objective series: recorded ones from the store, running ones from their logs."""
-        series: dict[int, list[float]] = {}
-        for t in trials:
-            if t.recorded:
-                series[t.number] = list(t.series)
-            elif t.status == IN_PROGRESS:
-                parsed = parse_metrics(self.ports.logs.lines(t.training_job_name), definition.metric_definitions)
-                series[t.number] = parsed[definition.objective_metric].values
-        return series
+    # ---- reads ----------------------------------------------------------------------------------
+    def _read_all(self, watches: Sequence[_Watch]) -> dict[tuple[str, int], _Read]:
+        """Every watched trial's new lines, at most ``concurrency`` reads at once, within the window."""
+        tasks = [(w.job.name, t, _objective_only(w.definition)) for w in watches for t in w.running]
+        if not tasks:
+            return {}
+        deadline = self.clock() + self.read_window
+
+        def read(trial: TrialRecord, definitions: list[Mapping[str, str]]) -> _Read | None:
+            if self.clock() > deadline:
+                return None
+            return self._read_trial(trial, definitions)
+
+        reads: dict[tuple[str, int], _Read] = {}
+        late = 0
+        with ThreadPoolExecutor(max_workers=min(self.concurrency, len(tasks)), thread_name_prefix="monitor") as pool:
+            # each read runs in a copy of this context (context variables, e.g. the caller's identity
+            # that the offline twin checks IAM against, do not pass to a pool's threads by themselves)
+            futures = [(name, t, pool.submit(contextvars.copy_context().run, read, t, defs)) for name, t, defs in tasks]
+            for name, t, future in futures:
+                try:
+                    result = future.result()
+                except Exception:  # one trial's read must not stop the others (its stored series stands)
+                    log.exception("reading the logs of %s failed", t.training_job_name)
+                    continue
+                if result is None:
+                    late += 1
+                else:
+                    reads[(name, t.number)] = result
+        if late:
+            log.warning("monitor: the sweep's read window (%g s) ended with %d of %d running trials not read; "
+                        "they are judged on their stored series and read by the next sweep",
+                        self.read_window, late, len(tasks))
+        return reads
+
+    def _read_trial(self, trial: TrialRecord, definitions: list[Mapping[str, str]]) -> _Read:
+        """The lines of ``trial``'s training job after its cursor, parsed on from its stored state."""
+        cursor = _own_cursor(trial)
+        before = {k: list(v) for k, v in (cursor.get("streams") or {}).items()}
+        position = {k: list(v) for k, v in before.items()}
+        state = ParseState.from_dict(cursor.get("parse")) if cursor else None
+        resumed = resume_metrics(
+            self.ports.logs.lines_after(trial.training_job_name, position), definitions, state,
+            pause_lines=self.sweep_lines, pause_seconds=self.sweep_seconds,
+        )
+        if resumed.paused:
+            log.warning("monitor: %s: %s; the next sweep reads on from there",
+                        trial.training_job_name, resumed.paused)
+        objective = definitions[0]["Name"] if definitions else None
+        series = resumed.series[objective].values if objective in resumed.series else []
+        new = {"job": trial.training_job_name, "streams": position, "parse": resumed.state.to_dict()}
+        return _Read(series, new, resumed.taken > 0 or position != before)
+
+    def _stored_series(self, trial: TrialRecord, definition: Definition) -> list[float]:
+        """A running trial's objective series as its cursor holds it (no read)."""
+        cursor = _own_cursor(trial)
+        if not cursor:
+            return []
+        definitions = _objective_only(definition)
+        parsed = resume_metrics((), definitions, ParseState.from_dict(cursor.get("parse"))).series
+        return parsed[definition.objective_metric].values if definition.objective_metric in parsed else []
+
+    # ---- decisions ------------------------------------------------------------------------------
+    def _decide(self, watch: _Watch, reads: Mapping[tuple[str, int], _Read]) -> list[dict[str, Any]]:
+        """Judge one job's running trials on every series, then save the cursors that moved."""
+        name = watch.job.name
+        series = dict(watch.recorded)
+        for t in watch.running:
+            got = reads.get((name, t.number))
+            series[t.number] = got.series if got is not None else self._stored_series(t, watch.definition)
+        judged = [t for t in watch.running if not t.stopped_by]
+        if watch.req.strategy == HYPERBAND:
+            actions, rungs = self._hyperband(watch, judged, series)
+        else:
+            actions, rungs = self._median(watch.req, judged, series), {}
+        stopped = {a["TrainingJobName"] for a in actions}
+        for t in watch.running:
+            got = reads.get((name, t.number))
+            values: dict[str, Any] = {}
+            if t.number in rungs:
+                values["rung"] = rungs[t.number]
+            if got is not None and got.moved:
+                values["log_cursor"] = got.cursor
+            if values and t.training_job_name not in stopped:
+                self._save(t, values)
+        return actions
+
+    def _current(self, trial: TrialRecord) -> TrialRecord | None:
+        """The trial as stored now, if it is still the running, unrecorded training job acted on."""
+        fresh = self.ports.store.get_trial(trial.job, trial.number)
+        if (fresh is None or fresh.recorded or fresh.status != IN_PROGRESS
+                or fresh.training_job_name != trial.training_job_name):
+            return None
+        return fresh
+
+    def _save(self, trial: TrialRecord, values: dict[str, Any]) -> None:
+        fresh = self._current(trial)
+        if fresh is None:
+            return
+        cursor = values.get("log_cursor")
+        if cursor is not None:
+            stored = _own_cursor(fresh)
+            if int((stored.get("parse") or {}).get("lines", -1)) >= int(cursor["parse"]["lines"]):
+                values.pop("log_cursor")  # an overlapping sweep got as far or further: keep its cursor
+        if values:
+            self.ports.store.update_trial(trial.job, trial.number, only_unrecorded=True, **values)
+
+    def _stop(self, trial: TrialRecord, why: str) -> bool:
+        fresh = self._current(trial)
+        if fresh is None or fresh.stopped_by:
+            return False
+        self.lifecycle.stop_trial(fresh, why)
+        return True
 
     def _median(
         self, req: TuningRequest, running: list[TrialRecord], series: dict[int, list[float]]
@@ -160,27 +373,24 @@ class Monitor:
                     f"{EARLY_STOPPING}: value {mine[-1]:.6g} at step {len(mine)} "
                     f"is worse than the median {median:.6g}"
                 )
-                self.lifecycle.stop_trial(t, why)
-                actions.append({"TrainingJobName": t.training_job_name, "Action": "Stop", "Reason": why})
+                if self._stop(t, why):
+                    actions.append({"TrainingJobName": t.training_job_name, "Action": "Stop", "Reason": why})
         return actions
 
     def _hyperband(
-        self,
-        job: JobRecord,
-        req: TuningRequest,
-        definition: Definition,
-        running: list[TrialRecord],
-        series: dict[int, list[float]],
-    ) -> list[dict[str, Any]]:
-        lo, hi = resources(req.strategy_config, definition.static_hyperparameters)
+        self, watch: _Watch, running: list[TrialRecord], series: dict[int, list[float]]
+    ) -> tuple[list[dict[str, Any]], dict[int, int]]:
+        """(the stops, the new rung of each trial promoted to a higher one)."""
+        lo, hi = resources(watch.req.strategy_config, watch.definition.static_hyperparameters)
         actions = []
+        rungs: dict[int, int] = {}
         for t in running:
             mine = series.get(t.number) or []
             others = [s for n, s in series.items() if n != t.number]
-            decision, rung, why = asha_decision(mine, t.rung, others, req.maximize, lo, hi)
+            decision, rung, why = asha_decision(mine, t.rung, others, watch.req.maximize, lo, hi)
             if decision == STOP:
-                self.lifecycle.stop_trial(t, f"{HYPERBAND}: {why}")
-                actions.append({"TrainingJobName": t.training_job_name, "Action": "Stop", "Reason": why})
+                if self._stop(t, f"{HYPERBAND}: {why}"):
+                    actions.append({"TrainingJobName": t.training_job_name, "Action": "Stop", "Reason": why})
             elif rung != t.rung:
-                self.ports.store.update_trial(job.name, t.number, only_unrecorded=True, rung=rung)
-        return actions
+                rungs[t.number] = rung
+        return actions, rungs

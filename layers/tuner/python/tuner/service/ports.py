@@ -25,8 +25,14 @@ class Store(Protocol):
     def claimed(self, name: str, claim_key: str) -> int | None: ...
     def put_trial(self, trial: TrialRecord) -> TrialRecord: ...
     def get_trial(self, name: str, number: int) -> TrialRecord | None: ...
-    def update_trial(self, name: str, number: int, *, only_unrecorded: bool = False, **v: Any) -> bool: ...
-    def list_trials(self, name: str) -> list[TrialRecord]: ...
+    def update_trial(self, name: str, number: int, *, only_unrecorded: bool = False, **v: Any) -> bool:
+        """Set fields of a trial; with ``only_unrecorded`` only while it has no result. Without it only
+        ``task_token`` may be set (``ValueError`` otherwise): a recorded trial changes in nothing else."""
+        ...
+    def list_trials(self, name: str) -> list[TrialRecord]:
+        """Every trial of the job, by number. A recorded trial comes without its ``task_token`` (the
+        store may keep it from an earlier read): take tokens from ``open_trials`` or ``get_trial``."""
+        ...
     def open_trials(self, name: str) -> list[TrialRecord]:
         """The trials still being worked on: not recorded yet, or recorded with a task token not yet
         delivered (a lap to wake). May lag a moment behind ``list_trials`` (a trial recorded just now
@@ -83,6 +89,16 @@ class LogSource(Protocol):
     """
 
     def lines(self, job: str, *, host: str | None = PRIMARY_HOST) -> Iterable[str]: ...
+
+    def lines_after(self, job: str, position: dict[str, Any], *, host: str | None = PRIMARY_HOST) -> Iterable[str]:
+        """The lines after ``position``, oldest first, lazily: the lines a caller has not seen yet.
+
+        ``position`` maps each of the job's streams to ``[token, skip, taken]`` (JSON-ready; ``{}``:
+        nothing seen) and is advanced in place before each line is yielded, so that when the caller
+        stops taking lines it is just past the last one taken. Streams that appeared since (a
+        restarted host) are read from their head.
+        """
+        ...
 
 
 class TaskTokens(Protocol):
@@ -169,7 +185,7 @@ class _Missing:
             f"this tuner service was built without a {self._port}; build it with tuner.wiring.build_service"
         )
 
-    start = describe = describe_arn = stop = lines = succeed = describe_algorithm = _fail
+    start = describe = describe_arn = stop = lines = lines_after = succeed = describe_algorithm = _fail
 
 
 class _NoEvents:

@@ -141,6 +141,7 @@ class RecordResult:
             started=iso_or_none(desc.get("TrainingStartTime")) or trial.started,
             ended=iso_or_none(desc.get("TrainingEndTime") or desc.get("LastModifiedTime")) or self.ports.now(),
             recorded=True,
+            log_cursor={},  # the monitor's log position: of no use once recorded (and up to ~40 KB)
         )
 
     def _metrics(self, job: str, objective_metric: str, definitions: Sequence[Mapping[str, str]],

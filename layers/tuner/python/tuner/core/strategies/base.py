@@ -3,17 +3,22 @@
 Strategies are stateless: each call rebuilds what it needs from the trial history, and each
 trial's randomness is derived from the job's ``RandomSeed`` and the trial number, so a Lambda
 can propose trial *n* on any invocation (and a retried invocation proposes the same thing).
+
+numpy is imported by ``trial_rng`` when a trial is proposed, not with this module: the functions
+that never propose (``tests/unit/test_lean_imports.py``) import it for ``Observation`` and run
+without the scientific layer.
 """
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
-
-import numpy as np
+from typing import TYPE_CHECKING, Any
 
 from tuner.core.space import SearchSpace
+
+if TYPE_CHECKING:
+    import numpy as np
 
 
 @dataclass(frozen=True)
@@ -33,6 +38,8 @@ class Observation:
 
 def trial_rng(seed: int | None, trial_number: int, salt: int = 0) -> np.random.Generator:
     """A generator that depends only on (RandomSeed, trial number): reproducible per trial."""
+    import numpy as np
+
     entropy = [0 if seed is None else int(seed) + 1, int(trial_number), int(salt)]
     return np.random.default_rng(np.random.SeedSequence(entropy))
 
