@@ -130,3 +130,37 @@ def test_timeout_stops_the_job_writes_what_finished_and_exits_3(tmp_path):
     for j in jobs:  # every job whose script ran kept its output (a job stopped sooner printed nothing)
         if j["TrainingJobStatus"] in ("Completed", "Failed"):
             assert (out / TRAINING_LOGS / f"{j['TrainingJobName']}.log").is_file()
+
+
+def test_serve_answers_another_terminal_while_the_job_runs_and_after_until_ctrl_c(tmp_path):
+    """`tuner local --serve`: `tuner describe` from another process sees the job run and end; the
+    report is rewritten as it runs (and reloads itself); Ctrl-C after the end stops the server."""
+    path = tmp_path / "request.json"
+    r = tuning_request("served-cli", source="quick", max_jobs=3, max_parallel=1,
+                       static={"sagemaker_submit_directory": str(SCRIPTS / "quick"), "epochs": "4", "sleep": "0.5"})
+    path.write_text(json.dumps(r))
+    run = Run(str(path), "--output-dir", str(tmp_path / "out"), "--serve", "--port", "0")
+    run.wait_for("serving the offline deployment on http://127.0.0.1:", timeout=180)
+    url = next(m.group(0) for line in run.lines if (m := re.search(r"http://127\.0\.0\.1:\d+", line)))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    env.update(AWS_ENDPOINT_URL=url, AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing",
+               AWS_DEFAULT_REGION="us-east-1")
+
+    def describe() -> dict:
+        shown = subprocess.run([sys.executable, "-m", "tuner.cli", "describe", "served-cli"], cwd=ROOT, env=env,
+                               capture_output=True, text=True, timeout=60, check=False)
+        assert shown.returncode == 0, shown.stderr
+        return json.loads(shown.stdout)
+
+    seen = {describe()["HyperParameterTuningJobStatus"]}
+    run.wait_for("Still serving on", timeout=240)
+    final = describe()
+    seen.add(final["HyperParameterTuningJobStatus"])
+    assert seen == {"InProgress", "Completed"}  # watched while it ran, and after it ended
+    assert final["TrainingJobStatusCounters"]["Completed"] == 3
+    run.proc.send_signal(signal.SIGINT)
+    code, out, err = run.end()
+    assert code == 0, err
+    assert "Traceback" not in err
+    page = (tmp_path / "out" / "report" / "index.html").read_text()
+    assert "http-equiv='refresh'" not in page  # the final report: the job has ended

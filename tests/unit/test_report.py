@@ -187,3 +187,10 @@ def test_the_table_marks_stopped_jobs_and_the_page_gives_the_completion_reason()
     assert "<b>Completion reason:</b> TargetObjectiveMetricValue reached (0.1 &lt;= 0.2)" in page
     bare, _ = report.render(job_describe(), summaries)  # no store: still marked Stopped
     assert bare.count(">stopped</td>") == 2
+
+
+@pytest.mark.parametrize(("status", "reloads"), [("InProgress", True), ("Stopping", True), ("Completed", False)])
+def test_a_report_of_a_running_job_reloads_itself(status, reloads):
+    describe = {**job_describe(), "HyperParameterTuningJobStatus": status}
+    page, _ = report.render(describe, job_summaries())
+    assert (f"http-equiv='refresh' content='{report.REFRESH_SECONDS}'" in page) is reloads

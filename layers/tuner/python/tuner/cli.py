@@ -149,12 +149,17 @@ def cmd_local(args: argparse.Namespace) -> int:
     t0 = time.monotonic()
     print(f"Deploying the tuner stack into moto (offline) and starting {name} ...", flush=True)
     with LocalTuner(out / "work", sweep_interval=args.sweep_interval, training_logs=logs) as lt:
+        served = _serve(lt, args.port) if args.serve else None
         lt.start(request, base_dir=Path(args.request).resolve().parent)
-        progress = Progress(
+        if served is not None:
+            print("\n".join(served.instructions(name)), flush=True)
+        progress: Any = Progress(
             total,
             jobs=lambda: lt.all_training_jobs(name)["TrainingJobSummaries"],
             log_hint=lambda job: str(lt.log_path(job)),
         )
+        if served is not None:
+            progress = _LiveReport(progress, lt, name, out / "report")
         describe, interruption = _run_local(lt, name, progress, args.timeout)
         jobs = lt.all_training_jobs(name)
         (out / "describe.json").write_text(to_json(describe) + "\n")
@@ -163,6 +168,11 @@ def cmd_local(args: argparse.Namespace) -> int:
         history = lt.history(name)
         refused = lt.iam.report() if lt.iam_denials() else ""
         costs = [] if interruption else _cost_lines(lt, len(jobs["TrainingJobSummaries"]))
+        if served is not None and interruption:
+            served.stop()  # interrupted: the user is leaving
+        elif served is not None:
+            _serve_until_interrupted(served, describe, jobs, out / "report", TunerDetails(
+                record.completion_reason if record else None, progress_of(trials)))
     details = TunerDetails(record.completion_reason if record else None, progress_of(trials))
     report = _write_report(describe, jobs["TrainingJobSummaries"], out / "report", details)
     wall = time.monotonic() - t0
@@ -214,6 +224,55 @@ def cmd_local(args: argparse.Namespace) -> int:
     if interruption:
         return EXIT_TIMEOUT if interruption.startswith("Timed out") else EXIT_INTERRUPTED
     return 0 if status == "Completed" else 1
+
+
+def _serve(lt: Any, port: int) -> Any:
+    from tuner.local.serve import ServedDeployment
+
+    return ServedDeployment(port=port, region=lt.region).start()
+
+
+class _LiveReport:
+    """The progress callback of ``tuner local --serve``: the progress line, and the report rewritten
+    every ``LIVE_REPORT_SECONDS`` while the job runs (the page reloads itself: ``report.REFRESH_SECONDS``)."""
+
+    LIVE_REPORT_SECONDS = 20.0
+
+    def __init__(self, progress: Any, lt: Any, name: str, out: Path) -> None:
+        self.progress, self.lt, self.name, self.out = progress, lt, name, out
+        self._last = 0.0
+
+    def __call__(self, describe: dict[str, Any]) -> None:
+        self.progress(describe)
+        if time.monotonic() - self._last < self.LIVE_REPORT_SECONDS:
+            return
+        self._last = time.monotonic()
+        record, trials = self.lt.service.queries.job(self.name)
+        summaries = self.lt.all_training_jobs(self.name)["TrainingJobSummaries"]
+        _write_report(describe, summaries, self.out, TunerDetails(record.completion_reason, progress_of(trials)))
+
+    def __getattr__(self, attr: str) -> Any:
+        return getattr(self.progress, attr)
+
+
+def _serve_until_interrupted(
+    served: Any, describe: dict[str, Any], jobs: dict[str, Any], out: Path, details: TunerDetails
+) -> None:
+    """The job has ended: keep the deployment served (its final report written) until Ctrl-C."""
+    report = _write_report(describe, jobs["TrainingJobSummaries"], out, details)
+    print(
+        f"{describe['HyperParameterTuningJobName']} ended {describe['HyperParameterTuningJobStatus']}"
+        + (f"; report: {report}" if report else "")
+        + f". Still serving on {served.url}: Ctrl-C to stop (the summary follows).",
+        flush=True,
+    )
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        print()
+    finally:
+        served.stop()
 
 
 def _run_local(lt: Any, name: str, progress: Progress, timeout: float) -> tuple[dict[str, Any], str | None]:
@@ -625,6 +684,13 @@ def _add_offline_commands(sub: Any) -> None:
         help=f"stop the tuning job after this many seconds, write what finished, exit {EXIT_TIMEOUT}",
     )
     local.add_argument("--sweep-interval", type=float, default=5.0, help="seconds between sweeper runs")
+    local.add_argument(
+        "--serve", action="store_true",
+        help="serve the offline deployment on 127.0.0.1 while the job runs and after it ends (until Ctrl-C), "
+        "so that tuner describe/list/training-jobs/best/report, TunerClient and the SageMaker SDK work from "
+        "another terminal; the report is rewritten as the job runs",
+    )
+    local.add_argument("--port", type=int, default=8765, help="the port of --serve (0: any free port)")
     local.set_defaults(func=cmd_local)
     val = sub.add_parser("validate", help="validate a request without running it")
     val.add_argument("request")

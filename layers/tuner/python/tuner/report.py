@@ -56,6 +56,8 @@ CHARTS = (
     ("importance.png", "Hyperparameter importance"),
 )
 SIGNIFICANT_DIGITS = 5
+#: A report written while its tuning job runs (``tuner local --serve`` rewrites it) reloads itself.
+REFRESH_SECONDS = 10
 NO_STORE = "Intermediate values are kept by the tuner's store, which this client cannot read"
 #: Where ``tuner local`` keeps each training job's output, beside the report's folder.
 LOGS_FOLDER = constants.TRAINING_LOGS_FOLDER
@@ -617,8 +619,10 @@ def render(
     best = describe.get("BestTrainingJob") or {}
     counters = describe.get("TrainingJobStatusCounters") or {}
     config = describe.get("HyperParameterTuningJobConfig") or {}
+    running = describe.get("HyperParameterTuningJobStatus") in ("InProgress", "Stopping")
+    refresh = f"<meta http-equiv='refresh' content='{REFRESH_SECONDS}'>" if running else ""
     parts = [
-        "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>",
+        f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>{refresh}",
         f"<title>Tuning job {html.escape(name)}</title><style>{_CSS}</style></head><body>",
         f"<h1>Tuning job {html.escape(name)}</h1>",
         "<p class='meta'>"
@@ -626,7 +630,9 @@ def render(
         f"strategy {html.escape(str(config.get('Strategy', '')))} · objective {html.escape(metric)} "
         f"({'maximize' if maximize else 'minimize'}) · "
         + " · ".join(f"{html.escape(k)} {v}" for k, v in counters.items())
-        + f" · created {_fmt(describe.get('CreationTime'))}</p>",
+        + f" · created {_fmt(describe.get('CreationTime'))}"
+        + (f" · <i>the job is running: this page reloads every {REFRESH_SECONDS} s</i>" if running else "")
+        + "</p>",
     ]
     reason = (details.completion_reason if details else None) or describe.get("TuningJobCompletionReason")
     if reason:
