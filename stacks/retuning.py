@@ -25,7 +25,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from aws_cdk import Duration, Stack
+import jsii
+from aws_cdk import Duration, IStableStringProducer, Lazy, Stack
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
@@ -41,6 +42,18 @@ from stacks.grants import pass_role_to_sagemaker
 TERMINAL_STATUSES = ["Completed", "Failed", "Stopped"]
 DEPLOY_RESOURCES = ("model", "endpoint-config", "endpoint")
 _FAMILY = re.compile(r"[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}")
+
+
+@jsii.implements(IStableStringProducer)
+class _AutoDeploySetting:
+    """``"true"`` / ``"false"`` as the retuning's ``auto_deploy`` stands at synthesis (it may be
+    enabled after the function and the stack outputs were built: ``app.py`` does)."""
+
+    def __init__(self, retuning: Retuning) -> None:
+        self._retuning = retuning
+
+    def produce(self) -> str:
+        return "true" if self._retuning.auto_deploy else "false"
 
 
 @dataclass(frozen=True)
@@ -178,6 +191,11 @@ class Retuning(Construct):
         matched there (never on the default bus, where anyone with ``events:PutEvents`` can send
         ``source: tuner``).
     :param auto_deploy: grant what a family's ``AutoDeploy`` needs (``enable_auto_deploy``).
+
+    ``auto_deploy_setting`` (``"true"``/``"false"``, a token resolved at synthesis) is in the
+    function's environment (``ENV_RETUNE_AUTO_DEPLOY``) and the stack's outputs
+    (``OUTPUT_RETUNE_AUTO_DEPLOY``): the family service refuses a family with ``AutoDeploy`` that
+    this deployment could not deploy (docs/retuning.md).
     """
 
     def __init__(
@@ -201,6 +219,8 @@ class Retuning(Construct):
         self._execution_role_arns = list(execution_role_arns)
         self._deployment = deployment
         self.auto_deploy = False
+        self.auto_deploy_setting = Lazy.string(_AutoDeploySetting(self))
+        function.add_environment(constants.ENV_RETUNE_AUTO_DEPLOY, self.auto_deploy_setting)
         if auto_deploy:
             self.enable_auto_deploy()
 

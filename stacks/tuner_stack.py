@@ -53,6 +53,10 @@ class TunerStack(Stack):
                 tuner.functions["sweeper"].function_name,
                 "periodic safety-net Lambda",
             ),
+            constants.OUTPUT_RETUNE_AUTO_DEPLOY: (
+                tuner.retuning.auto_deploy_setting,
+                "true when the retune Lambda may deploy a family's best model (AutoDeploy; docs/retuning.md)",
+            ),
         }
         for name, (value, description) in outputs.items():
             CfnOutput(self, name, value=value, description=description)

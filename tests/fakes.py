@@ -99,13 +99,18 @@ class MemoryStore:
     def claimed(self, name: str, claim_key: str) -> int | None:
         return self.claims.get((name_key(name), claim_key))
 
-    def claim_trial(self, name: str, claim_key: str, max_trials: int) -> int | None:
+    def claim_trial(self, name: str, claim_key: str, max_trials: int, admit: Any = None) -> int | None:
         key = (name_key(name), claim_key)
         if key in self.claims:
             return self.claims[key]
         job = self.jobs.get(name_key(name))
         if job is None or job.next_trial >= max_trials:
             return None
+        if admit is not None:
+            reservations = admit(copy.deepcopy(job))
+            if reservations is None:
+                return None
+            job.reservations = dict(reservations)
         job.next_trial += 1
         self.claims[key] = job.next_trial
         return job.next_trial

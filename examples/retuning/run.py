@@ -26,6 +26,8 @@ import support  # noqa: E402
 
 support.ensure_tuner()
 
+from tuner import constants  # noqa: E402
+from tuner.aws.families import auto_deploy_granted  # noqa: E402
 from tuner.local import eventbridge  # noqa: E402
 from tuner.local.harness import LocalTuner  # noqa: E402
 from tuner.wiring import build_family_service  # noqa: E402
@@ -67,11 +69,13 @@ def wait_in_service(lt: LocalTuner, endpoint: str, timeout: float = 120.0) -> st
 
 
 # AutoDeploy needs the retune Lambda's hosting permissions, which a deployment grants only when asked
-# (cdk deploy -c 'tuner:retune={"autoDeploy": true}'; docs/retuning.md): this offline deployment asks.
+# (cdk deploy -c 'tuner:retune={"autoDeploy": true}'; docs/retuning.md): this offline deployment asks,
+# and its RetuneAutoDeploy output says so to the family service (which refuses AutoDeploy without it).
 with LocalTuner(sweep_interval=1.0, context={"tuner:retune": json.dumps({"autoDeploy": True})}) as lt:
     print("Deploying the tuner stack into moto (offline) ...", flush=True)
+    granted = auto_deploy_granted(lt.deployment.outputs.get(constants.OUTPUT_RETUNE_AUTO_DEPLOY))
     families = build_family_service(lt.deployment.table_name, lt.deployment.state_machine_arn,
-                                    region=lt.region, session=lt.session)
+                                    region=lt.region, session=lt.session, auto_deploy=granted)
     spec = offline_family(json.loads((HERE / "family.json").read_text()), lt)
     name = spec["FamilyName"]
     families.register(spec)

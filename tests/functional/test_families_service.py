@@ -115,6 +115,7 @@ def env():
             FamilyStore("tuner", session.client("dynamodb")),
             tuning,
             deployment=BestModelDeployment(tuning.describe, ModelHosting(sagemaker, REGION)),
+            auto_deploy_granted=True,  # a deployment with AutoDeploy (test_auto_deploy_grant.py: without)
             clock=Clock(),
         )
         svc.sfn, svc.state_machine_arn, svc.sagemaker = sfn, machine, sagemaker

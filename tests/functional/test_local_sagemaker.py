@@ -455,6 +455,7 @@ def test_prepare_request_sources_uploads_and_rewrites(aws, tmp_path):
         "TrainingJobDefinitions": [{
             "DefinitionName": "second",
             "StaticHyperParameters": {
+                "sagemaker_program": "train.py",
                 "sagemaker_submit_directory": f"file://{tmp_path / 'src'}"}},
             {"DefinitionName": "remote",
              "StaticHyperParameters": {"sagemaker_submit_directory": f"s3://{BUCKET}/x.tar.gz"}}],
@@ -491,6 +492,46 @@ def test_prepare_request_sources_uploads_and_rewrites(aws, tmp_path):
     with pytest.raises(ValidationError) as err:
         prepare_request_sources(bad_data, tmp_path, s3, BUCKET, "p")
     assert err.value.field == "TrainingJobDefinition.InputDataConfig[0].DataSource.S3DataSource.S3Uri"
+
+
+def test_a_source_folder_without_the_program_is_refused_before_anything_is_packed(aws, tmp_path):
+    # GIVEN a checkout-like folder whose sources live one level down, and "." resolved against it
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src" / "train.py").write_text("print('hi')\n")
+    (tmp_path / "README.md").write_text("a checkout\n")
+    s3 = boto3.client("s3", region_name=REGION)
+
+    def request(submit: str, program: str | None = "train.py") -> dict:
+        hps = {"sagemaker_submit_directory": submit}
+        if program is not None:
+            hps["sagemaker_program"] = json.dumps(program)  # as the SageMaker SDK encodes it
+        return {"HyperParameterTuningJobName": "tj", "TrainingJobDefinition": {"StaticHyperParameters": hps}}
+
+    # WHEN "." names the checkout, THEN it is refused, naming the field, the folder and the fix
+    with pytest.raises(ValidationError) as err:
+        prepare_request_sources(request("."), tmp_path, s3, BUCKET, "guard")
+    message = str(err.value)
+    assert err.value.field == "TrainingJobDefinition.StaticHyperParameters.sagemaker_submit_directory"
+    assert str(tmp_path.resolve()) in message and "'train.py'" in message and "sagemaker_program" in message
+    # a folder with no program named, a single file that is not the program: refused too
+    with pytest.raises(ValidationError, match="needs the static hyperparameter sagemaker_program"):
+        prepare_request_sources(request("src", program=None), tmp_path, s3, BUCKET, "guard")
+    with pytest.raises(ValidationError, match="the file 'README.md'"):
+        prepare_request_sources(request("README.md"), tmp_path, s3, BUCKET, "guard")
+    assert "Contents" not in s3.list_objects_v2(Bucket=BUCKET, Prefix="guard/")  # nothing packed
+
+    # the folder holding the program, or the program file itself, is uploaded and reported
+    lines: list[str] = []
+    out = prepare_request_sources(request("src"), tmp_path, s3, BUCKET, "guard", report=lines.append)
+    uri = f"s3://{BUCKET}/guard/training/source/sourcedir.tar.gz"
+    assert out["TrainingJobDefinition"]["StaticHyperParameters"]["sagemaker_submit_directory"] == uri
+    assert lines == [f"uploaded TrainingJobDefinition's sagemaker_submit_directory 'src' "
+                     f"({tmp_path.resolve() / 'src'}) to {uri}"]
+    single = prepare_request_sources(request("src/train.py"), tmp_path, s3, BUCKET, "single")
+    body = s3.get_object(Bucket=BUCKET, Key="single/training/source/sourcedir.tar.gz")["Body"].read()
+    with tarfile.open(fileobj=io.BytesIO(body)) as tar:
+        assert tar.getnames() == ["train.py"]
+    assert single["TrainingJobDefinition"]["StaticHyperParameters"]["sagemaker_submit_directory"].startswith("s3://")
 
 
 def test_xgboost_example_runs_through_the_stand_in(sm_client, tmp_path):

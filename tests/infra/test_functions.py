@@ -75,6 +75,8 @@ def test_function_configuration(synth, name):
         constants.ENV_EVENT_BUS_NAME,
         constants.ENV_LOG_LEVEL,
     } | ({constants.ENV_STATE_MACHINE_ARN} if name in ("retune", "front_door") else set()) | (
+        {constants.ENV_RETUNE_AUTO_DEPLOY} if name == "retune" else set()  # test_auto_deploy_setting.py
+    ) | (
         {constants.ENV_LAP_TRIALS, *constants.ENV_QUOTAS} if name == "create_job" else set()
     ) | (set(constants.ENV_QUOTAS) if name == "front_door" else set()) | (
         set(constants.THREAD_VARIABLES) if SCIENTIFIC in spec.layers else set()

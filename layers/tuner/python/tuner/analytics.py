@@ -19,7 +19,8 @@ for: why the tuning job completed (``TuningJobCompletionReason``) and, per train
 intermediate objective series and what stopped it (early stopping, Hyperband, a completion
 criterion, ``StopHyperParameterTuningJob``). ``details(source, name)`` reads them from anything
 that has the tuner's service (a ``TunerClient``, a ``LocalTuner``); a plain SageMaker client has
-none. ``TuningJobAnalytics.completion_reason()`` and ``.details()`` give them per job.
+none. ``TuningJobAnalytics.completion_reason()`` and ``.details()`` give them per job, and
+``.costs()`` / ``.rows_with_cost()`` each training job's cost (``CostUSD``, docs/cost.md).
 """
 
 from __future__ import annotations
@@ -38,6 +39,10 @@ BASE_COLUMNS = (
     "TrainingEndTime",
     "TrainingElapsedTimeSeconds",
 )
+
+
+#: The tuner's column beside the SDK's (``tuner analytics``): each training job's cost in USD.
+COST_COLUMN = "CostUSD"
 
 
 def _number(value: Any) -> Any:
@@ -263,6 +268,17 @@ class TuningJobAnalytics:
             self.training_job_summaries(), multi_definition=is_multi_definition(self.description())
         )
 
+    def costs(self) -> dict[str, float]:
+        """USD per training job (``Queries.training_costs``: billable seconds x the price table, the
+        tuner's overhead included), by name; {} from a non-tuner client or an unpriced job."""
+        queries = getattr(getattr(self.client, "service", None), "queries", None)
+        return dict(queries.training_costs(self.name)) if queries is not None else {}
+
+    def rows_with_cost(self) -> list[dict[str, Any]]:
+        """``rows()`` with ``CostUSD`` (None for a job not priced: running, or no price known)."""
+        costs = self.costs()
+        return [{**r, COST_COLUMN: costs.get(r["TrainingJobName"])} for r in self.rows()]
+
     def export_csv(self, path: Path | str) -> Path:
         """Write the table as CSV (times as ISO-8601); returns the path."""
         path = Path(path)
@@ -273,6 +289,7 @@ class TuningJobAnalytics:
 
 __all__ = [
     "BASE_COLUMNS",
+    "COST_COLUMN",
     "Progress",
     "TunerDetails",
     "TuningJobAnalytics",

@@ -51,9 +51,11 @@ from tuner.cli_common import (
     leaderboard,
     load_json_object,
     objective_value,
+    set_max_spend,
     stop_note,
     table,
 )
+from tuner.core.budget import budget_of
 from tuner.core.objective import job_maximizes
 from tuner.errors import TuningError, ValidationError
 
@@ -131,18 +133,19 @@ class _Interrupts:
 
 
 def cmd_local(args: argparse.Namespace) -> int:
-    from tuner.core.request import parse_request
     from tuner.core.results import to_json
     from tuner.local.harness import LocalTuner
+    from tuner.service.create import check_request
 
     request = load_json_object(args.request, "a CreateHyperParameterTuningJob request")
     if args.name:
         request["HyperParameterTuningJobName"] = args.name
+    set_max_spend(request, args.max_spend, args.spend_policy)
     name = str(request.get("HyperParameterTuningJobName"))
-    try:
-        total = parse_request(request).max_jobs
-    except ValidationError:
-        total = 0  # the state machine reports the problem as the job's FailureReason
+    base_dir = Path(args.request).resolve().parent
+    # tuner validate's checks, every problem at once, before anything is deployed (the offline
+    # deployment's quotas are AMT's); what needs the deployment (warm-start parents) its create step checks
+    total = check_request(request, local_dir=base_dir).max_jobs
     out = Path(args.output_dir)
     out.mkdir(parents=True, exist_ok=True)
     logs = out / TRAINING_LOGS
@@ -150,13 +153,15 @@ def cmd_local(args: argparse.Namespace) -> int:
     print(f"Deploying the tuner stack into moto (offline) and starting {name} ...", flush=True)
     with LocalTuner(out / "work", sweep_interval=args.sweep_interval, training_logs=logs) as lt:
         served = _serve(lt, args.port) if args.serve else None
-        lt.start(request, base_dir=Path(args.request).resolve().parent)
+        lt.start(request, base_dir=base_dir)
         if served is not None:
             print("\n".join(served.instructions(name)), flush=True)
         progress: Any = Progress(
             total,
             jobs=lambda: lt.all_training_jobs(name)["TrainingJobSummaries"],
             log_hint=lambda job: str(lt.log_path(job)),
+            spend=(lambda: lt.service.queries.extensions(name).get("TuningJobSpend"))
+            if budget_of(request.get("Tags")) else None,
         )
         if served is not None:
             progress = _LiveReport(progress, lt, name, out / "report")
@@ -301,8 +306,8 @@ def completion_lines(
     """Why the tuning job ended before MaxNumberOfTrainingJobs (kept by the tuner: AMT's describe
     has no field for it), and, for a completion criterion, after how many finished jobs it was met
     and how many ran past it (the jobs already running then: at most MaxParallelTrainingJobs - 1)."""
-    if not reason:
-        return []
+    if not reason or describe.get("HyperParameterTuningJobStatus") == "Failed":
+        return []  # a job that failed early (no training job succeeded) says why in its FailureReason
     lines = [f"Completion reason: {reason}"]
     config = describe.get("HyperParameterTuningJobConfig") or {}
     point = completion_point(config.get("TuningJobCompletionCriteria"), trials, maximize)
@@ -329,10 +334,27 @@ def _write_report(
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
-    from tuner.service.create import check_request
+    """The checks ``tuner local`` runs before it deploys and the create step runs (every problem at
+    once, exit 2), with AMT's default quotas; local paths are accepted as ``tuner local`` and
+    ``tuner create`` upload them, and listed."""
+    from tuner.service.create import check_request, local_paths
 
-    req = check_request(load_json_object(args.request, "a CreateHyperParameterTuningJob request"))
+    request = load_json_object(args.request, "a CreateHyperParameterTuningJob request")
+    base_dir = Path(args.base_dir) if args.base_dir else Path(args.request).resolve().parent
+    req = check_request(request, local_dir=base_dir)
     print(f"{req.name}: valid ({req.strategy}, {req.max_jobs} jobs, {req.max_parallel} in parallel)")
+    uploads = local_paths(req, request)
+    if uploads:
+        print(f"Local paths (relative to {base_dir}), uploaded to S3 by tuner local and tuner create:")
+        for field, path in uploads:
+            print(f"  {field}: {path}")
+    later = [what for what, needed in (
+        ("the warm-start parents", req.warm_start is not None),
+        ("each AlgorithmName (DescribeAlgorithm)",
+         any((d.raw.get("AlgorithmSpecification") or {}).get("AlgorithmName") for d in req.definitions)),
+    ) if needed]
+    if later:
+        print(f"Checked when the job is created (they need the deployment): {', '.join(later)}")
     return 0
 
 
@@ -366,6 +388,8 @@ def _wait(client: Any, name: str, args: argparse.Namespace) -> dict[str, Any]:
         stream=sys.stderr,
         jobs=lambda: client.all_training_jobs(name),
         log_hint=lambda job: f"tuner logs {job}",
+        spend=(lambda: _extensions(client, name).get("TuningJobSpend"))
+        if "TuningJobSpend" in _extensions(client, name) else None,
     )
     return client.wait_for_tuning_job(name, poll=args.poll, timeout=args.timeout, progress=progress)
 
@@ -374,6 +398,7 @@ def cmd_create(args: argparse.Namespace) -> int:
     request = load_json_object(args.request, "a CreateHyperParameterTuningJob request")
     if args.name:
         request["HyperParameterTuningJobName"] = args.name
+    set_max_spend(request, args.max_spend, args.spend_policy)
     client = _client(args)
     base_dir = Path(args.base_dir) if args.base_dir else Path(args.request).resolve().parent
     request = client.upload_sources(request, base_dir) if client.bucket_name else request
@@ -396,8 +421,18 @@ def cmd_describe(args: argparse.Namespace) -> int:
         d = _wait(client, args.name, args)
     else:
         d = client.describe_hyper_parameter_tuning_job(HyperParameterTuningJobName=args.name)
+    d.update(_extensions(client, args.name))
     _emit(d, args, describe_table)
     return 0
+
+
+def _extensions(client: Any, name: str) -> dict[str, Any]:
+    """The tuner's members beside Describe's (completion reason, spend) when the client reads the
+    deployment's store itself; a client through the front door shows Describe's shape only."""
+    try:
+        return dict(client.service.queries.extensions(name))
+    except Exception:  # noqa: BLE001 - an extra, never a reason for describe to fail
+        return {}
 
 
 def cmd_list(args: argparse.Namespace) -> int:
@@ -466,15 +501,19 @@ def cmd_stop(args: argparse.Namespace) -> int:
 
 
 def cmd_analytics(args: argparse.Namespace) -> int:
-    from tuner.analytics import TuningJobAnalytics
+    from tuner.analytics import COST_COLUMN, TuningJobAnalytics
 
     a = TuningJobAnalytics(args.name, _client(args))
     if args.csv:
         print(f"Wrote {a.export_csv(args.csv)}", file=sys.stderr)
     if args.table:
-        print(a.dataframe().to_string(index=False))
+        frame = a.dataframe()
+        costs = a.costs()  # the tuner's column beside the SDK's: each training job's cost
+        if costs and len(frame):
+            frame[COST_COLUMN] = frame["TrainingJobName"].map(costs)
+        print(frame.to_string(index=False))
     else:
-        _emit({"Rows": a.rows()}, args)
+        _emit({"Rows": a.rows_with_cost()}, args)
     return 0
 
 
@@ -601,6 +640,7 @@ def _add_job_commands(sub: Any, stack: argparse.ArgumentParser, waiting: argpars
     c = sub.add_parser("create", parents=[stack, waiting], help="start a tuning job on the deployed stack")
     c.add_argument("request", help="a CreateHyperParameterTuningJob request (JSON file)")
     c.add_argument("--name", help="override HyperParameterTuningJobName")
+    _add_budget_options(c)
     c.add_argument(
         "--base-dir", help="local sources/data paths are relative to this (default: the request's folder)"
     )
@@ -667,6 +707,14 @@ def _add_result_commands(sub: Any, stack: argparse.ArgumentParser) -> None:
 
 
 
+def _add_budget_options(parser: argparse.ArgumentParser) -> None:
+    """``--max-spend`` / ``--spend-policy``: the budget's tags (docs/cost.md, "A budget")."""
+    parser.add_argument("--max-spend", type=float, metavar="USD",
+                        help="start no training job that would pass this many US dollars (tag tuner:MaxSpendUSD)")
+    parser.add_argument("--spend-policy", choices=("default", "hard"),
+                        help="default: predict each trial's cost; hard: reserve its worst case (tag tuner:SpendPolicy)")
+
+
 def _add_offline_commands(sub: Any) -> None:
     """What runs without an AWS account."""
     local = sub.add_parser("local", help="run a tuning job offline: the real stack and Lambdas inside moto")
@@ -677,6 +725,7 @@ def _add_offline_commands(sub: Any) -> None:
         help=f"where describe.json, training-jobs.json, report/ and {TRAINING_LOGS}/<job>.log go",
     )
     local.add_argument("--name", help="override HyperParameterTuningJobName")
+    _add_budget_options(local)
     local.add_argument(
         "--timeout",
         type=float,
@@ -692,8 +741,13 @@ def _add_offline_commands(sub: Any) -> None:
     )
     local.add_argument("--port", type=int, default=8765, help="the port of --serve (0: any free port)")
     local.set_defaults(func=cmd_local)
-    val = sub.add_parser("validate", help="validate a request without running it")
+    val = sub.add_parser(
+        "validate", help="check a request without running it: every problem at once, as tuner local does first"
+    )
     val.add_argument("request")
+    val.add_argument(
+        "--base-dir", help="local sources/data paths are relative to this (default: the request's folder)"
+    )
     val.set_defaults(func=cmd_validate)
 
 

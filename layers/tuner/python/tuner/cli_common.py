@@ -89,8 +89,10 @@ class Progress:
         *,
         jobs: Callable[[], Sequence[Mapping[str, Any]]] | None = None,
         log_hint: Callable[[str], str] | None = None,
+        spend: Callable[[], Mapping[str, Any] | None] | None = None,
     ) -> None:
         self.total = total
+        self.spend = spend  # a budgeted job's TuningJobSpend (Queries.extensions), shown as spent / budget
         self.stream = stream
         self.jobs = jobs
         self.log_hint = log_hint
@@ -107,7 +109,9 @@ class Progress:
         done = c["Completed"] + c["Stopped"] + c["RetryableError"] + c["NonRetryableError"]
         failed = c["RetryableError"] + c["NonRetryableError"]
         self._check_jobs(failed, int(describe["ObjectiveStatusCounters"]["Failed"]))
+        spent = spend_text(self.spend() if self.spend is not None else describe.get("TuningJobSpend"))
         state = (
+            spent,
             done,
             c["InProgress"],
             failed,
@@ -122,7 +126,8 @@ class Progress:
         no_metric_text = f"  no metric {self.no_metric}" if self.no_metric is not None else ""
         print(
             f"[{time.monotonic() - self.start:7.1f}s] {describe['HyperParameterTuningJobStatus']:<10} "
-            f"done {done}/{self.total}  running {c['InProgress']}  failed {failed}{no_metric_text}  {best_text}",
+            f"done {done}/{self.total}  running {c['InProgress']}  failed {failed}{no_metric_text}  {best_text}"
+            + (f"  {spent}" if spent else ""),
             file=self.stream,
             flush=True,
         )
@@ -264,6 +269,29 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
     return "\n".join(lines)
 
 
+def spend_text(spend: Mapping[str, Any] | None) -> str | None:
+    """``spent $S / $B (held $R, policy P)`` of a budgeted job's ``TuningJobSpend``; None without one."""
+    if not spend:
+        return None
+    return (f"spent ${spend['SpentUSD']:.4f} / ${spend['MaxSpendUSD']:g} (held ${spend['ReservedUSD']:.4f}, "
+            f"policy {spend['SpendPolicy']})")
+
+
+def set_max_spend(request: dict[str, Any], usd: float | None, policy: str | None = None) -> None:
+    """``--max-spend`` (and ``--spend-policy``): set the budget's tags on the request, replacing any
+    given (``tuner.core.budget``; its values are checked as the request's are)."""
+    from tuner.constants import MAX_SPEND_TAG, SPEND_POLICY_TAG
+    from tuner.core.budget import budget_of
+
+    if usd is None and policy is None:
+        return
+    wanted = {MAX_SPEND_TAG: None if usd is None else f"{usd:g}", SPEND_POLICY_TAG: policy}
+    tags = [t for t in request.get("Tags") or [] if not (t.get("Key") in wanted and wanted[t.get("Key")])]
+    tags += [{"Key": k, "Value": v} for k, v in wanted.items() if v is not None]
+    budget_of(tags)  # a bad value says so now
+    request["Tags"] = tags
+
+
 def describe_table(d: dict[str, Any]) -> str:
     c = d["TrainingJobStatusCounters"]
     o = d["ObjectiveStatusCounters"]
@@ -291,6 +319,8 @@ def describe_table(d: dict[str, Any]) -> str:
             else None,
         ),
         ("Converged", details.get("ConvergenceDetectedTime")),
+        ("Spend", spend_text(d.get("TuningJobSpend"))),
+        ("Completion reason", d.get("TuningJobCompletionReason")),
         ("FailureReason", d.get("FailureReason")),
     ]
     return table(["Field", "Value"], [r for r in rows if r[1] is not None])

@@ -462,9 +462,12 @@ class TunerClient(StackOutputs):
                 )
             time.sleep(poll)
 
-    def upload_sources(self, request: Mapping[str, Any], base_dir: Any = ".") -> dict[str, Any]:
-        """Upload local ``sagemaker_submit_directory`` / channel paths to the stack's bucket (as the
-        SageMaker SDK does) and return the request with ``s3://`` URIs in their place."""
+    def upload_sources(
+        self, request: Mapping[str, Any], base_dir: Any = ".", report: Callable[[str], None] | None = None
+    ) -> dict[str, Any]:
+        """Upload local ``sagemaker_submit_directory`` / channel paths (relative to ``base_dir``) to
+        the stack's bucket (as the SageMaker SDK does) and return the request with ``s3://`` URIs in
+        their place; ``report(line)`` for each upload (``tuner.sources``)."""
         from pathlib import Path
 
         from tuner.sources import prepare_request_sources
@@ -481,6 +484,7 @@ class TunerClient(StackOutputs):
             self._session.client("s3", region_name=self._region),
             bucket,
             f"sources/{name}",
+            report,
         )
 
 

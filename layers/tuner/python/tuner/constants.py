@@ -12,6 +12,9 @@ ENV_LAP_TRIALS = "TUNER_LAP_TRIALS"
 DEFAULT_LAP_TRIALS = 1_000
 # Set on the retune Lambda only (it is not a state of the machine, so there is no cycle).
 ENV_STATE_MACHINE_ARN = "TUNER_STATE_MACHINE_ARN"
+# Set on the retune Lambda, and output by the stack: "true" when the deployment grants what a
+# family's AutoDeploy needs (stacks/retuning.py), else "false" (docs/retuning.md).
+ENV_RETUNE_AUTO_DEPLOY = "TUNER_RETUNE_AUTO_DEPLOY"
 # The deployment's quotas (docs/quotas.md, tuner.core.quotas): set on create_job, the step that
 # enforces them; absent (an older deployment), AMT's default quotas apply. Each is raised by the
 # ``TunerConstruct`` prop of the same name in lower case without ``TUNER_``, or the context key below.
@@ -47,6 +50,7 @@ OUTPUT_EVENT_BUS_NAME = "EventBusName"
 # lets a principal use it and read the deployment (docs/security.md).
 OUTPUT_FRONT_DOOR_URL = "FrontDoorUrl"
 OUTPUT_USER_POLICY_ARN = "UserPolicyArn"
+OUTPUT_RETUNE_AUTO_DEPLOY = "RetuneAutoDeploy"  # the same setting as ENV_RETUNE_AUTO_DEPLOY
 
 DEFAULT_STACK_NAME = "SageMakerTuner"
 
@@ -84,6 +88,9 @@ RESERVED_TAG_PREFIX = "tuner:"
 DEPLOYMENT_TAG = "tuner:deployment"
 # Set by the family service on the requests it builds (tuner.core.families), so a request may carry it.
 FAMILY_TAG = "tuner:family"
+# A dollar budget for the tuning job (tuner.core.budget, docs/cost.md): set by the user, on the request.
+MAX_SPEND_TAG = "tuner:MaxSpendUSD"
+SPEND_POLICY_TAG = "tuner:SpendPolicy"
 
 #: Where ``tuner local`` keeps each training job's output (``<output-dir>/training-jobs/<name>.log``);
 #: ``tuner logs`` reads it and the report links to it.

@@ -7,6 +7,12 @@ Every message says what was wrong and how to fix it.
 """
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
+from typing import ParamSpec, TypeVar
+
+_P = ParamSpec("_P")
+_T = TypeVar("_T")
+
 
 class TuningError(Exception):
     """Base class of every error the tuner raises on purpose.
@@ -29,6 +35,68 @@ class ValidationError(TuningError):
         if code is not None:
             self.code = code
         super().__init__(f"{field}: {message}" if field else message)
+        #: Every problem this error stands for, one ``field: message`` line each: this error's own
+        #: message, or the lines of the errors ``combined`` into it (``tuner.shapes.validate_input``
+        #: sets the lines of a request's shape problems).
+        self.problems: Sequence[str] = (str(self),)
+
+    @classmethod
+    def combined(cls, errors: Sequence[ValidationError], subject: str) -> ValidationError:
+        """One error for the problems of several (at least one): the only error itself, else a
+        message listing every problem as ``N problems in <subject>:`` then ``- field: message`` lines
+        (the format of ``tuner.shapes.validate_input``). ``field`` is the first problem's; ``code``
+        the one every error shares, else ValidationException."""
+        if not errors:
+            raise ValueError("combined() needs at least one error")
+        if len(errors) == 1:
+            return errors[0]
+        lines = [line for err in errors for line in err.problems]
+        codes = {err.code for err in errors}
+        err = cls(
+            f"{len(lines)} problems in {subject}:\n" + "\n".join(f"- {line}" for line in lines),
+            code=codes.pop() if len(codes) == 1 else TuningError.code,
+        )
+        err.field = errors[0].field
+        err.problems = tuple(lines)
+        return err
+
+
+class Problems:
+    """The ``ValidationError``s of independent checks, collected to be raised as one.
+
+    ``check`` runs one check and keeps its refusal, so that a request's problems are reported
+    together, not one per attempt. A problem that makes the checks after it meaningless (a request
+    that is not an object, no training job definition) is raised where it is found; the caller
+    ``add``s it to those found so far and raises them all (``raise_any``).
+    """
+
+    def __init__(self, subject: str) -> None:
+        self.subject = subject  # what is checked, as in "3 problems in <subject>"
+        self.errors: list[ValidationError] = []
+
+    def __len__(self) -> int:
+        return len(self.errors)
+
+    def add(self, err: ValidationError) -> None:
+        self.errors.append(err)
+
+    def check(self, check: Callable[_P, _T], /, *args: _P.args, **kwargs: _P.kwargs) -> _T | None:
+        """``check(*args, **kwargs)``, or None when it raises ``ValidationError`` (kept)."""
+        try:
+            return check(*args, **kwargs)
+        except ValidationError as err:
+            self.errors.append(err)
+            return None
+
+    def error(self) -> ValidationError | None:
+        """Every problem found as one error (None: none found)."""
+        return ValidationError.combined(self.errors, self.subject) if self.errors else None
+
+    def raise_any(self) -> None:
+        """Raise every problem found as one ``ValidationError``; nothing when none was found."""
+        err = self.error()
+        if err is not None:
+            raise err
 
 
 class DuplicateTuningJobError(TuningError):

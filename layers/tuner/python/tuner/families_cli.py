@@ -88,6 +88,7 @@ def service(args: argparse.Namespace) -> Any:
     """The FamilyService of the deployed stack named by ``--stack-name`` / ``--region``."""
     from botocore.exceptions import BotoCoreError, ClientError
 
+    from tuner.aws.families import auto_deploy_granted
     from tuner.client import TunerClient
     from tuner.wiring import build_family_service
 
@@ -101,6 +102,7 @@ def service(args: argparse.Namespace) -> Any:
         outputs[constants.OUTPUT_STATE_MACHINE_ARN],
         region=client.region_name,
         session=client.session,
+        auto_deploy=auto_deploy_granted(outputs.get(constants.OUTPUT_RETUNE_AUTO_DEPLOY)),
     )
 
 

@@ -49,12 +49,17 @@ def service() -> TuningService:
 
 def family_service() -> FamilyService:
     """The FamilyService of this Lambda's environment (cached per configuration)."""
-    config = _config()
+    from tuner.aws.families import auto_deploy_granted
+
+    granted = auto_deploy_granted(os.environ.get(constants.ENV_RETUNE_AUTO_DEPLOY))
+    config = (*_config(), str(granted))
     tuning = service()
     with _lock:
         if config not in _families:
-            table, bus, region, machine = config
-            _families[config] = build_family_service(table, machine or None, bus=bus, region=region, tuning=tuning)
+            table, bus, region, machine, _ = config
+            _families[config] = build_family_service(
+                table, machine or None, bus=bus, region=region, tuning=tuning, auto_deploy=granted
+            )
         return _families[config]
 
 

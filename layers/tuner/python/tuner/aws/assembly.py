@@ -84,8 +84,10 @@ def build_family_service(
     region: str | None = None,
     session: Any = None,
     tuning: TuningService | None = None,
+    auto_deploy: bool = False,
 ) -> FamilyService:
-    """A FamilyService over real (or moto) AWS clients."""
+    """A FamilyService over real (or moto) AWS clients. ``auto_deploy``: the deployment grants
+    ``AutoDeploy`` (``tuner.aws.families.auto_deploy_granted`` of its ``RetuneAutoDeploy`` output)."""
     import boto3
 
     from tuner.aws.families import FamilyStore
@@ -100,5 +102,6 @@ def build_family_service(
         FamilyStore(table, session.client("dynamodb", region_name=region, config=CLIENT_CONFIG)),
         tuning,
         deployment=BestModelDeployment(tuning.describe, hosting),
+        auto_deploy_granted=auto_deploy,
         clock=clock,
     )

@@ -27,6 +27,13 @@ FAMILY_SK = "FAMILY"
 KIND = "TuningFamily"
 
 
+def auto_deploy_granted(setting: str | None) -> bool:
+    """Whether a deployment grants ``AutoDeploy``, from its setting: the stack output
+    ``RetuneAutoDeploy`` or the retune Lambda's ``TUNER_RETUNE_AUTO_DEPLOY`` (``"true"`` /
+    ``"false"``, stacks/retuning.py). Absent (a stack from before the setting): not granted."""
+    return (setting or "").strip().lower() == "true"
+
+
 def family_pk(name: str) -> str:
     return f"FAMILY#{name}"
 

@@ -8,7 +8,8 @@ job item's ``name`` attribute):
 - ``sk = "TRIAL#000042"``: one trial. While it is open (not recorded, or holding a task token) it
   carries ``open_pk`` (= its pk), the key of the sparse ``open-trials`` index (``open_trials``).
 - ``sk = "CLAIM#<lap>#<iteration>"``: which trial a lap's iteration claimed, so that an
-  at-least-once retry of the claiming step gets the same trial instead of a new one.
+  at-least-once retry of the claiming step gets the same trial instead of a new one (``reserved``:
+  the USD a budgeted job's claim reserved; the job item's ``reservations`` holds those still open).
 - ``sk = "NAME"``: the name reserved by a create (``CreateJob.submit``) before it starts the job's
   execution (``name``, ``at``), so that two creates of one name in different cases cannot both
   start: Step Functions execution names are case-sensitive.
@@ -57,7 +58,7 @@ from __future__ import annotations
 import json
 import random
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import fields
 from typing import Any
 
@@ -121,7 +122,7 @@ OPEN_INDEX = "open-trials"
 OPEN_PK = "open_pk"
 #: On a job item: its trials keep ``open_pk`` (the job was created since the index exists).
 OPEN_MARK = "open_index"
-_JSON_FIELDS = {"request", "params", "series", "metrics", "attempts", "log_cursor"}
+_JSON_FIELDS = {"request", "params", "series", "metrics", "attempts", "log_cursor", "reservations"}
 
 
 def _trial_sk(n: int) -> str:
@@ -375,11 +376,20 @@ class DynamoStore:
         item = self.ddb.get_item(TableName=self.table, Key=key, ConsistentRead=True).get("Item")
         return _decode(item["trial"]) if item else None
 
-    def claim_trial(self, name: str, claim_key: str, max_trials: int) -> int | None:
+    def claim_trial(
+        self, name: str, claim_key: str, max_trials: int,
+        admit: Callable[[JobRecord], dict[str, float] | None] | None = None,
+    ) -> int | None:
         """Atomically take the next trial number (1-based) for ``claim_key``.
 
         Idempotent per claim key: a retried claim returns the number claimed the first time.
         Returns None when ``max_trials`` numbers are taken already.
+
+        ``admit`` (a budgeted job, ``tuner.core.budget``): called with the job item as read
+        (consistently) before each attempt; it returns the job's ``reservations`` to write with the
+        claim (None: no claim). The write is conditional on ``next_trial`` being what that read
+        found, so a decision made on it cannot race another claim: a claim in between fails the
+        condition, and the next attempt reads and decides again.
         """
         pk = self._pk(name)
         key = {"pk": {"S": pk}, "sk": {"S": f"CLAIM#{claim_key}"}}
@@ -393,6 +403,17 @@ class DynamoStore:
             if job is None or job.next_trial >= max_trials:
                 return None
             n = job.next_trial + 1
+            update = "SET next_trial = :n, last_modified = :t"
+            values = {":n": {"N": str(n)}, ":prev": {"N": str(n - 1)}, ":t": {"S": now_iso()}}
+            claim = {**key, "trial": {"N": str(n)}}
+            if admit is not None:
+                reservations = admit(job)
+                if reservations is None:
+                    return None
+                update += ", reservations = :r"
+                values[":r"] = {"S": json.dumps(reservations)}
+                if str(n) in reservations:
+                    claim["reserved"] = _encode(reservations[str(n)])
             try:
                 self.ddb.transact_write_items(
                     TransactItems=[
@@ -400,19 +421,15 @@ class DynamoStore:
                             "Update": {
                                 "TableName": self.table,
                                 "Key": {"pk": {"S": pk}, "sk": {"S": JOB_SK}},
-                                "UpdateExpression": "SET next_trial = :n, last_modified = :t",
+                                "UpdateExpression": update,
                                 "ConditionExpression": "next_trial = :prev",
-                                "ExpressionAttributeValues": {
-                                    ":n": {"N": str(n)},
-                                    ":prev": {"N": str(n - 1)},
-                                    ":t": {"S": now_iso()},
-                                },
+                                "ExpressionAttributeValues": values,
                             }
                         },
                         {
                             "Put": {
                                 "TableName": self.table,
-                                "Item": {**key, "trial": {"N": str(n)}},
+                                "Item": claim,
                                 "ConditionExpression": "attribute_not_exists(pk)",
                             }
                         },

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -161,6 +162,34 @@ def training_cost(billable_seconds: float, instance_count: int, instance_type: s
     return billable_seconds / 3600.0 * instance_count * table.training_hour(region, instance_type).usd
 
 
+def training_rate(resource_config: Mapping[str, Any], table: PriceTable, region: str) -> float:
+    """USD per billable second of a training job with this ``ResourceConfig``: each instance type's
+    hourly price x its ``InstanceCount`` (a heterogeneous cluster: summed over its ``InstanceGroups``),
+    / 3600. ``BillableTimeInSeconds`` x this rate is the job's cost ("DescribeTrainingJob",
+    SageMaker API reference: billable time x instance count)."""
+    groups = resource_config.get("InstanceGroups") or [resource_config]
+    total = 0.0
+    for group in groups:
+        kind = group.get("InstanceType")
+        if not isinstance(kind, str) or not kind:
+            raise ValidationError("a ResourceConfig without an InstanceType cannot be priced; give one")
+        total += int(group.get("InstanceCount") or 1) * table.training_hour(region, kind).usd
+    return total / 3600.0
+
+
+#: The tuner's own usage per 1,000 trials, measured by the offline run's meter (``make demo``: 20
+#: trials of the XGBoost example, 2 in parallel; docs/cost.md, "The figures"), scaled from its 20.
+#: ``trial_overhead`` prices it: $0.1177 per 1,000 trials at the shipped us-east-1 prices.
+TRIAL_USAGE_PER_1000 = Usage(state_transitions=3550, lambda_requests=2500, lambda_gb_seconds=1140.0,
+                             read_units=16150.0, write_units=11650.0, custom_events=100)
+
+
+def trial_overhead(table: PriceTable, region: str) -> float:
+    """USD of the tuner's own work per trial (``TRIAL_USAGE_PER_1000`` priced in ``region``)."""
+    return overhead(TRIAL_USAGE_PER_1000, table, region) / 1000.0
+
+
 __all__ = [
-    "ENV_PRICES", "IdleCost", "Price", "PriceTable", "Usage", "idle_month", "overhead", "summary", "training_cost",
+    "ENV_PRICES", "TRIAL_USAGE_PER_1000", "IdleCost", "Price", "PriceTable", "Usage", "idle_month", "overhead",
+    "summary", "training_cost", "training_rate", "trial_overhead",
 ]

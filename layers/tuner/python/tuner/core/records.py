@@ -36,6 +36,9 @@ class JobRecord:
     # DescribeHyperParameterTuningJob has no field for it, the state-change event carries it.
     completion_reason: str | None = None
     convergence_detected: str | None = None  # when ConvergenceDetected was met (ISO time)
+    # A budgeted job (tuner.core.budget): the predicted cost in USD held by each claimed trial not yet
+    # known to be recorded, by trial number (as text); written by the claim's conditional write.
+    reservations: dict[str, float] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -68,6 +71,7 @@ class TrialRecord:
     retry_claim: str | None = None  # the lap iteration that started the current retry
     capacity_since: str | None = None  # first ResourceLimitExceeded of the start being waited for
     capacity_waits: int = 0  # capacity waits of this trial's lap spent on it (docs/capacity.md)
+    billable_seconds: int | None = None  # DescribeTrainingJob's BillableTimeInSeconds, once recorded
     # The monitor's place in the running training job's logs (service/monitor.py): ``job`` (the
     # training job it belongs to: a retry starts afresh), ``streams`` (per stream [token, skip,
     # taken]: LogSource.lines_after) and ``parse`` (core.metrics.ParseState: the objective so far).

@@ -6,6 +6,10 @@ Pure: no botocore or boto3. The service first checks the request's *shape* with
 ``TrainingJobDefinition`` / ``TrainingJobDefinitions``, the objective metric among the metric
 definitions, Grid's job count, Hyperband without early stopping, ...). Each rule raises
 ``ValidationError(message, field)``: ``field`` is the member path, the message says the fix.
+``request_problems`` runs every rule and returns every problem; ``parse_request`` raises them as
+one ``ValidationError`` listing each (``ValidationError.combined``). Only a problem that leaves
+nothing else to check ends the checking early: a request that is not an object, no
+``HyperParameterTuningJobConfig``, no training job definition.
 
 The result is a frozen ``TuningRequest`` with one ``Definition`` per training job definition;
 ``Definition.training_job_request`` builds the exact ``CreateTrainingJob`` request of a trial.
@@ -44,7 +48,10 @@ from tuner.core.request_definitions import (  # noqa: F401 - re-exported: this m
 )
 from tuner.core.space import CATEGORICAL, RANGE_KEYS
 from tuner.core.strategies.hyperband import resources as hyperband_resources
-from tuner.errors import ValidationError
+from tuner.errors import Problems, ValidationError
+
+#: What the problems of a request are reported about: "3 problems in the CreateHyperParameterTuningJob request".
+REQUEST_SUBJECT = "the CreateHyperParameterTuningJob request"
 
 STRATEGIES = ("Bayesian", "Random", "Hyperband", "Grid")
 DEFAULT_STRATEGY = "Bayesian"
@@ -60,8 +67,9 @@ MAX_RUNTIME_SECONDS = 15_768_000
 MIN_NOT_IMPROVING = 3
 MAX_TAGS = 50  # tags per SageMaker resource (the Tag list's maximum)
 MAX_REQUEST_TAGS = MAX_TAGS - 1  # one is the tuner's: DEPLOYMENT_TAG on every training job
-# Reserved keys (constants.RESERVED_TAG_PREFIX) a request may carry: those the tuner sets on requests itself.
-TUNER_SET_TAGS = (constants.FAMILY_TAG,)
+# Reserved keys (constants.RESERVED_TAG_PREFIX) a request may carry: those the tuner sets on requests itself,
+# and the budget's (tuner.core.budget checks their values), which the user sets.
+TUNER_SET_TAGS = (constants.FAMILY_TAG, constants.MAX_SPEND_TAG, constants.SPEND_POLICY_TAG)
 
 _LIMITS = f"{_CONFIG}.ResourceLimits"
 
@@ -126,35 +134,53 @@ def _grid_count(definitions: Sequence[Definition]) -> int:
     return sum(math.prod(len(p.values) for p in d.space) for d in definitions)
 
 
-def _completion(value: Any) -> Mapping[str, Any] | None:
-    path = f"{_CONFIG}.TuningJobCompletionCriteria"
-    if value is None:
-        return None
-    cc = _mapping(value, path)
-    target = cc.get("TargetObjectiveMetricValue")
-    if target is not None and (
-        isinstance(target, bool) or not isinstance(target, (int, float)) or not math.isfinite(target)
+_COMPLETION = f"{_CONFIG}.TuningJobCompletionCriteria"
+
+
+def _target(value: Any) -> None:
+    if value is not None and (
+        isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value)
     ):
         raise ValidationError(
-            f"{target!r} is not a finite number; give the value to stop at",
-            f"{path}.TargetObjectiveMetricValue",
+            f"{value!r} is not a finite number; give the value to stop at",
+            f"{_COMPLETION}.TargetObjectiveMetricValue",
         )
-    bni = cc.get("BestObjectiveNotImproving")
-    if bni is not None:
-        p = f"{path}.BestObjectiveNotImproving.MaxNumberOfTrainingJobsNotImproving"
-        n = _mapping(bni, f"{path}.BestObjectiveNotImproving").get("MaxNumberOfTrainingJobsNotImproving")
-        if n is None:
-            raise ValidationError(f"give the number of jobs (>= {MIN_NOT_IMPROVING}) without improvement", p)
-        _int(n, p, lo=MIN_NOT_IMPROVING, what=f"an integer >= {MIN_NOT_IMPROVING}")
-    cd = cc.get("ConvergenceDetected")
-    if cd is not None:
-        c = _mapping(cd, f"{path}.ConvergenceDetected").get("CompleteOnConvergence")
-        if c is not None:
-            _choice(c, CONVERGENCE_VALUES, f"{path}.ConvergenceDetected.CompleteOnConvergence")
-    return cc
 
 
-def _warm_start(value: Any, name: str) -> Mapping[str, Any] | None:
+def _not_improving(value: Any) -> None:
+    if value is None:
+        return
+    p = f"{_COMPLETION}.BestObjectiveNotImproving.MaxNumberOfTrainingJobsNotImproving"
+    n = _mapping(value, f"{_COMPLETION}.BestObjectiveNotImproving").get("MaxNumberOfTrainingJobsNotImproving")
+    if n is None:
+        raise ValidationError(f"give the number of jobs (>= {MIN_NOT_IMPROVING}) without improvement", p)
+    _int(n, p, lo=MIN_NOT_IMPROVING, what=f"an integer >= {MIN_NOT_IMPROVING}")
+
+
+def _convergence(value: Any) -> None:
+    if value is None:
+        return
+    c = _mapping(value, f"{_COMPLETION}.ConvergenceDetected").get("CompleteOnConvergence")
+    if c is not None:
+        _choice(c, CONVERGENCE_VALUES, f"{_COMPLETION}.ConvergenceDetected.CompleteOnConvergence")
+
+
+def _completion(value: Any, problems: Problems) -> Mapping[str, Any] | None:
+    """TuningJobCompletionCriteria (None when absent or with problems, each kept in ``problems``)."""
+    if value is None:
+        return None
+    cc = problems.check(_mapping, value, _COMPLETION)
+    if cc is None:
+        return None
+    before = len(problems)
+    problems.check(_target, cc.get("TargetObjectiveMetricValue"))
+    problems.check(_not_improving, cc.get("BestObjectiveNotImproving"))
+    problems.check(_convergence, cc.get("ConvergenceDetected"))
+    return cc if len(problems) == before else None
+
+
+def _warm_start(value: Any, name: str | None) -> Mapping[str, Any] | None:
+    """WarmStartConfig (``name``: the tuning job's, None when it has problems of its own)."""
     if value is None:
         return None
     path = "WarmStartConfig"
@@ -173,7 +199,7 @@ def _warm_start(value: Any, name: str) -> Mapping[str, Any] | None:
             NAME_PATTERN,
             MAX_NAME_LENGTH,
         )
-        if name_key(pname) == name_key(name):
+        if name is not None and name_key(pname) == name_key(name):
             raise ValidationError("a tuning job cannot warm start from itself; name a finished parent job", p)
         if name_key(pname) in seen:
             raise ValidationError(f"parent {pname!r} is listed twice; list it once", p)
@@ -182,8 +208,11 @@ def _warm_start(value: Any, name: str) -> Mapping[str, Any] | None:
     return ws
 
 
-def _definitions(request: Mapping[str, Any], config: Mapping[str, Any]) -> tuple[Definition, ...]:
-    """Exactly one of ``TrainingJobDefinition`` / ``TrainingJobDefinitions``, parsed."""
+def _definitions(
+    request: Mapping[str, Any], config: Mapping[str, Any], problems: Problems
+) -> tuple[Definition, ...] | None:
+    """Exactly one of ``TrainingJobDefinition`` / ``TrainingJobDefinitions``, parsed (None: with
+    problems, kept in ``problems``); raises ``ValidationError`` when there is none to check."""
     single, multi = request.get("TrainingJobDefinition"), request.get("TrainingJobDefinitions")
     if single is not None and multi is not None:
         raise ValidationError(
@@ -195,10 +224,13 @@ def _definitions(request: Mapping[str, Any], config: Mapping[str, Any]) -> tuple
             "give TrainingJobDefinition (or TrainingJobDefinitions for several algorithms)",
             "TrainingJobDefinition",
         )
-    return (_single(request, config),) if single is not None else _multi(request, config)
+    if multi is not None:
+        return _multi(request, config, problems)
+    definition = _single(request, config, problems)
+    return None if definition is None else (definition,)
 
 
-def _early_stopping(config: Mapping[str, Any], strategy: str, multi: bool) -> str:
+def _early_stopping(config: Mapping[str, Any], strategy: str | None, multi: bool) -> str:
     path = f"{_CONFIG}.TrainingJobEarlyStoppingType"
     value = config.get("TrainingJobEarlyStoppingType")
     early = "Off" if value is None else _choice(value, EARLY_STOPPING_TYPES, path)
@@ -209,10 +241,13 @@ def _early_stopping(config: Mapping[str, Any], strategy: str, multi: bool) -> st
     return early
 
 
-def _strategy_config(config: Mapping[str, Any], strategy: str, definitions: Sequence[Definition]) -> dict[str, Any]:
-    """``StrategyConfig`` (Hyperband only), with Hyperband's resources checked here, once."""
+def _strategy_config(
+    config: Mapping[str, Any], strategy: str | None, definitions: Sequence[Definition] | None
+) -> dict[str, Any]:
+    """``StrategyConfig`` (Hyperband only), with Hyperband's resources checked here, once (the rules
+    that need the ``strategy`` or the ``definitions`` only with them: None when they have problems)."""
     strategy_config = dict(_mapping(config.get("StrategyConfig"), f"{_CONFIG}.StrategyConfig"))
-    if strategy_config and strategy != "Hyperband":
+    if strategy_config and strategy is not None and strategy != "Hyperband":
         raise ValidationError(
             f"StrategyConfig applies to the Hyperband strategy only; remove it or set Strategy to Hyperband "
             f"(it is {strategy})",
@@ -229,23 +264,26 @@ def _strategy_config(config: Mapping[str, Any], strategy: str, definitions: Sequ
             _int(hi, f"{hb_path}.MaxResource", lo=1, what="an integer >= 1")
         if lo is not None and hi is not None and lo > hi:
             raise ValidationError(f"MinResource {lo} is above MaxResource {hi}; lower it", f"{hb_path}.MinResource")
-    if strategy == "Hyperband":  # MaxResource given, or inferable from an epochs-like static hyperparameter
+    if strategy == "Hyperband" and definitions:  # MaxResource given, or inferable from an epochs-like static
         hyperband_resources(strategy_config, definitions[0].static_hyperparameters)
     return strategy_config
 
 
-def _limits(config: Mapping[str, Any], strategy: str, definitions: Sequence[Definition]) -> tuple[int, int, int | None]:
-    """(MaxNumberOfTrainingJobs, MaxParallelTrainingJobs, MaxRuntimeInSeconds) with AMT's rules."""
-    limits = _mapping(config.get("ResourceLimits"), _LIMITS)
+def _max_parallel(limits: Mapping[str, Any]) -> int:
     if limits.get("MaxParallelTrainingJobs") is None:
         raise ValidationError("give MaxParallelTrainingJobs (an integer >= 1)", f"{_LIMITS}.MaxParallelTrainingJobs")
-    max_parallel = _int(
-        limits["MaxParallelTrainingJobs"], f"{_LIMITS}.MaxParallelTrainingJobs", lo=1, what="an integer >= 1"
-    )
+    return _int(limits["MaxParallelTrainingJobs"], f"{_LIMITS}.MaxParallelTrainingJobs", lo=1, what="an integer >= 1")
+
+
+def _max_jobs(limits: Mapping[str, Any], strategy: str | None, definitions: Sequence[Definition] | None) -> int | None:
+    """MaxNumberOfTrainingJobs as the job runs it (Grid: every combination). None: it cannot be told
+    yet (the strategy or, for Grid, the definitions have problems of their own)."""
     given = limits.get("MaxNumberOfTrainingJobs")
     if given is not None:
         given = _int(given, f"{_LIMITS}.MaxNumberOfTrainingJobs", lo=1, what="an integer >= 1")
     if strategy == "Grid":
+        if definitions is None:
+            return None
         combos = _grid_count(definitions)
         if given is not None and given != combos:
             raise ValidationError(
@@ -253,24 +291,26 @@ def _limits(config: Mapping[str, Any], strategy: str, definitions: Sequence[Defi
                 f"{combos} or leave it out",
                 f"{_LIMITS}.MaxNumberOfTrainingJobs",
             )
-        max_jobs = combos
-    elif given is None:
+        return combos
+    if given is None and strategy is not None:
         raise ValidationError(
             f"give MaxNumberOfTrainingJobs (an integer >= 1); only Grid may leave it out ({strategy} is used)",
             f"{_LIMITS}.MaxNumberOfTrainingJobs",
         )
-    else:
-        max_jobs = given
+    return given
+
+
+def _runtime(limits: Mapping[str, Any]) -> int | None:
     runtime = limits.get("MaxRuntimeInSeconds")
-    if runtime is not None:
-        runtime = _int(
-            runtime,
-            f"{_LIMITS}.MaxRuntimeInSeconds",
-            lo=MIN_RUNTIME_SECONDS,
-            hi=MAX_RUNTIME_SECONDS,
-            what=f"an integer between {MIN_RUNTIME_SECONDS} and {MAX_RUNTIME_SECONDS} seconds",
-        )
-    return max_jobs, max_parallel, runtime
+    if runtime is None:
+        return None
+    return _int(
+        runtime,
+        f"{_LIMITS}.MaxRuntimeInSeconds",
+        lo=MIN_RUNTIME_SECONDS,
+        hi=MAX_RUNTIME_SECONDS,
+        what=f"an integer between {MIN_RUNTIME_SECONDS} and {MAX_RUNTIME_SECONDS} seconds",
+    )
 
 
 def check_tags(value: Any, path: str = "Tags") -> tuple[dict[str, str], ...]:
@@ -281,7 +321,8 @@ def check_tags(value: Any, path: str = "Tags") -> tuple[dict[str, str], ...]:
     (docs/security.md, "Least privilege by tags"). So a request may set no key beginning with
     ``constants.RESERVED_TAG_PREFIX``, in any case (IAM compares tag keys in condition keys without
     case: "aws:RequestTag/tag-key", IAM user guide), except ``constants.FAMILY_TAG``, which the
-    family service sets itself; and at most ``MAX_REQUEST_TAGS`` tags, since a SageMaker training job
+    family service sets itself, and the budget's ``MAX_SPEND_TAG`` and ``SPEND_POLICY_TAG``
+    (``tuner.core.budget``); and at most ``MAX_REQUEST_TAGS`` tags, since a SageMaker training job
     holds at most ``MAX_TAGS`` ("Tag", SageMaker API reference).
     """
     tags = value or ()
@@ -320,13 +361,38 @@ def _as_run(request: Mapping[str, Any], max_jobs: int) -> Mapping[str, Any]:
 
 
 def parse_request(request: Mapping[str, Any]) -> TuningRequest:
-    """Check AMT's semantic rules and build the ``TuningRequest`` (raises ``ValidationError``).
+    """Check AMT's semantic rules and build the ``TuningRequest``; raises one ``ValidationError``
+    listing every problem (``request_problems``)."""
+    req, problems = request_problems(request)
+    if req is None:
+        raise ValidationError.combined(problems, REQUEST_SUBJECT)
+    return req
 
-    One section parser per part of the request, in the order AMT reports problems.
+
+def request_problems(request: Any) -> tuple[TuningRequest | None, list[ValidationError]]:
+    """Every problem of a request by AMT's semantic rules, in the order AMT reports them, and the
+    ``TuningRequest`` when there is none (else None).
+
+    One section parser per part of the request. The sections are independent, except that a rule
+    needing a part with problems of its own is left out (Grid's job count without valid
+    definitions, ...); a request that is not an object, has no HyperParameterTuningJobConfig or no
+    training job definition ends the checking there.
     """
+    problems = Problems(REQUEST_SUBJECT)
+    try:
+        req = _parse(request, problems)
+    except ValidationError as err:  # nothing after it can be checked
+        problems.add(err)
+        req = None
+    return (req if not problems else None), problems.errors
+
+
+def _parse(request: Any, problems: Problems) -> TuningRequest | None:
+    """``request_problems``' sections; raises ``ValidationError`` for a problem that ends the checking."""
     request = _mapping(request, "request")
-    name = _check_name(
-        request.get("HyperParameterTuningJobName"), "HyperParameterTuningJobName", NAME_PATTERN, MAX_NAME_LENGTH
+    name = problems.check(
+        _check_name, request.get("HyperParameterTuningJobName"), "HyperParameterTuningJobName", NAME_PATTERN,
+        MAX_NAME_LENGTH,
     )
     config = _mapping(request.get(_CONFIG), _CONFIG)
     if not config:
@@ -334,22 +400,34 @@ def parse_request(request: Mapping[str, Any]) -> TuningRequest:
     request = autotune.resolve(request)  # Autotune's ranges and settings, chosen once (core.autotune)
     config = _mapping(request.get(_CONFIG), _CONFIG)
     strategy = config.get("Strategy")
-    strategy = DEFAULT_STRATEGY if strategy is None else _choice(strategy, STRATEGIES, f"{_CONFIG}.Strategy")
-    definitions = _definitions(request, config)
+    strategy = DEFAULT_STRATEGY if strategy is None else problems.check(
+        _choice, strategy, STRATEGIES, f"{_CONFIG}.Strategy"
+    )
+    definitions = _definitions(request, config, problems)
     multi = request.get("TrainingJobDefinitions") is not None
-    early = _early_stopping(config, strategy, multi)
-    strategy_config = _strategy_config(config, strategy, definitions)
-    max_jobs, max_parallel, runtime = _limits(config, strategy, definitions)
-    completion = _completion(config.get("TuningJobCompletionCriteria"))
+    early = problems.check(_early_stopping, config, strategy, multi)
+    strategy_config = problems.check(_strategy_config, config, strategy, definitions)
+    limits = problems.check(_mapping, config.get("ResourceLimits"), _LIMITS)
+    max_jobs = max_parallel = runtime = None
+    if limits is not None:
+        max_parallel = problems.check(_max_parallel, limits)
+        max_jobs = problems.check(_max_jobs, limits, strategy, definitions)
+        runtime = problems.check(_runtime, limits)
+    completion = _completion(config.get("TuningJobCompletionCriteria"), problems)
     seed = config.get("RandomSeed")
     if seed is not None:
-        seed = _int(seed, f"{_CONFIG}.RandomSeed", lo=0, what="an integer >= 0")
-    warm_start = _warm_start(request.get("WarmStartConfig"), name)
-    if warm_start is not None and multi:
-        raise ValidationError(
+        seed = problems.check(_int, seed, f"{_CONFIG}.RandomSeed", lo=0, what="an integer >= 0")
+    warm_start = problems.check(_warm_start, request.get("WarmStartConfig"), name)
+    if request.get("WarmStartConfig") is not None and multi:
+        problems.add(ValidationError(
             "warm start works with a single TrainingJobDefinition only; remove WarmStartConfig", "WarmStartConfig"
-        )
-    tags = check_tags(request.get("Tags"))
+        ))
+    tags = problems.check(check_tags, request.get("Tags"))
+    if problems:
+        return None
+    if (name is None or strategy is None or definitions is None or early is None or strategy_config is None
+            or max_jobs is None or max_parallel is None or tags is None):
+        return None  # each None above is a problem kept in ``problems``
     metric_names = {d.objective_metric for d in definitions}
     return TuningRequest(
         name=name,
@@ -383,7 +461,9 @@ __all__ = [
     "PASSTHROUGH_FIELDS",
     "TUNER_FIELDS",
     "Definition",
+    "REQUEST_SUBJECT",
     "check_tags",
     "TuningRequest",
     "parse_request",
+    "request_problems",
 ]

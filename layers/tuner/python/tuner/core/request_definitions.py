@@ -4,6 +4,10 @@
 ``HyperParameterTuningJobConfig``), ``_multi`` parses ``TrainingJobDefinitions``; both check each
 definition with ``_definition`` (algorithm and metric definitions, resources, static
 hyperparameters, retry strategy). ``tuner.core.request.parse_request`` calls them.
+
+Every problem is kept in the caller's ``Problems`` (all of a request's problems are reported at
+once): a rule that depends on a member with problems of its own (the objective, the ranges) is
+left out rather than reported a second time.
 Pure: no botocore or boto3.
 """
 
@@ -21,7 +25,7 @@ from tuner.core.naming import MAX_DEFINITION_NAME, name_pattern
 from tuner.core.objective import OBJECTIVE_TYPES, maximizes
 from tuner.core.request_checks import _CONFIG, _check_name, _choice, _int, _mapping
 from tuner.core.space import SearchSpace
-from tuner.errors import ValidationError
+from tuner.errors import Problems, ValidationError
 
 DEFINITION_NAME_PATTERN = name_pattern(MAX_DEFINITION_NAME)
 MAX_DEFINITIONS = 10
@@ -291,11 +295,11 @@ def _resources(d: Mapping[str, Any], path: str) -> None:
 
 
 def _algorithm(
-    d: Mapping[str, Any], path: str, objective: tuple[str, str], objective_path: str
+    d: Mapping[str, Any], path: str, objective: tuple[str, str] | None, objective_path: str
 ) -> tuple[tuple[dict[str, str], ...], str | None]:
     """The AlgorithmSpecification's rules: its MetricDefinitions (given, or a built-in algorithm's
-    own), checked against the objective (given at ``objective_path``), and the built-in algorithm it
-    runs as (None: none)."""
+    own), checked against the objective (given at ``objective_path``; None: it has problems of its
+    own, and the checks against it are left out), and the built-in algorithm it runs as (None: none)."""
     algo_path = f"{path}.AlgorithmSpecification"
     algo = _mapping(d.get("AlgorithmSpecification"), algo_path)
     if not algo:
@@ -304,7 +308,6 @@ def _algorithm(
     if bool(image) == bool(algorithm):
         raise ValidationError("give exactly one of TrainingImage or AlgorithmName", f"{algo_path}.TrainingImage")
     metrics = _metric_definitions(algo, f"{algo_path}.MetricDefinitions")
-    metric = objective[0]
     static = d.get("StaticHyperParameters")
     builtin = algorithm_mode(image, static if isinstance(static, Mapping) else None) if image else None
     if builtin is not None:
@@ -316,17 +319,21 @@ def _algorithm(
                 "sagemaker_submit_directory) to define your own",
                 f"{algo_path}.MetricDefinitions",
             )
-        problem = builtin.objective_problem(metric, objective[1])
+        problem = builtin.objective_problem(*objective) if objective is not None else None
         if problem:
             raise ValidationError(problem, f"{objective_path}.MetricName")
         return builtin.definitions(), builtin.name
+    metric = objective[0] if objective is not None else None
     names = [m["Name"] for m in metrics]
     if image and not metrics:
+        wanted = f"{{Name: {metric!r}, Regex: ...}}" if metric is not None else "{Name, Regex} for the objective metric"
         raise ValidationError(
-            f"a TrainingImage needs MetricDefinitions; add {{Name: {metric!r}, Regex: ...}} so the tuner "
+            f"a TrainingImage needs MetricDefinitions; add {wanted} so the tuner "
             "can read the objective from the logs (only SageMaker's built-in algorithms need none)",
             f"{algo_path}.MetricDefinitions",
         )
+    if metric is None:
+        return metrics, None
     if metrics and metric not in names:
         raise ValidationError(
             f"objective metric {metric!r} is not among the MetricDefinitions names {names}; "
@@ -342,10 +349,13 @@ def _algorithm(
     return metrics, None
 
 
-def _hyperparameters(d: Mapping[str, Any], path: str, space: SearchSpace) -> dict[str, str]:
-    """StaticHyperParameters: none also tuned, and at most MAX_HYPERPARAMETERS in all."""
+def _hyperparameters(d: Mapping[str, Any], path: str, space: SearchSpace | None) -> dict[str, str]:
+    """StaticHyperParameters: none also tuned, and at most MAX_HYPERPARAMETERS in all (both checked
+    only with the ``space`` of tuned ones: None when the ranges have problems of their own)."""
     static_path = f"{path}.StaticHyperParameters"
     static = _static(d.get("StaticHyperParameters"), static_path)
+    if space is None:
+        return static
     both = sorted(set(static) & set(space.names))
     if both:
         raise ValidationError(
@@ -375,111 +385,152 @@ def _retry_attempts(d: Mapping[str, Any], path: str) -> int:
 
 
 def _definition(
-    d: Any,
+    d: Mapping[str, Any],
     path: str,
     *,
     name: str | None,
-    objective: tuple[str, str],
+    objective: tuple[str, str] | None,
     objective_path: str,
-    space: SearchSpace,
-) -> Definition:
-    d = _mapping(d, path)
-    metrics, builtin = _algorithm(d, path, objective, objective_path)
+    space: SearchSpace | None,
+    problems: Problems,
+) -> Definition | None:
+    """One definition's rules, each problem kept in ``problems``; the ``Definition``, or None when
+    it (or its ``objective`` or ``space``, None when they had problems) has any."""
+    before = len(problems)
+    algorithm = problems.check(_algorithm, d, path, objective, objective_path)
     for key in ("RoleArn", "OutputDataConfig", "StoppingCondition"):
         if not d.get(key):
-            raise ValidationError(f"{key} is required in a training job definition; add it", f"{path}.{key}")
-    _resources(d, path)
+            problems.add(ValidationError(f"{key} is required in a training job definition; add it", f"{path}.{key}"))
+    problems.check(_resources, d, path)
+    static = problems.check(_hyperparameters, d, path, space)
+    retry_attempts = problems.check(_retry_attempts, d, path)
+    if len(problems) > before or algorithm is None or static is None or retry_attempts is None:
+        return None
+    if objective is None or space is None:
+        return None
+    metrics, builtin = algorithm
     return Definition(
         name=name,
         raw=d,
         space=space,
-        static_hyperparameters=_hyperparameters(d, path, space),
+        static_hyperparameters=static,
         metric_definitions=metrics,
         objective_metric=objective[0],
         objective_type=objective[1],
-        retry_attempts=_retry_attempts(d, path),
+        retry_attempts=retry_attempts,
         builtin=builtin,
     )
 
 
-def _single(request: Mapping[str, Any], config: Mapping[str, Any]) -> Definition:
-    path = "TrainingJobDefinition"
-    d = _mapping(request["TrainingJobDefinition"], path)
-    top_obj, own_obj = config.get("HyperParameterTuningJobObjective"), d.get("TuningObjective")
-    if top_obj is None and own_obj is None:
+def _single_objective(top: Any, own: Any, path: str, objective_path: str) -> tuple[str, str]:
+    """The single definition's objective: in HyperParameterTuningJobConfig or in the definition."""
+    if top is None and own is None:
         raise ValidationError(
             "give the objective (Type Maximize|Minimize and MetricName)",
             f"{_CONFIG}.HyperParameterTuningJobObjective",
         )
-    if top_obj is not None and own_obj is not None and dict(top_obj) != dict(own_obj):
+    if top is not None and own is not None and dict(top) != dict(own):
         raise ValidationError(
             "differs from HyperParameterTuningJobConfig.HyperParameterTuningJobObjective; "
             "give the objective once",
             f"{path}.TuningObjective",
         )
-    objective_path = (
-        f"{_CONFIG}.HyperParameterTuningJobObjective" if top_obj is not None else f"{path}.TuningObjective"
-    )
-    objective = _objective(top_obj if top_obj is not None else own_obj, objective_path)
-    top_ranges, own_ranges = config.get("ParameterRanges"), d.get("HyperParameterRanges")
-    if top_ranges is not None and own_ranges is not None and dict(top_ranges) != dict(own_ranges):
+    return _objective(top if top is not None else own, objective_path)
+
+
+def _single_space(top: Any, own: Any, path: str) -> SearchSpace:
+    """The single definition's ranges: in HyperParameterTuningJobConfig or in the definition."""
+    if top is not None and own is not None and dict(top) != dict(own):
         raise ValidationError(
             "differs from HyperParameterTuningJobConfig.ParameterRanges; give the ranges once",
             f"{path}.HyperParameterRanges",
         )
-    if top_ranges is None and own_ranges is None:
+    if top is None and own is None:
         raise ValidationError("give the hyperparameter ranges to tune", f"{_CONFIG}.ParameterRanges")
-    space = (
-        _ranges(top_ranges, f"{_CONFIG}.ParameterRanges")
-        if top_ranges is not None
-        else _ranges(own_ranges, f"{path}.HyperParameterRanges")
+    if top is not None:
+        return _ranges(top, f"{_CONFIG}.ParameterRanges")
+    return _ranges(own, f"{path}.HyperParameterRanges")
+
+
+def _single(request: Mapping[str, Any], config: Mapping[str, Any], problems: Problems) -> Definition | None:
+    """``TrainingJobDefinition``, each problem kept in ``problems`` (None: it has some). Raises
+    ``ValidationError`` when it is not an object (nothing else can be checked)."""
+    path = "TrainingJobDefinition"
+    d = _mapping(request["TrainingJobDefinition"], path)
+    top_obj, own_obj = config.get("HyperParameterTuningJobObjective"), d.get("TuningObjective")
+    objective_path = (
+        f"{_CONFIG}.HyperParameterTuningJobObjective" if top_obj is not None else f"{path}.TuningObjective"
     )
-    return _definition(d, path, name=None, objective=objective, objective_path=objective_path, space=space)
+    objective = problems.check(_single_objective, top_obj, own_obj, path, objective_path)
+    space = problems.check(_single_space, config.get("ParameterRanges"), d.get("HyperParameterRanges"), path)
+    return _definition(
+        d, path, name=None, objective=objective, objective_path=objective_path, space=space, problems=problems
+    )
 
 
-def _multi(request: Mapping[str, Any], config: Mapping[str, Any]) -> tuple[Definition, ...]:
+def _multi(request: Mapping[str, Any], config: Mapping[str, Any], problems: Problems) -> tuple[Definition, ...] | None:
+    """``TrainingJobDefinitions``, each problem kept in ``problems`` (None: they have some). Raises
+    ``ValidationError`` when it is not a non-empty list (nothing else can be checked)."""
     path = "TrainingJobDefinitions"
     defs = request["TrainingJobDefinitions"]
-    if not isinstance(defs, (list, tuple)) or not 1 <= len(defs) <= MAX_DEFINITIONS:
+    if not isinstance(defs, (list, tuple)) or not defs:
         n = len(defs) if isinstance(defs, (list, tuple)) else 0
         raise ValidationError(f"{n} definitions given; give 1 to {MAX_DEFINITIONS}", path)
+    before = len(problems)
+    if len(defs) > MAX_DEFINITIONS:
+        problems.add(ValidationError(f"{len(defs)} definitions given; give 1 to {MAX_DEFINITIONS}", path))
     for key, what in (
         ("HyperParameterTuningJobObjective", "TuningObjective"),
         ("ParameterRanges", "HyperParameterRanges"),
     ):
         if config.get(key) is not None:
-            raise ValidationError(
+            problems.add(ValidationError(
                 f"with TrainingJobDefinitions each definition gives its own {what}; remove {key}",
                 f"{_CONFIG}.{key}",
-            )
+            ))
     out: list[Definition] = []
     seen: set[str] = set()
-    for i, d in enumerate(defs):
+    for i, raw in enumerate(defs):
         p = f"{path}[{i}]"
-        d = _mapping(d, p)
-        name = _check_name(d.get("DefinitionName"), f"{p}.DefinitionName", DEFINITION_NAME_PATTERN, MAX_DEFINITION_NAME)
-        if name in seen:
-            raise ValidationError(
+        d = problems.check(_mapping, raw, p)
+        if d is None:
+            continue
+        name = problems.check(
+            _check_name, d.get("DefinitionName"), f"{p}.DefinitionName", DEFINITION_NAME_PATTERN, MAX_DEFINITION_NAME
+        )
+        if name is not None and name in seen:
+            problems.add(ValidationError(
                 f"DefinitionName {name!r} repeats; give each definition its own name", f"{p}.DefinitionName"
-            )
-        seen.add(name)
+            ))
+        if name is not None:
+            seen.add(name)
+        objective = space = None
         if d.get("TuningObjective") is None:
-            raise ValidationError(
+            problems.add(ValidationError(
                 "each definition needs a TuningObjective (Type, MetricName)", f"{p}.TuningObjective"
-            )
+            ))
         if d.get("HyperParameterRanges") is None:
-            raise ValidationError("each definition needs HyperParameterRanges", f"{p}.HyperParameterRanges")
-        objective = _objective(d["TuningObjective"], f"{p}.TuningObjective")
-        space = _ranges(d["HyperParameterRanges"], f"{p}.HyperParameterRanges")
-        out.append(_definition(d, p, name=name, objective=objective, objective_path=f"{p}.TuningObjective",
-                               space=space))
+            problems.add(ValidationError("each definition needs HyperParameterRanges", f"{p}.HyperParameterRanges"))
+        if d.get("TuningObjective") is not None:
+            objective = problems.check(_objective, d["TuningObjective"], f"{p}.TuningObjective")
+        if d.get("HyperParameterRanges") is not None:
+            space = problems.check(_ranges, d["HyperParameterRanges"], f"{p}.HyperParameterRanges")
+        definition = _definition(
+            d, p, name=name, objective=objective, objective_path=f"{p}.TuningObjective", space=space,
+            problems=problems,
+        )
+        if definition is not None:
+            out.append(definition)
+    if len(problems) > before:
+        return None
     kinds = {d.objective_type for d in out}
     if len(kinds) > 1:
         first = out[0].objective_type
         bad = next(i for i, d in enumerate(out) if d.objective_type != first)
-        raise ValidationError(
+        problems.add(ValidationError(
             f"every definition must {first} (the best job is chosen across definitions); "
             "make the Types agree",
             f"{path}[{bad}].TuningObjective.Type",
-        )
+        ))
+        return None
     return tuple(out)

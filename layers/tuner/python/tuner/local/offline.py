@@ -3,7 +3,7 @@
     from tuner.local import offline_client
 
     with offline_client() as sm:                      # synth + deploy into moto (~10-20 s)
-        sm.create_hyper_parameter_tuning_job(**request)
+        sm.create_hyper_parameter_tuning_job(**request)   # local paths: relative to the current directory
         sm.wait_for_tuning_job(request["HyperParameterTuningJobName"])
 
         import sagemaker                              # the SageMaker Python SDK, unchanged
@@ -15,25 +15,35 @@ SageMaker stand-in that runs training scripts as processes. moto schedules never
 background thread invokes the sweeper Lambda every ``sweep_interval`` seconds, as its schedule rule
 would on AWS. ``local_tuner=`` reuses a running ``LocalTuner`` (one deployment, many clients); it
 is then neither entered nor exited here.
+
+Local paths in a request are uploaded the way ``tuner create`` and ``LocalTuner.prepare`` upload them
+(``tuner.sources``; AWS would refuse anything but ``s3://`` URIs there): a local
+``sagemaker_submit_directory`` (the folder that holds the ``sagemaker_program`` script; any other
+folder is refused, so that ``"."`` from the wrong directory never packs a whole checkout) and
+local ``InputDataConfig`` ``S3Uri`` paths. ``create_hyper_parameter_tuning_job`` resolves relative
+paths against the current directory; ``start_local(request, base_dir)`` against ``base_dir``. Each
+upload is reported as one line on standard error (``stream=``).
 """
 
 from __future__ import annotations
 
 import contextlib
+import sys
 import threading
 from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
-from tuner.client import TunerClient
+from tuner.client import OPERATIONS, TunerClient
 from tuner.local.harness import LocalTuner
 
 
 class OfflineTunerClient(TunerClient):
     """A ``TunerClient`` on a ``LocalTuner``: the request's output buckets are created in moto and
-    local source paths are uploaded (AWS has those buckets already; moto starts empty)."""
+    local source and data paths are uploaded first (AWS has those buckets already, and would refuse
+    local paths; moto starts empty). ``stream``: where each upload is reported (default stderr)."""
 
-    def __init__(self, local_tuner: LocalTuner) -> None:
+    def __init__(self, local_tuner: LocalTuner, *, stream: TextIO | None = None) -> None:
         if local_tuner.deployment is None:
             raise RuntimeError("enter the LocalTuner first (with LocalTuner(...) as lt:)")
         super().__init__(
@@ -43,14 +53,27 @@ class OfflineTunerClient(TunerClient):
             outputs=local_tuner.deployment.outputs,
         )
         self.local_tuner = local_tuner
+        self._stream = stream
 
     def create_hyper_parameter_tuning_job(self, **request: Any) -> dict[str, Any]:
-        self.local_tuner._create_output_buckets(request)
-        return super().create_hyper_parameter_tuning_job(**request)
+        """CreateHyperParameterTuningJob, after uploading the request's local paths relative to the
+        current directory (see the module docstring); a path that cannot be uploaded is refused as
+        a ``ValidationException`` that names the field."""
+        return self._create(request, Path.cwd())
 
     def start_local(self, request: Mapping[str, Any], base_dir: Path | str = ".") -> dict[str, Any]:
-        """Upload local sources named in ``request`` (relative to ``base_dir``), then create."""
-        return self.create_hyper_parameter_tuning_job(**self.upload_sources(request, base_dir))
+        """Create, with the request's local paths relative to ``base_dir`` (the request file's folder,
+        as ``tuner create`` takes them)."""
+        return self._create(request, Path(base_dir))
+
+    def _create(self, request: Mapping[str, Any], base_dir: Path) -> dict[str, Any]:
+        with self._errors(OPERATIONS["create_hyper_parameter_tuning_job"]):
+            prepared = self.upload_sources(request, base_dir, report=self._report)
+        self.local_tuner._create_output_buckets(prepared)
+        return super().create_hyper_parameter_tuning_job(**prepared)
+
+    def _report(self, line: str) -> None:
+        print(f"tuner: {line}", file=self._stream or sys.stderr)
 
 
 class _Sweeper(threading.Thread):

@@ -9,6 +9,7 @@ member in it): the job's tags are not part of it (``ListTags`` answers them), an
 from __future__ import annotations
 
 import copy
+import math
 import subprocess
 import threading
 from datetime import UTC, datetime
@@ -23,6 +24,11 @@ if TYPE_CHECKING:
 ACTIVE = ("InProgress", "Stopping")
 TERMINAL = ("Completed", "Failed", "Stopped")
 MAX_TAGS = 50  # tags per SageMaker resource (the TagList shape's max; AddTags beyond it is refused)
+#: Managed spot in the stand-in: the share of the wall time billed. SageMaker bills spot capacity at
+#: its spot price and reports the saving as a shorter ``BillableTimeInSeconds`` ("Managed Spot
+#: Training", SageMaker developer guide: savings = (1 - Billable / Training time) x 100, "up to 90%");
+#: the stand-in, which runs no spot market, applies a fixed 70% saving.
+SPOT_BILLED_SHARE = 0.3
 _EPOCH = datetime(1970, 1, 1)
 
 
@@ -120,10 +126,9 @@ class _Job:
                 "FailureReason": self.failure_reason,
             }
             if self.training_start_time and self.training_end_time:
-                secs = max(1, int(round((self.training_end_time
-                                         - self.training_start_time).total_seconds())))
-                out["TrainingTimeInSeconds"] = secs
-                out["BillableTimeInSeconds"] = secs
+                wall = (self.training_end_time - self.training_start_time).total_seconds()
+                out["TrainingTimeInSeconds"] = max(1, math.ceil(wall))
+                out["BillableTimeInSeconds"] = billable_seconds(wall, bool(r.get("EnableManagedSpotTraining")))
             return {k: v for k, v in out.items() if v is not None}
 
     def event_detail(self) -> dict[str, Any]:
@@ -162,6 +167,14 @@ class _Job:
         """DeleteTags: remove the tags with these keys (a key the job does not have is ignored)."""
         gone = set(keys)
         self.tags = [t for t in self.tags if t["Key"] not in gone]
+
+
+def billable_seconds(wall_seconds: float, spot: bool) -> int:
+    """``BillableTimeInSeconds`` of a job whose Training phase (``TrainingStartTime`` to
+    ``TrainingEndTime``) took ``wall_seconds``: rounded up to whole seconds, at least 1; with managed
+    spot, ``SPOT_BILLED_SHARE`` of it, rounded up."""
+    wall = max(0.0, wall_seconds)
+    return max(1, math.ceil(wall * SPOT_BILLED_SHARE if spot else wall))
 
 
 def _output_data_config(config: dict[str, Any] | None) -> dict[str, Any] | None:

@@ -1,7 +1,10 @@
 """Creating a tuning job: the checks of a CreateHyperParameterTuningJob request, once.
 
-``check`` is every rule a request must pass (botocore's shape, AMT's semantic rules, and the rule
-that needs the store: the warm-start parents); ``submit`` (the client, CLI and
+``check_request`` is every rule a request must pass (botocore's shape, AMT's semantic rules, the
+per-job quotas, and with the ports the rules that need them: an AlgorithmName's, the warm-start
+parents), every problem reported at once; ``tuner validate`` and ``tuner local`` (before it deploys
+anything) run it without the ports, accepting local source and data paths (checked, as
+``tuner.sources`` uploads them), and ``CreateJob.check`` with them. ``submit`` (the client, CLI and
 SDK path) checks, then starts the state machine's execution named after the job; ``create_job``
 (the state machine's first step) checks again and stores the job. An invalid request ends as a
 ``Failed`` job whose FailureReason names the field and the fix; a duplicate name is refused and
@@ -20,19 +23,22 @@ from __future__ import annotations
 
 import copy
 import os
-from collections.abc import Mapping
+import re
+from collections.abc import Callable, Iterator, Mapping
 from datetime import datetime
-from typing import Any
+from pathlib import Path
+from typing import Any, TypeVar
 
 from tuner.constants import DEFAULT_LAP_TRIALS
-from tuner.core import arns
+from tuner.core import arns, budget
+from tuner.core.cost import PriceTable
 from tuner.core.laps import lap_plan
 from tuner.core.naming import is_valid_name
 from tuner.core.quotas import AMT_QUOTAS, Quotas
 from tuner.core.records import FAILED, TERMINAL_JOB, JobRecord
-from tuner.core.request import TuningRequest, parse_request
+from tuner.core.request import REQUEST_SUBJECT, TuningRequest, request_problems
 from tuner.core.warm_start import check_parents, parent_names
-from tuner.errors import DuplicateTuningJobError, ValidationError
+from tuner.errors import DuplicateTuningJobError, Problems, ValidationError
 from tuner.service.algorithms import check_algorithms, with_algorithm_metrics
 from tuner.service.jobs import MAX_REASON
 from tuner.service.lifecycle import Lifecycle
@@ -87,14 +93,10 @@ class CreateJob:
         return out
 
     def check(self, request: Mapping[str, Any], quotas: Quotas | None = None) -> TuningRequest:
-        """Every rule of a request, in order; raises ``ValidationError`` naming the field and the fix.
-        ``quotas``: the per-job quotas to apply (None: none)."""
-        check_algorithms(request, self.ports.backend)  # an AlgorithmName's rules: DescribeAlgorithm
-        req = check_request(request, quotas)
-        names = parent_names(req.warm_start)
-        if names:
-            check_parents(req, [(n, self.ports.store.get_job(n)) for n in names])
-        return req
+        """Every rule of a request (``check_request`` with this deployment's ports); raises one
+        ``ValidationError`` naming each problem's field and fix. ``quotas``: the per-job quotas to
+        apply (None: none)."""
+        return check_request(request, quotas, ports=self.ports)
 
     def submit(self, request: Mapping[str, Any]) -> str:
         """Check the request, then start the state machine's execution for it; its ARN.
@@ -145,6 +147,7 @@ class CreateJob:
         quotas = self.quotas() or AMT_QUOTAS
         try:
             req = self.check(request, quotas)
+            check_spend(req, arns.region_and_account(execution_arn)[0])
             if self.ports.store.get_job(req.name) is None:  # else a retry (slot held) or a duplicate
                 self._take_slot(req.name, quotas)
         except ValidationError as err:
@@ -204,17 +207,169 @@ def _check_execution_name(request: Mapping[str, Any], execution_arn: str | None)
         )
 
 
-def check_request(request: Mapping[str, Any], quotas: Quotas | None = AMT_QUOTAS) -> TuningRequest:
-    """The rules a request must pass on its own (``tuner validate``; ``CreateJob.check`` adds the
-    warm-start parents): botocore's input shape, AMT's semantic rules, then the per-job ``quotas``
-    (AMT's defaults unless given; None: not checked)."""
+#: The operation whose input shape a request is checked against.
+OPERATION = "CreateHyperParameterTuningJob"
+#: The bucket that stands for a local path while a request is checked (nothing is uploaded to it).
+LOCAL_PATH_BUCKET = "local-path-uploaded-when-run"
+
+_T = TypeVar("_T")
+
+
+def check_request(
+    request: Mapping[str, Any],
+    quotas: Quotas | None = AMT_QUOTAS,
+    *,
+    ports: Ports | None = None,
+    local_dir: Path | None = None,
+) -> TuningRequest:
+    """Every rule a request must pass; raises one ``ValidationError`` listing every problem, each
+    with its field path (``ValidationError.combined``).
+
+    In order: with ``local_dir``, the local source and data paths (relative to it), checked as
+    ``tuner.sources`` uploads them and standing for the s3:// URIs they get (``tuner validate``,
+    ``tuner local``; None: a path must be an s3:// URI already, as in the state machine, which
+    only sees uploaded requests); botocore's input shape; AMT's semantic rules
+    (``core.request.request_problems``); with ``ports``, an AlgorithmName's rules (DescribeAlgorithm);
+    the budget tags; the per-job ``quotas`` (AMT's defaults unless given; None: not checked); with
+    ``ports``, the warm-start parents (the store). A rule whose member the shape check refused may
+    not be able to run: its problem is the shape's, reported once.
+    """
     from tuner.shapes import validate_input  # botocore's model: loaded only here
 
-    validate_input("CreateHyperParameterTuningJob", dict(request))
-    req = parse_request(request)  # AMT's rules, Hyperband's resources included
-    if quotas is not None:
-        quotas.check(req)
+    problems = Problems(REQUEST_SUBJECT)
+    if not isinstance(request, Mapping):
+        raise ValidationError(f"must be an object, not {type(request).__name__}", "request")
+    if local_dir is not None:
+        request = _with_local_paths(request, local_dir, problems)
+    before = len(problems)
+    problems.check(validate_input, OPERATION, dict(request))
+    shape = [line for err in problems.errors[before:] for line in err.problems]
+    parsed = _unless_refused(shape, request_problems, request)
+    req, semantic = parsed if parsed is not None else (None, [])
+    for err in semantic:
+        if not _reported(err.field, shape):
+            problems.add(err)
+    if ports is not None:  # an AlgorithmName's rules: DescribeAlgorithm
+        _unless_refused(shape, problems.check, check_algorithms, request, ports.backend)
+    if req is not None:
+        problems.check(budget.budget_of, req.tags)  # tuner:MaxSpendUSD and tuner:SpendPolicy: their values
+        if quotas is not None:
+            problems.check(quotas.check, req)
+        names = parent_names(req.warm_start) if ports is not None else []
+        if ports is not None and names:
+            problems.check(check_parents, req, [(n, ports.store.get_job(n)) for n in names])
+    if problems or req is None:
+        raise ValidationError.combined(problems.errors, REQUEST_SUBJECT)
     return req
+
+
+def _unless_refused(shape: list[str], check: Callable[..., _T], *args: Any) -> _T | None:
+    """``check(*args)``; when the shape check refused the request (``shape``: its problems), a rule
+    that cannot run on it (a member of the wrong type) is left out: its problem is the shape's."""
+    try:
+        return check(*args)
+    except (AttributeError, KeyError, IndexError, TypeError, ValueError):
+        if not shape:
+            raise
+        return None
+
+
+def _reported(field: str | None, shape: list[str]) -> bool:
+    """Whether the shape check reported a problem at ``field`` or at a member holding it (a rule's
+    problem there says the same again). ``shape`` lines read ``path: message``."""
+    if not field:
+        return False
+    cuts = [m.start() for m in re.finditer(r"[.\[]", field)] + [len(field)]
+    return any(line.startswith(f"{field[:cut]}: ") for cut in cuts for line in shape)
+
+
+class _NoUpload:
+    """The S3 client ``tuner.sources`` is given while a request is checked: it uploads nothing."""
+
+    def put_object(self, **_: Any) -> None:
+        return None
+
+    def upload_file(self, *_: Any) -> None:
+        return None
+
+
+def _with_local_paths(request: Mapping[str, Any], base_dir: Path, problems: Problems) -> Mapping[str, Any]:
+    """The request as ``tuner local`` and ``tuner create`` pass it on: each local source and data
+    path checked by ``tuner.sources`` (the code that uploads them: it exists, a folder holds the
+    script, ...) and standing for the s3:// URI it would get, in ``LOCAL_PATH_BUCKET``. A refused
+    path is kept in ``problems`` and then stands for a URI too (the checks go on for the others)."""
+    from tuner.sources import prepare_request_sources
+
+    todo = copy.deepcopy(dict(request))
+    refused: set[str] = set()
+    while True:
+        try:
+            return prepare_request_sources(todo, base_dir, _NoUpload(), LOCAL_PATH_BUCKET, "checked")
+        except ValidationError as err:
+            problems.add(err)
+            if err.field is None or err.field in refused or not _replace(todo, err.field, f"s3://{LOCAL_PATH_BUCKET}/"):
+                return todo
+            refused.add(err.field)
+        except OSError as err:  # e.g. a name too long for the file system
+            problems.add(ValidationError(
+                f"the local path {err.filename!r:.100} cannot be read ({err.strerror}); give an existing "
+                "file or folder, or an s3:// URI"
+            ))
+            return todo
+        except (AttributeError, KeyError, TypeError, ValueError):  # a malformed member: the shape check names it
+            return todo
+
+
+_STEP = re.compile(r"([^.\[\]]+)|\[(\d+)\]")
+
+
+def _replace(obj: Any, path: str, value: Any) -> bool:
+    """Set the member at ``path`` (``A.B[0].C``) of ``obj``; False when there is none."""
+    steps: list[str | int] = [m[1] if m[1] is not None else int(m[2]) for m in _STEP.finditer(path)]
+    if not steps:
+        return False
+    for step in steps[:-1]:
+        try:
+            obj = obj[step]
+        except (KeyError, IndexError, TypeError):
+            return False
+    last = steps[-1]
+    if isinstance(obj, dict) and isinstance(last, str) and last in obj:
+        obj[last] = value
+        return True
+    if isinstance(obj, list) and isinstance(last, int) and last < len(obj):
+        obj[last] = value
+        return True
+    return False
+
+
+def local_paths(req: TuningRequest, request: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """``(field, local path)`` of each local path of ``request`` that ``check_request(..., local_dir=)``
+    accepted as ``req``: ``tuner local`` and ``tuner create`` upload them before the job is created."""
+    given = dict(_leaves(request, ""))
+    return [(path, given.get(path, "")) for path, value in _leaves(req.raw, "")
+            if f"s3://{LOCAL_PATH_BUCKET}/" in value]
+
+
+def _leaves(value: Any, path: str) -> Iterator[tuple[str, str]]:
+    """``(path, string)`` of every string in a JSON-like value."""
+    if isinstance(value, Mapping):
+        for k, v in value.items():
+            yield from _leaves(v, f"{path}.{k}" if path else str(k))
+    elif isinstance(value, (list, tuple)):
+        for i, v in enumerate(value):
+            yield from _leaves(v, f"{path}[{i}]")
+    elif isinstance(value, str):
+        yield path, value
+
+
+def check_spend(req: TuningRequest, region: str) -> None:
+    """A budgeted request (``core.budget``) must be priceable in the job's region: each definition's
+    instance types and the tuner's overhead in the price table (an unknown one is an error, never a
+    guess), and with the hard policy a trial's worst case within the budget."""
+    wanted = budget.budget_of(req.tags)
+    if wanted is not None:
+        budget.check(wanted, budget.prices_for(req.definitions, PriceTable.load(), region))
 
 
 def duplicate(existing: JobRecord) -> DuplicateTuningJobError:

@@ -10,6 +10,11 @@ against an event: a lost event cannot wedge a family.
 event for a family's job: it frees the lock early, deploys the new best model when the family has
 ``AutoDeploy`` and the job beats the family's previous best by the margin, and starts a retune that
 was deferred while the job ran.
+
+``AutoDeploy`` needs permissions a deployment grants only when asked (least privilege): a service
+built for a deployment without them refuses such a family when it is registered or retuned, with
+how to redeploy (``auto_deploy_refusal``), rather than letting IAM refuse the deployment unseen
+when the retune ends.
 """
 
 from __future__ import annotations
@@ -62,11 +67,27 @@ RECENT_JOBS = 20  # parents are chosen among the family's latest jobs
 TRIGGERS = ("api", "cli", "event", "data", "schedule", "deferred")
 
 
+def auto_deploy_refusal(name: str) -> ValidationError:
+    """The error for family ``name`` with ``AutoDeploy`` on a deployment that does not grant it."""
+    return ValidationError(
+        f"family {name!r} has AutoDeploy, but this deployment of the tuner does not let its retune "
+        "Lambda deploy models (off by default: least privilege; the stack output "
+        f"{constants.OUTPUT_RETUNE_AUTO_DEPLOY} is false). Redeploy the stack with it: "
+        "npx aws-cdk@2 deploy -c 'tuner:retune={\"autoDeploy\": true}' (keep your dataTriggers and "
+        "schedules in the same JSON), or TunerConstruct(..., retune_auto_deploy=True); or register the "
+        "family without AutoDeploy and deploy a job's best model with tuner deploy. See docs/retuning.md",
+        "AutoDeploy",
+    )
+
+
 class FamilyService:
     """Use cases over the family store, the tuning jobs' store and queries, and the state machine.
 
     ``deployment``: deploys a family's new best model (``AutoDeploy``); None when the service was
-    built without SageMaker hosting. ``clock``: returns an aware UTC datetime.
+    built without SageMaker hosting. ``auto_deploy_granted``: whether the deployment lets its
+    retune Lambda deploy models (the stack's ``RetuneAutoDeploy`` output, the retune Lambda's
+    ``TUNER_RETUNE_AUTO_DEPLOY``); without it, families with ``AutoDeploy`` are refused.
+    ``clock``: returns an aware UTC datetime.
     """
 
     def __init__(
@@ -75,9 +96,11 @@ class FamilyService:
         tuning: TuningService,
         *,
         deployment: BestModelDeployment | None = None,
+        auto_deploy_granted: bool = False,
         clock: Clock = system_clock,
     ) -> None:
         self.families = families
+        self.auto_deploy_granted = auto_deploy_granted
         self.tuning = tuning
         self.store = tuning.store
         self.executions = tuning.ports.executions
@@ -87,12 +110,17 @@ class FamilyService:
     # ---- registry -------------------------------------------------------------------------------
     def register(self, spec: Mapping[str, Any], *, replace: bool = False) -> dict[str, Any]:
         family = parse_family(spec)
+        self._check_auto_deploy(family)
         if not self.families.put(family.name, family.to_json(), replace=replace):
             raise ValidationError(
                 f"a family named {family.name!r} exists already; delete it first or register with replace",
                 "FamilyName",
             )
         return self.describe(family.name)
+
+    def _check_auto_deploy(self, family: Family) -> None:
+        if family.auto_deploy is not None and not self.auto_deploy_granted:
+            raise auto_deploy_refusal(family.name)
 
     def list_families(self) -> list[dict[str, Any]]:
         return [self._summary(item) for item in self.families.list_all()]
@@ -160,6 +188,7 @@ class FamilyService:
             item = self._item(name)
             family = parse_family(item["spec"])
             bound_overrides(family, checked)  # refused now, not when a deferred retune starts
+            self._check_auto_deploy(family)  # registered before the deployment withdrew the grant
             running = item["running"]
             if running:
                 status = self._status(running, item["running_since"])
@@ -287,6 +316,10 @@ class FamilyService:
             }
         if self.deployment is None:
             raise ValidationError("this tuner service has no SageMaker hosting for AutoDeploy", "AutoDeploy")
+        if not self.auto_deploy_granted:  # IAM would refuse: say why, and how to fix it
+            reason = str(auto_deploy_refusal(name))
+            log.error("family %s: %s not deployed: %s", name, job, reason)
+            return {"Deployed": False, "Reason": reason}
         deployed = self.deployment.deploy(
             job,
             policy.endpoint_name,

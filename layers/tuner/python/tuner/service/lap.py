@@ -10,13 +10,22 @@ deterministic name, and completes the new token at once if the job has already e
 A start refused by an account quota (``ResourceLimitExceeded``) is ``service.capacity``'s to decide:
 the step then completes its own token with ``CapacityWaitSeconds`` and the lap waits in the state
 machine before this step runs again for the same iteration, hence the same trial.
+
+A budgeted job (``tuner:MaxSpendUSD``, ``core.budget``) claims a trial only when its predicted cost
+fits beside the spent and the other trials' reservations; the prediction is reserved in the claim's
+own conditional write (``Store.claim_trial(admit=...)``). A lap refused while others hold
+reservations ends; the lap refused with none held ends the job (``Lifecycle.end_early``, the
+budget's reason).
 """
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from typing import Any
 
+from tuner.core.budget import Decision, budget_of, decide, prices_for
 from tuner.core.capacity import CapacityWait
+from tuner.core.cost import PriceTable
 from tuner.core.laps import LAP_FULL
 from tuner.core.naming import training_job_name
 from tuner.core.records import IN_PROGRESS, PENDING, TERMINAL_TRIAL, JobRecord, TrialRecord
@@ -31,6 +40,8 @@ from tuner.service.proposals import Proposals
 from tuner.service.record import RecordResult
 
 MAX_JOBS_REACHED = "MaxNumberOfTrainingJobs reached"
+
+log = logging.getLogger(__name__)
 
 
 class LapStep:
@@ -64,9 +75,9 @@ class LapStep:
         job, req = load(self.ports.store, name)
         reason = self.limits.stop_reason(job, req)
         lap_full = lap_trials is not None and iteration >= lap_trials
-        n = self._trial_number(job, req, lap, f"{lap}#{iteration}", reason, lap_full)
+        n, refused = self._trial_number(job, req, lap, f"{lap}#{iteration}", reason, lap_full)
         if n is None:
-            return self._done(token, reason or (LAP_FULL if lap_full else MAX_JOBS_REACHED))
+            return self._done(token, reason or refused or (LAP_FULL if lap_full else MAX_JOBS_REACHED))
         trial = self.ports.store.get_trial(name, n)
         if reason and (trial is None or trial.status == PENDING):  # claimed, never started: nothing to wait for
             return self._done(token, reason)
@@ -99,22 +110,50 @@ class LapStep:
 
     def _trial_number(
         self, job: JobRecord, req: TuningRequest, lap: int, claim: str, reason: str | None, lap_full: bool
-    ) -> int | None:
+    ) -> tuple[int | None, str | None]:
         """This iteration's trial: a retry of the lap's own failed trial, the trial it claimed
-        already (a re-run step), or a new claim; None when there is nothing to run."""
+        already (a re-run step), or a new claim; None when there is nothing to run (with the
+        budget's reason when the budget refused the claim)."""
         retries = any(d.retry_attempts for d in req.definitions)  # else no trial is ever retried
         retry = self._retry_for(job.name, lap, claim) if retries else None
         if retry is not None and reason:
             self._give_up_retry(retry, reason)
             retry = None
         if retry is not None:
-            return retry.number
+            return retry.number, None
         # A re-run of this step (after a timed-out wait) keeps its trial even while stopping:
         # its training job may still be running and must be waited for.
         n = self.ports.store.claimed(job.name, claim)
         if n is None and not reason and not lap_full:
-            n = self.ports.store.claim_trial(job.name, claim, req.max_jobs)
-        return n
+            return self._claim(job, req, claim)
+        return n, None
+
+    def _claim(self, job: JobRecord, req: TuningRequest, claim: str) -> tuple[int | None, str | None]:
+        """A new claim; for a budgeted job (``core.budget``) only if the trial's prediction fits,
+        reserved in the claim's own conditional write. Refused while other trials hold reservations,
+        only this lap stops (their ends may free the budget for another lap); refused with none held,
+        the job ends: Completed, the budget's reason as its completion reason."""
+        budget = budget_of(req.tags)
+        if budget is None:
+            return self.ports.store.claim_trial(job.name, claim, req.max_jobs), None
+        prices = prices_for(req.definitions, PriceTable.load(), job.region)
+        parallel = min(req.max_parallel, req.max_jobs)
+        decided: list[Decision] = []
+
+        def admit(current: JobRecord) -> dict[str, float] | None:
+            trials = self.ports.store.list_trials(current.name)
+            decision = decide(budget, prices, current.reservations, trials, current.next_trial + 1, parallel)
+            decided.append(decision)
+            return decision.reservations() if decision.fits else None
+
+        n = self.ports.store.claim_trial(job.name, claim, req.max_jobs, admit=admit)
+        if n is not None or not decided or decided[-1].fits:
+            return n, None
+        refusal = decided[-1]
+        log.info("tuning job %s: %s", job.name, refusal.reason())
+        if not refusal.others_held:
+            self.limits.lifecycle.end_early(job.name, refusal.reason())
+        return None, refusal.reason()
 
     def _new_trial(self, job: JobRecord, req: TuningRequest, lap: int, n: int) -> TrialRecord:
         definition = self.proposals.definition_for(job, req, n)

@@ -10,6 +10,7 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
+from tuner.core import fail_fast
 from tuner.core.records import (
     COMPLETED,
     FAILED,
@@ -51,12 +52,14 @@ class Lifecycle:
         except Exception as exc:
             log.exception("%s: the state-change event of tuning job %s was not published: %s", NOT_PUBLISHED, name, exc)
 
-    def end_early(self, name: str, reason: str, *, stopping: bool = False, converged: bool = False) -> bool:
-        """A completion criterion (or MaxRuntimeInSeconds) is met: no new trials, stop the running ones.
+    def end_early(self, name: str, reason: str, *, stopping: bool = False, converged: bool = False,
+                  why: str | None = None) -> bool:
+        """A completion criterion (or MaxRuntimeInSeconds, or failing fast) is met: no new trials, stop
+        the running ones (``why``, else ``reason``, kept on their trials).
 
         Completion criteria end the job Completed; MaxRuntimeInSeconds moves it to Stopping (then
-        Stopped), like a training job that exceeds its own MaxRuntimeInSeconds. False when another
-        caller ended it first.
+        Stopped), like a training job that exceeds its own MaxRuntimeInSeconds; failing fast
+        (``core.fail_fast``) ends it Failed. False when another caller ended it first.
         """
         current = self.ports.store.get_job(name)
         if current is None or current.completion_reason:
@@ -71,7 +74,7 @@ class Lifecycle:
         log.info("tuning job %s ends early: %s", name, reason)
         if stopping:
             self.publish(name)  # Stopping (MaxRuntimeInSeconds)
-        self.stop_running(name, reason)
+        self.stop_running(name, why or reason)
         return True
 
     def stop(self, name: str) -> None:
@@ -100,20 +103,22 @@ class Lifecycle:
         self.ports.backend.stop(trial.training_job_name)
 
     def finalize(self, name: str) -> dict[str, Any]:
-        """The laps are done: the final status (Completed, Stopped, or Failed when no trial scored)."""
+        """The laps are done: the final status (Completed, Stopped, or Failed when no trial scored or
+        the job failed fast: ``core.fail_fast``, whose reason is then the FailureReason)."""
         job = require_job(self.ports.store, name)
         if job.status in TERMINAL_JOB:
             self.release_slot(name)  # a retried step: its first run may have ended before giving it back
             return {"TuningJobName": name, "Status": job.status}
         trials = self.ports.store.list_trials(name)
         unstarted = [t for t in trials if t.status == PENDING and not t.recorded]
+        why = fail_fast.REASON_NO_SUCCESS if fail_fast.failed_fast(job.completion_reason) else job.completion_reason
         for t in unstarted:  # claimed but never started (the job ended first)
             if t.attempts:  # a retry: ends as its last attempt
-                give_up_retry(self.ports.store, t, job.completion_reason or "the tuning job ended", self.ports.now())
+                give_up_retry(self.ports.store, t, why or "the tuning job ended", self.ports.now())
             else:
                 self.ports.store.update_trial(
                     name, t.number, only_unrecorded=True, status=STOPPED, objective_status="Failed",
-                    recorded=True, ended=self.ports.now(), stopped_by=job.completion_reason or STOP_TUNING_JOB,
+                    recorded=True, ended=self.ports.now(), stopped_by=why or STOP_TUNING_JOB,
                     retryable=False,
                 )
         if unstarted:  # read again only when this changed trials (the list is the job's whole history)
@@ -121,6 +126,8 @@ class Lifecycle:
         reason = None
         if job.status == STOPPING or job.stop_requested:
             status = STOPPED
+        elif fail_fast.failed_fast(job.completion_reason):
+            status, reason = FAILED, job.completion_reason  # Limits.check_no_success ended it
         elif trials and all(t.objective_status == "Failed" for t in trials):
             status = FAILED
             first = next((t.failure_reason for t in trials if t.failure_reason), "no objective metric")

@@ -21,6 +21,10 @@ Per active tuning job, in order:
 4. ``Strategy: Hyperband``: each running trial is judged at the rungs it reached
    (``core.strategies.hyperband.asha_decision``) and stopped if it is not promoted.
 
+Between 2 and 3, a budget with ``tuner:SpendPolicy=hard`` (``core.budget``): once the spent and
+the running training jobs' cost so far reach ``tuner:MaxSpendUSD``, the job ends (Completed, the
+budget's completion reason) and its running training jobs are stopped.
+
 Then the safety net: a finished training job whose state-change event was lost is recorded, and
 a recorded trial whose lap missed its wake-up is woken again. Before all of it, a job whose
 execution ended without finalising it (aborted, timed out) is marked Failed and its training jobs
@@ -58,7 +62,10 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
+from tuner.constants import MAX_SPEND_TAG
 from tuner.core import completion
+from tuner.core.budget import HARD, REASON_BUDGET, accrued, budget_of, prices_for, spend_of
+from tuner.core.cost import PriceTable
 from tuner.core.early_stopping import median_rule
 from tuner.core.metrics import ParseState, resume_metrics
 from tuner.core.records import IN_PROGRESS, PENDING, STOPPING, TERMINAL_TRIAL, JobRecord, TrialRecord
@@ -234,6 +241,9 @@ class Monitor:
         reason = self.limits.check_completion(job.name)
         if reason:
             return [{"TuningJobName": job.name, "Action": "Complete", "Reason": reason}]
+        reason = self._hard_budget(job, req, open_trials)
+        if reason:
+            return [{"TuningJobName": job.name, "Action": "Stop", "Reason": reason}]
         if req.early_stopping != "Auto" and req.strategy != HYPERBAND:
             return []
         running = [t for t in open_trials if t.status == IN_PROGRESS and not t.recorded]
@@ -245,6 +255,24 @@ class Monitor:
             return []
         definition = req.definitions[0]  # early stopping and Hyperband: single definition
         return _Watch(job, req, definition, running, recorded)
+
+    def _hard_budget(self, job: JobRecord, req: TuningRequest, open_trials: list[TrialRecord]) -> str | None:
+        """``tuner:SpendPolicy=hard``: once the spent and the running trials' cost so far reach the
+        budget (``core.budget.accrued``), the job ends and its running training jobs are stopped."""
+        wanted = budget_of(req.tags)
+        if wanted is None or wanted.policy != HARD:
+            return None
+        if not any(t.status == IN_PROGRESS and not t.recorded for t in open_trials):
+            return None
+        prices = prices_for(req.definitions, PriceTable.load(), job.region)
+        trials = self.ports.store.list_trials(job.name)
+        running = [t for t in trials if t.status == IN_PROGRESS and not t.recorded]
+        total = accrued(spend_of(job.reservations, trials, prices), running, prices, self.ports.clock())
+        if total < wanted.max_usd:
+            return None
+        reason = (f"{REASON_BUDGET}: the spend reached {MAX_SPEND_TAG} ${wanted.max_usd:g} "
+                  f"(${total:.4f} with the running training jobs so far; policy {HARD})")
+        return reason if self.lifecycle.end_early(job.name, reason) else None
 
     # ---- reads ----------------------------------------------------------------------------------
     def _read_all(self, watches: Sequence[_Watch]) -> dict[tuple[str, int], _Read]:

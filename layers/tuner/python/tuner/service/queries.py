@@ -20,7 +20,8 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from tuner.core import arns, autotune, results, tuner_events
+from tuner.core import arns, autotune, budget, results, tuner_events
+from tuner.core.cost import PriceTable
 from tuner.core.naming import name_key
 from tuner.core.records import FAILED, IN_PROGRESS, JobRecord, TrialRecord
 from tuner.core.request import parse_request
@@ -72,16 +73,30 @@ class Queries:
 
     def state_change_detail(self, name: str) -> dict[str, Any]:
         """The detail of the tuner's "Hyperparameter Tuning Job State Change" event: the describe
-        response, plus ``TuningJobCompletionReason`` when a completion criterion ended the job,
+        response, plus the tuner's ``extensions`` (``TuningJobCompletionReason``, ``TuningJobSpend``),
         without the values of ``StaticHyperParameters`` and ``Environment`` and fitted to one
         PutEvents entry (``tuner.core.tuner_events``; docs/events-security.md). Describe itself
         answers an authorised caller and keeps them."""
 
         job, trials = self.job(name)
         detail = results.describe(as_run(job), trials, self._parents(job))
-        if job.completion_reason:  # no such member in Describe's shape
-            detail["TuningJobCompletionReason"] = job.completion_reason
+        detail.update(extensions(job, trials))  # no such members in Describe's shape
         return tuner_events.state_change_detail(detail)
+
+    def training_costs(self, name: str) -> dict[str, float]:
+        """USD of each recorded training job (``core.budget.trial_cost``: billable seconds x its
+        instances' prices, earlier attempts and the tuner's overhead included), by training job name;
+        {} when the job's instance types or region are not in the price table."""
+        job, trials = self.job(name)
+        try:
+            prices = budget.prices_for(parse_request(job.request).definitions, PriceTable.load(), job.region)
+        except ValidationError:
+            return {}
+        return {t.training_job_name: budget.trial_cost(t, prices) for t in trials if t.recorded}
+
+    def extensions(self, name: str) -> dict[str, Any]:
+        """The tuner's members beside Describe's (``extensions``), for ``tuner describe``."""
+        return extensions(*self.job(name))
 
     def list_training_jobs(self, name: str, **params: Any) -> dict[str, Any]:
         """A ``ListTrainingJobsForHyperParameterTuningJob`` response (validated arguments)."""
@@ -161,6 +176,32 @@ class Queries:
             seen.add(name_key(job.name))
             out.append(job)
         return out
+
+
+def extensions(job: JobRecord, trials: Sequence[TrialRecord]) -> dict[str, Any]:
+    """The tuner's own members beside DescribeHyperParameterTuningJob's: ``TuningJobCompletionReason``
+    when the job ended early (a completion criterion, MaxRuntimeInSeconds, its budget) and
+    ``TuningJobSpend`` for a budgeted job (``core.budget.summary``)."""
+    out: dict[str, Any] = {}
+    if job.completion_reason:
+        out["TuningJobCompletionReason"] = job.completion_reason
+    spend = spend_summary(job, trials)
+    if spend is not None:
+        out["TuningJobSpend"] = spend
+    return out
+
+
+def spend_summary(job: JobRecord, trials: Sequence[TrialRecord]) -> dict[str, Any] | None:
+    """A budgeted job's spend (spent, held, budget, policy); None without a budget, or for a
+    request that cannot be priced (refused at create: its describe says why)."""
+    try:
+        wanted = budget.budget_of(job.request.get("Tags"))
+        if wanted is None:
+            return None
+        prices = budget.prices_for(parse_request(job.request).definitions, PriceTable.load(), job.region)
+    except ValidationError:
+        return None
+    return budget.summary(wanted, budget.spend_of(job.reservations, trials, prices))
 
 
 def as_run(job: JobRecord) -> JobRecord:

@@ -97,6 +97,11 @@ class RecordResult:
             trial = store.get_trial(name, n) or trial
             if trial.recorded:
                 self.limits.check_completion(name)
+        if trial.recorded and trial.status == FAILED:
+            # Fail fast (core.fail_fast), before the lap is woken; on a duplicated event too: the
+            # recorder that wrote the result may have died before this check.
+            job, req = load(store, name)
+            self.limits.check_no_success(job, req)
         woke = bool(trial.task_token) and self.ports.tokens.succeed(
             str(trial.task_token), {"Done": False, "TrialNumber": n}
         )
@@ -137,6 +142,7 @@ class RecordResult:
             metrics=metrics.finals,
             series=thin(metrics.series),
             retryable=retryable,
+            billable_seconds=billable_seconds(desc),  # the budget's spend (core.budget)
             created=iso_or_none(desc.get("CreationTime")) or trial.created,
             started=iso_or_none(desc.get("TrainingStartTime")) or trial.started,
             ended=iso_or_none(desc.get("TrainingEndTime") or desc.get("LastModifiedTime")) or self.ports.now(),
@@ -201,6 +207,7 @@ class RecordResult:
         history = [*trial.attempts, {
             "TrainingJobName": trial.training_job_name,
             "FailureReason": failure,
+            "BillableTimeInSeconds": billable_seconds(desc),
             "TrainingStartTime": iso_or_none(desc.get("TrainingStartTime")) or trial.started,
             "TrainingEndTime": iso_or_none(desc.get("TrainingEndTime") or desc.get("LastModifiedTime"))
             or self.ports.now(),
@@ -236,6 +243,12 @@ def reported_finals(desc: Mapping[str, Any]) -> dict[str, float]:
             continue
         out[name] = float(value)
     return out
+
+
+def billable_seconds(desc: Mapping[str, Any]) -> int | None:
+    """DescribeTrainingJob's ``BillableTimeInSeconds`` (None when it has none, e.g. failed at once)."""
+    value = desc.get("BillableTimeInSeconds")
+    return int(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
 
 
 def _last_training_start(desc: Mapping[str, Any]) -> datetime | None:
