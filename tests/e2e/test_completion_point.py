@@ -12,7 +12,8 @@ from tuner.core.completion import REASON_NOT_IMPROVING
 
 from tests.builders import continuous, start_and_wait, tuning_request
 
-pytestmark = pytest.mark.e2e
+# Five full offline runs (~1 min): marked slow, run with `pytest -m slow tests/e2e/test_completion_point.py`
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 NOT_IMPROVING = {"BestObjectiveNotImproving": {"MaxNumberOfTrainingJobsNotImproving": 3}}
 

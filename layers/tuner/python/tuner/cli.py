@@ -263,21 +263,28 @@ class _LiveReport:
 def _serve_until_interrupted(
     served: Any, describe: dict[str, Any], jobs: dict[str, Any], out: Path, details: TunerDetails
 ) -> None:
-    """The job has ended: keep the deployment served (its final report written) until Ctrl-C."""
-    report = _write_report(describe, jobs["TrainingJobSummaries"], out, details)
-    print(
-        f"{describe['HyperParameterTuningJobName']} ended {describe['HyperParameterTuningJobStatus']}"
-        + (f"; report: {report}" if report else "")
-        + f". Still serving on {served.url}: Ctrl-C to stop (the summary follows).",
-        flush=True,
-    )
+    """The job has ended: keep the deployment served (its final report written) until Ctrl-C.
+
+    Ctrl-C is taken even when this process was started with SIGINT ignored (a background job of a
+    non-interactive shell inherits that), else nothing could end the serving but a kill."""
+    import signal
+
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
+        report = _write_report(describe, jobs["TrainingJobSummaries"], out, details)
+        print(
+            f"{describe['HyperParameterTuningJobName']} ended {describe['HyperParameterTuningJobStatus']}"
+            + (f"; report: {report}" if report else "")
+            + f". Still serving on {served.url}: Ctrl-C to stop (the summary follows).",
+            flush=True,
+        )
         while True:
             time.sleep(3600)
     except KeyboardInterrupt:
         print()
     finally:
         served.stop()
+        signal.signal(signal.SIGINT, previous)
 
 
 def _run_local(lt: Any, name: str, progress: Progress, timeout: float) -> tuple[dict[str, Any], str | None]:
@@ -401,7 +408,11 @@ def cmd_create(args: argparse.Namespace) -> int:
     set_max_spend(request, args.max_spend, args.spend_policy)
     client = _client(args)
     base_dir = Path(args.base_dir) if args.base_dir else Path(args.request).resolve().parent
-    request = client.upload_sources(request, base_dir) if client.bucket_name else request
+    request = (
+        client.upload_sources(request, base_dir, report=lambda line: print(f"tuner: {line}", file=sys.stderr))
+        if client.bucket_name
+        else request
+    )
     created = client.create_hyper_parameter_tuning_job(**request)
     if not args.wait:
         _emit(

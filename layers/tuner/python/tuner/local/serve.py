@@ -22,6 +22,7 @@ NAME --direct``. It listens on 127.0.0.1 only.
 from __future__ import annotations
 
 import logging
+import socket
 from typing import Any
 
 #: The default port of ``tuner local --serve`` (moto's own server default is 5000).
@@ -52,13 +53,16 @@ class ServedDeployment:
             ) from None
         for name in ("werkzeug", "moto.server"):  # one line per request otherwise
             logging.getLogger(name).setLevel(logging.ERROR)
+        if self.port:  # moto's server thread dies on a busy port and its start() then waits forever
+            with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+                try:
+                    probe.bind(("127.0.0.1", self.port))
+                except OSError as err:
+                    raise RuntimeError(
+                        f"cannot serve on 127.0.0.1:{self.port}: {err.strerror}; choose another port with --port"
+                    ) from None
         server = ThreadedMotoServer(ip_address="127.0.0.1", port=self.port, verbose=False)
-        try:
-            server.start()
-        except OSError as err:
-            raise RuntimeError(
-                f"cannot serve on 127.0.0.1:{self.port}: {err}; choose another port with --port"
-            ) from None
+        server.start()
         self._server = server
         self.port = int(server.get_host_and_port()[1])
         return self
