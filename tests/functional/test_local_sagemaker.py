@@ -554,3 +554,15 @@ def test_xgboost_example_runs_through_the_stand_in(sm_client, tmp_path):
     body = boto3.client("s3", region_name=REGION).get_object(Bucket=BUCKET, Key=key)["Body"].read()
     with tarfile.open(fileobj=io.BytesIO(body)) as tar:
         assert "xgboost-model.json" in tar.getnames()
+
+
+def test_a_local_path_the_file_system_cannot_look_up_is_refused_as_input(tmp_path):
+    """A path too long to look up (OSError from the file system) is a ValidationError naming the
+    field, never a traceback."""
+    from tuner.errors import ValidationError
+    from tuner.sources import prepare_request_sources
+
+    request = {"TrainingJobDefinition": {"StaticHyperParameters": {
+        "sagemaker_submit_directory": "x" * 5000, "sagemaker_program": "train.py"}}}
+    with pytest.raises(ValidationError, match="sagemaker_submit_directory: the source directory .* does not exist"):
+        prepare_request_sources(request, tmp_path, None, "bucket", "prefix")

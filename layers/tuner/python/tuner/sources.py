@@ -61,6 +61,15 @@ def _safe(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]", "-", name) or "definition"
 
 
+def _exists(path: Path) -> bool:
+    """Whether a local path exists; a path the file system cannot even look up (too long, an
+    invalid name) does not."""
+    try:
+        return path.exists()
+    except OSError:
+        return False
+
+
 def _local_path(value: str, base: Path) -> Path | None:
     """The local path ``value`` names, or None for an ``s3://`` URI."""
     if value.startswith("s3://"):
@@ -84,7 +93,7 @@ def _prepare_submit_dir(definition: dict, field: str, base: Path, s3: Any, bucke
     path = _local_path(value, base)
     if path is None:
         return
-    if not path.exists():
+    if not _exists(path):
         raise ValidationError(
             f"the source directory {value!r} does not exist (resolved to {path}); give an existing "
             f"directory (relative to {base}), a .tar.gz, or an s3:// URI", field=where)
@@ -138,7 +147,7 @@ def _prepare_channels(definition: dict, field: str, base: Path, s3: Any, bucket:
         if path is None:
             continue
         where = f"{field}.InputDataConfig[{i}].DataSource.S3DataSource.S3Uri"
-        if not path.exists():
+        if not _exists(path):
             raise ValidationError(
                 f"the local data path {source['S3Uri']!r} does not exist (resolved to {path}); "
                 "give an existing file or directory, or an s3:// URI", field=where)
