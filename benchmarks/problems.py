@@ -1,8 +1,17 @@
 """Benchmark problems: every objective is minimised and takes the AMT configuration (strings).
 
-Synthetic functions (known optimum) and mixed integer / categorical variants, plus real
-scikit-learn tuning tasks whose objective is the 3-fold cross-validated error on datasets shipped
-with scikit-learn (their optimum is taken as the best value any run found, as in Bayesmark).
+Four groups (``GROUPS``, keyed by ``Problem.kind``):
+
+* low-dimensional (kind ``synthetic``): synthetic functions (known optimum), mixed integer /
+  categorical variants, and ``catcont5``, where the best learning rate depends on a categorical;
+* high-dimensional (``high-dim``): 25 and 30 mixed parameters of which most are inert or weak,
+  and 10-dimensional multimodal functions;
+* noisy (``noisy``): existing problems observed with heteroscedastic noise; a run is scored on the
+  noiseless value (``objective``) of the configuration it reports as best, while the optimiser
+  sees ``observe`` (value plus noise whose level depends on the configuration);
+* ML tasks (kind ``sklearn``): real scikit-learn tuning tasks whose objective is the 3-fold
+  cross-validated error on datasets shipped with scikit-learn (their optimum is taken as the best
+  value any run found, as in Bayesmark).
 """
 
 from __future__ import annotations
@@ -23,6 +32,22 @@ class Problem:
     objective: Callable[[dict[str, str]], float]
     optimum: float | None = None  # None: best value found by any run
     meta: dict[str, Any] = field(default_factory=dict)
+    # noisy problems: the standard deviation of the observation noise at a configuration
+    noise_sd: Callable[[dict[str, str]], float] | None = None
+
+    @property
+    def group(self) -> str:
+        return GROUPS[self.kind]
+
+    def observe(self, cfg: dict[str, str], rng: np.random.Generator) -> float:
+        """What the optimiser sees: the value, plus Gaussian noise for a noisy problem."""
+        value = self.objective(cfg)
+        if self.noise_sd is None:
+            return value
+        return value + self.noise_sd(cfg) * float(rng.standard_normal())
+
+
+GROUPS = {"synthetic": "low-dim", "high-dim": "high-dim", "noisy": "noisy", "sklearn": "ML"}
 
 
 def _cont(name: str, lo: float, hi: float, scaling: str = "Linear") -> dict[str, str]:
@@ -149,6 +174,169 @@ def synthetic_problems() -> list[Problem]:
         )
     )
     return out
+
+
+# ---- the extremes: many parameters, interactions, 10-d multimodal, noise --------------------------
+def _log10(s: str) -> float:
+    return math.log10(float(s))
+
+
+# catcont5: a training-run surrogate (a validation error, optimum 0) in which the categorical
+# optimiser sets where the best learning rate, weight decay and warm-up lie and whether the
+# momentum matters: a categorical x continuous interaction that no additive model captures.
+_CC_BEST_LR = {"sgd": -1.0, "momentum": -1.7, "adam": -3.0, "rmsprop": -3.5}  # log10 of the best lr
+_CC_CURVE = {"sgd": 0.06, "momentum": 0.08, "adam": 0.05, "rmsprop": 0.07}
+_CC_BASE = {"sgd": 0.12, "momentum": 0.05, "adam": 0.0, "rmsprop": 0.03}
+
+
+def _catcont_value(opt: str, lr: float, momentum: float, weight_decay: float, warmup: int) -> float:
+    gap = math.log10(lr) - _CC_BEST_LR[opt]
+    v = _CC_BASE[opt] + _CC_CURVE[opt] * gap**2 + 0.4 * max(0.0, gap - 1.0) ** 2  # diverges past +1 decade
+    if opt == "momentum":
+        v += 0.3 * (momentum - 0.9) ** 2
+    wd_best, warm_best = (-4.0, 5) if opt == "adam" else (-5.0, 0)
+    v += 0.02 * (math.log10(weight_decay) - wd_best) ** 2 + 0.0005 * (warmup - warm_best) ** 2
+    return float(v)
+
+
+def _catcont_ranges() -> dict[str, list[dict[str, Any]]]:
+    return {
+        "CategoricalParameterRanges": [{"Name": "optimizer", "Values": list(_CC_BEST_LR)}],
+        "ContinuousParameterRanges": [
+            _cont("lr", 1e-5, 1.0, "Logarithmic"),
+            _cont("momentum", 0.0, 0.99),
+            _cont("weight_decay", 1e-6, 1e-1, "Logarithmic"),
+        ],
+        "IntegerParameterRanges": _ints(("warmup", 0, 20, "Linear")),
+    }
+
+
+def _catcont(cfg: dict[str, str]) -> float:
+    return _catcont_value(
+        cfg["optimizer"], float(cfg["lr"]), float(cfg["momentum"]), float(cfg["weight_decay"]), int(cfg["warmup"])
+    )
+
+
+def _inert(prefix: str, n_cont: int, n_int: int, n_cat: int) -> dict[str, list[dict[str, Any]]]:
+    """Parameters that the objective ignores (a mix of scalings, integer spans and level counts)."""
+    cont = [
+        _cont(f"{prefix}c{i}", 1e-4 if i % 2 else 0.0, 10.0 if i % 2 else 1.0, "Logarithmic" if i % 2 else "Linear")
+        for i in range(n_cont)
+    ]
+    ints = _ints(*[(f"{prefix}i{i}", 1, 8 * (i + 1), "Linear") for i in range(n_int)])
+    cats = [
+        {"Name": f"{prefix}k{i}", "Values": [f"v{j}" for j in range(2 + i % 4)]} for i in range(n_cat)
+    ]
+    return {"ContinuousParameterRanges": cont, "IntegerParameterRanges": ints, "CategoricalParameterRanges": cats}
+
+
+def _weak(prefix: str) -> tuple[dict[str, list[dict[str, Any]]], Callable[[dict[str, str]], float]]:
+    """Six weak parameters (2 integers, 2 continuous, 2 categoricals): together they move the
+    objective by at most about 0.3, each one's best value attainable (its term is then 0)."""
+    ranges = {
+        "IntegerParameterRanges": _ints((f"{prefix}n", 0, 10, "Linear"), (f"{prefix}size", 1, 64, "Logarithmic")),
+        "ContinuousParameterRanges": [
+            _cont(f"{prefix}frac", 0.0, 1.0),
+            _cont(f"{prefix}eps", 1e-4, 1.0, "Logarithmic"),
+        ],
+        "CategoricalParameterRanges": [
+            {"Name": f"{prefix}mode", "Values": ["a", "b", "c"]},
+            {"Name": f"{prefix}flag", "Values": ["on", "off"]},
+        ],
+    }
+    mode = {"a": 0.0, "b": 0.04, "c": 0.08}
+    flag = {"on": 0.03, "off": 0.0}
+
+    def value(cfg: dict[str, str]) -> float:
+        return (
+            0.08 * ((int(cfg[f"{prefix}n"]) - 7) / 10) ** 2
+            + 0.06 * (math.log2(int(cfg[f"{prefix}size"])) - 3) ** 2 / 9
+            + 0.05 * (float(cfg[f"{prefix}frac"]) - 0.3) ** 2
+            + 0.05 * ((_log10(cfg[f"{prefix}eps"]) + 2) / 2) ** 2
+            + mode[cfg[f"{prefix}mode"]]
+            + flag[cfg[f"{prefix}flag"]]
+        )
+
+    return ranges, value
+
+
+def _merge(*parts: dict[str, list[dict[str, Any]]]) -> dict[str, list[dict[str, Any]]]:
+    out: dict[str, list[dict[str, Any]]] = {}
+    for part in parts:
+        for k, v in part.items():
+            out.setdefault(k, []).extend(v)
+    return {k: v for k, v in out.items() if v}
+
+
+def _sparse25() -> Problem:
+    """Hartmann6 on six active parameters of differing ranges and scalings (one logarithmic),
+    six weak ones, thirteen inert ones: 25 parameters, optimum -3.32237 (attainable)."""
+    active = {
+        "ContinuousParameterRanges": [
+            _cont("lr", 1e-5, 1e-1, "Logarithmic"),
+            _cont("a1", 0.0, 1.0),
+            _cont("a2", -2.0, 2.0),
+            _cont("a3", 0.0, 100.0),
+            _cont("a4", 0.0, 1.0),
+            _cont("a5", 10.0, 20.0),
+        ]
+    }
+    weak_ranges, weak = _weak("w_")
+
+    def objective(cfg: dict[str, str]) -> float:
+        u = np.array(
+            [
+                (_log10(cfg["lr"]) + 5) / 4,
+                float(cfg["a1"]),
+                (float(cfg["a2"]) + 2) / 4,
+                float(cfg["a3"]) / 100,
+                float(cfg["a4"]),
+                (float(cfg["a5"]) - 10) / 10,
+            ]
+        )
+        return hartmann6(np.clip(u, 0.0, 1.0)) + weak(cfg)
+
+    ranges = _merge(active, weak_ranges, _inert("z_", 5, 4, 4))
+    return Problem("sparse25_mixed", "high-dim", ranges, objective, -3.32237)
+
+
+def _catcont30() -> Problem:
+    """catcont5 among six weak and nineteen inert parameters: 30 parameters, optimum 0."""
+    weak_ranges, weak = _weak("w_")
+
+    def objective(cfg: dict[str, str]) -> float:
+        return _catcont(cfg) + weak(cfg)
+
+    ranges = _merge(_catcont_ranges(), weak_ranges, _inert("z_", 7, 6, 6))
+    return Problem("catcont30_mixed", "high-dim", ranges, objective, 0.0)
+
+
+def _noisy(base: Problem, sd: Callable[[dict[str, str]], float]) -> Problem:
+    return Problem(f"{base.name}_noisy", "noisy", base.ranges, base.objective, base.optimum, noise_sd=sd)
+
+
+def extreme_problems() -> list[Problem]:
+    def cont_problem(name, kind, fn, bounds, optimum):
+        names = [f"x{i}" for i in range(len(bounds))]
+        ranges = {
+            "ContinuousParameterRanges": [_cont(n, lo, hi) for n, (lo, hi) in zip(names, bounds, strict=True)]
+        }
+        return Problem(name, kind, ranges, _numeric(fn, names), optimum)
+
+    catcont5 = Problem("catcont5", "synthetic", _catcont_ranges(), _catcont, 0.0)
+    by_name = {p.name: p for p in synthetic_problems()}
+    return [
+        catcont5,
+        _sparse25(),
+        _catcont30(),
+        cont_problem("ackley10", "high-dim", ackley, [(-5, 10)] * 10, 0.0),
+        cont_problem("levy10", "high-dim", levy, [(-10, 10)] * 10, 0.0),
+        # heteroscedastic: the noise grows along x0 (from 0.1 to 0.4; the function spans 0 .. -3.3)
+        _noisy(by_name["hartmann6"], lambda c: 0.1 + 0.3 * float(c["x0"])),
+        # worse configurations are noisier (as unstable training runs are)
+        _noisy(by_name["levy5_mixed"], lambda c: 0.1 + 0.2 * by_name["levy5_mixed"].objective(c)),
+        _noisy(catcont5, lambda c: 0.005 + 0.15 * _catcont(c)),
+    ]
 
 
 # ---- scikit-learn tuning tasks --------------------------------------------------------------------
@@ -341,4 +529,4 @@ def sklearn_problems() -> list[Problem]:
 
 
 def all_problems() -> list[Problem]:
-    return synthetic_problems() + sklearn_problems()
+    return synthetic_problems() + extreme_problems() + sklearn_problems()

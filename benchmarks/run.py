@@ -4,7 +4,14 @@
     python -m benchmarks.report benchmarks/results/full.jsonl
 
 Each run writes one JSON line: the values in evaluation order and the time of every ask.
-Runs already in the output file are skipped, so an interrupted benchmark resumes.
+Runs already in the output file (same problem, optimiser, seed and batch) are skipped, so an
+interrupted benchmark resumes and one file can hold several batch sizes.
+
+On a noisy problem ``values`` are what the optimiser saw (noise drawn from a generator seeded by
+the problem and the seed) and ``true_values`` the noiseless values of the same configurations;
+an adapter that reports its own pick (``reported_best()``, e.g. a model's posterior-mean choice)
+has the noiseless value of that pick recorded after every batch in ``picks`` as
+``[evaluations so far, value]``. Without one, a run reports its best observed configuration.
 """
 
 from __future__ import annotations
@@ -14,6 +21,7 @@ import json
 import os
 import time
 import traceback
+import zlib
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
@@ -30,9 +38,15 @@ def run_one(problem_name: str, optimizer: str, seed: int, budget: int, batch: in
         torch.set_num_threads(1)
     except ImportError:
         pass
+    import numpy as np
+
     problem = next(p for p in all_problems() if p.name == problem_name)
     opt = OPTIMIZERS[optimizer](problem.ranges, seed)
+    # the noise stream depends on the problem and the seed only (not on the optimiser)
+    rng = np.random.default_rng([seed, zlib.crc32(problem_name.encode())])
     values: list[float] = []
+    true_values: list[float] = []
+    picks: list[list[float]] = []
     ask_times: list[float] = []
     configs: list[dict[str, str]] = []
     while len(values) < budget:
@@ -40,11 +54,17 @@ def run_one(problem_name: str, optimizer: str, seed: int, budget: int, batch: in
         t0 = time.perf_counter()
         cfgs = opt.ask(n)
         ask_times.append((time.perf_counter() - t0) / max(1, len(cfgs)))
-        vals = [problem.objective(c) for c in cfgs]
+        if problem.noise_sd is None:
+            vals = [problem.objective(c) for c in cfgs]
+        else:
+            true_values += [problem.objective(c) for c in cfgs]
+            vals = [problem.observe(c, rng) for c in cfgs]
         opt.tell(cfgs, vals)
         values += vals
         configs += cfgs
-    return {
+        if problem.noise_sd is not None and hasattr(opt, "reported_best"):
+            picks.append([len(values), problem.objective(opt.reported_best())])
+    out = {
         "problem": problem_name,
         "kind": problem.kind,
         "optimizer": optimizer,
@@ -55,13 +75,24 @@ def run_one(problem_name: str, optimizer: str, seed: int, budget: int, batch: in
         "ask_times": ask_times,
         "duplicates": len(configs) - len({tuple(sorted(c.items())) for c in configs}),
     }
+    if problem.noise_sd is not None:
+        out["true_values"] = true_values
+        if picks:
+            out["picks"] = picks
+    return out
 
 
 def _task(args):
     try:
         return run_one(*args)
     except Exception:  # keep the benchmark going; report the failure
-        return {"problem": args[0], "optimizer": args[1], "seed": args[2], "error": traceback.format_exc()}
+        return {
+            "problem": args[0],
+            "optimizer": args[1],
+            "seed": args[2],
+            "batch": args[4],
+            "error": traceback.format_exc(),
+        }
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -73,29 +104,40 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--batch", type=int, default=4)
     ap.add_argument("--seeds", type=int, default=10)
     ap.add_argument("--workers", type=int, default=2)
-    ap.add_argument("--problems", default="all", help="comma-separated names, or all / synthetic / sklearn")
+    ap.add_argument(
+        "--problems",
+        default="all",
+        help="comma-separated names, or all, or a kind (synthetic, high-dim, noisy, sklearn)",
+    )
     ap.add_argument("--optimizers", default=",".join(OPTIMIZERS))
     ap.add_argument("--out", default="benchmarks/results/results.jsonl")
     a = ap.parse_args(argv)
     probs = all_problems()
-    if a.problems in ("synthetic", "sklearn"):
+    kinds = {p.kind for p in probs}
+    if a.problems in kinds:
         probs = [p for p in probs if p.kind == a.problems]
     elif a.problems != "all":
         names = a.problems.split(",")
+        unknown = sorted(set(names) - {p.name for p in probs})
+        if unknown:
+            ap.error(f"unknown problem(s): {', '.join(unknown)}")
         probs = [p for p in probs if p.name in names]
+    unknown = sorted(set(a.optimizers.split(",")) - set(OPTIMIZERS))
+    if unknown:
+        ap.error(f"unknown optimizer(s): {', '.join(unknown)}; known: {', '.join(OPTIMIZERS)}")
     done = set()
     if os.path.exists(a.out):
         with open(a.out) as f:
             for line in f:
                 r = json.loads(line)
                 if "error" not in r:
-                    done.add((r["problem"], r["optimizer"], r["seed"]))
+                    done.add((r["problem"], r["optimizer"], r["seed"], r.get("batch", 4)))
     tasks = [
         (p.name, o, s, a.budget, a.batch)
         for s in range(a.seeds)
         for p in probs
         for o in a.optimizers.split(",")
-        if (p.name, o, s) not in done
+        if (p.name, o, s, a.batch) not in done
     ]
     # the slow optimisers first, so the pool's tail is short
     slow = {"optuna_gp": 0, "skopt_gp": 1, "ours": 2}
@@ -117,7 +159,7 @@ def main(argv: list[str] | None = None) -> None:
             status = "ERROR" if "error" in r else f"best={min(r['values']):.4g}"
             print(
                 f"[{i + 1}/{len(tasks)} {time.time() - t0:.0f}s] {r['problem']} {r['optimizer']}"
-                f" seed={r['seed']} {status}",
+                f" seed={r['seed']} batch={a.batch} {status}",
                 flush=True,
             )
 
