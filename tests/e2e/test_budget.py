@@ -3,12 +3,14 @@ MaxNumberOfTrainingJobs, Completed for "budget", and its spend, recomputed here 
 jobs' BillableTimeInSeconds and the price table, keeps each policy's guarantee."""
 from __future__ import annotations
 
+import json
 import os
+import time
 
 import pytest
 from tuner.core import budget, cost
 
-from tests.builders import LOSS, sdk_estimator, start_and_wait, training_jobs, tuning_request
+from tests.builders import LOSS, SCRIPTS, sdk_estimator, start_and_wait, training_jobs, tuning_request
 
 pytestmark = pytest.mark.e2e
 
@@ -80,3 +82,52 @@ def test_a_budget_set_through_the_sdks_tags_ends_the_job_completed_for_budget(se
     assert described["TrainingJobStatusCounters"]["Completed"] < 10
     reason = sm.service.queries.extensions("sdk-budget")["TuningJobCompletionReason"]
     assert reason.startswith("budget")
+
+
+def test_a_familys_monthly_budget_holds_across_its_retunes(local_tuner):
+    """Retunes of a family with MaxSpendUSDPerMonth (hard policy) until the month is spent: each run
+    gets what is left, and the month's spend, recomputed from every training job's billable seconds,
+    stays within the monthly budget."""
+    from datetime import UTC, datetime, timedelta
+
+    from tuner.core.families import FamilyBudgetSpentError, month_of
+    from tuner.wiring import build_family_service
+
+    lt = local_tuner
+    now = datetime.now(UTC)
+    if month_of(now) != month_of(now + timedelta(minutes=15)):
+        pytest.skip("a new month (UTC) starts during the test")
+    families = build_family_service(
+        lt.deployment.table_name, lt.deployment.state_machine_arn, region=lt.region, session=lt.session
+    )
+    worst = 20 * RATE + OVERHEAD  # MaxRuntimeInSeconds 20: each trial reserves it
+    per_run, per_month = round(2.2 * worst, 6), round(4.5 * worst, 6)
+    base = lt.prepare(tuning_request("family-budget", source="quick", max_jobs=12, max_parallel=2,
+                                     max_runtime_seconds=20, tags=tags(per_run, "hard")), SCRIPTS)
+    del base["HyperParameterTuningJobName"]
+    families.register({"FamilyName": "budgeted", "BaseRequest": base,
+                       "Budget": {"MaxSpendUSDPerRun": per_run, "MaxSpendUSDPerMonth": per_month}})
+    runs, month = [], 0.0
+    for _ in range(6):
+        try:
+            started = families.retune("budgeted", "cli")
+        except FamilyBudgetSpentError as err:
+            assert "MaxSpendUSDPerMonth" in str(err)
+            break
+        name = started["HyperParameterTuningJobName"]
+        request = lt.service.ports.executions.describe(name)
+        [given] = [float(t["Value"]) for t in json.loads(request["input"])["Tags"]
+                   if t["Key"] == "tuner:MaxSpendUSD"]
+        assert given == pytest.approx(min(per_run, per_month - month), abs=2e-6)
+        described = lt.wait(name, timeout=300)
+        assert described["HyperParameterTuningJobStatus"] == "Completed"
+        spent = sum(costs(lt, name))
+        assert spent <= given + 1e-9  # the hard policy, with the run's share of the month
+        month += spent
+        runs.append(name)
+        time.sleep(1.1)  # family jobs are named by the second
+    else:
+        raise AssertionError(f"the month was never spent: {runs}, ${month:.6f} of ${per_month}")
+    print(f"family budget: {len(runs)} runs spent ${month:.6f} of the month's ${per_month} (per run ${per_run})")
+    assert len(runs) >= 2 and month <= per_month
+    assert families.describe("budgeted")["Spend"]["SpentThisMonthUSD"] == pytest.approx(month, abs=1e-5)

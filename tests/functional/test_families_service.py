@@ -375,3 +375,86 @@ def test_events_of_the_retune_lambda(event, expected):
 def test_malformed_retune_events_are_refused(event):
     with pytest.raises(ValidationError):
         parse_event(event)
+
+
+# ---- dollar limits (Budget.MaxSpendUSDPerRun / MaxSpendUSDPerMonth, docs/cost.md) ---------------
+def _spend(svc: FamilyService, job: str, usd: float) -> float:
+    """Finish ``job`` with one recorded trial billed for about ``usd`` on the base request's one
+    ml.m5.large; returns what that trial costs by the price table (billable seconds x the hourly
+    price / 3600, plus the tuner's overhead per trial)."""
+    from tuner.core import cost
+
+    table = cost.PriceTable.load()
+    rate = table.training_hour(REGION, "ml.m5.large").usd / 3600
+    overhead = cost.trial_overhead(table, REGION)
+    seconds = max(1, round((usd - overhead) / rate))
+    finish(svc, job)
+    svc.tuning.store.put_trial(
+        TrialRecord(job=job, number=1, params={"x": "3.0"}, training_job_name=f"{job}-001-abcdef12",
+                    status="Completed", objective_status="Succeeded", final_objective=1.0, recorded=True,
+                    started="2025-05-01T12:00:00+00:00", ended="2025-05-01T12:10:00+00:00",
+                    billable_seconds=seconds)
+    )
+    return seconds * rate + overhead
+
+
+def _budget_tag(svc: FamilyService, started: dict) -> float:
+    request = json.loads(svc.sfn.describe_execution(executionArn=started["ExecutionArn"])["input"])
+    [value] = [t["Value"] for t in request["Tags"] if t["Key"] == "tuner:MaxSpendUSD"]
+    return float(value)
+
+
+def test_a_monthly_dollar_limit_gives_each_run_what_is_left_then_refuses_until_the_next_month(env):
+    from tuner.core.families import FamilyBudgetSpentError
+
+    env.register(family_spec(Budget={"MaxNumberOfTrainingJobs": 2, "MaxSpendUSDPerRun": 1.0,
+                                     "MaxSpendUSDPerMonth": 1.5}))
+    # the first run: its per-run limit (less than the month's)
+    first = env.retune("churn")
+    assert _budget_tag(env, first) == 1.0
+    spent = _spend(env, first["HyperParameterTuningJobName"], 0.9)
+    # the second: what the month has left, recomputed from the first run's billable seconds
+    second = env.retune("churn")
+    assert _budget_tag(env, second) == pytest.approx(1.5 - spent, abs=1e-6)
+    assert _budget_tag(env, second) <= 1.5 - spent  # rounded down, never above what is left
+    assert env.describe("churn")["Spend"] == {
+        "Month": "2025-05", "SpentThisMonthUSD": pytest.approx(spent, abs=1e-6),
+        "MaxSpendUSDPerRun": 1.0, "MaxSpendUSDPerMonth": 1.5,
+    }
+    spent += _spend(env, second["HyperParameterTuningJobName"], 0.7)  # passes what was left
+    assert spent > 1.5
+    # the month is spent: a caller is told why, and how to retune now
+    with pytest.raises(FamilyBudgetSpentError, match=r"MaxSpendUSDPerMonth \$1.5 in 2025-05"):
+        env.retune("churn")
+    # a schedule's retune is skipped (no error for EventBridge to retry), and starts nothing
+    out = env.handle({"Family": "churn", "Trigger": "schedule"})
+    assert out["Skipped"] is True and "2025-05" in out["Reason"]
+    assert len(env.describe("churn")["TuningJobs"]) == 2
+    # a new month starts afresh
+    env.clock.now = datetime(2025, 6, 1, 0, 0, 0, tzinfo=UTC)
+    third = env.retune("churn")
+    assert _budget_tag(env, third) == 1.0
+    assert env.describe("churn")["Spend"]["SpentThisMonthUSD"] == 0
+
+
+def test_a_deferred_retune_skipped_for_the_month_is_dropped(env):
+    env.register(family_spec(Budget={"MaxSpendUSDPerMonth": 0.5}))
+    first = env.retune("churn")["HyperParameterTuningJobName"]
+    assert env.retune("churn", "data", defer_if_busy=True)["Deferred"] is True
+    _spend(env, first, 0.6)
+    out = env.on_tuning_job_state_change({"HyperParameterTuningJobName": first})
+    assert out["Released"] is True and out["Retune"]["Skipped"] is True
+    assert "PendingRetune" not in env.describe("churn")
+
+
+def test_the_base_requests_own_budget_tag_is_a_cap_too(env):
+    request = base_request()
+    request["Tags"] = [{"Key": "tuner:MaxSpendUSD", "Value": "0.25"}]
+    env.register(family_spec(BaseRequest=request, Budget={"MaxSpendUSDPerMonth": 10}))
+    assert _budget_tag(env, env.retune("churn")) == 0.25
+    with pytest.raises(ValidationError, match="Budget.MaxSpendUSDPerRun"):
+        env.register(family_spec("other", Budget={"MaxSpendUSDPerRun": -1}))
+    with pytest.raises(ValidationError, match="BaseRequest.Tags"):
+        bad = base_request()
+        bad["Tags"] = [{"Key": "tuner:MaxSpendUSD", "Value": "lots"}]
+        env.register(family_spec("other", BaseRequest=bad))

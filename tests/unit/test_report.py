@@ -194,3 +194,31 @@ def test_a_report_of_a_running_job_reloads_itself(status, reloads):
     describe = {**job_describe(), "HyperParameterTuningJobStatus": status}
     page, _ = report.render(describe, job_summaries())
     assert (f"http-equiv='refresh' content='{report.REFRESH_SECONDS}'" in page) is reloads
+
+
+# ---- issue 18: spend beside the best objective -----------------------------------------------------
+def test_the_spend_is_drawn_under_the_best_objective_with_the_budget():
+    pytest.importorskip("matplotlib")
+    from tuner.analytics import TunerDetails
+
+    describe, summaries = job_describe(), job_summaries(6)
+    costs = {s["TrainingJobName"]: 0.01 * (i + 1) for i, s in enumerate(summaries)}
+    points = report.spend_points(describe, summaries, costs)
+    ends = sorted(report._seconds(s["TrainingEndTime"], describe["CreationTime"]) for s in summaries)
+    assert [p[0] for p in points] == ends
+    assert points[-1][1] == pytest.approx(sum(costs.values()))  # cumulative, in time order
+    assert all(b[1] > a[1] for a, b in zip(points, points[1:], strict=False))
+    total = sum(costs.values())
+    spend = {"MaxSpendUSD": 0.5, "SpendPolicy": "hard", "SpentUSD": total, "ReservedUSD": 0.0}
+    details = TunerDetails(None, {}, costs, spend)
+    fig = report.figure_best_so_far(describe, summaries, details)
+    objective_ax, spend_ax = fig.axes
+    [spent_line, budget_line] = spend_ax.lines
+    assert float(spent_line.get_ydata()[-1]) == pytest.approx(total)
+    assert list(budget_line.get_ydata()) == [0.5, 0.5]
+    assert "budget $0.5 (hard)" in [t.get_text() for t in spend_ax.get_legend().get_texts()]
+    page, _ = report.render(describe, summaries, details)
+    assert f"the spend so far, ${total:.4g} in all" in page and "tuner:MaxSpendUSD $0.5 (policy hard)" in page
+    # unpriced (a plain SageMaker client, or an instance type the table lacks): the objective alone
+    assert len(report.figure_best_so_far(describe, summaries, None).axes) == 1
+    assert "the spend so far" not in report.render(describe, summaries, None)[0]

@@ -322,3 +322,30 @@ def test_narrowing_can_be_switched_off_for_one_retune():
 )
 def test_beats_respects_direction_and_margin(new, previous, maximize, margin, kind, expected):
     assert beats(new, previous, maximize, margin, kind) is expected
+
+
+# ---- dollar limits ------------------------------------------------------------------------------
+def _tag(request: dict) -> str | None:
+    return next((t["Value"] for t in request.get("Tags") or [] if t["Key"] == "tuner:MaxSpendUSD"), None)
+
+
+def test_a_run_gets_the_least_of_its_dollar_limits_and_a_spent_month_refuses_it():
+    from tuner.core.families import FamilyBudgetSpentError, job_month, run_budget
+
+    family = parse_family(spec(Budget={"MaxSpendUSDPerRun": 5, "MaxSpendUSDPerMonth": 12.5}))
+    assert family.to_json()["Budget"] == {"MaxSpendUSDPerRun": 5.0, "MaxSpendUSDPerMonth": 12.5}
+    assert parse_family(family.to_json()) == family
+    assert run_budget(family, NOW, 0.0) == 5.0
+    assert run_budget(family, NOW, 9.1234567) == 3.376543  # what is left, rounded down
+    assert _tag(next_request(family, NOW, [], spent_this_month=9.1234567)) == "3.376543"
+    with pytest.raises(FamilyBudgetSpentError, match=r"\$12.5 in 2025-03 \(UTC\)"):
+        next_request(family, NOW, [], spent_this_month=12.5)
+    assert run_budget(parse_family(spec()), NOW, 100.0) is None  # no limit, no tag
+    assert _tag(next_request(parse_family(spec()), NOW, [])) is None
+    assert job_month(family_job_name("churn", NOW)) == "2025-03" and job_month("hand-named") is None
+
+
+@pytest.mark.parametrize("value", [0, -2, "5", True, math.inf])
+def test_a_dollar_limit_must_be_a_positive_number(value):
+    with pytest.raises(ValidationError, match=r"Budget.MaxSpendUSDPerMonth.*positive number of US dollars"):
+        parse_family(spec(Budget={"MaxSpendUSDPerMonth": value}))

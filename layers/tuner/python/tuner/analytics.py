@@ -189,10 +189,14 @@ def ending(status: str, progress: Progress | None) -> str:
 @dataclass(frozen=True)
 class TunerDetails:
     """What the tuner's store adds to Describe and ListTrainingJobs: why the tuning job completed,
-    and each training job's ``Progress`` (by training job name)."""
+    each training job's ``Progress`` and cost (by training job name), and the job's budget."""
 
     completion_reason: str | None = None
     progress: Mapping[str, Progress] = field(default_factory=dict)
+    #: USD of each recorded training job (``Queries.training_costs``; {} when unpriced)
+    costs: Mapping[str, float] = field(default_factory=dict)
+    #: a budgeted job's ``TuningJobSpend`` (``MaxSpendUSD``, ``SpentUSD``, ...); None without a budget
+    spend: Mapping[str, Any] | None = None
 
 
 def progress_of(trials: Sequence[Any]) -> dict[str, Progress]:
@@ -213,7 +217,10 @@ def details(source: Any, name: str) -> TunerDetails | None:
     if queries is None:
         return None
     job, trials = queries.job(name)
-    return TunerDetails(job.completion_reason, progress_of(trials))
+    return TunerDetails(
+        job.completion_reason, progress_of(trials), queries.training_costs(name),
+        queries.extensions(name).get("TuningJobSpend"),
+    )
 
 
 def is_multi_definition(describe: Mapping[str, Any]) -> bool:

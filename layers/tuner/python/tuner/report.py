@@ -7,7 +7,9 @@ or ``tuner report NAME --out DIR``. The page embeds every chart as a base64 ``da
 external CSS, fonts or scripts: it opens offline, from a file or an e-mail attachment. Charts:
 
 * ``best-so-far.png``: each finished training job's objective against the time it ended (seconds
-  since the tuning job was created) and the best-so-far curve;
+  since the tuning job was created) and the best-so-far curve; below it, on the same time axis, the
+  spend so far (each training job's cost when it ended: ``details.costs``, docs/cost.md) and the
+  budget (``tuner:MaxSpendUSD``) when the job has one;
 * ``learning-curves.png``: each training job's intermediate objective values by epoch (the tuner's
   store keeps them: ``details``), coloured by how the job ended; an ``x`` marks the epoch at which
   early stopping or Hyperband decided to stop a job, and dotted lines Hyperband's rungs;
@@ -180,11 +182,52 @@ def _seconds(t: Any, origin: datetime | None) -> float | None:
     return (t - origin).total_seconds()
 
 
-def figure_best_so_far(describe: Mapping[str, Any], summaries: Sequence[Mapping[str, Any]]) -> Any:
-    metric, maximize = objective_of(describe)
-    fig = _figure(8, 4.2)
-    ax = fig.add_subplot()
+def spend_points(
+    describe: Mapping[str, Any], summaries: Sequence[Mapping[str, Any]], costs: Mapping[str, float]
+) -> list[tuple[float, float]]:
+    """(seconds since the tuning job was created, USD spent so far) at each costed training job's
+    end, in time order."""
     origin = describe.get("CreationTime")
+    ends = sorted(
+        (x, costs[s["TrainingJobName"]])
+        for s in summaries
+        if s["TrainingJobName"] in costs and (x := _seconds(s.get("TrainingEndTime"), origin)) is not None
+    )
+    out, total = [], 0.0
+    for x, usd in ends:
+        total += usd
+        out.append((x, total))
+    return out
+
+
+def _spend_axis(ax: Any, points: Sequence[tuple[float, float]], spend: Mapping[str, Any] | None) -> None:
+    if points:
+        xs, ys = [0.0, *(p[0] for p in points)], [0.0, *(p[1] for p in points)]
+        ax.step(xs, ys, where="post", color="#55a868", linewidth=2, label="spent so far")
+    if spend and spend.get("MaxSpendUSD"):
+        ax.axhline(float(spend["MaxSpendUSD"]), color="#c44e52", linestyle="--", linewidth=1.2,
+                   label=f"budget ${float(spend['MaxSpendUSD']):g} ({spend.get('SpendPolicy', 'default')})")
+    ax.set_ylabel("USD spent")
+    ax.set_xlabel("seconds since the tuning job was created")
+    ax.grid(alpha=0.3)
+    ax.legend(loc="upper left")
+
+
+def figure_best_so_far(
+    describe: Mapping[str, Any], summaries: Sequence[Mapping[str, Any]], details: TunerDetails | None = None
+) -> Any:
+    """The best objective so far; with ``details`` that price the jobs, the spend below it."""
+    metric, maximize = objective_of(describe)
+    origin = describe.get("CreationTime")
+    costs = details.costs if details is not None else {}
+    spent = spend_points(describe, summaries, costs) if origin is not None else []
+    if spent:
+        fig = _figure(8, 6.2)
+        ax, spend_ax = fig.subplots(2, 1, sharex=True, gridspec_kw={"height_ratios": [2.2, 1]})
+        _spend_axis(spend_ax, spent, details.spend if details is not None else None)
+    else:
+        fig = _figure(8, 4.2)
+        ax, spend_ax = fig.add_subplot(), None
     points = []
     for i, s in enumerate(summaries):
         v = _value(s)
@@ -204,7 +247,8 @@ def figure_best_so_far(describe: Mapping[str, Any], summaries: Sequence[Mapping[
         curve.append(best)
     ax.scatter(xs, ys, s=22, color="#4c72b0", alpha=0.75, label="training job", zorder=3)
     ax.step(xs, curve, where="post", color="#c44e52", linewidth=2, label="best so far", zorder=4)
-    ax.set_xlabel("seconds since the tuning job was created" if origin else "training job")
+    if spend_ax is None:
+        ax.set_xlabel("seconds since the tuning job was created" if origin else "training job")
     ax.set_ylabel(f"{metric} ({'maximize' if maximize else 'minimize'})")
     ax.grid(alpha=0.3)
     ax.legend(loc="best")
@@ -609,7 +653,7 @@ def render(
     metric, maximize = objective_of(describe)
     scores = importance(summaries, ranges)
     pngs = {
-        "best-so-far.png": _png(figure_best_so_far(describe, summaries)),
+        "best-so-far.png": _png(figure_best_so_far(describe, summaries, details)),
         "learning-curves.png": _png(figure_learning_curves(describe, summaries, details)),
         "objective-vs-hyperparameters.png": _png(figure_objective_vs_hyperparameters(describe, summaries, ranges)),
         "parallel-coordinates.png": _png(figure_parallel_coordinates(describe, summaries, ranges)),
@@ -649,6 +693,7 @@ def render(
             f"<b>{_fmt(_value(best))}</b> ({hps})</p>"
         )
     captions = {
+        "best-so-far.png": _spend_caption(details),
         "learning-curves.png": _curves_caption(summaries, details),
         "parallel-coordinates.png": "One line per training job with an objective value; each axis is its"
         " hyperparameter's range (log where the range is), the last the objective.",
@@ -658,7 +703,7 @@ def render(
     for file, title in CHARTS:
         data = base64.b64encode(pngs[file]).decode()
         parts.append(f"<h2>{html.escape(title)}</h2>")
-        if file in captions:
+        if captions.get(file):
             parts.append(f"<p class='meta'>{html.escape(captions[file])}</p>")
         parts.append(
             f"<img class='chart' id='{file[:-4]}' alt='{html.escape(title)}' src='data:image/png;base64,{data}'>"
@@ -667,6 +712,19 @@ def render(
     parts.append(_jobs_table(summaries, ranges, maximize, best.get("TrainingJobName"), details, logs or {}))
     parts.append(f"<script>{_SCRIPT}</script></body></html>")
     return "\n".join(parts), pngs
+
+
+def _spend_caption(details: TunerDetails | None) -> str:
+    if details is None or not details.costs:
+        return ""
+    total = sum(details.costs.values())
+    text = (f"Below: the spend so far, ${total:.4g} in all (each training job's billable seconds x its "
+            "instances' on-demand price, plus the tuner's overhead, counted when the job ended; docs/cost.md)")
+    spend = details.spend
+    if spend:
+        text += (f"; dashed: the budget, tuner:MaxSpendUSD ${float(spend['MaxSpendUSD']):g} "
+                 f"(policy {spend.get('SpendPolicy', 'default')})")
+    return text + "."
 
 
 def log_links(

@@ -181,6 +181,16 @@ class FamilyStore:
             ExpressionAttributeValues={":p": {"S": json.dumps(pending)}, ":t": {"S": now_iso()}},
         )
 
+    def clear_pending(self, name: str) -> None:
+        """Drop a deferred retune request (it was skipped)."""
+        self.ddb.update_item(
+            TableName=self.table,
+            Key=_key(name),
+            UpdateExpression="REMOVE pending SET last_modified = :t",
+            ConditionExpression="attribute_exists(pk)",
+            ExpressionAttributeValues={":t": {"S": now_iso()}},
+        )
+
     def set_best(self, name: str, best: dict[str, Any], *, previous: dict[str, Any] | None) -> bool:
         """Record a newly deployed best; conditional on the best read before (no lost update)."""
         values: dict[str, Any] = {":b": {"S": json.dumps(best)}, ":t": {"S": now_iso()}}

@@ -10,7 +10,11 @@ Each retune is a ``CreateHyperParameterTuningJob`` request built by ``next_reque
 * the family's earlier tuning jobs that are terminal (``ParentSummary``): the latest ``MaxParents``
   (1-5, AMT's limit) Completed or Stopped ones become ``WarmStartConfig`` parents,
 * the family's ``Budget`` (``MaxNumberOfTrainingJobs`` / ``MaxParallelTrainingJobs`` of the
-  warm-started runs; the first run keeps the base request's limits),
+  warm-started runs; the first run keeps the base request's limits) and its dollar limits
+  (``MaxSpendUSDPerRun``, ``MaxSpendUSDPerMonth``): every run gets the budget tag
+  ``tuner:MaxSpendUSD`` (``tuner.core.budget``) set to the least of the run limit, the base
+  request's own tag and what the calendar month (UTC) has left (``run_budget``); a month that has
+  nothing left refuses the retune (``FamilyBudgetSpentError``),
 * ``Narrowing``: ``{"Mode": "Off"}`` or ``{"Mode": "Factor", "Factor": f}`` with 0 < f < 1: every
   numeric range of the base request shrinks to the fraction ``f`` of its width on its own scaled
   axis (log ranges on the log axis), centred on the best parent's best value and shifted to stay
@@ -32,6 +36,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from tuner import constants
+from tuner.core.budget import TOLERANCE as BUDGET_TOLERANCE
+from tuner.core.budget import budget_of
 from tuner.core.naming import MAX_ENDPOINT_NAME, is_valid_name, name_pattern
 from tuner.core.objective import job_maximizes
 from tuner.core.request import MAX_NAME_LENGTH, MAX_WARM_START_PARENTS, WARM_START_TYPES, parse_request
@@ -59,6 +65,11 @@ FAMILY_KEYS = {
     "OverrideLimits",
 }
 BUDGET_KEYS = ("MaxNumberOfTrainingJobs", "MaxParallelTrainingJobs")
+#: The family's dollar limits (``Budget`` members beside the counts): per run and per calendar month
+#: (UTC; a run counts in the month its job was created).
+SPEND_PER_RUN, SPEND_PER_MONTH = "MaxSpendUSDPerRun", "MaxSpendUSDPerMonth"
+SPEND_KEYS = (SPEND_PER_RUN, SPEND_PER_MONTH)
+MONTH_FORMAT = "%Y-%m"
 RETUNE_OVERRIDES = {
     "MaxNumberOfTrainingJobs",
     "MaxParallelTrainingJobs",
@@ -86,6 +97,10 @@ class FamilyNotFoundError(TuningError):
 
 class FamilyBusyError(TuningError):
     """A retune of this family is still running; families retune one job at a time."""
+
+
+class FamilyBudgetSpentError(TuningError):
+    """The family's ``MaxSpendUSDPerMonth`` is spent for this calendar month: no retune starts."""
 
 
 @dataclass(frozen=True)
@@ -126,7 +141,8 @@ class Family:
     name: str
     base_request: dict[str, Any]
     warm_start_type: str = "IdenticalDataAndAlgorithm"
-    budget: dict[str, int] = field(default_factory=dict)
+    budget: dict[str, int] = field(default_factory=dict)  # the ResourceLimits of warm-started runs
+    spend: dict[str, float] = field(default_factory=dict)  # MaxSpendUSDPerRun / MaxSpendUSDPerMonth
     narrowing: Narrowing = Narrowing()
     max_parents: int = MAX_WARM_START_PARENTS
     auto_deploy: AutoDeploy | None = None
@@ -143,7 +159,7 @@ class Family:
             "FamilyName": self.name,
             "BaseRequest": copy.deepcopy(self.base_request),
             "WarmStartType": self.warm_start_type,
-            "Budget": dict(self.budget),
+            "Budget": {**self.budget, **self.spend},
             "Narrowing": self.narrowing.to_json(),
             "MaxParents": self.max_parents,
         }
@@ -269,11 +285,12 @@ def parse_family(spec: Mapping[str, Any]) -> Family:
         raise ValidationError(f"{warm!r} is not one of {list(WARM_START_TYPES)}", "WarmStartType")
     budget_in = spec.get("Budget") or {}
     if not isinstance(budget_in, Mapping):
-        raise ValidationError(f"give an object with {list(BUDGET_KEYS)}", "Budget")
-    unknown = sorted(set(budget_in) - set(BUDGET_KEYS))
+        raise ValidationError(f"give an object with some of {[*BUDGET_KEYS, *SPEND_KEYS]}", "Budget")
+    unknown = sorted(set(budget_in) - {*BUDGET_KEYS, *SPEND_KEYS})
     if unknown:
-        raise ValidationError(f"unknown members {unknown}; allowed: {list(BUDGET_KEYS)}", "Budget")
-    budget = {k: _int_in(v, 1, None, f"Budget.{k}") for k, v in budget_in.items()}
+        raise ValidationError(f"unknown members {unknown}; allowed: {[*BUDGET_KEYS, *SPEND_KEYS]}", "Budget")
+    budget = {k: _int_in(v, 1, None, f"Budget.{k}") for k, v in budget_in.items() if k in BUDGET_KEYS}
+    spend = {k: _usd(v, f"Budget.{k}") for k, v in budget_in.items() if k in SPEND_KEYS}
     max_parents = _int_in(
         spec.get("MaxParents", MAX_WARM_START_PARENTS), 1, MAX_WARM_START_PARENTS, "MaxParents"
     )
@@ -286,6 +303,7 @@ def parse_family(spec: Mapping[str, Any]) -> Family:
         base_request=base,
         warm_start_type=warm,
         budget=budget,
+        spend=spend,
         narrowing=_narrowing(spec.get("Narrowing")),
         max_parents=max_parents,
         auto_deploy=_auto_deploy(spec.get("AutoDeploy")),
@@ -293,7 +311,17 @@ def parse_family(spec: Mapping[str, Any]) -> Family:
         override_limits=_override_limits(spec.get("OverrideLimits")),
     )
     _check_limits(family.base_request, budget, "Budget")
+    try:
+        budget_of(family.base_request.get("Tags"))  # the base request's own budget tags, if any
+    except ValidationError as err:
+        raise ValidationError(str(err), "BaseRequest.Tags") from None
     return family
+
+
+def _usd(value: Any, path: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
+        raise ValidationError(f"{value!r} is not a positive number of US dollars (e.g. 25 or 7.5)", path)
+    return float(value)
 
 
 def _override_limits(value: Any) -> dict[str, Any]:
@@ -481,18 +509,69 @@ def narrow_ranges(ranges: Mapping[str, Any], best_params: Mapping[str, str], fac
     return out
 
 
+# ---- dollars ------------------------------------------------------------------------------------
+def month_of(moment: datetime) -> str:
+    """The calendar month (UTC) a run counts in: ``yyyy-mm``."""
+    return (moment.astimezone(UTC) if moment.tzinfo else moment).strftime(MONTH_FORMAT)
+
+
+def job_month(job_name: str) -> str | None:
+    """The month (UTC) of a family job from its name's timestamp (``family_job_name``); None for a
+    name that has none."""
+    try:
+        return datetime.strptime(job_name[-_STAMP:], TIMESTAMP_FORMAT).strftime(MONTH_FORMAT)
+    except ValueError:
+        return None
+
+
+def run_budget(family: Family, now: datetime, spent_this_month: float) -> float | None:
+    """USD the next run may spend (its ``tuner:MaxSpendUSD``): the least of the family's
+    ``MaxSpendUSDPerRun``, the base request's own tag and what ``MaxSpendUSDPerMonth`` has left after
+    ``spent_this_month`` (the spend of the family's runs created in ``now``'s month). None when none
+    of them is set. Raises ``FamilyBudgetSpentError`` when the month has nothing left."""
+    caps: list[float] = []
+    own = budget_of(family.base_request.get("Tags"))
+    if own is not None:
+        caps.append(own.max_usd)
+    if SPEND_PER_RUN in family.spend:
+        caps.append(family.spend[SPEND_PER_RUN])
+    monthly = family.spend.get(SPEND_PER_MONTH)
+    if monthly is not None:
+        left = monthly - spent_this_month
+        if left <= BUDGET_TOLERANCE:
+            month = month_of(now)
+            raise FamilyBudgetSpentError(
+                f"family {family.name!r} has spent ${spent_this_month:.4f} of its {SPEND_PER_MONTH} "
+                f"${monthly:g} in {month} (UTC): no retune starts before the next month; raise "
+                f"Budget.{SPEND_PER_MONTH} (register the family again with replace) to retune now"
+            )
+        caps.append(left)
+    if not caps:
+        return None
+    return math.floor(min(caps) * 1e6) / 1e6  # a tag's text, never above what is left
+
+
+def _set_budget_tag(tags: list[dict[str, Any]], usd: float) -> list[dict[str, Any]]:
+    kept = [t for t in tags if t.get("Key") != constants.MAX_SPEND_TAG]
+    return [*kept, {"Key": constants.MAX_SPEND_TAG, "Value": f"{usd:.6f}".rstrip("0").rstrip(".")}]
+
+
 # ---- the next request -------------------------------------------------------------------------
 def next_request(
     family: Family,
     now: datetime,
     jobs: Sequence[ParentSummary],
     overrides: Mapping[str, Any] | None = None,
+    spent_this_month: float = 0.0,
 ) -> dict[str, Any]:
     """The ``CreateHyperParameterTuningJob`` request of the family's next retune.
 
     ``jobs``: the family's earlier tuning jobs (any status); parents are chosen among them by
-    ``select_parents``. Without a usable parent the base request runs cold (the first run)."""
+    ``select_parents``. Without a usable parent the base request runs cold (the first run).
+    ``spent_this_month``: USD the family's runs created in ``now``'s month (UTC) have spent (for
+    ``MaxSpendUSDPerMonth``; ``run_budget``)."""
     ov = parse_overrides(overrides)
+    usd = run_budget(family, now, spent_this_month)
     bound_overrides(family, ov)
     request = copy.deepcopy(family.base_request)
     name = family_job_name(family.name, now)
@@ -525,6 +604,8 @@ def next_request(
                 config.get("ParameterRanges") or {}, best.best_params, narrowing.factor
             )
     tags = [t for t in request.get("Tags") or [] if t.get("Key") != FAMILY_TAG]
+    if usd is not None:
+        tags = _set_budget_tag(tags, usd)
     request["Tags"] = [*tags, {"Key": FAMILY_TAG, "Value": family.name}]
     parse_request(request)  # the result must be a valid request; raises ValidationError otherwise
     return request

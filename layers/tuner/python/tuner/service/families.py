@@ -11,6 +11,13 @@ event for a family's job: it frees the lock early, deploys the new best model wh
 ``AutoDeploy`` and the job beats the family's previous best by the margin, and starts a retune that
 was deferred while the job ran.
 
+Dollar limits (``Budget.MaxSpendUSDPerRun`` / ``MaxSpendUSDPerMonth``, docs/cost.md): each retune
+sums what the family's runs created this calendar month (UTC) spent (``Queries.spent``, from their
+trials' billable seconds and the price table) and gives the new run what is left as its
+``tuner:MaxSpendUSD`` (``core.families.run_budget``). A month with nothing left refuses the retune:
+``FamilyBudgetSpentError`` to a caller (CLI, API); a scheduled, data or deferred retune is skipped
+and logged (an error there would only make EventBridge and Lambda retry it).
+
 ``AutoDeploy`` needs permissions a deployment grants only when asked (least privilege): a service
 built for a deployment without them refuses such a family when it is registered or retuned, with
 how to redeploy (``auto_deploy_refusal``), rather than letting IAM refuse the deployment unseen
@@ -20,27 +27,36 @@ when the retune ends.
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
 from tuner import constants
+from tuner.core import budget
+from tuner.core.budget import HARD, budget_of
+from tuner.core.cost import PriceTable
 from tuner.core.families import (
+    SPEND_PER_MONTH,
+    SPEND_PER_RUN,
     TERMINAL,
     Family,
+    FamilyBudgetSpentError,
     FamilyBusyError,
     FamilyNotFoundError,
     ParentSummary,
     beats,
     bound_overrides,
     family_of,
+    job_month,
+    month_of,
     next_request,
     parse_family,
     parse_overrides,
     select_parents,
 )
-from tuner.core.request import MAX_WARM_START_PARENTS
-from tuner.errors import ValidationError
+from tuner.core.request import MAX_WARM_START_PARENTS, parse_request
+from tuner.errors import TuningJobNotFoundError, ValidationError
 from tuner.service.deploy import BestModelDeployment
 from tuner.service.ports import Clock, FamilyStore, system_clock
 from tuner.service.tuning import TuningService
@@ -134,6 +150,14 @@ class FamilyService:
             out["DeployedBest"] = item["best"]
         if item["pending"]:
             out["PendingRetune"] = item["pending"]
+        family = parse_family(item["spec"])
+        if family.spend:
+            now = self.clock()
+            out["Spend"] = {
+                "Month": month_of(now),
+                "SpentThisMonthUSD": round(self._spent_this_month(family, item["jobs"], now), 6),
+                **family.spend,
+            }
         return out
 
     def delete(self, name: str) -> None:
@@ -194,7 +218,10 @@ class FamilyService:
                 status = self._status(running, item["running_since"])
                 if status not in TERMINAL:
                     return self._busy(name, running, status, trigger, checked, defer_if_busy)
-            request = next_request(family, self.clock(), self._candidates(family, item["jobs"]), checked)
+            now = self.clock()
+            spent = self._spent_this_month(family, item["jobs"], now)
+            request = next_request(family, now, self._candidates(family, item["jobs"]), checked, spent)
+            self._check_month_pays_a_trial(family, request, item["jobs"], now)
             job = request["HyperParameterTuningJobName"]
             if job in item["jobs"]:
                 raise FamilyBusyError(
@@ -246,6 +273,57 @@ class FamilyService:
             return "InProgress" if _within_grace(since, self.clock()) else "Failed"
         return "InProgress" if execution.get("status") == "RUNNING" else "Failed"
 
+    def _spent_this_month(self, family: Family, jobs: list[str], now: datetime) -> float:
+        """USD spent by the family's runs created in ``now``'s month (UTC); 0 without a monthly limit.
+        A run is dated by its name's timestamp (``family_job_name``), else by its record."""
+        if SPEND_PER_MONTH not in family.spend:
+            return 0.0
+        month, total = month_of(now), 0.0
+        for name in jobs:
+            created = job_month(name)
+            if created is None:
+                record = self.store.get_job(name)
+                if record is None:
+                    continue
+                created = month_of(datetime.fromisoformat(record.created))
+            if created != month:
+                continue
+            try:
+                total += self.tuning.queries.spent(name)
+            except TuningJobNotFoundError:
+                continue  # its start never happened: it spent nothing
+            except ValidationError as err:
+                raise ValidationError(
+                    f"cannot sum the month's spend of family {family.name!r}: tuning job {name}: {err}",
+                    f"Budget.{SPEND_PER_MONTH}",
+                ) from None
+        return total
+
+    def _check_month_pays_a_trial(
+        self, family: Family, request: Mapping[str, Any], jobs: list[str], now: datetime
+    ) -> None:
+        """Under ``tuner:SpendPolicy=hard`` every trial reserves its worst case: when what the month
+        has left (the run's budget) cannot pay one, the month is spent for this family (else the
+        create step would refuse the run). Priced in the region of the family's latest job; the first
+        run has none and is checked by the create step alone."""
+        wanted = budget_of(request.get("Tags"))
+        if wanted is None or wanted.policy != HARD or SPEND_PER_MONTH not in family.spend:
+            return
+        if wanted.max_usd >= family.spend.get(SPEND_PER_RUN, math.inf):
+            return  # the run's own limit binds: a configuration the create step judges
+        latest = self.store.get_job(jobs[-1]) if jobs else None
+        if latest is None:
+            return
+        try:
+            budget.check(wanted, budget.prices_for(parse_request(request).definitions, PriceTable.load(),
+                                                   latest.region))
+        except ValidationError as err:
+            raise FamilyBudgetSpentError(
+                f"family {family.name!r}: the ${wanted.max_usd:g} its {SPEND_PER_MONTH} has left in "
+                f"{month_of(now)} (UTC) cannot pay one trial's worst case ({err}); no retune starts before "
+                f"the next month; raise Budget.{SPEND_PER_MONTH} to retune now"
+            ) from None
+
     def _candidates(self, family: Family, jobs: list[str]) -> list[ParentSummary]:
         """The family's recent terminal jobs, with the best result of those that can be parents."""
         summaries = []
@@ -288,8 +366,19 @@ class FamilyService:
             out["Deploy"] = self.deploy_if_better(name, str(job))
         pending = item["pending"]
         if pending:
-            out["Retune"] = self.retune(name, "deferred", pending.get("Overrides"), defer_if_busy=True)
+            out["Retune"] = self.retune_unattended(name, "deferred", pending.get("Overrides"))
         return out
+
+    def retune_unattended(self, name: str, trigger: str, overrides: Mapping[str, Any] | None) -> dict[str, Any]:
+        """A retune nobody waits on (a schedule, new data, a deferred request, an event): deferred
+        while a run is busy; skipped, logged and its pending request dropped when the family's month
+        is spent (raising would only make EventBridge and Lambda retry it)."""
+        try:
+            return self.retune(name, trigger, overrides, defer_if_busy=True)
+        except FamilyBudgetSpentError as err:
+            log.warning("family %s: retune (%s) skipped: %s", name, trigger, err)
+            self.families.clear_pending(name)
+            return {"FamilyName": name, "Skipped": True, "Reason": str(err), "Trigger": trigger}
 
     def deploy_if_better(self, name: str, job: str) -> dict[str, Any]:
         """Deploy ``job``'s best model to the family's endpoint if it beats the deployed best by the
@@ -349,7 +438,7 @@ class FamilyService:
         kind, name, trigger, overrides = parse_event(event)
         if kind == "state-change":
             return self.on_tuning_job_state_change(event["detail"])
-        return self.retune(name, trigger, overrides, defer_if_busy=True)  # type: ignore[arg-type]
+        return self.retune_unattended(name, trigger, overrides)  # type: ignore[arg-type]
 
 
 def parse_event(event: Mapping[str, Any]) -> tuple[str, str | None, str, dict[str, Any]]:

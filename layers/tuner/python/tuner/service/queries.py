@@ -94,6 +94,14 @@ class Queries:
             return {}
         return {t.training_job_name: budget.trial_cost(t, prices) for t in trials if t.recorded}
 
+    def spent(self, name: str) -> float:
+        """USD the tuning job has spent (``core.budget.spend_of``: its recorded trials and the earlier
+        attempts of the others), budgeted or not; ``ValidationError`` when the price table cannot
+        price its instance types in its region (never a guess)."""
+        job, trials = self.job(name)
+        prices = budget.prices_for(parse_request(job.request).definitions, PriceTable.load(), job.region)
+        return budget.spend_of(job.reservations, trials, prices).spent
+
     def extensions(self, name: str) -> dict[str, Any]:
         """The tuner's members beside Describe's (``extensions``), for ``tuner describe``."""
         return extensions(*self.job(name))
