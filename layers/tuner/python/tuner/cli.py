@@ -42,7 +42,8 @@ from pathlib import Path
 from typing import Any
 
 from tuner import constants
-from tuner.analytics import TunerDetails, progress_of
+from tuner.analytics import TunerDetails
+from tuner.analytics import details as tuner_details
 from tuner.cli_common import (
     Progress,
     completion_point,
@@ -170,15 +171,14 @@ def cmd_local(args: argparse.Namespace) -> int:
         (out / "describe.json").write_text(to_json(describe) + "\n")
         (out / "training-jobs.json").write_text(to_json(jobs) + "\n")
         record, trials = lt.service.queries.job(name)
+        details = tuner_details(lt, name)
         history = lt.history(name)
         refused = lt.iam.report() if lt.iam_denials() else ""
         costs = [] if interruption else _cost_lines(lt, len(jobs["TrainingJobSummaries"]))
         if served is not None and interruption:
             served.stop()  # interrupted: the user is leaving
         elif served is not None:
-            _serve_until_interrupted(served, describe, jobs, out / "report", TunerDetails(
-                record.completion_reason if record else None, progress_of(trials)))
-    details = TunerDetails(record.completion_reason if record else None, progress_of(trials))
+            _serve_until_interrupted(served, describe, jobs, out / "report", details)
     report = _write_report(describe, jobs["TrainingJobSummaries"], out / "report", details)
     wall = time.monotonic() - t0
     summaries = jobs["TrainingJobSummaries"]
@@ -252,16 +252,15 @@ class _LiveReport:
         if time.monotonic() - self._last < self.LIVE_REPORT_SECONDS:
             return
         self._last = time.monotonic()
-        record, trials = self.lt.service.queries.job(self.name)
         summaries = self.lt.all_training_jobs(self.name)["TrainingJobSummaries"]
-        _write_report(describe, summaries, self.out, TunerDetails(record.completion_reason, progress_of(trials)))
+        _write_report(describe, summaries, self.out, tuner_details(self.lt, self.name))
 
     def __getattr__(self, attr: str) -> Any:
         return getattr(self.progress, attr)
 
 
 def _serve_until_interrupted(
-    served: Any, describe: dict[str, Any], jobs: dict[str, Any], out: Path, details: TunerDetails
+    served: Any, describe: dict[str, Any], jobs: dict[str, Any], out: Path, details: TunerDetails | None
 ) -> None:
     """The job has ended: keep the deployment served (its final report written) until Ctrl-C.
 
