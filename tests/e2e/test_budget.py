@@ -80,6 +80,9 @@ def test_a_budget_set_through_the_sdks_tags_ends_the_job_completed_for_budget(se
     described = sm.wait_for_tuning_job("sdk-budget", poll=0.5, timeout=240)
     assert described["HyperParameterTuningJobStatus"] == "Completed", described.get("FailureReason")
     assert described["TrainingJobStatusCounters"]["Completed"] < 10
+    from tuner.analytics import details
+
+    assert details(sm, "sdk-budget").completion_reason.startswith(budget.REASON_BUDGET)  # not a count
     reason = sm.service.queries.extensions("sdk-budget")["TuningJobCompletionReason"]
     assert reason.startswith("budget")
 

@@ -157,3 +157,17 @@ def test_accrued_adds_the_running_trials_time_so_far():
     spend = budget.spend_of({}, [trial(1, 100), running], p)
     assert budget.accrued(spend, [running], p, T0 + timedelta(seconds=50)) == pytest.approx(
         spend.spent + 50 * M5 + OVERHEAD)
+
+
+def test_set_tags_replaces_the_budget_tags_and_keeps_the_others():
+    from tuner.client import with_max_spend
+
+    tags = [{"Key": "team", "Value": "ml"}, {"Key": "tuner:MaxSpendUSD", "Value": "3"}]
+    assert budget.set_tags(tags, 7.5) == [{"Key": "team", "Value": "ml"}, {"Key": "tuner:MaxSpendUSD", "Value": "7.5"}]
+    assert budget.budget_of(budget.set_tags(tags, None, "hard")) == budget.Budget(3.0, "hard")
+    assert budget.set_tags(None, 0.001664) == [{"Key": "tuner:MaxSpendUSD", "Value": "0.001664"}]
+    with pytest.raises(ValidationError, match="positive number of US dollars"):
+        budget.set_tags(tags, -1)
+    request = {"HyperParameterTuningJobName": "j", "Tags": tags}
+    assert budget.budget_of(with_max_spend(request, 25, "hard")["Tags"]) == budget.Budget(25.0, "hard")
+    assert request["Tags"] == tags  # a copy

@@ -280,16 +280,11 @@ def spend_text(spend: Mapping[str, Any] | None) -> str | None:
 def set_max_spend(request: dict[str, Any], usd: float | None, policy: str | None = None) -> None:
     """``--max-spend`` (and ``--spend-policy``): set the budget's tags on the request, replacing any
     given (``tuner.core.budget``; its values are checked as the request's are)."""
-    from tuner.constants import MAX_SPEND_TAG, SPEND_POLICY_TAG
-    from tuner.core.budget import budget_of
+    from tuner.core.budget import set_tags
 
     if usd is None and policy is None:
         return
-    wanted = {MAX_SPEND_TAG: None if usd is None else f"{usd:g}", SPEND_POLICY_TAG: policy}
-    tags = [t for t in request.get("Tags") or [] if not (t.get("Key") in wanted and wanted[t.get("Key")])]
-    tags += [{"Key": k, "Value": v} for k, v in wanted.items() if v is not None]
-    budget_of(tags)  # a bad value says so now
-    request["Tags"] = tags
+    request["Tags"] = set_tags(request.get("Tags"), usd, policy)  # a bad value says so now
 
 
 def describe_table(d: dict[str, Any]) -> str:

@@ -546,4 +546,16 @@ class _Paginator:
                 return
 
 
-__all__ = ["OPERATIONS", "TunerClient", "client_error"]
+def with_max_spend(request: Mapping[str, Any], usd: float, policy: str | None = None) -> dict[str, Any]:
+    """A copy of ``request`` with a dollar budget (``tuner:MaxSpendUSD``, and ``tuner:SpendPolicy``
+    when ``policy`` is given; docs/cost.md): what ``tuner create --max-spend`` does, for Python
+    callers: ``client.create_hyper_parameter_tuning_job(**with_max_spend(request, 25))``. A bad value
+    raises ``ValidationError`` naming the tag."""
+    from tuner.core.budget import set_tags
+
+    out = dict(request)
+    out["Tags"] = set_tags(request.get("Tags"), usd, policy)
+    return out
+
+
+__all__ = ["OPERATIONS", "TunerClient", "client_error", "with_max_spend"]

@@ -100,6 +100,20 @@ def budget_of(tags: Sequence[Mapping[str, Any]] | None) -> Budget | None:
     return Budget(usd, str(policy))
 
 
+def set_tags(
+    tags: Sequence[Mapping[str, Any]] | None, max_usd: float | None, policy: str | None = None
+) -> list[dict[str, Any]]:
+    """``tags`` with the budget's tags set (``tuner:MaxSpendUSD`` when ``max_usd`` is given,
+    ``tuner:SpendPolicy`` when ``policy`` is), replacing those there; checked as ``budget_of``
+    checks them (``ValidationError`` naming the tag)."""
+    wanted = {constants.MAX_SPEND_TAG: None if max_usd is None else format(float(max_usd), ".12g"),
+              constants.SPEND_POLICY_TAG: policy}
+    out = [dict(t) for t in tags or () if not wanted.get(str(t.get("Key")))]
+    out += [{"Key": k, "Value": v} for k, v in wanted.items() if v is not None]
+    budget_of(out)
+    return out
+
+
 @dataclass(frozen=True)
 class Prices:
     """A request's prices in its region: USD per billable second and worst-case seconds by
@@ -267,6 +281,6 @@ def summary(budget: Budget, spend: Spend) -> dict[str, Any]:
 
 __all__ = [
     "DEFAULT", "DEFAULT_MAX_RUNTIME", "HARD", "POLICIES", "REASON_BUDGET", "SPREAD", "Budget", "Decision",
-    "Prices", "Spend", "accrued", "budget_of", "check", "decide", "predict", "prices_for", "spend_of",
+    "Prices", "Spend", "accrued", "budget_of", "check", "decide", "predict", "prices_for", "set_tags", "spend_of",
     "summary", "trial_cost",
 ]

@@ -37,7 +37,7 @@ from typing import Any
 
 from tuner import constants
 from tuner.core.budget import TOLERANCE as BUDGET_TOLERANCE
-from tuner.core.budget import budget_of
+from tuner.core.budget import budget_of, set_tags
 from tuner.core.naming import MAX_ENDPOINT_NAME, is_valid_name, name_pattern
 from tuner.core.objective import job_maximizes
 from tuner.core.request import MAX_NAME_LENGTH, MAX_WARM_START_PARENTS, WARM_START_TYPES, parse_request
@@ -551,11 +551,6 @@ def run_budget(family: Family, now: datetime, spent_this_month: float) -> float 
     return math.floor(min(caps) * 1e6) / 1e6  # a tag's text, never above what is left
 
 
-def _set_budget_tag(tags: list[dict[str, Any]], usd: float) -> list[dict[str, Any]]:
-    kept = [t for t in tags if t.get("Key") != constants.MAX_SPEND_TAG]
-    return [*kept, {"Key": constants.MAX_SPEND_TAG, "Value": f"{usd:.6f}".rstrip("0").rstrip(".")}]
-
-
 # ---- the next request -------------------------------------------------------------------------
 def next_request(
     family: Family,
@@ -605,7 +600,7 @@ def next_request(
             )
     tags = [t for t in request.get("Tags") or [] if t.get("Key") != FAMILY_TAG]
     if usd is not None:
-        tags = _set_budget_tag(tags, usd)
+        tags = set_tags(tags, usd)
     request["Tags"] = [*tags, {"Key": FAMILY_TAG, "Value": family.name}]
     parse_request(request)  # the result must be a valid request; raises ValidationError otherwise
     return request
