@@ -154,3 +154,54 @@ def test_analytics_give_the_completion_reason():
     aws.service.record_training_job(job)
     a = analytics.TuningJobAnalytics("target", aws)
     assert a.completion_reason().startswith("TargetObjectiveMetricValue reached")
+
+
+def _noisy_job(noise: float, lucky: float = 0.0):
+    """A Minimize job over x in [0, 10]: (x - 3)^2 / 10 plus Gaussian noise, each of 8 values of x
+    trained 3 times (as a retrained configuration scores differently: the noise is visible to the
+    model); one training at x = 7 gets a lucky draw ``lucky`` below everything else."""
+    import numpy as np
+
+    rng = np.random.default_rng(4)
+    describe = job_describe()
+    config = describe["HyperParameterTuningJobConfig"]
+    config["ParameterRanges"] = {
+        "ContinuousParameterRanges": [{"Name": "x", "MinValue": "0", "MaxValue": "10", "ScalingType": "Linear"}]
+    }
+    config["HyperParameterTuningJobObjective"] = {"Type": "Minimize", "MetricName": "loss"}
+    xs = np.repeat([0.5, 1.5, 3.0, 4.5, 5.5, 7.0, 8.5, 9.5], 3)
+    values = (xs - 3) ** 2 / 10 + rng.normal(0, noise, xs.size)
+    far = int(np.flatnonzero(xs == 7.0)[0])  # true value 1.6, far from the best (0 at x = 3)
+    values[far] = float(np.min(values)) - lucky
+    summaries = []
+    for i, (x, v) in enumerate(zip(xs, values, strict=True)):
+        s = job_summary(i + 1, float(x), "red", float(v))
+        s["TunedHyperParameters"] = {"x": repr(float(x))}
+        summaries.append(s)
+    return describe, summaries, summaries[far]["TrainingJobName"]
+
+
+class _Client:
+    def __init__(self, describe, summaries):
+        self.describe, self.summaries = describe, summaries
+
+    def describe_hyper_parameter_tuning_job(self, **kw):
+        return self.describe
+
+    def list_training_jobs_for_hyper_parameter_tuning_job(self, **kw):
+        return {"TrainingJobSummaries": self.summaries}
+
+
+def test_the_models_pick_passes_over_a_lucky_draw_on_a_noisy_objective():
+    pytest.importorskip("scipy")
+    describe, summaries, lucky = _noisy_job(noise=0.4, lucky=0.3)
+    pick = analytics.TuningJobAnalytics("job", _Client(describe, summaries)).model_pick()
+    assert pick["BestObservedTrainingJobName"] == lucky  # what AMT reports: the lucky draw at x = 6.6
+    assert pick["TrainingJobName"] != lucky
+    assert abs(float(pick["TunedHyperParameters"]["x"]) - 3) < 1.5  # the model's pick is near the optimum
+    assert 0 < pick["NoiseShare"] < 1
+    # a noiseless objective: the pick is the best observed
+    describe, summaries, _ = _noisy_job(noise=0.0)
+    pick = analytics.TuningJobAnalytics("job", _Client(describe, summaries)).model_pick()
+    assert pick["TrainingJobName"] == pick["BestObservedTrainingJobName"]
+    assert analytics.TuningJobAnalytics("job", _Client(describe, summaries[:1])).model_pick() is None

@@ -169,3 +169,14 @@ def test_from_bounds_builds_amts_ranges_by_the_form_of_each_value():
 def test_from_bounds_refuses_what_it_cannot_read(bounds, says):
     with pytest.raises(ValidationError, match=says):
         Optimizer.from_bounds(bounds)
+
+
+def test_pick_is_the_models_best_posterior_mean_and_none_for_other_strategies():
+    opt = Optimizer.from_bounds({"x": (0.0, 10.0)}, objective_type="Minimize", random_seed=1)
+    assert opt.pick() is None  # nothing told
+    for x, v in (("1.0", 4.1), ("1.0", 3.9), ("3.0", 0.2), ("3.0", 0.4), ("8.0", 2.6), ("8.0", -0.5)):
+        opt.tell({"x": x}, v)  # x = 8 once drew -0.5 (lucky); its other run says 2.6
+    params, value, share = opt.pick()
+    assert params == {"x": "3.0"} and value in (0.2, 0.4) and 0 < share < 1
+    assert opt.best == ({"x": "8.0"}, -0.5)  # what AMT would report
+    assert Optimizer.from_bounds({"x": (0.0, 10.0)}, strategy="Random").pick() is None

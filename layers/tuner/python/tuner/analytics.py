@@ -286,6 +286,52 @@ class TuningJobAnalytics:
         costs = self.costs()
         return [{**r, COST_COLUMN: costs.get(r["TrainingJobName"])} for r in self.rows()]
 
+    def model_pick(self) -> dict[str, Any] | None:
+        """The Bayesian model's pick among the scored training jobs: the one with the best
+        posterior mean of the noise-free objective (``Optimizer.pick``; the GP fitted to every
+        scored job as the Bayesian strategy fits it), which on a noisy objective may differ from the
+        best observed (a lucky draw). AMT's describe keeps reporting the best observed.
+        ``{TrainingJobName, TunedHyperParameters, Value, NoiseShare, BestObservedTrainingJobName}``;
+        None for a multi-definition job, a space the optimizer cannot rebuild, or fewer than two
+        scored jobs."""
+        from tuner.core.optimizer import Optimizer
+        from tuner.errors import ValidationError
+
+        describe, summaries = self._fetched()
+        if is_multi_definition(describe):
+            return None
+        config = describe.get("HyperParameterTuningJobConfig") or {}
+        objective = config.get("HyperParameterTuningJobObjective") or {}
+        try:
+            opt = Optimizer(config.get("ParameterRanges") or {}, objective.get("Type", "Maximize"), "Bayesian",
+                            random_seed=int(config.get("RandomSeed") or 0))
+        except ValidationError:
+            return None
+        told: list[Mapping[str, Any]] = []
+        for s in summaries:
+            value = (s.get("FinalHyperParameterTuningJobObjectiveMetric") or {}).get("Value")
+            if value is None:
+                continue
+            try:
+                opt.tell(s.get("TunedHyperParameters") or {}, float(value))
+            except ValidationError:
+                continue  # not a configuration of today's ranges
+            told.append(s)
+        chosen = opt.pick()
+        best = opt.best
+        if chosen is None or best is None:
+            return None
+        params, value, share = chosen
+        match = next(s for s, o in zip(told, opt.observations, strict=True) if o.params == params and o.value == value)
+        observed = next(s for s, o in zip(told, opt.observations, strict=True) if o.params == best[0])
+        return {
+            "TrainingJobName": match["TrainingJobName"],
+            "TunedHyperParameters": dict(params),
+            "Value": value,
+            "NoiseShare": round(share, 4),
+            "BestObservedTrainingJobName": observed["TrainingJobName"],
+        }
+
     def export_csv(self, path: Path | str) -> Path:
         """Write the table as CSV (times as ISO-8601); returns the path."""
         path = Path(path)

@@ -522,8 +522,17 @@ def cmd_analytics(args: argparse.Namespace) -> int:
         if costs and len(frame):
             frame[COST_COLUMN] = frame["TrainingJobName"].map(costs)
         print(frame.to_string(index=False))
+        pick = a.model_pick()
+        if pick is not None:
+            print(f"\nThe model's pick (best posterior mean; it puts {pick['NoiseShare']:.0%} of the variation down "
+                  f"to noise): {pick['TrainingJobName']} ({pick['Value']:.6g}); best observed: "
+                  f"{pick['BestObservedTrainingJobName']}")
     else:
-        _emit({"Rows": a.rows_with_cost()}, args)
+        out: dict[str, Any] = {"Rows": a.rows_with_cost()}
+        pick = a.model_pick()
+        if pick is not None:
+            out["ModelPick"] = pick
+        _emit(out, args)
     return 0
 
 

@@ -115,6 +115,20 @@ class Optimizer:
         value, o = (max if self.maximize else min)(done, key=lambda vo: vo[0])
         return dict(o.params), value
 
+    def pick(self) -> tuple[dict[str, str], float, float] | None:
+        """The Bayesian model's pick: (configuration, its observed value, the model's noise share)
+        of the observation with the best posterior mean, which on a noisy objective may differ
+        from ``best`` (a lucky draw). None for another strategy or fewer than two values."""
+        from tuner.core.bayes.strategy import BayesianStrategy
+
+        if not isinstance(self.strategy, BayesianStrategy):
+            return None
+        chosen = self.strategy.posterior_pick(self.observations)
+        if chosen is None:
+            return None
+        o = self.observations[chosen.index]
+        return dict(o.params), float(o.value), chosen.noise_share  # type: ignore[arg-type]
+
 
 _SCALES = {"linear": "Linear", "log": "Logarithmic", "reverse-log": "ReverseLogarithmic", "auto": "Auto"}
 _SHAPE = (

@@ -55,6 +55,15 @@ class _Model:
     top: np.ndarray  # (k, d) best observed parameter vectors
 
 
+@dataclass(frozen=True)
+class ModelPick:
+    """``BayesianStrategy.posterior_pick``: which observation (its index) the model believes best,
+    and the share of the observed variation the model puts down to noise (0: none, 1: all)."""
+
+    index: int
+    noise_share: float
+
+
 class BayesianStrategy(Strategy):
     """GP-based Bayesian optimisation. ``config`` keys (all optional): ``initial_design_size``
     (quasi-random trials first; default 5-12 by dimension), ``n_candidates`` (2048), ``xi``
@@ -126,6 +135,24 @@ class BayesianStrategy(Strategy):
             seen.add(z.tobytes())
             pend.append(z)
         return out
+
+    def posterior_pick(self, observations: Sequence[Observation]) -> ModelPick | None:
+        """The observed configuration the model believes best: the highest posterior mean of the
+        latent (noise-free) objective among the observations with a value, fitted as for a proposal.
+        On a noisy objective this is not always the best observed value (a lucky draw); AMT reports
+        the best observed, so this is an addition (analytics, ``Optimizer.pick``), never describe's.
+        None with fewer than two values."""
+        parsed, ok = self.enc.param_matrix([o.params for o in observations])
+        index = np.flatnonzero(ok)
+        Z, values = self._history(observations)
+        valid = np.isfinite(values)
+        if int(valid.sum()) < 2:
+            return None
+        model = self._fit(Z, values)
+        mean = model.gp.predict(self.enc.features(Z))[0]
+        i = int(np.argmax(np.where(valid, mean, -np.inf)))
+        noise = math.exp(model.hyper.log_noise)
+        return ModelPick(int(index[i]), noise / (noise + model.gp.s2))
 
     # ---- steps ---------------------------------------------------------------------------------
     def _history(self, observations: Sequence[Observation]) -> tuple[np.ndarray, np.ndarray]:
