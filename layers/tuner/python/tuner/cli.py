@@ -82,17 +82,25 @@ def loop_overhead(describe: dict[str, Any], training_seconds: float) -> str | No
     )
 
 
+IDLE_SWEEPS = 5
+
+
 def _cost_lines(lt: Any, trials: int) -> list[str]:
-    """The tuner's overhead in this run and a month of idling, priced (docs/cost.md); one idle sweep
-    is measured here, as the schedule would run it with no job."""
+    """The tuner's overhead in this run and a month of idling, priced (docs/cost.md); idle sweeps are
+    measured here, as the schedule would run them with no job: the median of ``IDLE_SWEEPS`` by
+    Lambda GB-seconds (the in-process run time moves with the machine's load)."""
     from tuner.core import cost
     from tuner.local.metering import fixed_resources
 
     try:
         table = cost.PriceTable.load()
         usage = lt.usage()
-        lt.sweep()
-        sweep = lt.usage() - usage
+        sweeps = []
+        for _ in range(IDLE_SWEEPS):
+            before = lt.usage()
+            lt.sweep()
+            sweeps.append(lt.usage() - before)
+        sweep = sorted(sweeps, key=lambda u: u.lambda_gb_seconds)[len(sweeps) // 2]
         keys, metrics = fixed_resources(lt.deployment.template)
         idle = cost.idle_month(sweep, table, lt.region, alarm_metrics=metrics, keys=keys)
         return cost.summary(usage, trials, idle, table, lt.region)
