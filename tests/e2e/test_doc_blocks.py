@@ -371,6 +371,24 @@ def _running(lt: Any) -> set[str]:
     return {e["name"] for page in pages for e in page["executions"]}
 
 
+def _until_training(lt: Any, name: str, timeout: float = 120.0) -> None:
+    """Wait until tuning job ``name`` has a training job in progress: ``tuner stop`` right after
+    ``tuner create`` stops one only if the job got that far, which a loaded machine may not have
+    reached yet (the README stops a running job)."""
+    from tuner.errors import TuningJobNotFoundError
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            jobs = lt.all_training_jobs(name)["TrainingJobSummaries"]
+        except TuningJobNotFoundError:
+            jobs = []
+        if any(j["TrainingJobStatus"] == "InProgress" for j in jobs):
+            return
+        time.sleep(0.2)
+    raise AssertionError(f"{name} started no training job within {timeout:.0f} s")
+
+
 def _finish(lt: Any, name: str) -> None:
     """Let a tuning job the block started end (one training job here), so that the next block finds
     the same state on every run (a family's parents: Completed)."""
@@ -436,6 +454,8 @@ def test_aws_block(block: Block, local_tuner: Any, aws_world: Path, monkeypatch:
                         calls.add(cli_call(argv))
                     else:
                         assert argv[0] == "tuner", f"{block.id}: {argv[0]} in an aws block (tuner or aws commands)"
+                        if argv[1:2] == ["stop"]:
+                            _until_training(local_tuner, argv[2])
                         code = cli.main(argv[1:])
                         assert code == 0, f"{block.id}: {shlex.join(argv)} exited {code}:\n{capsys.readouterr()}"
     finally:
