@@ -29,16 +29,34 @@ def _chunked(acq: AcqFn, Z: np.ndarray, chunk: int = 2048) -> np.ndarray:
     return np.concatenate([acq(Z[i : i + chunk]) for i in range(0, len(Z), chunk)]) if len(Z) else np.zeros(0)
 
 
-def local_candidates(enc: Encoding, centres: np.ndarray, n_per: int, rng: np.random.Generator) -> np.ndarray:
+def local_candidates(
+    enc: Encoding,
+    centres: np.ndarray,
+    n_per: int,
+    rng: np.random.Generator,
+    relevance: np.ndarray | None = None,
+) -> np.ndarray:
     """Perturbations of each centre (k, d) -> (k * n_per, d): a random subset of coordinates
-    moves (Gaussian steps of mixed size for numerics, a new value for categoricals)."""
+    moves (Gaussian steps of mixed size for numerics, a new value for categoricals).
+
+    Each coordinate moves with probability ``max(2/d, 0.2)``. With ``relevance`` (d,) (positive
+    weights, e.g. the GP's inverse lengthscales), every other candidate instead moves coordinate
+    ``j`` with probability proportional to ``relevance[j]`` (capped at 1; the same expected number
+    of moves when no coordinate dominates): in a space where most parameters barely matter, a
+    perturbation of only irrelevant coordinates is a wasted candidate (the model cannot tell it
+    from its centre)."""
     if len(centres) == 0 or n_per == 0:
         return np.zeros((0, enc.d))
     d = enc.d
     Z = np.repeat(centres, n_per, axis=0)
     m = len(Z)
     p_move = min(1.0, max(2.0 / d, 0.2))
-    mask = rng.random((m, d)) < p_move
+    if relevance is None:
+        p = np.full((1, d), p_move)
+    else:
+        weighted = np.minimum(1.0, p_move * d * relevance / np.sum(relevance))
+        p = np.where(np.arange(m)[:, None] % 2 == 0, weighted[None, :], p_move)
+    mask = rng.random((m, d)) < p
     none = ~mask.any(1)
     mask[none, rng.integers(0, d, none.sum())] = True
     sigma = np.exp(rng.uniform(np.log(0.01), np.log(0.3), size=(m, 1)))
@@ -133,16 +151,19 @@ def optimize_acqf(
     n_starts: int = 6,
     maxiter: int = 100,
     discrete_rounds: int = 3,
+    relevance: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Maximise ``acq`` over the space.
 
-    ``incumbents`` (k, d): the best observed points, centres of the local candidates.
+    ``incumbents`` (k, d): the best observed points, centres of the local candidates;
+    ``relevance`` (d,): optional weights steering which coordinates they perturb
+    (``local_candidates``).
     Returns (Z, values): distinct-as-arrays points (p, d) ordered by decreasing acquisition.
     """
     halton = ScrambledHalton(enc.d, rng)
     cand = enc.from_unit_cube(halton.points(0, n_candidates))
     per = max(1, n_local // max(1, len(incumbents)))
-    cand = np.concatenate([cand, local_candidates(enc, incumbents, per, rng), incumbents], axis=0)
+    cand = np.concatenate([cand, local_candidates(enc, incumbents, per, rng, relevance), incumbents], axis=0)
     vals = _chunked(acq, cand)
     vals = np.where(np.isfinite(vals), vals, -np.inf)
     order = np.argsort(-vals, kind="stable")

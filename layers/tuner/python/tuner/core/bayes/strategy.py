@@ -43,6 +43,9 @@ _MAX_FIT_POINTS = 160  # hyperparameters are fit on at most this many points (al
 # warm-start parents), 10,000 with a raised quota; n x n matrices would not fit the function.
 _MAX_GP_POINTS = 2_000
 _KEEP_BEST = 250
+# Above this many parameters, half the local candidates perturb the coordinates the GP finds
+# relevant (inverse lengthscales) rather than uniformly chosen ones (``optim.local_candidates``).
+_RELEVANCE_MIN_DIM = 8
 
 
 @dataclass
@@ -66,7 +69,7 @@ class ModelPick:
 
 class BayesianStrategy(Strategy):
     """GP-based Bayesian optimisation. ``config`` keys (all optional): ``initial_design_size``
-    (quasi-random trials first; default 5-12 by dimension), ``n_candidates`` (2048), ``xi``
+    (quasi-random trials first; default 5-8 by dimension), ``n_candidates`` (2048), ``xi``
     (EI margin in standardised units, 0.01), ``penalty_radius`` (local penalisation of pending
     points, in lengthscales, 0.25; 0 = kriging believer only), ``input_warping`` (False)."""
 
@@ -249,6 +252,7 @@ class BayesianStrategy(Strategy):
             n_candidates=n_cand,
             n_local=128 if large else 256,
             n_starts=4 if large else 6,
+            relevance=np.exp(-model.hyper.log_ls) if enc.d > _RELEVANCE_MIN_DIM else None,
             maxiter=50 if large else 100,
         )
         for z in Zs:
