@@ -1,4 +1,4 @@
-"""The acquisition optimiser's local candidates and the initial design's size."""
+"""The high-dimension settings: local candidates steered by relevance, the initial design's size, EI's margin."""
 
 from __future__ import annotations
 
@@ -51,3 +51,14 @@ def test_relevance_steers_half_the_candidates_to_the_relevant_coordinates():
     # deterministic for a given generator
     again = local_candidates(enc, centre, 4000, np.random.default_rng(0), relevance)
     assert np.array_equal(Z, again)
+
+
+def test_ei_margin_is_wider_above_eight_parameters_unless_configured():
+    from tuner.core.bayes.strategy import BayesianStrategy
+
+    def strategy(d: int, config: dict | None = None) -> BayesianStrategy:
+        return BayesianStrategy(encoding(d).space, maximize=False, seed=0, config=config)
+
+    assert strategy(8).xi == 0.01 and strategy(9).xi == 0.05 and strategy(30).xi == 0.05
+    assert strategy(30, {"xi": 0.02}).xi == 0.02
+    assert strategy(6).n_init == 8 and strategy(30).n_init == 8

@@ -43,9 +43,14 @@ _MAX_FIT_POINTS = 160  # hyperparameters are fit on at most this many points (al
 # warm-start parents), 10,000 with a raised quota; n x n matrices would not fit the function.
 _MAX_GP_POINTS = 2_000
 _KEEP_BEST = 250
-# Above this many parameters, half the local candidates perturb the coordinates the GP finds
-# relevant (inverse lengthscales) rather than uniformly chosen ones (``optim.local_candidates``).
-_RELEVANCE_MIN_DIM = 8
+# High dimension: above this many parameters, half the local candidates perturb the coordinates
+# the GP finds relevant (inverse lengthscales) rather than uniformly chosen ones
+# (``optim.local_candidates``), and EI's margin is larger (``_XI_HIGH_DIM``).
+_HIGH_DIM = 8
+_XI = 0.01
+# Where most parameters barely matter, the incumbent has many neighbours that promise a sliver of
+# improvement (a weak parameter nudged); a wider margin spends the trials on larger prospects.
+_XI_HIGH_DIM = 0.05
 
 
 @dataclass
@@ -70,8 +75,9 @@ class ModelPick:
 class BayesianStrategy(Strategy):
     """GP-based Bayesian optimisation. ``config`` keys (all optional): ``initial_design_size``
     (quasi-random trials first; default 5-8 by dimension), ``n_candidates`` (2048), ``xi``
-    (EI margin in standardised units, 0.01), ``penalty_radius`` (local penalisation of pending
-    points, in lengthscales, 0.25; 0 = kriging believer only), ``input_warping`` (False)."""
+    (EI margin in standardised units, 0.01; 0.05 above 8 parameters), ``penalty_radius`` (local
+    penalisation of pending points, in lengthscales, 0.25; 0 = kriging believer only),
+    ``input_warping`` (False)."""
 
     name = "Bayesian"
 
@@ -89,7 +95,7 @@ class BayesianStrategy(Strategy):
         self.n_candidates = int(self.config.get("n_candidates", 2048))
         # EI's improvement margin, in standardised output units: discourages spending trials on
         # vanishing improvements next to the incumbent (e.g. creeping along a boundary)
-        self.xi = float(self.config.get("xi", 0.01))
+        self.xi = float(self.config.get("xi", _XI_HIGH_DIM if self.enc.d > _HIGH_DIM else _XI))
         # local penalisation radius around pending points, in lengthscales (0 disables it)
         self.penalty_radius = float(self.config.get("penalty_radius", 0.25))
         # Kumaraswamy input warping of the numeric coordinates (fit with the other hyperparameters).
@@ -252,7 +258,7 @@ class BayesianStrategy(Strategy):
             n_candidates=n_cand,
             n_local=128 if large else 256,
             n_starts=4 if large else 6,
-            relevance=np.exp(-model.hyper.log_ls) if enc.d > _RELEVANCE_MIN_DIM else None,
+            relevance=np.exp(-model.hyper.log_ls) if enc.d > _HIGH_DIM else None,
             maxiter=50 if large else 100,
         )
         for z in Zs:
