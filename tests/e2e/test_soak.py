@@ -202,7 +202,13 @@ def job_problems(lt: Any, name: str, kind: str, request: dict[str, Any], executi
     check(max_concurrent(lt.sagemaker.transitions, name) <= max_parallel, "more than MaxParallelTrainingJobs")
     # the counters: each listed training job once, as SageMaker reports it
     sm = lt.session.client("sagemaker")
-    real = Counter(sm.describe_training_job(TrainingJobName=n)["TrainingJobStatus"] for n in listed)
+    real: Counter[str] = Counter()
+    for n in listed:
+        try:
+            real[sm.describe_training_job(TrainingJobName=n)["TrainingJobStatus"]] += 1
+        except sm.exceptions.ClientError as err:  # a listed training job SageMaker does not have
+            trial = next((t for t in trials if t.training_job_name == n), None)
+            check(False, f"{n} is listed but SageMaker has none ({err}); its trial: {trial}")
     counters = describe["TrainingJobStatusCounters"]
     check(counters["InProgress"] == 0 and set(real) <= set(TERMINAL), f"not finished: {dict(real)}")
     check(counters["Completed"] == real["Completed"] and counters["Stopped"] == real["Stopped"]

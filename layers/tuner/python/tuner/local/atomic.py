@@ -38,6 +38,15 @@ parallelism (the soak in tests/e2e/test_soak.py measures it; docs/reliability.md
 Nothing runs under the lock that waits for another thread (no streams or event-source mappings
 in the stack), so it cannot deadlock.
 
+**CloudWatch Logs** has the same kind of race, under a lock of its own (``_logs_lock``): moto's
+``LogGroup.describe_log_streams`` iterates the group's ``streams`` dict while another thread's
+``create_log_stream`` (a training job starting: the stand-in writes its output there) adds to it,
+and the monitor's read failed with ``RuntimeError: dictionary changed size during iteration``
+(seen in the soak after the semantics tests, about one run in three there). Every public,
+non-generator method of ``LogsBackend`` takes it; the response's serialisation works on the dicts
+and lists those methods built, not on the live ones. A separate lock: a log write may deliver to a
+subscription's Lambda in the same thread, which then takes DynamoDB's.
+
 ``install()``/``uninstall()`` nest: the tests keep it installed, each ``LocalTuner`` adds one, and
 only the last ``uninstall()`` restores moto.
 """
@@ -50,29 +59,39 @@ from collections.abc import Callable
 from typing import Any
 
 _lock = threading.RLock()
+_logs_lock = threading.RLock()
 _saved: list[tuple[type, str, Callable[..., Any]]] = []  # (class, attribute, moto's original)
 _installs = 0  # install/uninstall pairs nest (the tests keep it on; each LocalTuner adds one)
 
 
-def _locked(original: Callable[..., Any]) -> Callable[..., Any]:
+def _locked(original: Callable[..., Any], lock: Any) -> Callable[..., Any]:
     def locked(*args: Any, **kwargs: Any) -> Any:
-        with _lock:
+        with lock:
             return original(*args, **kwargs)
 
     return functools.update_wrapper(locked, original)
 
 
-def _targets() -> list[tuple[type, str]]:
-    """``DynamoHandler.call_action`` and every public, non-generator method of ``DynamoDBBackend``."""
-    from moto.dynamodb.models import DynamoDBBackend
-    from moto.dynamodb.responses import DynamoHandler
-
-    methods = [
+def _public_methods(cls: type) -> list[str]:
+    return [
         name
-        for name, attr in vars(DynamoDBBackend).items()
+        for name, attr in vars(cls).items()
         if not name.startswith("_") and inspect.isfunction(attr) and not inspect.isgeneratorfunction(attr)
     ]
-    return [(DynamoHandler, "call_action"), *((DynamoDBBackend, name) for name in methods)]
+
+
+def _targets() -> list[tuple[type, str, Any]]:
+    """(class, method, lock): ``DynamoHandler.call_action`` and every public, non-generator method
+    of ``DynamoDBBackend`` under ``_lock``; those of ``LogsBackend`` under ``_logs_lock``."""
+    from moto.dynamodb.models import DynamoDBBackend
+    from moto.dynamodb.responses import DynamoHandler
+    from moto.logs.models import LogsBackend
+
+    return [
+        (DynamoHandler, "call_action", _lock),
+        *((DynamoDBBackend, name, _lock) for name in _public_methods(DynamoDBBackend)),
+        *((LogsBackend, name, _logs_lock) for name in _public_methods(LogsBackend)),
+    ]
 
 
 def install() -> None:
@@ -81,10 +100,10 @@ def install() -> None:
         _installs += 1
         if _saved:
             return
-        for cls, name in _targets():
+        for cls, name, lock in _targets():
             original = vars(cls)[name]
             _saved.append((cls, name, original))
-            setattr(cls, name, _locked(original))
+            setattr(cls, name, _locked(original, lock))
 
 
 def uninstall() -> None:
