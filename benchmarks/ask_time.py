@@ -4,6 +4,7 @@ the cold import.
     python -m benchmarks.ask_time                         # 750 and 1,500 observations, Lambda's conditions
     python -m benchmarks.ask_time --n 750 --pending 99    # 100 in parallel
     python -m benchmarks.ask_time --conditions dedicated  # one thread on an idle, dedicated core
+    python -m benchmarks.ask_time --n 750 --batch 10      # a batch of 10 in one ask (Optimizer.ask(10))
 
 Lambda's conditions (the default): the proposer function (``next_trial``) gets one vCPU of CPU time
 at 1,769 MB but its sandbox shows more cores, so the measuring process sees every core of this
@@ -16,7 +17,10 @@ hyperparameters fitted from scratch) is reported apart from the warm asks.
 
 The space mixes 20 continuous (linear, log, reverse-log), 5 integer and 5 categorical parameters;
 the history is random with a smooth objective and a few failed trials; every ask also sees 9
-pending trials (MaxParallelTrainingJobs = 10).
+pending trials (MaxParallelTrainingJobs = 10). The service asks for one configuration at a time
+(each NextTrial sees the others pending); ``--batch 10`` times instead one ask for 10
+configurations, as the Python client's ``Optimizer.ask(10)`` makes (one fit, ten points), with no
+other pending trials.
 """
 
 from __future__ import annotations
@@ -35,6 +39,12 @@ from tuner import constants
 
 #: The goals of the performance issue: p95 of a warm ask, in seconds, by number of observations.
 GOALS = {750: 1.0, 1500: 2.0}
+#: The engine issue's goal for one ask of a batch of 10 at 750 observations, in seconds.
+BATCH_GOALS = {(750, 10): 2.0}
+
+
+def goal(n: int, batch: int) -> float | None:
+    return GOALS.get(n) if batch == 1 else BATCH_GOALS.get((n, batch))
 
 
 def space_30() -> dict:
@@ -72,8 +82,9 @@ def cold_import_seconds(modules: str) -> tuple[float, float]:
     return float(wall), float(cpu)
 
 
-def measure(n: int, repeats: int, pending_count: int) -> dict[str, Any]:
-    """Time ``repeats`` warm asks after a first (cold) one, in this process."""
+def measure(n: int, repeats: int, pending_count: int, batch: int = 1) -> dict[str, Any]:
+    """Time ``repeats`` warm asks (each for ``batch`` configurations) after a first (cold) one, in
+    this process."""
     from tuner.core.space import SearchSpace
     from tuner.core.strategies import Observation, make_strategy
 
@@ -81,24 +92,28 @@ def measure(n: int, repeats: int, pending_count: int) -> dict[str, Any]:
     rng = np.random.default_rng(0)
     strat = make_strategy("Bayesian", space, maximize=False, seed=0)
     obs = []
-    for t in range(1, n + 1):
+    for trial in range(1, n + 1):
         cfg = space.from_unit(rng.random(space.dim))
         u = space.to_unit(cfg)
         val = None if rng.random() < 0.03 else float(np.sum((u[:10] - 0.3) ** 2) + 0.1 * np.sin(5 * u[10:20]).sum())
-        obs.append(Observation(cfg, val, t))
+        obs.append(Observation(cfg, val, trial))
     pending = [space.from_unit(rng.random(space.dim)) for _ in range(pending_count)]
+    def ask(trial: int) -> None:
+        proposed = strat.propose_batch(trial, batch, obs, pending)
+        assert len(proposed) == batch
+
     t0, c0 = time.perf_counter(), time.process_time()
-    strat.propose(n + pending_count, obs, pending)  # the first ask: fits from scratch (scipy imported)
+    ask(n + pending_count)  # the first ask: fits from scratch (scipy imported)
     first = (time.perf_counter() - t0, time.process_time() - c0)
     times, cpu = [], []
     for r in range(repeats):
         t0, c0 = time.perf_counter(), time.process_time()
-        strat.propose(n + pending_count + 1 + r, obs, pending)
+        ask(n + pending_count + batch * (1 + r))
         times.append(time.perf_counter() - t0)
         cpu.append(time.process_time() - c0)
     t, c = np.array(times), np.array(cpu)
     return {
-        "n": n, "dim": space.dim, "pending": pending_count, "repeats": repeats,
+        "n": n, "dim": space.dim, "pending": pending_count, "batch": batch, "repeats": repeats,
         "median": float(np.median(t)), "p95": float(np.percentile(t, 95)), "max": float(t.max()),
         "cpu_median": float(np.median(c)), "cpu_p95": float(np.percentile(c, 95)),
         "first_wall": first[0], "first_cpu": first[1],
@@ -121,7 +136,9 @@ def template_environment(function: str = "next_trial") -> dict[str, str]:
     raise SystemExit(f"no {function} function in the synthesized template")
 
 
-def run_worker(n: int, repeats: int, pending: int, env: dict[str, str], cores: set[int] | None) -> dict[str, Any]:
+def run_worker(
+    n: int, repeats: int, pending: int, env: dict[str, str], cores: set[int] | None, batch: int = 1
+) -> dict[str, Any]:
     """``measure`` in a fresh interpreter (a cold container) with ``env`` and CPU affinity ``cores``."""
     def pin() -> None:
         if cores is not None:
@@ -129,7 +146,7 @@ def run_worker(n: int, repeats: int, pending: int, env: dict[str, str], cores: s
 
     out = subprocess.run(
         [sys.executable, "-m", "benchmarks.ask_time", "--worker", "--n", str(n), "--repeats", str(repeats),
-         "--pending", str(pending)],
+         "--pending", str(pending), "--batch", str(batch)],
         capture_output=True, text=True, check=True, env=env, preexec_fn=pin,
     )
     return dict(json.loads(out.stdout.strip().splitlines()[-1]))
@@ -145,19 +162,25 @@ def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--n", type=int, action="append", help="observations (repeatable; default 750 and 1500)")
     ap.add_argument("--repeats", type=int, default=20)
-    ap.add_argument("--pending", type=int, default=9)
+    ap.add_argument("--pending", type=int, default=None, help="pending trials (default 9, or 0 with --batch)")
+    ap.add_argument("--batch", type=int, default=1, help="configurations per ask (default 1)")
     ap.add_argument("--conditions", choices=("lambda", "dedicated"), default="lambda")
     ap.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     a = ap.parse_args(argv)
-    sizes = a.n or [750, 1500]
+    sizes = a.n or ([750] if a.batch > 1 else [750, 1500])
+    if a.pending is None:
+        a.pending = 9 if a.batch == 1 else 0
     if a.worker:
-        print(json.dumps(measure(sizes[0], a.repeats, a.pending)))
+        print(json.dumps(measure(sizes[0], a.repeats, a.pending, a.batch)))
         return
     cores = os.sched_getaffinity(0)
     rows: list[tuple[str, dict[str, Any]]] = []
     if a.conditions == "dedicated":
         env = conditions_env({v: "1" for v in constants.THREAD_VARIABLES})
-        rows += [("one thread, one idle core", run_worker(n, a.repeats, a.pending, env, {min(cores)})) for n in sizes]
+        rows += [
+            ("one thread, one idle core", run_worker(n, a.repeats, a.pending, env, {min(cores)}, a.batch))
+            for n in sizes
+        ]
         describe = "one thread on one dedicated, idle core"
     else:
         template = template_environment()
@@ -165,20 +188,23 @@ def main(argv: list[str] | None = None) -> None:
         busy = subprocess.Popen([sys.executable, "-c", "while True: pass"])
         try:
             for n in sizes:
-                rows.append(("template", run_worker(n, a.repeats, a.pending, conditions_env(threads), None)))
-                rows.append(("default threads", run_worker(n, a.repeats, a.pending, conditions_env(None), None)))
+                for label, env_threads in (("template", threads), ("default threads", None)):
+                    env = conditions_env(env_threads)
+                    rows.append((label, run_worker(n, a.repeats, a.pending, env, None, a.batch)))
         finally:
             busy.kill()
         shown = ", ".join(f"{k}={v}" for k, v in threads.items()) or "none set"
         describe = (f"Lambda's conditions: {len(cores)} visible cores, one taken by a busy process; "
                     f"next_trial's thread settings from the synthesized template: {shown}")
-    print(f"ask time, 30 parameters, {a.pending} pending, {a.repeats} warm asks after a cold one; {describe}")
+    per_ask = "one configuration" if a.batch == 1 else f"a batch of {a.batch} configurations"
+    print(f"ask time, 30 parameters, {per_ask} per ask, {a.pending} pending, {a.repeats} warm asks after a cold one;"
+          f" {describe}")
     print(f"{'observations':>12}  {'threads':<16} {'median s':>9} {'p95 s':>7} {'max s':>7} {'goal p95':>9}"
           f" {'cold ask s':>10} {'peak MB':>8}")
     by_n: dict[int, dict[str, float]] = {}
     for label, r in rows:
-        goal = GOALS.get(r["n"])
-        verdict = "" if goal is None else f"<= {goal:.1f} " + ("ok" if r["p95"] <= goal else "MISSED")
+        target = goal(r["n"], a.batch)
+        verdict = "" if target is None else f"<= {target:.1f} " + ("ok" if r["p95"] <= target else "MISSED")
         print(f"{r['n']:>12}  {label:<16} {r['median']:>9.3f} {r['p95']:>7.3f} {r['max']:>7.3f} {verdict:>9}"
               f" {r['first_wall']:>10.3f} {r['peak_rss_mb']:>8.0f}")
         by_n.setdefault(r["n"], {})[label] = r["p95"]

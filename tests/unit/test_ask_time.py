@@ -22,3 +22,9 @@ def test_the_worker_environment_takes_the_given_thread_counts_only(monkeypatch):
     assert env["OPENBLAS_NUM_THREADS"] == "1" and "OMP_NUM_THREADS" not in env
     assert ask_time.conditions_env(None).keys().isdisjoint(constants.THREAD_VARIABLES)
     assert env["PATH"] == os.environ["PATH"]
+
+
+def test_a_batch_measurement_asks_for_the_whole_batch_each_time():
+    result = ask_time.measure(n=12, repeats=2, pending_count=0, batch=3)
+    assert result["batch"] == 3 and result["pending"] == 0 and result["median"] > 0
+    assert ask_time.goal(750, 10) == 2.0 and ask_time.goal(750, 1) == 1.0 and ask_time.goal(750, 4) is None
