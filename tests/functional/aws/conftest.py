@@ -1,5 +1,6 @@
 """Clients stubbed with botocore's ``Stubber``: every request is checked against the service
-model (and against the expected parameters), every response against the output shape."""
+model (and against the expected parameters), every response against the output shape; and the
+tuner's table in moto for the store's tests."""
 
 from __future__ import annotations
 
@@ -10,7 +11,10 @@ import boto3
 import pytest
 from botocore.stub import Stubber
 
+from tests.functional.tables import create_tuner_table
+
 REGION = "us-east-1"
+TABLE = "tuner"
 
 
 @pytest.fixture
@@ -30,3 +34,16 @@ def stubbed() -> Iterator[Callable[[str], tuple[Any, Stubber]]]:
     for stub in stubbers:
         stub.deactivate()
         stub.assert_no_pending_responses()
+
+
+@pytest.fixture
+def ddb(aws: Any) -> Iterator[Any]:
+    """A DynamoDB client (moto) holding the tuner's table ``TABLE``, with the offline twin's
+    atomic conditional writes installed (as the local stack runs them)."""
+    from tuner.local import atomic
+
+    atomic.install()
+    client = boto3.client("dynamodb", region_name=REGION)
+    create_tuner_table(client, TABLE)
+    yield client
+    atomic.uninstall()

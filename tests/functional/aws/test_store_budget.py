@@ -10,20 +10,7 @@ import pytest
 from tuner.aws.store import DynamoStore
 from tuner.core.records import JobRecord
 
-from tests.functional.tables import create_tuner_table
-
-TABLE = "tuner"
-
-
-@pytest.fixture
-def ddb(aws):
-    from tuner.local import atomic
-
-    atomic.install()
-    client = boto3.client("dynamodb", region_name="us-east-1")
-    create_tuner_table(client, TABLE)
-    yield client
-    atomic.uninstall()
+from tests.functional.aws.conftest import TABLE
 
 
 def test_the_claim_writes_the_reservations_and_a_refusal_claims_nothing(ddb):

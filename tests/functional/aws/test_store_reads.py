@@ -18,21 +18,10 @@ from tuner.core.records import IN_PROGRESS, JobRecord, TrialRecord
 from tuner.local.metering import Meter
 from tuner.wiring import build_service
 
-from tests.functional.tables import create_tuner_table
+from tests.functional.aws.conftest import TABLE
 
 EVENTS = Path(__file__).resolve().parents[2] / "events"
-TABLE = "tuner"
 
-
-@pytest.fixture
-def ddb(aws):
-    from tuner.local import atomic
-
-    atomic.install()
-    client = boto3.client("dynamodb", region_name="us-east-1")
-    create_tuner_table(client, TABLE)
-    yield client
-    atomic.uninstall()
 
 
 def new_store(ddb, table: str = TABLE) -> DynamoStore:
