@@ -4,29 +4,22 @@ retuned, with how to redeploy, never an IAM refusal nobody sees when the retune 
 from __future__ import annotations
 
 import argparse
-import json
 from collections.abc import Iterator
 from typing import Any
 
-import boto3
 import pytest
 from botocore.exceptions import ClientError
 from moto import mock_aws
 from tuner import client as client_module
 from tuner import constants, families_cli, wiring
-from tuner.aws.families import FamilyStore, auto_deploy_granted
-from tuner.aws.sagemaker import ModelHosting
+from tuner.aws.families import auto_deploy_granted
 from tuner.errors import ValidationError
-from tuner.service.deploy import BestModelDeployment
 from tuner.service.families import FamilyService
-from tuner.wiring import build_service
 
-from tests.functional.tables import create_tuner_table
 from tests.functional.test_families_service import (
     REGION,
-    Clock,
     FamilyEnv,
-    UpdatableSageMaker,
+    family_envs,
     family_spec,
     finish,
 )
@@ -38,30 +31,8 @@ AUTO_DEPLOY = {"AutoDeploy": {"EndpointName": "churn-live"}}
 def services() -> Iterator[tuple[FamilyEnv, FamilyEnv]]:
     """(a service of a deployment that grants AutoDeploy, one of a deployment that does not),
     over the same table, state machine and SageMaker."""
-    with mock_aws():
-        session = boto3.session.Session(region_name=REGION)
-        create_tuner_table(session.client("dynamodb"))
-        sfn = session.client("stepfunctions")
-        machine = sfn.create_state_machine(
-            name="Tuner",
-            roleArn="arn:aws:iam::123456789012:role/sfn",
-            definition=json.dumps({"StartAt": "P", "States": {"P": {"Type": "Pass", "End": True}}}),
-        )["stateMachineArn"]
-        tuning = build_service("tuner", session=session, state_machine_arn=machine)
-        sagemaker = UpdatableSageMaker(session.client("sagemaker"))
-
-        def build(granted: bool) -> FamilyEnv:
-            svc = FamilyEnv(
-                FamilyStore("tuner", session.client("dynamodb")),
-                tuning,
-                deployment=BestModelDeployment(tuning.describe, ModelHosting(sagemaker, REGION)),
-                auto_deploy_granted=granted,
-                clock=Clock(),
-            )
-            svc.sfn, svc.state_machine_arn, svc.sagemaker = sfn, machine, sagemaker
-            return svc
-
-        yield build(True), build(False)
+    with family_envs(True, False) as (granted, refused):
+        yield granted, refused
 
 
 def executions(svc: FamilyEnv) -> list[str]:

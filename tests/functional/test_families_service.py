@@ -3,9 +3,11 @@ deferred retunes, the job-ended reaction and auto-deploy."""
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import json
 import threading
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -97,12 +99,13 @@ class FamilyEnv(FamilyService):
     sagemaker: UpdatableSageMaker
 
 
-@pytest.fixture
-def env():
+@contextlib.contextmanager
+def family_envs(*granted: bool) -> Iterator[list[FamilyEnv]]:
+    """One family service per flag (does its deployment grant AutoDeploy?), all over the same
+    table, state machine and SageMaker, in moto."""
     with mock_aws():
         session = boto3.session.Session(region_name=REGION)
-        ddb = session.client("dynamodb")
-        create_tuner_table(ddb)
+        create_tuner_table(session.client("dynamodb"))
         sfn = session.client("stepfunctions")
         machine = sfn.create_state_machine(
             name="Tuner",
@@ -111,14 +114,25 @@ def env():
         )["stateMachineArn"]
         tuning = build_service("tuner", session=session, state_machine_arn=machine)
         sagemaker = UpdatableSageMaker(session.client("sagemaker"))
-        svc = FamilyEnv(
-            FamilyStore("tuner", session.client("dynamodb")),
-            tuning,
-            deployment=BestModelDeployment(tuning.describe, ModelHosting(sagemaker, REGION)),
-            auto_deploy_granted=True,  # a deployment with AutoDeploy (test_auto_deploy_grant.py: without)
-            clock=Clock(),
-        )
-        svc.sfn, svc.state_machine_arn, svc.sagemaker = sfn, machine, sagemaker
+
+        def build(grant: bool) -> FamilyEnv:
+            svc = FamilyEnv(
+                FamilyStore("tuner", session.client("dynamodb")),
+                tuning,
+                deployment=BestModelDeployment(tuning.describe, ModelHosting(sagemaker, REGION)),
+                auto_deploy_granted=grant,
+                clock=Clock(),
+            )
+            svc.sfn, svc.state_machine_arn, svc.sagemaker = sfn, machine, sagemaker
+            return svc
+
+        yield [build(g) for g in granted]
+
+
+@pytest.fixture
+def env() -> Iterator[FamilyEnv]:
+    """A deployment that grants AutoDeploy (test_auto_deploy_grant.py: one without)."""
+    with family_envs(True) as (svc,):
         yield svc
 
 
