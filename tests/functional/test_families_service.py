@@ -472,3 +472,38 @@ def test_the_base_requests_own_budget_tag_is_a_cap_too(env):
         bad = base_request()
         bad["Tags"] = [{"Key": "tuner:MaxSpendUSD", "Value": "lots"}]
         env.register(family_spec("other", BaseRequest=bad))
+
+
+def test_an_ended_runs_spend_is_kept_on_the_family_and_not_read_again(env, monkeypatch):
+    env.register(family_spec(Budget={"MaxNumberOfTrainingJobs": 2, "MaxSpendUSDPerMonth": 5}))
+    first = env.retune("churn")["HyperParameterTuningJobName"]
+    spent = _spend(env, first, 0.9)
+    reads: list[str] = []
+    real_spent = env.tuning.queries.spent
+    monkeypatch.setattr(env.tuning.queries, "spent", lambda job: reads.append(job) or real_spent(job))
+    # WHEN the job-ended event arrives (twice: EventBridge delivers at least once)
+    for _ in range(2):
+        env.on_tuning_job_state_change({"HyperParameterTuningJobName": first})
+    # THEN the run's final spend is on the family item, once
+    item = env.families.get("churn")
+    assert item is not None
+    assert item["spent"] == {first: {"Month": "2025-05", "USD": pytest.approx(spent)}}
+    # AND the month's sum no longer reads that run's trials (describe, then the next retune)
+    reads.clear()
+    assert env.describe("churn")["Spend"]["SpentThisMonthUSD"] == pytest.approx(spent, abs=1e-6)
+    second = env.retune("churn")
+    assert reads == [] and _budget_tag(env, second) == pytest.approx(5 - spent, abs=1e-6)
+    # AND a run without a kept spend (its event not arrived yet) is still read from its trials
+    spent += _spend(env, second["HyperParameterTuningJobName"], 0.4)
+    assert env.describe("churn")["Spend"]["SpentThisMonthUSD"] == pytest.approx(spent, abs=1e-6)
+    assert reads == [second["HyperParameterTuningJobName"]]
+
+
+def test_kept_spends_of_other_months_are_dropped_when_a_run_of_this_month_is_kept(env):
+    env.register(family_spec(Budget={"MaxSpendUSDPerMonth": 5}))
+    env.families.record_spend("churn", "churn-old", 1.25, "2025-04")
+    env.families.record_spend("churn", "churn-old2", 0.5, "2025-04")
+    env.families.record_spend("churn", "churn-new", 0.75, "2025-05")
+    item = env.families.get("churn")
+    assert item is not None and item["spent"] == {"churn-new": {"Month": "2025-05", "USD": 0.75}}
+    assert env.families.record_spend("gone", "x", 1.0, "2025-05") is False

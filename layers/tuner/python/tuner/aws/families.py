@@ -58,6 +58,7 @@ def _item_to_dict(item: dict[str, Any]) -> dict[str, Any]:
         "running_since": s("running_since"),
         "pending": j("pending", None),
         "best": j("best", None),
+        "spent": j("spent", {}),
         "created": s("created"),
         "last_modified": s("last_modified"),
     }
@@ -210,3 +211,34 @@ class FamilyStore:
             return True
         except self.ddb.exceptions.ConditionalCheckFailedException:
             return False
+
+    def record_spend(self, name: str, job: str, usd: float, month: str) -> bool:
+        """Keep an ended run's final spend (``month``: the month it counts in) on the family item,
+        so a monthly limit reads it here instead of the run's trials. Entries of months other than
+        ``month`` are dropped (only the current month is ever summed). Conditional on the entries as
+        read; False when the family is gone or the write kept losing to others."""
+        for _ in range(3):
+            item = self.get(name)
+            if item is None:
+                return False
+            previous = item["spent"]
+            entries = {j: e for j, e in previous.items() if e.get("Month") == month}
+            entries[job] = {"Month": month, "USD": usd}
+            values: dict[str, Any] = {":s": {"S": json.dumps(entries, sort_keys=True)}, ":t": {"S": now_iso()}}
+            if previous:
+                condition = "spent = :prev"
+                values[":prev"] = {"S": json.dumps(previous, sort_keys=True)}
+            else:
+                condition = "attribute_exists(pk) AND attribute_not_exists(spent)"
+            try:
+                self.ddb.update_item(
+                    TableName=self.table,
+                    Key=_key(name),
+                    UpdateExpression="SET spent = :s, last_modified = :t",
+                    ConditionExpression=condition,
+                    ExpressionAttributeValues=values,
+                )
+                return True
+            except self.ddb.exceptions.ConditionalCheckFailedException:
+                continue
+        return False

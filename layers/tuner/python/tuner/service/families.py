@@ -14,7 +14,10 @@ was deferred while the job ran.
 Dollar limits (``Budget.MaxSpendUSDPerRun`` / ``MaxSpendUSDPerMonth``, docs/cost.md): each retune
 sums what the family's runs created this calendar month (UTC) spent (``Queries.spent``, from their
 trials' billable seconds and the price table) and gives the new run what is left as its
-``tuner:MaxSpendUSD`` (``core.families.run_budget``). A month with nothing left refuses the retune:
+``tuner:MaxSpendUSD`` (``core.families.run_budget``). An ended run's spend is final: the job-ended
+event keeps it on the family item (``FamilyStore.record_spend``), so a retune or describe reads the
+trials of only the runs without it (the running one, or one whose event has not arrived yet). A
+month with nothing left refuses the retune:
 ``FamilyBudgetSpentError`` to a caller (CLI, API); a scheduled, data or deferred retune is skipped
 and logged (an error there would only make EventBridge and Lambda retry it).
 
@@ -155,7 +158,7 @@ class FamilyService:
             now = self.clock()
             out["Spend"] = {
                 "Month": month_of(now),
-                "SpentThisMonthUSD": round(self._spent_this_month(family, item["jobs"], now), 6),
+                "SpentThisMonthUSD": round(self._spent_this_month(family, item, now), 6),
                 **family.spend,
             }
         return out
@@ -219,7 +222,7 @@ class FamilyService:
                 if status not in TERMINAL:
                     return self._busy(name, running, status, trigger, checked, defer_if_busy)
             now = self.clock()
-            spent = self._spent_this_month(family, item["jobs"], now)
+            spent = self._spent_this_month(family, item, now)
             request = next_request(family, now, self._candidates(family, item["jobs"]), checked, spent)
             self._check_month_pays_a_trial(family, request, item["jobs"], now)
             job = request["HyperParameterTuningJobName"]
@@ -273,19 +276,21 @@ class FamilyService:
             return "InProgress" if _within_grace(since, self.clock()) else "Failed"
         return "InProgress" if execution.get("status") == "RUNNING" else "Failed"
 
-    def _spent_this_month(self, family: Family, jobs: list[str], now: datetime) -> float:
+    def _spent_this_month(self, family: Family, item: Mapping[str, Any], now: datetime) -> float:
         """USD spent by the family's runs created in ``now``'s month (UTC); 0 without a monthly limit.
-        A run is dated by its name's timestamp (``family_job_name``), else by its record."""
+        A run is dated by its name's timestamp (``family_job_name``), else by its record. An ended
+        run's final spend comes from the family item when its event kept it there; the others' from
+        their trials."""
         if SPEND_PER_MONTH not in family.spend:
             return 0.0
         month, total = month_of(now), 0.0
-        for name in jobs:
-            created = job_month(name)
-            if created is None:
-                record = self.store.get_job(name)
-                if record is None:
-                    continue
-                created = month_of(datetime.fromisoformat(record.created))
+        kept = item.get("spent") or {}
+        for name in item["jobs"]:
+            final = kept.get(name)
+            if final is not None and final.get("Month") == month:
+                total += float(final["USD"])
+                continue
+            created = self._run_month(name)
             if created != month:
                 continue
             try:
@@ -298,6 +303,29 @@ class FamilyService:
                     f"Budget.{SPEND_PER_MONTH}",
                 ) from None
         return total
+
+    def _run_month(self, job: str) -> str | None:
+        """The month a family run counts in: its name's timestamp, else its record's creation."""
+        created = job_month(job)
+        if created is None:
+            record = self.store.get_job(job)
+            created = None if record is None else month_of(datetime.fromisoformat(record.created))
+        return created
+
+    def _keep_spend(self, name: str, family: Family, job: str) -> None:
+        """Keep ended run ``job``'s final spend on the family item (monthly limits only). A spend
+        that cannot be priced is left to be read (and refused with its reason) when it is summed."""
+        if SPEND_PER_MONTH not in family.spend:
+            return
+        month = self._run_month(job)
+        if month is None:
+            return
+        try:
+            usd = self.tuning.queries.spent(job)
+        except (TuningJobNotFoundError, ValidationError) as err:
+            log.warning("family %s: spend of %s not kept: %s", name, job, err)
+            return
+        self.families.record_spend(name, job, usd, month)
 
     def _check_month_pays_a_trial(
         self, family: Family, request: Mapping[str, Any], jobs: list[str], now: datetime
@@ -362,6 +390,7 @@ class FamilyService:
         if item["running"] == job:
             out["Released"] = self.families.release(name, job)
         family = parse_family(item["spec"])
+        self._keep_spend(name, family, str(job))
         if status == "Completed" and family.auto_deploy is not None:
             out["Deploy"] = self.deploy_if_better(name, str(job))
         pending = item["pending"]
