@@ -194,23 +194,7 @@ class FamilyStore:
 
     def set_best(self, name: str, best: dict[str, Any], *, previous: dict[str, Any] | None) -> bool:
         """Record a newly deployed best; conditional on the best read before (no lost update)."""
-        values: dict[str, Any] = {":b": {"S": json.dumps(best)}, ":t": {"S": now_iso()}}
-        if previous is None:
-            condition = "attribute_not_exists(best)"
-        else:
-            condition = "best = :prev"
-            values[":prev"] = {"S": json.dumps(previous)}
-        try:
-            self.ddb.update_item(
-                TableName=self.table,
-                Key=_key(name),
-                UpdateExpression="SET best = :b, last_modified = :t",
-                ConditionExpression=condition,
-                ExpressionAttributeValues=values,
-            )
-            return True
-        except self.ddb.exceptions.ConditionalCheckFailedException:
-            return False
+        return self._swap(name, "best", best, previous, absent="attribute_not_exists(best)")
 
     def record_spend(self, name: str, job: str, usd: float, month: str) -> bool:
         """Keep an ended run's final spend (``month``: the month it counts in) on the family item,
@@ -224,21 +208,28 @@ class FamilyStore:
             previous = item["spent"]
             entries = {j: e for j, e in previous.items() if e.get("Month") == month}
             entries[job] = {"Month": month, "USD": usd}
-            values: dict[str, Any] = {":s": {"S": json.dumps(entries, sort_keys=True)}, ":t": {"S": now_iso()}}
-            if previous:
-                condition = "spent = :prev"
-                values[":prev"] = {"S": json.dumps(previous, sort_keys=True)}
-            else:
-                condition = "attribute_exists(pk) AND attribute_not_exists(spent)"
-            try:
-                self.ddb.update_item(
-                    TableName=self.table,
-                    Key=_key(name),
-                    UpdateExpression="SET spent = :s, last_modified = :t",
-                    ConditionExpression=condition,
-                    ExpressionAttributeValues=values,
-                )
+            absent = "attribute_exists(pk) AND attribute_not_exists(spent)"
+            if self._swap(name, "spent", entries, previous or None, absent=absent):
                 return True
-            except self.ddb.exceptions.ConditionalCheckFailedException:
-                continue
         return False
+
+    def _swap(self, name: str, attribute: str, value: Any, previous: Any, *, absent: str) -> bool:
+        """Set the JSON ``attribute`` to ``value`` if it still holds ``previous`` as read (``absent``:
+        the condition when ``previous`` is None); False when someone else wrote it first."""
+        values: dict[str, Any] = {":v": {"S": json.dumps(value)}, ":t": {"S": now_iso()}}
+        if previous is None:
+            condition = absent
+        else:
+            condition = f"{attribute} = :prev"
+            values[":prev"] = {"S": json.dumps(previous)}
+        try:
+            self.ddb.update_item(
+                TableName=self.table,
+                Key=_key(name),
+                UpdateExpression=f"SET {attribute} = :v, last_modified = :t",
+                ConditionExpression=condition,
+                ExpressionAttributeValues=values,
+            )
+            return True
+        except self.ddb.exceptions.ConditionalCheckFailedException:
+            return False
