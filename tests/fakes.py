@@ -286,6 +286,10 @@ class FakeExecutions:
         }
         return arn
 
+    @property
+    def region(self) -> str | None:
+        return self.prefix.split(":")[3] or None
+
     def describe(self, name: str) -> dict[str, Any] | None:
         return copy.deepcopy(self.executions.get(name))
 

@@ -507,3 +507,20 @@ def test_kept_spends_of_other_months_are_dropped_when_a_run_of_this_month_is_kep
     item = env.families.get("churn")
     assert item is not None and item["spent"] == {"churn-new": {"Month": "2025-05", "USD": 0.75}}
     assert env.families.record_spend("gone", "x", 1.0, "2025-05") is False
+
+
+def test_a_hard_month_that_cannot_pay_one_trial_refuses_even_the_first_run(env):
+    from tuner.core.families import FamilyBudgetSpentError
+
+    # the base request's one ml.m5.large for up to 300 s costs more than a tenth of a cent
+    request = base_request()
+    request["Tags"] = [{"Key": "tuner:MaxSpendUSD", "Value": "10"}, {"Key": "tuner:SpendPolicy", "Value": "hard"}]
+    env.register(family_spec(BaseRequest=request, Budget={"MaxSpendUSDPerMonth": 0.001}))
+    assert env.executions.region == REGION  # the state machine's region prices the trial
+    # WHEN the family's first run is asked for
+    with pytest.raises(FamilyBudgetSpentError, match=r"cannot pay one trial's worst case") as err:
+        env.retune("churn")
+    # THEN it is refused before any execution starts, with how to retune now
+    assert "raise Budget.MaxSpendUSDPerMonth" in str(err.value)
+    assert env.sfn.list_executions(stateMachineArn=env.state_machine_arn)["executions"] == []
+    assert env.describe("churn")["TuningJobs"] == []

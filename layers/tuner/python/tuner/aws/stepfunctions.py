@@ -9,7 +9,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from tuner.constants import ENV_STATE_MACHINE_ARN
-from tuner.core.arns import execution_arn
+from tuner.core.arns import execution_arn, parse
 from tuner.errors import DuplicateTuningJobError, ValidationError
 
 _GONE = {"TaskTimedOut", "InvalidToken", "TaskDoesNotExist"}
@@ -36,6 +36,12 @@ class Executions:
     def __init__(self, client: Any, state_machine_arn: str | None) -> None:
         self.sfn = client
         self.state_machine_arn = state_machine_arn
+
+    @property
+    def region(self) -> str | None:
+        """The region the state machine (so its tuning jobs) runs in; None when it is not known."""
+        parsed = parse(self.state_machine_arn)
+        return parsed.region if parsed is not None and parsed.region else None
 
     def _machine(self) -> str:
         if not self.state_machine_arn:

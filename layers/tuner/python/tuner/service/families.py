@@ -224,7 +224,7 @@ class FamilyService:
             now = self.clock()
             spent = self._spent_this_month(family, item, now)
             request = next_request(family, now, self._candidates(family, item["jobs"]), checked, spent)
-            self._check_month_pays_a_trial(family, request, item["jobs"], now)
+            self._check_month_pays_a_trial(family, request, now)
             job = request["HyperParameterTuningJobName"]
             if job in item["jobs"]:
                 raise FamilyBusyError(
@@ -327,24 +327,21 @@ class FamilyService:
             return
         self.families.record_spend(name, job, usd, month)
 
-    def _check_month_pays_a_trial(
-        self, family: Family, request: Mapping[str, Any], jobs: list[str], now: datetime
-    ) -> None:
+    def _check_month_pays_a_trial(self, family: Family, request: Mapping[str, Any], now: datetime) -> None:
         """Under ``tuner:SpendPolicy=hard`` every trial reserves its worst case: when what the month
         has left (the run's budget) cannot pay one, the month is spent for this family (else the
-        create step would refuse the run). Priced in the region of the family's latest job; the first
-        run has none and is checked by the create step alone."""
+        create step would refuse the run). Priced in the region the state machine runs in (where the
+        create step prices it); where that is not known, the create step alone checks."""
         wanted = budget_of(request.get("Tags"))
         if wanted is None or wanted.policy != HARD or SPEND_PER_MONTH not in family.spend:
             return
         if wanted.max_usd >= family.spend.get(SPEND_PER_RUN, math.inf):
             return  # the run's own limit binds: a configuration the create step judges
-        latest = self.store.get_job(jobs[-1]) if jobs else None
-        if latest is None:
+        region = self.executions.region
+        if region is None:
             return
         try:
-            budget.check(wanted, budget.prices_for(parse_request(request).definitions, PriceTable.load(),
-                                                   latest.region))
+            budget.check(wanted, budget.prices_for(parse_request(request).definitions, PriceTable.load(), region))
         except ValidationError as err:
             raise FamilyBudgetSpentError(
                 f"family {family.name!r}: the ${wanted.max_usd:g} its {SPEND_PER_MONTH} has left in "

@@ -124,6 +124,11 @@ class Executions(Protocol):
     """Executions of the tuner's state machine, one per tuning job, named after it
     (``tuner.aws.stepfunctions.Executions``)."""
 
+    @property
+    def region(self) -> str | None:
+        """The region the state machine (so its tuning jobs) runs in; None when it is not known."""
+        ...
+
     def start(self, name: str, request: Mapping[str, Any]) -> str:
         """Start the execution ``name``; its ARN. ``DuplicateTuningJobError`` if it exists."""
         ...
