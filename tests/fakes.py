@@ -15,7 +15,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from tuner.core.naming import name_key
-from tuner.core.records import JobRecord, TrialRecord
+from tuner.core.records import JobRecord, TrialRecord, check_update_trial
 from tuner.errors import DuplicateTuningJobError
 from tuner.service.ports import PRIMARY_HOST, Ports, iso
 from tuner.service.tuning import TuningService
@@ -125,11 +125,14 @@ class MemoryStore:
     def get_trial(self, name: str, number: int) -> TrialRecord | None:
         return copy.deepcopy(self.trials.get(name_key(name), {}).get(number))
 
-    def update_trial(self, name: str, number: int, *, only_unrecorded: bool = False, **values: Any) -> bool:
-        if not only_unrecorded and set(values) != {"task_token"}:  # as DynamoStore: recorded trials are immutable
-            raise ValueError(f"without only_unrecorded=True only task_token may be set, got {sorted(values)}")
+    def update_trial(
+        self, name: str, number: int, *, only_unrecorded: bool = False, attempt_of: str | None = None, **values: Any
+    ) -> bool:
+        check_update_trial(name, number, only_unrecorded, attempt_of, values)  # as DynamoStore's
         trial = self.trials.get(name_key(name), {}).get(number)
         if trial is None or (only_unrecorded and trial.recorded):
+            return False
+        if attempt_of is not None and trial.training_job_name != attempt_of:
             return False
         for k, v in values.items():
             setattr(trial, k, copy.deepcopy(v))

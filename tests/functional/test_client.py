@@ -57,8 +57,10 @@ class MemoryStore:
             setattr(job, k, v)
         return True
 
-    def update_trial(self, name, number, *, only_unrecorded=False, **values):
+    def update_trial(self, name, number, *, only_unrecorded=False, attempt_of=None, **values):
         for t in self.trials.get(name, []):
+            if attempt_of is not None and t.training_job_name != attempt_of:
+                continue
             if t.number == number and not (only_unrecorded and t.recorded):
                 for k, v in values.items():
                     setattr(t, k, v)

@@ -14,7 +14,7 @@ import boto3
 import pytest
 from tuner.aws.store import OPEN_MARK, OPEN_PK, DynamoStore, _to_item, _trial_sk
 from tuner.aws.trial_cache import TrialCache, missing_runs
-from tuner.core.records import IN_PROGRESS, JobRecord, TrialRecord
+from tuner.core.records import IN_PROGRESS, PENDING, JobRecord, TrialRecord
 from tuner.local.metering import Meter
 from tuner.wiring import build_service
 
@@ -251,3 +251,23 @@ def test_the_meter_counts_a_consistent_batch_get_per_item_and_per_missing_key(dd
     with metered() as meter:
         ddb.batch_get_item(RequestItems={TABLE: {"Keys": keys}})
     assert meter.usage.read_units == 1.0  # eventually consistent: half
+
+
+def test_an_update_for_an_earlier_attempt_writes_nothing(ddb):
+    store = new_store(ddb)
+    store.create_job(JobRecord(name="att", request={}))
+    store.put_trial(TrialRecord(job="att", number=1, params={}, training_job_name="att-001-b", attempt=1))
+    # a write decided on the first attempt (att-001-a) is refused, a result as well as a retry
+    assert store.update_trial("att", 1, only_unrecorded=True, attempt_of="att-001-a", status="Failed") is False
+    assert store.update_trial("att", 1, only_unrecorded=True, attempt_of="att-001-a", status="Failed",
+                              recorded=True) is False
+    assert (store.get_trial("att", 1).status, store.get_trial("att", 1).recorded) == (PENDING, False)
+    # the current attempt's is written: a retry (naming the next attempt), then its result
+    assert store.update_trial("att", 1, only_unrecorded=True, attempt_of="att-001-b", training_job_name="att-001-c",
+                              attempt=2) is True
+    assert store.update_trial("att", 1, only_unrecorded=True, attempt_of="att-001-b", recorded=True) is False
+    assert store.update_trial("att", 1, only_unrecorded=True, attempt_of="att-001-c", status="Completed",
+                              recorded=True) is True
+    assert store.get_trial("att", 1).recorded is True
+    with pytest.raises(ValueError, match="only task_token may be set"):
+        store.update_trial("att", 1, attempt_of="att-001-b", task_token=None)

@@ -87,6 +87,31 @@ def test_an_internal_error_is_retried_as_a_new_training_job_of_the_same_trial():
     assert aws.service.describe(name)["TrainingJobStatusCounters"]["InProgress"] == 1
 
 
+def test_a_recorder_that_read_an_earlier_attempt_writes_nothing_over_the_retry():
+    aws = FakeAws()
+    name = _created(aws, max_jobs=1, retry_attempts=2)
+    first = aws.service.next_trial(name, 1, 0, "t1")["TrainingJobName"]
+    aws.backend.finish(first, "Failed")
+    original = aws.backend.describe
+
+    def described(n: str) -> dict | None:
+        found = original(n)
+        return {**found, "FailureReason": "InternalServerError: capacity"} if found else None
+
+    aws.backend.describe = described
+    # GIVEN two recorders of the failed first attempt (its event and the sweep) that both read the trial
+    stale = aws.store.get_trial(name, 1)
+    aws.service.record_training_job(first)  # the first one schedules the retry
+    retry = aws.service.next_trial(name, 1, 1, "t2")["TrainingJobName"]  # and the lap starts it
+    started = aws.store.get_trial(name, 1)
+    assert (started.training_job_name, started.attempt, started.status) == (retry, 1, "InProgress")
+    # WHEN the second recorder writes what it decided from its read of the first attempt
+    aws.service.recorder._write_result(stale, described(first))
+    # THEN the running retry is untouched: not rewound to Pending, not recorded as the first's failure
+    assert aws.store.get_trial(name, 1) == started
+    assert retry in aws.backend.started
+
+
 def test_the_sweep_records_a_job_whose_event_was_lost():
     aws = FakeAws()
     name = _created(aws, max_jobs=1)

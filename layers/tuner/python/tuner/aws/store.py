@@ -66,7 +66,7 @@ from botocore.exceptions import ClientError
 
 from tuner.aws.trial_cache import TrialCache, missing_runs
 from tuner.core.naming import name_key
-from tuner.core.records import JobRecord, TrialRecord, now_iso
+from tuner.core.records import JobRecord, TrialRecord, check_update_trial, now_iso
 from tuner.errors import ConcurrentUpdateError, TransientBackendError
 
 #: DynamoDB's throttling and brief unavailability ("Error handling with DynamoDB", DynamoDB developer
@@ -471,21 +471,28 @@ class DynamoStore:
         )
         return _from_item(TrialRecord, r["Item"]) if "Item" in r else None
 
-    def update_trial(self, name: str, number: int, *, only_unrecorded: bool = False, **values: Any) -> bool:
-        """Set fields of a trial; with ``only_unrecorded`` only if no result is written yet.
+    def update_trial(
+        self, name: str, number: int, *, only_unrecorded: bool = False, attempt_of: str | None = None,
+        **values: Any,
+    ) -> bool:
+        """Set fields of a trial; with ``only_unrecorded`` only if no result is written yet, and with
+        ``attempt_of`` (a training job name) only while the trial's current attempt is that job.
 
         Without ``only_unrecorded`` only ``task_token`` may be set: a recorded trial changes in
         nothing else (``list_trials`` caches recorded trials on that promise). Keeps ``open_pk``
         (module docstring): set with a token, removed once the trial is recorded without one.
         """
-        if not only_unrecorded and set(values) != {"task_token"}:
-            raise ValueError(
-                f"update_trial of {name} trial {number}: without only_unrecorded=True only task_token may be "
-                f"set (a recorded trial is immutable but for its token), got {sorted(values)}"
-            )
+        check_update_trial(name, number, only_unrecorded, attempt_of, values)
         pk, sk = self._pk(name), _trial_sk(number)
         names = {"#recorded": "recorded"}
+        unrecorded: tuple[str, dict[str, str], dict[str, Any]]
         unrecorded = ("#recorded = :false", names, {":false": {"BOOL": False}})
+        if attempt_of is not None:  # and its current attempt is still that training job
+            unrecorded = (
+                "#recorded = :false AND #training_job_name = :attempt_of",  # the placeholder a SET uses too
+                {**names, "#training_job_name": "training_job_name"},
+                {":false": {"BOOL": False}, ":attempt_of": {"S": attempt_of}},
+            )
         recorded = ("#recorded = :true", names, {":true": {"BOOL": True}})
         anyhow: tuple[None, dict[str, str], dict[str, Any]] = (None, {}, {})
         if values.get("task_token"):  # a token to deliver: open

@@ -1,6 +1,7 @@
 """What the tuner stores: one record per tuning job and one per trial (pure dataclasses)."""
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -83,3 +84,16 @@ class TrialRecord:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+def check_update_trial(
+    name: str, number: int, only_unrecorded: bool, attempt_of: str | None, values: Mapping[str, Any]
+) -> None:
+    """The rule of every store's ``update_trial``: a recorded trial is immutable but for its task
+    token, so without ``only_unrecorded`` only ``task_token`` may be set (and no attempt named)."""
+    if not only_unrecorded and (set(values) != {"task_token"} or attempt_of is not None):
+        raise ValueError(
+            f"update_trial of {name} trial {number}: without only_unrecorded=True only task_token may be "
+            f"set (a recorded trial is immutable but for its token), got {sorted(values)}"
+            + (f" and attempt_of={attempt_of!r}" if attempt_of is not None else "")
+        )

@@ -32,9 +32,13 @@ class Store(Protocol):
     def claimed(self, name: str, claim_key: str) -> int | None: ...
     def put_trial(self, trial: TrialRecord) -> TrialRecord: ...
     def get_trial(self, name: str, number: int) -> TrialRecord | None: ...
-    def update_trial(self, name: str, number: int, *, only_unrecorded: bool = False, **v: Any) -> bool:
-        """Set fields of a trial; with ``only_unrecorded`` only while it has no result. Without it only
-        ``task_token`` may be set (``ValueError`` otherwise): a recorded trial changes in nothing else."""
+    def update_trial(
+        self, name: str, number: int, *, only_unrecorded: bool = False, attempt_of: str | None = None, **v: Any
+    ) -> bool:
+        """Set fields of a trial; with ``only_unrecorded`` only while it has no result, and with
+        ``attempt_of`` only while its current attempt is that training job. Without
+        ``only_unrecorded`` only ``task_token`` may be set (``ValueError`` otherwise,
+        ``core.records.check_update_trial``): a recorded trial changes in nothing else."""
         ...
     def list_trials(self, name: str) -> list[TrialRecord]:
         """Every trial of the job, by number. A recorded trial comes without its ``task_token`` (the

@@ -135,6 +135,7 @@ class RecordResult:
             trial.job,
             trial.number,
             only_unrecorded=True,
+            attempt_of=trial.training_job_name,  # a recorder that read an earlier attempt writes nothing
             status=status,
             failure_reason=failure,
             final_objective=final if succeeded else None,
@@ -213,7 +214,8 @@ class RecordResult:
             or self.ports.now(),
         }]
         self.ports.store.update_trial(
-            trial.job, trial.number, only_unrecorded=True, attempt=attempt, attempts=history,
+            trial.job, trial.number, only_unrecorded=True, attempt_of=trial.training_job_name,
+            attempt=attempt, attempts=history,
             training_job_name=new_name, status=PENDING, started=None, retryable=True,
             failure_reason=None, retry_claim=None,
         )
