@@ -57,6 +57,7 @@ from tuner.core.naming import name_key
 from tuner.core.records import IN_PROGRESS, JobRecord
 from tuner.core.request import check_tags
 from tuner.errors import TuningError, TuningJobNotFoundError, ValidationError
+from tuner.service.queries import find_job
 from tuner.service.tuning import TuningService
 from tuner.stack_outputs import StackOutputs
 
@@ -388,7 +389,7 @@ class TunerClient(StackOutputs):
         """
         name = self._tuning_job_name(arn) or ""
         store = self.service.store
-        job = store.get_job(name) or next((j for j in store.list_jobs() if name_key(j.name) == name), None)
+        job = find_job(store, name)
         deadline = time.monotonic() + self.create_grace
         while job is None:
             try:

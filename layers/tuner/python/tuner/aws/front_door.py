@@ -259,7 +259,7 @@ def _response(status: int, body: Mapping[str, Any], request_id: str) -> dict[str
 def tuning_job_tags(store: Any, scope: Scope) -> Callable[[str], Mapping[str, str] | None]:
     """A tuning job's current tags (its request's ``Tags``) by its ARN; None for any other ARN, or
     a job this deployment does not have (yet). ``store``: the tuner's ``Store``."""
-    from tuner.core.naming import name_key
+    from tuner.service.queries import find_job
 
     prefix = scope.arn("sagemaker", "hyper-parameter-tuning-job/")
 
@@ -267,7 +267,7 @@ def tuning_job_tags(store: Any, scope: Scope) -> Callable[[str], Mapping[str, st
         if not arn.lower().startswith(prefix.lower()):
             return None
         name = arn[len(prefix):]
-        job = store.get_job(name) or next((j for j in store.list_jobs() if name_key(j.name) == name_key(name)), None)
+        job = find_job(store, name)
         if job is None:
             return None
         return {str(t["Key"]): str(t.get("Value", "")) for t in job.request.get("Tags") or []}

@@ -28,7 +28,14 @@ from tuner.core.request import parse_request
 from tuner.core.warm_start import IDENTICAL, parent_names
 from tuner.errors import TuningJobNotFoundError, ValidationError
 from tuner.service.jobs import failure_reason, not_found
-from tuner.service.ports import PortMissingError, Ports
+from tuner.service.ports import PortMissingError, Ports, Store
+
+
+def find_job(store: Store, name: str) -> JobRecord | None:
+    """The job called ``name`` in any case (``Store.get_job``), or one stored under a mixed-case
+    name before names were keyed (``core.naming.name_key``) when ``name`` is its lower case, as an
+    ARN holds it: found by a scan of the job list, made only on a miss."""
+    return store.get_job(name) or next((j for j in store.list_jobs() if name_key(j.name) == name_key(name)), None)
 
 
 def _aware(value: Any) -> datetime | None:
