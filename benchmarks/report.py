@@ -190,15 +190,15 @@ def batch_table(all_rows: list[dict], reference_batch: int = REFERENCE_BATCH) ->
     """For every other batch size and optimiser: the score over the problems it ran at that batch
     with the most seeds (paired with the reference batch), over those seeds, beside the same
     problems and seeds at the reference batch, and the loss (reference - other: mean +- standard
-    error of the per-seed difference)."""
+    error of the per-seed difference); for all those problems, then for each group's share of them."""
     ref_rows = dedup([r for r in all_rows if batch_of(r) == reference_batch])
     sc_r, _, _ = scores(ref_rows)
     last = BUDGETS[-1]
     lines = [
-        f"| batch | optimiser | problems x seeds | @{last} at batch {reference_batch} | @{last} at this batch | "
-        + " | ".join(f"loss @{b}" for b in BUDGETS)
+        f"| batch | optimiser | group | problems x seeds | @{last} at batch {reference_batch} "
+        f"| @{last} at this batch | " + " | ".join(f"loss @{b}" for b in BUDGETS)
         + " |",
-        "|---|---|---|---|---|" + "---|" * len(BUDGETS),
+        "|---|---|---|---|---|---|" + "---|" * len(BUDGETS),
     ]
     for batch in sorted({batch_of(r) for r in all_rows} - {reference_batch}):
         rows_b = dedup([r for r in all_rows if batch_of(r) == batch])
@@ -212,20 +212,23 @@ def batch_table(all_rows: list[dict], reference_batch: int = REFERENCE_BATCH) ->
             if not seeds:
                 continue
 
-            def per_seed(sc: dict, budget: int, probs: list[str] = probs, o: str = o, seeds: list[int] = seeds):
-                return np.array([np.mean([sc[(p, o)][s][budget - 1] for p in probs]) for s in seeds])
+            for g, ps in [(g, [p for p in ps if p in probs]) for g, ps in _groups(group)]:
+                if not ps or (g != "all" and len(ps) == len(probs)):
+                    continue  # a group with none of these problems, or with all of them (the "all" row)
 
-            cells = []
-            for b in BUDGETS:
-                m, se = _mean_se(per_seed(sc_r, b) - per_seed(sc_b, b))
-                cells.append(f"{m:.1f} ± {se:.1f}")
-            m_r, se_r = _mean_se(per_seed(sc_r, last))
-            m_b, se_b = _mean_se(per_seed(sc_b, last))
-            lines.append(
-                f"| {batch} | {o} | {len(probs)} x {len(seeds)} | {m_r:.1f} ± {se_r:.1f} | {m_b:.1f} ± {se_b:.1f} | "
-                + " | ".join(cells)
-                + " |"
-            )
+                def per_seed(sc: dict, budget: int, ps: list[str] = ps, o: str = o, seeds: list[int] = seeds):
+                    return np.array([np.mean([sc[(p, o)][s][budget - 1] for p in ps]) for s in seeds])
+
+                cells = []
+                for b in BUDGETS:
+                    m, se = _mean_se(per_seed(sc_r, b) - per_seed(sc_b, b))
+                    cells.append(f"{m:.1f} ± {se:.1f}")
+                m_r, se_r = _mean_se(per_seed(sc_r, last))
+                m_b, se_b = _mean_se(per_seed(sc_b, last))
+                lines.append(
+                    f"| {batch} | {o} | {g} | {len(ps)} x {len(seeds)} | {m_r:.1f} ± {se_r:.1f} | "
+                    f"{m_b:.1f} ± {se_b:.1f} | " + " | ".join(cells) + " |"
+                )
     return "\n".join(lines)
 
 

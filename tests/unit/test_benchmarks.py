@@ -142,10 +142,17 @@ def test_batch_table_reports_the_paired_loss(monkeypatch):
         rows.append(_row("branin", "ours", seed, [10.0, 9.0, 8.0], batch=10))
     monkeypatch.setattr(report, "BUDGETS", (1, 2, 3))
     text = report.batch_table(rows)
-    line = next(line for line in text.splitlines() if line.startswith("| 10 | ours |"))
+    [line] = [line for line in text.splitlines() if line.startswith("| 10 | ours |")]  # one group: no group row
     cells = [c.strip() for c in line.strip("|").split("|")]
-    assert cells[2] == "1 x 3" and cells[3].startswith("100.0") and cells[4].startswith("0.0")
+    assert cells[2] == "all" and cells[3] == "1 x 3" and cells[4].startswith("100.0") and cells[5].startswith("0.0")
     assert cells[-1].startswith("100.0")  # the loss at the last budget
+    # with a problem of another group, each group's share has a row of its own
+    for seed in range(3):
+        rows.append(_row("hartmann6_noisy", "random", seed, [0.0, 0.0, 0.0]))
+        rows.append(_row("hartmann6_noisy", "ours", seed, [0.0, -3.0, -3.32237]))
+        rows.append(_row("hartmann6_noisy", "ours", seed, [0.0, -3.0, -3.32237], batch=10))
+    groups = [line.split("|")[3].strip() for line in report.batch_table(rows).splitlines() if "| 10 | ours |" in line]
+    assert groups == ["all", "low-dim", "noisy"]
 
 
 def test_run_refuses_unknown_problems_and_optimizers(tmp_path):
