@@ -22,10 +22,22 @@ import os
 import time
 import traceback
 import zlib
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import numpy as np
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 os.environ.setdefault("MKL_NUM_THREADS", "1")
+
+
+def noise_stream(problem_name: str, seed: int) -> np.random.Generator:
+    """The random stream of a noisy problem's observation noise: it depends on the problem and the
+    seed only (not on the optimiser), so every optimiser meets the same noise."""
+    import numpy as np
+
+    return np.random.default_rng([seed, zlib.crc32(problem_name.encode())])
 
 
 def run_one(problem_name: str, optimizer: str, seed: int, budget: int, batch: int) -> dict:
@@ -38,12 +50,10 @@ def run_one(problem_name: str, optimizer: str, seed: int, budget: int, batch: in
         torch.set_num_threads(1)
     except ImportError:
         pass
-    import numpy as np
 
     problem = next(p for p in all_problems() if p.name == problem_name)
     opt = OPTIMIZERS[optimizer](problem.ranges, seed)
-    # the noise stream depends on the problem and the seed only (not on the optimiser)
-    rng = np.random.default_rng([seed, zlib.crc32(problem_name.encode())])
+    rng = noise_stream(problem_name, seed)
     values: list[float] = []
     true_values: list[float] = []
     picks: list[list[float]] = []
