@@ -161,3 +161,16 @@ def test_run_refuses_unknown_problems_and_optimizers(tmp_path):
     for args in (["--problems", "nope"], ["--optimizers", "ours,nope"]):
         with pytest.raises(SystemExit):
             run.main([*args, "--out", str(tmp_path / "r.jsonl")])
+
+
+def test_the_noise_diagnostic_compares_the_pick_with_the_best_observed_noiselessly():
+    from benchmarks import noise
+    from benchmarks.problems import all_problems
+
+    problem = next(p for p in all_problems() if p.name == "catcont5_noisy")
+    out = noise.run_one(problem, seed=0, budget=12, batch=4)
+    assert 0 < out["true_share"] and 0 <= out["model_share"] <= 1
+    # both are noiseless values of told configurations: never below the problem's optimum
+    assert min(out["pick"], out["best_observed"]) >= problem.optimum
+    with pytest.raises(SystemExit):
+        noise.main(["--problems", "branin"])  # not a noisy problem
