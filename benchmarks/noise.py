@@ -2,9 +2,11 @@
 
     python -m benchmarks.noise                     # the 3 noisy problems, 10 seeds, 64 evaluations in batches of 4
     python -m benchmarks.noise --seeds 3 --problems hartmann6_noisy
+    python -m benchmarks.noise --history random    # scattered configurations instead of the engine's own
 
 For each noisy problem and seed, this engine runs as in the suite (``benchmarks.run``: the same
-adapter, noise stream and batches); then, on the history it made:
+adapter, noise stream and batches), or with ``--history random`` is told as many configurations
+drawn uniformly at random (as from a random search); then, on that history:
 
 - the true noise share: the mean noise variance of the observed configurations
   (``Problem.noise_sd``) over the variance of the observed values;
@@ -20,6 +22,7 @@ from __future__ import annotations
 import argparse
 
 import numpy as np
+from tuner.core.space import SearchSpace
 
 from benchmarks.adapters import Ours
 from benchmarks.problems import all_problems
@@ -28,13 +31,20 @@ from benchmarks.run import noise_stream
 NOISY = ("hartmann6_noisy", "levy5_mixed_noisy", "catcont5_noisy")
 
 
-def run_one(problem, seed: int, budget: int, batch: int) -> dict[str, float]:
-    """One run of this engine as ``benchmarks.run`` makes it, then what its model says of the history."""
+def run_one(problem, seed: int, budget: int, batch: int, history: str = "engine") -> dict[str, float]:
+    """One run of this engine as ``benchmarks.run`` makes it (``history="engine"``), or ``budget``
+    uniformly random configurations told to it (``"random"``), then what its model says of them."""
     opt = Ours(problem.ranges, seed)
     rng = noise_stream(problem.name, seed)
+    space = SearchSpace.from_ranges(problem.ranges)
+    draws = np.random.default_rng([seed, 104729])
     told = 0
     while told < budget:
-        configs = opt.ask(min(batch, budget - told))
+        n = min(batch, budget - told)
+        if history == "random":
+            configs = [space.from_unit(draws.random(space.dim)) for _ in range(n)]
+        else:
+            configs = opt.ask(n)
         opt.tell(configs, [problem.observe(c, rng) for c in configs])
         told += len(configs)
     observations = opt.opt.observations
@@ -57,19 +67,21 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--seeds", type=int, default=10)
     ap.add_argument("--budget", type=int, default=64)
     ap.add_argument("--batch", type=int, default=4)
+    ap.add_argument("--history", choices=("engine", "random"), default="engine",
+                    help="the engine's own proposals (default), or uniformly random configurations")
     a = ap.parse_args(argv)
     by_name = {p.name: p for p in all_problems()}
     names = a.problems.split(",")
     unknown = [n for n in names if n not in by_name or by_name[n].noise_sd is None]
     if unknown:
         ap.error(f"not noisy problems of the suite: {unknown}; choose from {', '.join(NOISY)}")
-    print(f"{a.budget} evaluations in batches of {a.batch}, {a.seeds} seeds; noiseless values (minimised), "
-          "mean over seeds")
+    made = f"in batches of {a.batch}" if a.history == "engine" else "drawn uniformly at random"
+    print(f"{a.budget} evaluations {made}, {a.seeds} seeds; noiseless values (minimised), mean over seeds")
     print("| problem | true noise share | model's noise share | f(pick) | f(best observed) "
           "| pick better / equal / worse |")
     print("|---|---|---|---|---|---|")
     for name in names:
-        rows = [run_one(by_name[name], s, a.budget, a.batch) for s in range(a.seeds)]
+        rows = [run_one(by_name[name], s, a.budget, a.batch, a.history) for s in range(a.seeds)]
         col = {k: np.array([r[k] for r in rows]) for k in rows[0]}
         diff = col["best_observed"] - col["pick"]  # > 0: the pick is better (lower)
         tol = 1e-9 * max(1.0, float(np.max(np.abs(col["best_observed"]))))

@@ -172,5 +172,7 @@ def test_the_noise_diagnostic_compares_the_pick_with_the_best_observed_noiseless
     assert 0 < out["true_share"] and 0 <= out["model_share"] <= 1
     # both are noiseless values of told configurations: never below the problem's optimum
     assert min(out["pick"], out["best_observed"]) >= problem.optimum
+    scattered = noise.run_one(problem, seed=0, budget=12, batch=4, history="random")
+    assert scattered["true_share"] != out["true_share"]  # another history
     with pytest.raises(SystemExit):
         noise.main(["--problems", "branin"])  # not a noisy problem
