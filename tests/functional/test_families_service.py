@@ -524,3 +524,19 @@ def test_a_hard_month_that_cannot_pay_one_trial_refuses_even_the_first_run(env):
     assert "raise Budget.MaxSpendUSDPerMonth" in str(err.value)
     assert env.sfn.list_executions(stateMachineArn=env.state_machine_arn)["executions"] == []
     assert env.describe("churn")["TuningJobs"] == []
+
+
+def test_a_late_event_of_last_months_run_keeps_nothing_and_drops_nothing(env):
+    env.register(family_spec(Budget={"MaxSpendUSDPerMonth": 5}))
+    old = env.retune("churn")["HyperParameterTuningJobName"]  # created in May
+    _spend(env, old, 0.5)
+    env.clock.now = datetime(2025, 6, 2, 0, 0, 0, tzinfo=UTC)
+    new = env.retune("churn")["HyperParameterTuningJobName"]  # created in June
+    spent = _spend(env, new, 0.25)
+    env.on_tuning_job_state_change({"HyperParameterTuningJobName": new})
+    # WHEN May's run's event arrives late, in June
+    env.on_tuning_job_state_change({"HyperParameterTuningJobName": old})
+    # THEN June's kept spend stays, May's is not kept, and the month sums June's run only
+    item = env.families.get("churn")
+    assert item is not None and list(item["spent"]) == [new]
+    assert env.describe("churn")["Spend"]["SpentThisMonthUSD"] == pytest.approx(spent, abs=1e-6)

@@ -313,12 +313,13 @@ class FamilyService:
         return created
 
     def _keep_spend(self, name: str, family: Family, job: str) -> None:
-        """Keep ended run ``job``'s final spend on the family item (monthly limits only). A spend
-        that cannot be priced is left to be read (and refused with its reason) when it is summed."""
+        """Keep ended run ``job``'s final spend on the family item (monthly limits only; runs of the
+        current month only: no other month is summed). A spend that cannot be priced is left to be
+        read (and refused with its reason) when it is summed."""
         if SPEND_PER_MONTH not in family.spend:
             return
         month = self._run_month(job)
-        if month is None:
+        if month is None or month != month_of(self.clock()):
             return
         try:
             usd = self.tuning.queries.spent(job)
