@@ -105,10 +105,16 @@ def test_a_recorder_that_read_an_earlier_attempt_writes_nothing_over_the_retry()
     retry = aws.service.next_trial(name, 1, 1, "t2")["TrainingJobName"]  # and the lap starts it
     started = aws.store.get_trial(name, 1)
     assert (started.training_job_name, started.attempt, started.status) == (retry, 1, "InProgress")
-    # WHEN the second recorder writes what it decided from its read of the first attempt
-    aws.service.recorder._write_result(stale, described(first))
-    # THEN the running retry is untouched: not rewound to Pending, not recorded as the first's failure
-    assert aws.store.get_trial(name, 1) == started
+    woken = list(aws.tokens.sent)
+    # WHEN the second recorder goes on from its read of the first attempt
+    reads = iter([stale])
+    real_get = aws.store.get_trial
+    aws.store.get_trial = lambda job, number: next(reads, None) or real_get(job, number)
+    out = aws.service.record_training_job(first)
+    # THEN the running retry is untouched (not rewound to Pending, not recorded as the first's
+    # failure) and its lap, waiting on it, is not woken
+    assert out == {"Ignored": f"{first} is an earlier attempt of trial 1 of {name}, now {retry}"}
+    assert real_get(name, 1) == started and aws.tokens.sent == woken
     assert retry in aws.backend.started
 
 

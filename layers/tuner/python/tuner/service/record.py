@@ -93,8 +93,12 @@ class RecordResult:
             desc = self.ports.backend.describe(training_job)
             if desc is None or desc.get("TrainingJobStatus") not in TERMINAL_TRIAL:
                 return {"Ignored": f"{training_job} is not finished"}
-            self._write_result(trial, desc)
+            written = self._write_result(trial, desc)
             trial = store.get_trial(name, n) or trial
+            if not written and trial.training_job_name != training_job:
+                # another recorder of this attempt moved the trial on (its retry): that lap is not ours to wake
+                return {"Ignored": f"{training_job} is an earlier attempt of trial {n} of {name}, now "
+                                   f"{trial.training_job_name}"}
             if trial.recorded:
                 self.limits.check_completion(name)
         if trial.recorded and trial.status == FAILED:
@@ -109,7 +113,9 @@ class RecordResult:
             store.update_trial(name, n, task_token=None)
         return {"TrainingJobName": training_job, "Status": trial.status, "LapWoken": woke}
 
-    def _write_result(self, trial: TrialRecord, desc: Mapping[str, Any]) -> None:
+    def _write_result(self, trial: TrialRecord, desc: Mapping[str, Any]) -> bool:
+        """Write the attempt's result, or schedule its retry; False when the write did not take
+        (the trial was recorded, or moved to another attempt, since it was read)."""
         job, req = load(self.ports.store, trial.job)
         definition = definition_named(req, trial.definition)
         status = desc["TrainingJobStatus"]
@@ -121,8 +127,7 @@ class RecordResult:
         retryable = status == FAILED and (failure or "").startswith(RETRYABLE_FAILURE)
         if retryable and trial.attempt < definition.retry_attempts:
             if job.status == IN_PROGRESS and not job.stop_requested and not job.completion_reason:
-                self._schedule_retry(trial, desc, failure or RETRYABLE_FAILURE)
-                return
+                return self._schedule_retry(trial, desc, failure or RETRYABLE_FAILURE)
         if status in (COMPLETED, STOPPED) and metrics.error:
             failure = metrics.error  # a refused regex or an exhausted parsing budget, said plainly
         elif status == COMPLETED and final is None:
@@ -131,7 +136,7 @@ class RecordResult:
                 f"{definition.objective_metric!r} (regex {definition.objective_regex!r}); "
                 "print it to stdout or stderr, or fix the MetricDefinitions regex"
             )
-        self.ports.store.update_trial(
+        return self.ports.store.update_trial(
             trial.job,
             trial.number,
             only_unrecorded=True,
@@ -197,7 +202,7 @@ class RecordResult:
             series = again
         return series
 
-    def _schedule_retry(self, trial: TrialRecord, desc: Mapping[str, Any], failure: str) -> None:
+    def _schedule_retry(self, trial: TrialRecord, desc: Mapping[str, Any], failure: str) -> bool:
         """Replace the failed attempt by a new training job for the same trial (same lap).
 
         AMT retries inside the same training job; a SageMaker name cannot be reused, so each retry
@@ -213,13 +218,15 @@ class RecordResult:
             "TrainingEndTime": iso_or_none(desc.get("TrainingEndTime") or desc.get("LastModifiedTime"))
             or self.ports.now(),
         }]
-        self.ports.store.update_trial(
+        scheduled = self.ports.store.update_trial(
             trial.job, trial.number, only_unrecorded=True, attempt_of=trial.training_job_name,
             attempt=attempt, attempts=history,
             training_job_name=new_name, status=PENDING, started=None, retryable=True,
             failure_reason=None, retry_claim=None,
         )
-        log.info("retrying trial %s of %s as %s (attempt %d)", trial.number, trial.job, new_name, attempt)
+        if scheduled:
+            log.info("retrying trial %s of %s as %s (attempt %d)", trial.number, trial.job, new_name, attempt)
+        return scheduled
 
 
 # ---- FinalMetricDataList and times ----------------------------------------------------------------
